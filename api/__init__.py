@@ -1,0 +1,1 @@
+"""api — the HTTP analysis service (FastAPI): a thin layer over connectome, ingest and gnn."""

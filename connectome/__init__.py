@@ -1,0 +1,69 @@
+"""connectome — connectome stores, Dask-backed graphs and their analysis.
+
+``import connectome as cx`` is cheap: submodules load on first use.
+
+Examples
+--------
+>>> import connectome as cx
+>>> c = cx.load(cx.DEFAULT_DATASET)
+>>> c.n_nodes
+473
+>>> sorted(cx.collapse(c, by="super_class")["pre_super_class"].unique())[:3]
+['interneuron', 'motor', 'sensory']
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # the graph and its store
+    "Connectome": "graph",
+    "Tables": "graph",
+    "Manifest": "manifest",
+    "write_store": "store",
+    "read_manifest": "store",
+    "verify_store": "store",
+    "from_edges": "build",
+    # datasets
+    "datasets": "registry",
+    "load": "registry",
+    "DEFAULT_DATASET": "registry",
+    # filters and views
+    "filter_edges": "filters",
+    "select": "filters",
+    "subgraph": "filters",
+    "neighborhood": "filters",
+    "ids_of": "filters",
+    "collapse": "typelevel",
+    "pair_totals": "typelevel",
+    "to_csr": "export",
+    "to_networkx": "export",
+    "SparseGraph": "export",
+    "summary": "overview",
+    "format_summary": "overview",
+    # where Dask work runs
+    "use_scheduler": "scheduler",
+    "set_scheduler": "scheduler",
+    "local_cluster": "scheduler",
+}
+
+__all__ = sorted(_EXPORTS) + ["errors", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        if name == "errors":
+            return importlib.import_module(".errors", __name__)
+        raise AttributeError(f"module 'connectome' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,149 @@
+"""Build a :class:`Connectome` from users' own pandas tables.
+
+Examples
+--------
+>>> import pandas as pd, connectome as cx
+>>> edges = pd.DataFrame({"pre": [1, 1, 2], "post": [2, 3, 3], "syn": [5, 1, 7]})
+>>> c = cx.from_edges(edges, columns={"pre": "pre_root_id", "post": "post_root_id",
+...                                    "syn": "synapse_count"})
+>>> c.n_nodes, c.n_edges
+(3, 3)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .graph import Connectome, Tables
+from .manifest import Manifest
+from .schema import (
+    POST,
+    PRE,
+    ROOT_ID,
+    normalize_edges,
+    normalize_nodes,
+    normalize_synapses,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["from_edges", "assemble"]
+
+_MISSING = ("add", "error", "drop")
+
+
+def _rename(df: pd.DataFrame | None, columns: dict[str, str] | None, table: str) -> pd.DataFrame | None:
+    if df is None or not columns:
+        return df
+    if not isinstance(columns, dict):
+        raise InputError(f"columns must be a dict mapping your names to ours, not {type(columns).__name__}", "columns")
+    present = {k: v for k, v in columns.items() if k in df.columns}
+    return df.rename(columns=present)
+
+
+def assemble(
+    edges: pd.DataFrame,
+    nodes: pd.DataFrame | None = None,
+    synapses: pd.DataFrame | None = None,
+    *,
+    duplicates: str = "error",
+    missing_nodes: str = "add",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Validate and normalise the three tables of a connectome.
+
+    Returns ``(nodes, edges, synapses)`` in canonical form, or raises an
+    :class:`~connectome.errors.InputError` subclass naming the table and column.
+    """
+    if missing_nodes not in _MISSING:
+        raise InputError(f"missing_nodes must be one of {list(_MISSING)}, not {missing_nodes!r}", "missing_nodes")
+    e = normalize_edges(edges, duplicates=duplicates)
+    syn = normalize_synapses(synapses) if synapses is not None else None
+    endpoint_ids = np.unique(np.concatenate([e[PRE].to_numpy(), e[POST].to_numpy()]))
+    if nodes is None:
+        n = pd.DataFrame({ROOT_ID: endpoint_ids})
+    else:
+        n = normalize_nodes(nodes)
+        missing = np.setdiff1d(endpoint_ids, n[ROOT_ID].to_numpy(), assume_unique=True)
+        if len(missing):
+            if missing_nodes == "error":
+                raise InputError(
+                    f"edges: {len(missing)} id(s) are not in nodes, e.g. {int(missing[0])}; add them to "
+                    "nodes, or pass missing_nodes='add' (add unlabelled nodes) or 'drop' (drop their edges)",
+                    "missing_nodes",
+                )
+            if missing_nodes == "add":
+                logger.info("adding %d unlabelled node(s) that appear only in edges", len(missing))
+                extra = pd.DataFrame({ROOT_ID: missing})
+                n = normalize_nodes(pd.concat([n, extra], ignore_index=True))
+            else:
+                keep = e[PRE].isin(n[ROOT_ID]) & e[POST].isin(n[ROOT_ID])
+                logger.info("dropping %d edge row(s) whose ids are not in nodes", int((~keep).sum()))
+                e = e[keep].reset_index(drop=True)
+    return n, e, syn
+
+
+def from_edges(
+    edges: pd.DataFrame,
+    nodes: pd.DataFrame | None = None,
+    *,
+    synapses: pd.DataFrame | None = None,
+    columns: dict[str, str] | None = None,
+    node_columns: dict[str, str] | None = None,
+    name: str = "user",
+    duplicates: str = "error",
+    missing_nodes: str = "add",
+    manifest: dict[str, Any] | None = None,
+) -> Connectome:
+    """A :class:`Connectome` from pandas tables, like ``networkx.from_pandas_edgelist``.
+
+    Parameters
+    ----------
+    edges : pandas.DataFrame
+        One row per connection: ``pre_root_id``, ``post_root_id``,
+        ``synapse_count``; optional ``edge_kind`` (``"chemical"`` or
+        ``"gap_junction"``), ``neuropil``, ``nt_type`` and other columns.
+    nodes : pandas.DataFrame, optional
+        One row per neuron keyed by ``root_id``, with label columns
+        (``cell_type``, ``class``, ``super_class``, ``side``, ``nt_type``, ...).
+        Derived from the edge endpoints when omitted.
+    synapses : pandas.DataFrame, optional
+        One row per synapse: ids and ``x_nm``, ``y_nm``, ``z_nm``.
+    columns, node_columns : dict, optional
+        Renames applied to ``edges`` / ``nodes`` first, e.g.
+        ``{"pre": "pre_root_id", "weight": "synapse_count"}``.
+    name : str
+        Dataset name recorded in the manifest.
+    duplicates : {"error", "sum", "first"}
+        Policy for repeated (pre, post, kind[, neuropil]) rows.
+    missing_nodes : {"add", "error", "drop"}
+        Policy for edge ids absent from ``nodes``.
+    manifest : dict, optional
+        Extra manifest fields (``source``, ``version``, ``species``, ...).
+
+    Returns
+    -------
+    Connectome
+        In memory (pandas path); ``.nodes`` / ``.edges`` are Dask views.
+
+    Examples
+    --------
+    >>> import pandas as pd, connectome as cx
+    >>> e = pd.DataFrame({"pre_root_id": [10, 20], "post_root_id": [20, 10],
+    ...                   "synapse_count": [4, 9]})
+    >>> n = pd.DataFrame({"root_id": [10, 20], "cell_type": ["KC", "MBON"]})
+    >>> c = cx.from_edges(e, n)
+    >>> c.node_table()["cell_type"].tolist()
+    ['KC', 'MBON']
+    """
+    edges = _rename(edges, columns, "edges")
+    nodes = _rename(nodes, node_columns, "nodes")
+    n, e, s = assemble(edges, nodes, synapses, duplicates=duplicates, missing_nodes=missing_nodes)
+    fields = dict(manifest or {})
+    fields.setdefault("source", {"kind": "user"})
+    m = Manifest(name=name, **fields)
+    return Connectome(m, tables=Tables(n, e, s), in_memory=True)

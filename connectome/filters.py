@@ -1,0 +1,270 @@
+"""Filters that return a new :class:`~connectome.Connectome`.
+
+Edge filters (:func:`filter_edges`) keep every node; node filters
+(:func:`select`, :func:`subgraph`, :func:`neighborhood`) return the subgraph
+induced on the chosen nodes. All are lazy on the Dask path.
+
+Examples
+--------
+>>> import connectome as cx
+>>> c = cx.load("celegans_cook2019_herm")
+>>> strong = cx.filter_edges(c, min_synapses=5, edge_kind="chemical")
+>>> int(strong.edge_table()["synapse_count"].min())
+5
+>>> ava = cx.neighborhood(c, cx.ids_of(c, name="AVAL"), k=1, direction="in")
+>>> ava.n_nodes > 10
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ColumnError, InputError
+from .graph import Connectome, both_in
+from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+
+__all__ = ["filter_edges", "select", "subgraph", "neighborhood", "ids_of"]
+
+
+def _as_list(value: Any) -> list:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def _edge_mask(df: pd.DataFrame, min_synapses: int | None, kinds: list | None, neuropils: list | None) -> pd.DataFrame:
+    mask = pd.Series(True, index=df.index)
+    if min_synapses is not None:
+        mask &= df[SYNAPSE_COUNT] >= min_synapses
+    if kinds is not None:
+        mask &= df[EDGE_KIND].isin(kinds)
+    if neuropils is not None:
+        mask &= df[NEUROPIL].isin(neuropils)
+    return df[mask]
+
+
+def _pairs_mask(df: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    key = pd.MultiIndex.from_arrays([df[PRE], df[POST]])
+    keep = pd.MultiIndex.from_arrays([pairs[PRE], pairs[POST]])
+    return df[key.isin(keep)]
+
+
+def filter_edges(
+    c: Connectome,
+    min_synapses: int | None = None,
+    edge_kind: str | list[str] | None = None,
+    neuropil: str | list[str] | None = None,
+) -> Connectome:
+    """Keep edge rows by synapse count, kind and neuropil (all nodes stay).
+
+    Parameters
+    ----------
+    c : Connectome
+    min_synapses : int, optional
+        Keep rows with ``synapse_count >= min_synapses``. FlyWire's convention
+        for a "connection" is 5 (Dorkenwald et al. 2024); it is never applied
+        unless you ask.
+    edge_kind : str or list of str, optional
+        ``"chemical"`` and/or ``"gap_junction"``.
+    neuropil : str or list of str, optional
+        Keep rows in these neuropils (needs a ``neuropil`` column).
+
+    Returns
+    -------
+    Connectome
+
+    Notes
+    -----
+    A per-synapse table, if present, keeps the synapses of the (pre, post)
+    pairs that still have an edge row.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> gj = cx.filter_edges(c, edge_kind="gap_junction")
+    >>> sorted(gj.edge_table()["edge_kind"].unique())
+    ['gap_junction']
+    """
+    if min_synapses is not None:
+        if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
+            raise InputError(f"min_synapses must be a positive integer, not {min_synapses!r}", "min_synapses")
+        min_synapses = int(min_synapses)
+    kinds = None
+    if edge_kind is not None:
+        kinds = _as_list(edge_kind)
+        bad = [k for k in kinds if k not in EDGE_KINDS]
+        if bad:
+            raise InputError(f"edge_kind: unknown kind {bad[0]!r}; use one of {list(EDGE_KINDS)}", "edge_kind")
+    neuropils = None
+    if neuropil is not None:
+        if NEUROPIL not in c.edge_columns:
+            raise ColumnError("edges", NEUROPIL, c.edge_columns, "This dataset has no per-neuropil edges.")
+        neuropils = _as_list(neuropil)
+    step = f"filter_edges(min_synapses={min_synapses!r}, edge_kind={kinds!r}, neuropil={neuropils!r})"
+    fn = functools.partial(_edge_mask, min_synapses=min_synapses, kinds=kinds, neuropils=neuropils)
+    syn_fn = None
+    if c.has_synapses:
+        pairs = fn(c.edge_table())[[PRE, POST]].drop_duplicates()
+        syn_fn = functools.partial(_pairs_mask, pairs=pairs)
+    return c._apply(step, None, fn, syn_fn)
+
+
+def _node_ids(c: Connectome, root_ids: Any, parameter: str = "root_ids", check: bool = True) -> np.ndarray:
+    if isinstance(root_ids, (int, np.integer, str)):
+        root_ids = [root_ids]
+    ids = np.unique(coerce_ids(pd.Series(list(root_ids)) if not isinstance(root_ids, (np.ndarray, pd.Series))
+                               else root_ids, parameter))
+    if check:
+        known = c.node_table([ROOT_ID])[ROOT_ID].to_numpy()
+        missing = np.setdiff1d(ids, known, assume_unique=True)
+        if len(missing):
+            shown = ", ".join(str(int(x)) for x in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise InputError(
+                f"{parameter}: {len(missing)} id(s) not in {c.name}: {shown}{more}; check the ids "
+                "(and the dataset version: root ids change with proofreading)",
+                parameter,
+            )
+    return ids.astype(ID_DTYPE)
+
+
+def _nodes_in(df: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    return df[df[ROOT_ID].isin(ids)]
+
+
+def _induced(c: Connectome, ids: np.ndarray, step: str) -> Connectome:
+    node_fn = functools.partial(_nodes_in, ids=ids)
+    edge_fn = functools.partial(both_in, ids=ids)
+    return c._apply(step, node_fn, edge_fn, edge_fn)
+
+
+def subgraph(c: Connectome, root_ids: Any) -> Connectome:
+    """The subgraph induced on ``root_ids`` (edges with both ends in the set).
+
+    Raises :class:`~connectome.errors.InputError` naming ids not in ``c``.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> s = cx.subgraph(c, cx.ids_of(c, cell_type=["AVA", "AVB"]))
+    >>> s.n_nodes
+    4
+    """
+    ids = _node_ids(c, root_ids)
+    return _induced(c, ids, f"subgraph({len(ids)} ids)")
+
+
+def ids_of(c: Connectome, query: str | None = None, **labels: Any) -> np.ndarray:
+    """Root ids of the nodes whose labels match (all conditions must hold).
+
+    Parameters
+    ----------
+    query : str, optional
+        A :meth:`pandas.DataFrame.query` expression over node columns.
+    **labels
+        ``column=value`` or ``column=[values]``.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> len(cx.ids_of(c, cell_type="AVA"))
+    2
+    >>> cx.ids_of(c, celltype="AVA")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.ColumnError: column 'celltype' not found in nodes (columns: ...); did you mean 'cell_type'?
+    """
+    nodes = c.node_table()
+    mask = pd.Series(True, index=nodes.index)
+    for col, value in labels.items():
+        if col not in nodes.columns:
+            raise ColumnError("nodes", col, nodes.columns)
+        mask &= nodes[col].isin(_as_list(value)).fillna(False).astype(bool)
+    if query is not None:
+        try:
+            hit = nodes.eval(query)
+        except Exception as exc:  # pandas raises many types for bad expressions
+            raise InputError(f"query: cannot evaluate {query!r} over node columns ({exc})", "query") from None
+        mask &= pd.Series(hit, index=nodes.index).fillna(False).astype(bool)
+    return nodes.loc[mask, ROOT_ID].to_numpy(dtype=ID_DTYPE)
+
+
+def select(c: Connectome, query: str | None = None, **labels: Any) -> Connectome:
+    """The subgraph induced on nodes whose labels match.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> sensory = cx.select(c, super_class="sensory")
+    >>> set(sensory.node_table()["super_class"])
+    {'sensory'}
+    """
+    ids = ids_of(c, query, **labels)
+    desc = ", ".join([f"{k}={v!r}" for k, v in labels.items()] + ([f"query={query!r}"] if query else []))
+    return _induced(c, ids, f"select({desc})")
+
+
+def _neighbours(edges: pd.DataFrame, frontier: np.ndarray, direction: str) -> np.ndarray:
+    parts = []
+    if direction in ("out", "both"):
+        parts.append(edges.loc[edges[PRE].isin(frontier), POST].to_numpy())
+    if direction in ("in", "both"):
+        parts.append(edges.loc[edges[POST].isin(frontier), PRE].to_numpy())
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, ID_DTYPE)
+
+
+def _neighbours_part(edges: pd.DataFrame, frontier: np.ndarray, direction: str) -> pd.DataFrame:
+    return pd.DataFrame({ROOT_ID: _neighbours(edges, frontier, direction)})
+
+
+def neighborhood(c: Connectome, root_ids: Any, k: int = 1, direction: str = "both") -> Connectome:
+    """The subgraph induced on all nodes within ``k`` hops of ``root_ids``.
+
+    Parameters
+    ----------
+    root_ids : int or sequence of int
+        Seed neurons.
+    k : int
+        Number of hops (0 gives the seeds alone).
+    direction : {"both", "out", "in"}
+        Follow edges downstream (``"out"``), upstream (``"in"``) or both.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> seeds = cx.ids_of(c, name="AVAL")
+    >>> cx.neighborhood(c, seeds, k=0).n_nodes
+    1
+    """
+    if direction not in ("both", "out", "in"):
+        raise InputError(f"direction must be 'both', 'out' or 'in', not {direction!r}", "direction")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise InputError(f"k must be a non-negative integer, not {k!r}", "k")
+    seen = _node_ids(c, root_ids)
+    frontier = seen
+    for _ in range(int(k)):
+        if len(frontier) == 0:
+            break
+        if c.in_memory:
+            nxt = _neighbours(c.edge_table([PRE, POST]), frontier, direction)
+        else:
+            from .scheduler import compute
+
+            e = c.edges[[PRE, POST]]
+            part = e.map_partitions(_neighbours_part, frontier, direction,
+                                    meta=pd.DataFrame({ROOT_ID: np.zeros(0, ID_DTYPE)}))
+            nxt = np.unique(compute(part)[0][ROOT_ID].to_numpy())
+        frontier = np.setdiff1d(nxt, seen, assume_unique=True)
+        seen = np.union1d(seen, frontier)
+    return _induced(c, seen.astype(ID_DTYPE), f"neighborhood({len(_as_list(root_ids))} seeds, k={k}, {direction})")

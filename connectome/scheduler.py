@@ -1,0 +1,247 @@
+"""Where Dask work runs: synchronous, threads, a LocalCluster, or a scheduler address.
+
+The scheduler is chosen, in order, by the ``scheduler=`` argument of a call,
+by :func:`use_scheduler` / :func:`set_scheduler`, by the environment variable
+``CONNECTOME_SCHEDULER``, and otherwise is ``"threads"``. Accepted values:
+
+``"sync"``
+    Dask's synchronous scheduler (one thread; easiest to debug).
+``"threads"``
+    Dask's threaded scheduler (the default).
+``"local"``
+    A ``dask.distributed.LocalCluster`` with process workers, started once per
+    Python process on first use (``CONNECTOME_WORKERS`` workers, default 2).
+``"tcp://host:port"``
+    An existing distributed scheduler.
+a ``distributed.Client`` or ``LocalCluster``
+    Used as given.
+
+Examples
+--------
+>>> import dask
+>>> with use_scheduler("sync"):
+...     compute(dask.delayed(sum)([1, 2]))
+(3,)
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import InputError, SchedulerError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["use_scheduler", "set_scheduler", "get_scheduler", "compute", "local_cluster", "scheduler_name",
+           "close_clients"]
+
+ENV = "CONNECTOME_SCHEDULER"
+_current: contextvars.ContextVar[Any] = contextvars.ContextVar("connectome_scheduler", default=None)
+_global: list[Any] = [None]
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+_NAMED = {"sync": "sync", "synchronous": "sync", "single-threaded": "sync",
+          "threads": "threads", "threading": "threads"}
+
+
+def set_scheduler(spec: Any) -> None:
+    """Set the process-wide default scheduler (``None`` resets it).
+
+    Examples
+    --------
+    >>> set_scheduler("sync"); scheduler_name()
+    'sync'
+    >>> set_scheduler(None)
+    """
+    if spec is not None:
+        _validate(spec)
+    _global[0] = spec
+
+
+@contextmanager
+def use_scheduler(spec: Any) -> Iterator[None]:
+    """Use ``spec`` as the scheduler inside a ``with`` block."""
+    _validate(spec)
+    token = _current.set(spec)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def _validate(spec: Any) -> None:
+    if isinstance(spec, str):
+        s = spec.strip().lower()
+        if s in _NAMED or s == "local" or "://" in s or ":" in s:
+            return
+        raise InputError(
+            f"scheduler: unknown value {spec!r}; use 'sync', 'threads', 'local' or an address "
+            "such as 'tcp://127.0.0.1:8786'",
+            "scheduler",
+        )
+    if _is_client(spec) or _is_cluster(spec):
+        return
+    raise InputError(
+        f"scheduler: expected a name, an address, a distributed Client or LocalCluster, not {type(spec).__name__}",
+        "scheduler",
+    )
+
+
+def _is_client(obj: Any) -> bool:
+    return type(obj).__name__ == "Client" and hasattr(obj, "get") and hasattr(obj, "scheduler_info")
+
+
+def _is_cluster(obj: Any) -> bool:
+    return hasattr(obj, "scheduler_address") and hasattr(obj, "workers")
+
+
+def _spec(spec: Any = None) -> Any:
+    if spec is not None:
+        return spec
+    cur = _current.get()
+    if cur is not None:
+        return cur
+    if _global[0] is not None:
+        return _global[0]
+    env = os.environ.get(ENV, "").strip()
+    return env or "threads"
+
+
+def scheduler_name(spec: Any = None) -> str:
+    """A short description of the scheduler that would be used.
+
+    Examples
+    --------
+    >>> scheduler_name("threads")
+    'threads'
+    """
+    s = _spec(spec)
+    if isinstance(s, str):
+        return _NAMED.get(s.strip().lower(), s)
+    if _is_client(s):
+        return f"distributed:{s.scheduler.address}"
+    return f"distributed:{s.scheduler_address}"
+
+
+def _probe(address: str, timeout: float = 3.0) -> None:
+    """Fail fast, with a clear message, when nothing listens at a tcp:// address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme != "tcp" or not parts.hostname or not parts.port:
+        return  # other protocols: let distributed decide
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise SchedulerError(
+            f"scheduler: cannot reach the Dask scheduler at {address!r} ({exc.strerror or exc}); start it, "
+            f"fix the address, or unset {ENV}"
+        ) from None
+
+
+def _connect(address: str) -> Any:
+    from distributed import Client
+
+    with _lock:
+        client = _clients.get(address)
+        if client is not None and client.status == "running":
+            return client
+        _probe(address)
+        try:
+            client = Client(address, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerError(
+                f"scheduler: cannot reach the Dask scheduler at {address!r} ({exc}); start it, "
+                f"fix the address, or unset {ENV}"
+            ) from None
+        _clients[address] = client
+        return client
+
+
+def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, **kwargs: Any) -> Any:
+    """Start a ``LocalCluster`` with process workers and return a Client to it.
+
+    Call it under ``if __name__ == "__main__":`` in scripts: process workers
+    re-import the main module. Close it with ``client.close(); cluster.close()``
+    or use it as a context manager (``with local_cluster() as client: ...``).
+    """
+    from distributed import Client, LocalCluster
+
+    n = n_workers or int(os.environ.get("CONNECTOME_WORKERS", "2"))
+    try:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+                               dashboard_address=None, **kwargs)
+    except Exception as exc:  # Nanny failures surface as various exception types
+        raise SchedulerError(
+            f"could not start a LocalCluster with {n} process workers ({exc}). In a script, "
+            "start it under `if __name__ == '__main__':`"
+        ) from exc
+    client = Client(cluster, set_as_default=False)
+    client._connectome_owns_cluster = cluster  # closed with the client
+    return client
+
+
+def _shared_local() -> Any:
+    with _lock:
+        client = _clients.get("local")
+        if client is not None and client.status == "running":
+            return client
+    client = local_cluster()
+    with _lock:
+        _clients["local"] = client
+    return client
+
+
+def get_scheduler(spec: Any = None) -> Any:
+    """Resolve ``spec`` to something ``dask.compute(scheduler=...)`` accepts."""
+    s = _spec(spec)
+    _validate(s)
+    if isinstance(s, str):
+        low = s.strip().lower()
+        if low in _NAMED:
+            return _NAMED[low]
+        if low == "local":
+            return _shared_local()
+        address = s.strip() if "://" in s else f"tcp://{s.strip()}"
+        return _connect(address)
+    if _is_cluster(s):
+        return _connect(s.scheduler_address)
+    return s
+
+
+def is_distributed(spec: Any = None) -> bool:
+    """True when work would go to a distributed scheduler."""
+    s = get_scheduler(spec)
+    return not isinstance(s, str)
+
+
+def compute(*collections: Any, scheduler: Any = None) -> tuple:
+    """``dask.compute`` on the chosen scheduler."""
+    import dask
+
+    sched = get_scheduler(scheduler)
+    return dask.compute(*collections, scheduler=sched)
+
+
+@atexit.register
+def close_clients() -> None:
+    """Close the clients (and LocalClusters) this module opened; called at exit."""
+    for client in list(_clients.values()):
+        cluster = getattr(client, "_connectome_owns_cluster", None)
+        try:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        except Exception:
+            pass
+    _clients.clear()

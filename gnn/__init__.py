@@ -1,0 +1,1 @@
+"""gnn — graph neural network cell-type classifiers over connectomes (torch-geometric)."""

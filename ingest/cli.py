@@ -1,0 +1,112 @@
+"""``connectome ingest ...``: the ingest subcommands (registered via entry point).
+
+Examples
+--------
+>>> import argparse
+>>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
+>>> register(sub)
+>>> p.parse_args(["ingest", "celegans", "celegans_varshney2011"]).source
+'celegans'
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _done(path: Path) -> int:
+    import connectome as cx
+
+    print(cx.format_summary(cx.summary(cx.load(path))))
+    print(f"  store:        {path}")
+    return 0
+
+
+def _celegans(args: argparse.Namespace) -> int:
+    from .celegans import CELEGANS_DATASETS, ingest_celegans
+
+    names = list(CELEGANS_DATASETS) if args.name == "all" else [args.name]
+    path = None
+    for n in names:
+        out = Path(args.out) / n if (args.out and len(names) > 1) else args.out
+        path = ingest_celegans(n, out, progress=args.progress)
+        print(f"wrote {n} -> {path}")
+    return _done(path) if len(names) == 1 else 0
+
+
+def _larva(args: argparse.Namespace) -> int:
+    from .larva import ingest_larva
+
+    return _done(ingest_larva(args.folder, out=args.out, progress=args.progress))
+
+
+def _edgelist(args: argparse.Namespace) -> int:
+    from .release import ingest_edgelist
+    from .tables import parse_mapping
+
+    return _done(ingest_edgelist(args.edges, args.nodes, name=args.name, out=args.out,
+                                 columns=parse_mapping(args.map), node_columns=parse_mapping(args.node_map),
+                                 species=args.species, duplicates=args.duplicates, progress=args.progress))
+
+
+def _codex(args: argparse.Namespace) -> int:
+    from .release import ingest_codex
+
+    return _done(ingest_codex(args.connections, args.neurons, name=args.name, out=args.out,
+                              version=args.version, min_synapses=args.min_synapses, progress=args.progress))
+
+
+def _neuprint(args: argparse.Namespace) -> int:
+    from .release import ingest_neuprint
+
+    return _done(ingest_neuprint(args.edges, args.neurons, name=args.name, out=args.out,
+                                 dataset=args.dataset, progress=args.progress))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``ingest`` and its sources to the ``connectome`` parser."""
+    p = sub.add_parser("ingest", help="convert a source into a connectome store",
+                       description="Convert a source into a store (default location: CONNECTOME_HOME/<name>).")
+    src = p.add_subparsers(dest="source", metavar="SOURCE")
+    src.required = True
+
+    c = src.add_parser("celegans", help="a C. elegans dataset from cect (or 'all')")
+    c.add_argument("name", help="e.g. celegans_cook2019_herm, celegans_witvliet2021_8, or all")
+    c.add_argument("--out", help="store folder (default: data home)")
+    c.set_defaults(func=_celegans)
+
+    lv = src.add_parser("larva", help="the larval Drosophila connectome (Winding et al. 2023)")
+    lv.add_argument("--folder", help="folder with edges.parquet and nodes.parquet (default: shared data)")
+    lv.add_argument("--out", help="store folder (default: data home)")
+    lv.set_defaults(func=_larva)
+
+    e = src.add_parser("edgelist", help="a generic CSV/TSV/Parquet/Feather edge list")
+    e.add_argument("edges", help="edge file")
+    e.add_argument("--nodes", help="node file keyed by root_id (or an alias such as bodyId)")
+    e.add_argument("--name", help="dataset name (default: file name)")
+    e.add_argument("--out", help="store folder (default: data home)")
+    e.add_argument("--map", nargs="*", metavar="OLD=NEW", help="rename edge columns, e.g. weight=synapse_count")
+    e.add_argument("--node-map", nargs="*", metavar="OLD=NEW", help="rename node columns")
+    e.add_argument("--species")
+    e.add_argument("--duplicates", choices=["error", "sum", "first"], default="error")
+    e.set_defaults(func=_edgelist)
+
+    x = src.add_parser("codex", help="FlyWire Codex release files (connections and/or neurons)")
+    x.add_argument("--connections", help="connections.csv.gz (or the Zenodo feather)")
+    x.add_argument("--neurons", help="classification-style neuron table")
+    x.add_argument("--name", default="flywire")
+    x.add_argument("--out", help="store folder (default: data home)")
+    x.add_argument("--version", help="materialization / release version, e.g. 783")
+    x.add_argument("--min-synapses", type=int, help="drop rows below this count (FlyWire uses 5)")
+    x.set_defaults(func=_codex)
+
+    n = src.add_parser("neuprint", help="neuPrint-style export (bodyId_pre, bodyId_post, weight)")
+    n.add_argument("edges")
+    n.add_argument("--neurons", help="bodyId, type, instance, ...")
+    n.add_argument("--name", default="neuprint")
+    n.add_argument("--dataset", help="neuPrint dataset, e.g. hemibrain:v1.2.1 (recorded)")
+    n.add_argument("--out", help="store folder (default: data home)")
+    n.set_defaults(func=_neuprint)

@@ -1,0 +1,158 @@
+"""Release-file ingest: larva, FlyWire Codex (CSV.gz and Zenodo feather), neuPrint, generic edge
+lists, the real FlyWire v783 neuron table; and every bad-input path writes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectome as cx
+from connectome.errors import ColumnError, DuplicateEdgeError, IdError, InputError, SourceNotFoundError, StoreWriteError, SynapseCountError
+from ingest.release import ingest_codex, ingest_edgelist, ingest_neuprint, ingest_tables
+
+
+def test_larva_loads_with_labels(larva_store, shared_data):
+    c = cx.load(larva_store)
+    raw_e = pd.read_parquet(shared_data / "drosophila_larva_winding2023" / "edges.parquet")
+    raw_n = pd.read_parquet(shared_data / "drosophila_larva_winding2023" / "nodes.parquet")
+    assert c.n_edges == len(raw_e) == 119010
+    e = c.edge_table()
+    assert int(e["synapse_count"].sum()) == int(raw_e["syn_count"].sum())
+    assert int((e["pre_root_id"] == e["post_root_id"]).sum()) == 577
+    n = c.node_table().set_index("root_id")
+    assert set(raw_n["skid"].astype("uint64")) <= set(n.index)
+    assert n["merge_class"].nunique() == raw_n["merge_class"].nunique()
+    assert set(n["side"].dropna()) <= {"left", "right", "center"}
+    assert "Winding" in c.manifest.source["citation"]
+
+
+def test_larva_by_name_builds_once(data_home, shared_data):
+    c = cx.load("drosophila_larva_winding2023")
+    assert c.path == (data_home / "drosophila_larva_winding2023").absolute()
+    assert cx.datasets().set_index("name").loc["drosophila_larva_winding2023", "location"] == "home"
+
+
+@pytest.fixture(scope="module")
+def codex_files(tmp_path_factory, shared_data):
+    """Codex-format release files built from real FlyWire ids (synthetic edges)."""
+    d = tmp_path_factory.mktemp("codex")
+    edges = pd.read_parquet(shared_data / "flywire_scale_synthetic" / "edges.parquet").head(20_000)
+    rng = np.random.default_rng(1)
+    conn = edges.rename(columns={})[["pre_root_id", "post_root_id", "syn_count", "nt_type"]].copy()
+    conn.insert(2, "neuropil", rng.choice(["ME_R", "LO_R", "AL_L"], len(conn)))
+    conn.to_csv(d / "connections.csv.gz", index=False)
+    fe = conn.rename(columns={"pre_root_id": "pre_pt_root_id", "post_root_id": "post_pt_root_id"})
+    fe = fe.drop(columns="nt_type").assign(gaba_avg=0.1, ach_avg=0.7)
+    fe.to_feather(d / "proofread_connections_783.feather")
+    return d, conn
+
+
+def test_codex_csv_gz_loads_with_neuropils(codex_files, shared_data, tmp_path):
+    d, conn = codex_files
+    p = ingest_codex(d / "connections.csv.gz", shared_data / "flywire_v783_labels" / "neurons_v783.parquet",
+                     out=tmp_path / "fw", version="783", progress=False)
+    c = cx.load(p)
+    assert c.manifest.version == {"materialization": "783"}
+    e = c.edge_table()
+    assert len(e) == len(conn) and set(e["neuropil"]) == {"ME_R", "LO_R", "AL_L"}
+    assert e["pre_root_id"].dtype == np.uint64
+    assert set(e["pre_root_id"]) == set(conn["pre_root_id"].astype("uint64"))
+    assert c.n_nodes == 139255
+    me = cx.filter_edges(c, neuropil="ME_R").edge_table()
+    assert len(me) == int((conn["neuropil"] == "ME_R").sum())
+    assert c.node_table()["super_class"].nunique() == 9
+
+
+def test_zenodo_feather_columns_are_renamed(codex_files, tmp_path):
+    d, conn = codex_files
+    c = cx.load(ingest_codex(d / "proofread_connections_783.feather", out=tmp_path / "z", progress=False))
+    assert {"gaba_avg", "ach_avg", "neuropil"} <= set(c.edge_columns)
+    assert int(c.edge_table()["synapse_count"].sum()) == int(conn["syn_count"].sum())
+
+
+def test_codex_threshold_is_explicit(codex_files, tmp_path):
+    d, conn = codex_files
+    c = cx.load(ingest_codex(d / "connections.csv.gz", out=tmp_path / "t5", min_synapses=10, progress=False))
+    assert c.edge_table()["synapse_count"].min() >= 10
+    assert c.manifest.extra["min_synapses"] == 10
+
+
+def test_flywire_v783_neuron_table_ingests_as_nodes(shared_data, tmp_path):
+    src = pd.read_parquet(shared_data / "flywire_v783_labels" / "neurons_v783.parquet")
+    c = cx.load(ingest_codex(neurons=shared_data / "flywire_v783_labels" / "neurons_v783.parquet",
+                             out=tmp_path / "n", progress=False))
+    n = c.node_table()
+    assert c.n_edges == 0 and len(n) == len(src) == 139255
+    assert set(n["root_id"]) == set(src["root_id"].astype("uint64"))
+    assert n["cell_type"].nunique() == src["cell_type"].nunique()
+    assert {"super_class", "class", "side", "nt_type", "hemilineage"} <= set(n.columns)
+
+
+def test_neuprint_export(tmp_path):
+    e = pd.DataFrame({"bodyId_pre": [1, 2, 2], "bodyId_post": [2, 1, 3], "weight": [4, 5, 6],
+                      "roi": ["MB", "MB", "LH"]})
+    e.to_csv(tmp_path / "e.csv", index=False)
+    n = pd.DataFrame({"bodyId": [1, 2, 3], "type": ["KC", "MBON01", "LHN"], "instance": ["a", "b", "c"]})
+    n.to_csv(tmp_path / "n.csv", index=False)
+    c = cx.load(ingest_neuprint(tmp_path / "e.csv", tmp_path / "n.csv", out=tmp_path / "s",
+                                dataset="hemibrain:v1.2.1", progress=False))
+    assert c.node_table()["cell_type"].tolist() == ["KC", "MBON01", "LHN"]
+    assert sorted(c.edge_table()["neuropil"]) == ["LH", "MB", "MB"]
+    assert c.manifest.source["dataset"] == "hemibrain:v1.2.1"
+
+
+def test_edgelist_ids_above_2_63_survive_a_csv(tmp_path):
+    big = [2**63 + 7, 2**64 - 2, 12]
+    pd.DataFrame({"src": big, "dst": big[1:] + big[:1], "n": [1, 2, 3]}).to_csv(tmp_path / "big.csv", index=False)
+    c = cx.load(ingest_edgelist(tmp_path / "big.csv", out=tmp_path / "b", progress=False,
+                                columns={"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"}))
+    assert sorted(int(x) for x in c.edge_table()["pre_root_id"]) == sorted(big)
+    assert sorted(int(x) for x in c.edges.compute()["post_root_id"]) == sorted(big)
+
+
+# ---------------------------------------------------------------- bad input: clear error, nothing written
+
+def write(tmp_path, df, name="e.csv"):
+    df.to_csv(tmp_path / name, index=False)
+    return tmp_path / name
+
+
+GOOD = pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 1], "synapse_count": [3, 4]})
+
+
+@pytest.mark.parametrize("df,error,match", [
+    (GOOD.rename(columns={"pre_root_id": "pre_rootid"}), ColumnError, "'pre_root_id' not found in edges.*did you mean 'pre_rootid'"),
+    (GOOD.drop(columns="synapse_count"), ColumnError, "'synapse_count' not found"),
+    (GOOD.assign(synapse_count=[3, -2]), SynapseCountError, "counts must be >= 1; found -2"),
+    (GOOD.assign(synapse_count=[3.5, 1.0]), SynapseCountError, "must be integers; found 3.5"),
+    (pd.concat([GOOD, GOOD.head(1)]), DuplicateEdgeError, "duplicate edge row"),
+    (GOOD.assign(pre_root_id=["1", str(2**64)]), IdError, "does not fit in 64 bits"),
+    (GOOD.assign(pre_root_id=[1.0, np.nan]), IdError, "missing id"),
+])
+def test_bad_edge_files(tmp_path, df, error, match):
+    f = write(tmp_path, df)
+    out = tmp_path / "store"
+    with pytest.raises(error, match=match):
+        ingest_tables(f, name="bad", out=out, progress=False)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]
+
+
+def test_missing_file_and_unknown_format(tmp_path):
+    with pytest.raises(SourceNotFoundError, match="edges: .*nope.csv' does not exist"):
+        ingest_tables(tmp_path / "nope.csv", name="x", out=tmp_path / "s", progress=False)
+    (tmp_path / "e.xlsx").write_text("x")
+    with pytest.raises(InputError, match="cannot tell the format of 'e.xlsx'"):
+        ingest_tables(tmp_path / "e.xlsx", name="x", out=tmp_path / "s", progress=False)
+    with pytest.raises(ColumnError, match="'weight' not found in edges.*Fix the column mapping"):
+        ingest_edgelist(write(tmp_path, GOOD), out=tmp_path / "s", columns={"weight": "synapse_count"},
+                        progress=False)
+    assert not (tmp_path / "s").exists()
+
+
+def test_unwritable_output(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreWriteError, match="is a file"):
+        ingest_tables(write(tmp_path, GOOD), name="x", out=tmp_path / "file", progress=False)
+    assert (tmp_path / "file").read_text() == "x"
