@@ -242,6 +242,47 @@ class Connectome:
     def _is_pristine(self) -> bool:
         return self.path is not None and not self.manifest.extra.get("derived")
 
+    def with_node_columns(self, table: pd.DataFrame, *, overwrite: bool = False) -> Connectome:
+        """A new connectome whose nodes carry extra columns from ``table``.
+
+        ``table`` is keyed by ``root_id`` (e.g. GNN predictions, segment volumes).
+        Nodes absent from ``table`` get missing values; ids in ``table`` that are
+        not nodes raise an error. Save the result with :meth:`save` to write the
+        columns back to a store.
+
+        Examples
+        --------
+        >>> import pandas as pd, connectome as cx
+        >>> c = cx.load("celegans_cook2019_herm")
+        >>> ids = cx.ids_of(c, cell_type="AVA")
+        >>> c2 = c.with_node_columns(pd.DataFrame({"root_id": ids, "score": [0.9, 0.8]}))
+        >>> int(c2.node_table()["score"].notna().sum())
+        2
+        """
+        from .errors import InputError
+        from .schema import coerce_ids, normalize_labels
+
+        if not isinstance(table, pd.DataFrame) or ROOT_ID not in table.columns:
+            raise InputError("table must be a DataFrame with a 'root_id' column", "table")
+        add = table.copy()
+        add[ROOT_ID] = coerce_ids(add[ROOT_ID], ROOT_ID)
+        if add[ROOT_ID].duplicated().any():
+            raise InputError("table: root_id values must be unique", "table")
+        nodes = self.node_table()
+        unknown = ~add[ROOT_ID].isin(nodes[ROOT_ID])
+        if unknown.any():
+            raise InputError(
+                f"table: {int(unknown.sum())} root id(s) are not nodes of {self.name}, "
+                f"e.g. {int(add.loc[unknown, ROOT_ID].iloc[0])}", "table")
+        clash = [col for col in add.columns if col != ROOT_ID and col in nodes.columns]
+        if clash and not overwrite:
+            raise InputError(f"table: column(s) {clash} already exist; pass overwrite=True to replace them",
+                             "overwrite")
+        merged = nodes.drop(columns=clash).merge(normalize_labels(add, skip=[ROOT_ID]), on=ROOT_ID, how="left")
+        t = self.to_pandas()
+        cols = ", ".join(c for c in add.columns if c != ROOT_ID)
+        return self._derive(f"with_node_columns({cols})", tables=Tables(merged, t.edges, t.synapses))
+
     def lazy(self) -> Connectome:
         """The same connectome on the Dask path (operations build task graphs).
 
