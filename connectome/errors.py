@@ -34,6 +34,11 @@ __all__ = [
     "StoreWriteError",
     "SchedulerError",
     "DependencyError",
+    "QueryError",
+    "QuerySyntaxError",
+    "QueryTooLargeError",
+    "QueryTimeoutError",
+    "NullModelError",
 ]
 
 
@@ -147,3 +152,29 @@ class SchedulerError(ConnectomeError):
 
 class DependencyError(ConnectomeError, ImportError):
     """An optional dependency needed by the called function is not installed."""
+
+
+class QueryError(InputError):
+    """A motif query that cannot be run (unknown attribute, unbounded pattern, ...)."""
+
+
+class QuerySyntaxError(QueryError):
+    """A motif query that does not parse; carries the 1-based ``line`` and ``column``."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        where = f" (line {line}, column {column})" if line is not None else ""
+        super().__init__(f"{message}{where}", parameter="query")
+        self.line = line
+        self.column = column
+
+
+class QueryTooLargeError(QueryError):
+    """A query whose result would be unbounded or larger than allowed."""
+
+
+class QueryTimeoutError(ConnectomeError, TimeoutError):
+    """A query or analysis that ran past its time budget."""
+
+
+class NullModelError(InputError):
+    """A null model that cannot be sampled for this graph (the message says why)."""
