@@ -45,6 +45,10 @@ _EXPORTS = {
     "SparseGraph": "export",
     "summary": "overview",
     "format_summary": "overview",
+    # motifs and statistics
+    "triad_census": "triads",
+    "dyad_census": "triads",
+    "TRIAD_NAMES": "triads",
     # where Dask work runs
     "use_scheduler": "scheduler",
     "set_scheduler": "scheduler",

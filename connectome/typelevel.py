@@ -53,7 +53,11 @@ def pair_totals(c: Connectome, edge_kind: str | None = "chemical", scheduler: An
         e = c.edge_table([PRE, POST, SYNAPSE_COUNT, EDGE_KIND])
         if edge_kind is not None:
             e = e[e[EDGE_KIND] == edge_kind]
-        out = _pair_sum(e[[PRE, POST, SYNAPSE_COUNT]])
+        e = e[[PRE, POST, SYNAPSE_COUNT]]
+        pre, post = e[PRE].to_numpy(), e[POST].to_numpy()
+        ordered = len(e) < 2 or bool(np.all((pre[1:] > pre[:-1]) | ((pre[1:] == pre[:-1]) & (post[1:] > post[:-1]))))
+        # stores and from_edges keep edges sorted: one kind, no neuropil -> already unique pairs
+        out = e.reset_index(drop=True) if ordered else _pair_sum(e)
     else:
         from .scheduler import compute
 
