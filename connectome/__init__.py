@@ -49,6 +49,8 @@ _EXPORTS = {
     "triad_census": "triads",
     "dyad_census": "triads",
     "TRIAD_NAMES": "triads",
+    "motif_significance": "significance",
+    "MotifSignificance": "significance",
     # where Dask work runs
     "use_scheduler": "scheduler",
     "set_scheduler": "scheduler",

@@ -120,3 +120,99 @@ def expand(indptr, indices, anchor):
             nbrs[k] = indices[p]
             k += 1
     return rows, nbrs
+
+
+# ----------------------------------------------------------------------------- edge hash set
+# Open addressing with linear probing and backward-shift deletion (no tombstones),
+# keys are src * n + dst (>= 0); empty slots hold -1.
+
+
+@numba.njit(nogil=True, cache=True)
+def _slot(key, mask):
+    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
+    return np.int64(h >> np.uint64(32)) & mask
+
+
+@numba.njit(nogil=True, cache=True)
+def _find(table, mask, key):
+    i = _slot(key, mask)
+    while True:
+        k = table[i]
+        if k == key:
+            return i
+        if k == -1:
+            return -1
+        i = (i + 1) & mask
+
+
+@numba.njit(nogil=True, cache=True)
+def _insert(table, mask, key):
+    i = _slot(key, mask)
+    while table[i] != -1:
+        if table[i] == key:
+            return False
+        i = (i + 1) & mask
+    table[i] = key
+    return True
+
+
+@numba.njit(nogil=True, cache=True)
+def _delete(table, mask, key):
+    i = _find(table, mask, key)
+    if i < 0:
+        return
+    table[i] = -1
+    j = i
+    while True:
+        j = (j + 1) & mask
+        k = table[j]
+        if k == -1:
+            return
+        h = _slot(k, mask)
+        # move k into the hole at i if its home slot h is not in (i, j] (cyclically)
+        if (i <= j and (h <= i or h > j)) or (i > j and (h <= i and h > j)):
+            table[i] = k
+            table[j] = -1
+            i = j
+
+
+@numba.njit(nogil=True, cache=True)
+def rewire_directed(src, dst, n, attempts, seed):
+    """Maslov–Sneppen swaps in place: (a→b, c→d) → (a→d, c→b).
+
+    Every in- and out-degree is kept; a swap that would make a self-loop or a
+    duplicate edge is rejected (the chain stays put). Returns accepted swaps.
+    """
+    np.random.seed(seed)
+    m = len(src)
+    cap = 1
+    while cap < 2 * m + 16:
+        cap *= 2
+    mask = cap - 1
+    table = np.full(cap, -1, np.int64)
+    for e in range(m):
+        _insert(table, mask, src[e] * n + dst[e])
+    accepted = 0
+    if m < 2:
+        return accepted
+    for _ in range(attempts):
+        i = np.random.randint(m)
+        j = np.random.randint(m)
+        a = src[i]
+        b = dst[i]
+        c = src[j]
+        d = dst[j]
+        if a == c or b == d or a == d or c == b:
+            continue
+        k1 = a * n + d
+        k2 = c * n + b
+        if _find(table, mask, k1) >= 0 or _find(table, mask, k2) >= 0:
+            continue
+        _delete(table, mask, a * n + b)
+        _delete(table, mask, c * n + d)
+        _insert(table, mask, k1)
+        _insert(table, mask, k2)
+        dst[i] = d
+        dst[j] = b
+        accepted += 1
+    return accepted
