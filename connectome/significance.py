@@ -12,7 +12,7 @@ Examples
 >>> r = cx.motif_significance(cx.load("celegans_witvliet2021_8"), null="reciprocal_er", n=5, seed=1)
 >>> list(r.table.columns)
 ['motif', 'observed', 'null_mean', 'null_std', 'z', 'p_over', 'p_under', 'analytic_mean']
->>> r.table.set_index("motif").loc["030T", "z"] > 0   # feed-forward loops are over-represented
+>>> bool(r.table.set_index("motif").loc["030T", "z"] > 0)  # feed-forward loops are over-represented
 True
 """
 
