@@ -1,0 +1,86 @@
+"""The FastAPI application: :func:`create_app`.
+
+The app opens its :class:`~api.service.Service` when it starts (the data
+root, the SQLite database, the Dask cluster, recovery of unfinished jobs) and
+closes it when it stops. Creating the app does neither: nothing happens at
+import time or in :func:`create_app`.
+
+Run it with ``connectome serve`` (uvicorn on 127.0.0.1:8000 by default), or
+``uvicorn --factory api.app:create_app`` (settings from ``CONNECTOME_API_*``).
+
+Examples
+--------
+>>> import tempfile
+>>> from api.settings import Settings
+>>> app = create_app(Settings(data_root=tempfile.mkdtemp(), cluster="threads"))
+>>> schema = app.openapi()
+>>> schema["info"]["title"], "/v1/datasets/{name}/triad-census" in schema["paths"]
+('connectome-service', True)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["create_app", "API_DESCRIPTION"]
+
+API_DESCRIPTION = """
+Connectome analysis over HTTP: datasets, statistics, triad census, DotMotif queries, cell-type
+connectivity, null-model significance and GNN training as jobs, predictions and Neuroglancer links.
+
+Every route except `/v1/health` and `/v1/states/{id}` needs `Authorization: Bearer <token>`
+(`connectome token create USER`). Root ids are strings. Errors are
+`{"error": {"code", "message", "field", ...}}` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """Build the FastAPI app (settings from the environment when not given).
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Default: :meth:`Settings.from_env`.
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    import anyio
+    from fastapi import FastAPI
+
+    from connectome import __version__
+
+    from .errors import install_handlers
+    from .limits import LimitsMiddleware
+    from .routers import datasets, jobs, links, meta, models, motifs, statistics
+    from .service import Service
+
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = Service(settings).open()
+        app.state.service = service
+        try:
+            await anyio.to_thread.run_sync(service.start_jobs)
+            logger.info("connectome service ready on %s (data root %s)", settings.base_url, settings.data_root)
+            yield
+        finally:
+            await anyio.to_thread.run_sync(service.close)
+
+    app = FastAPI(title="connectome-service", version=__version__, description=API_DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    install_handlers(app)
+    for module in (meta, datasets, statistics, motifs, jobs, models, links):
+        app.include_router(module.router)
+    app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight)
+    return app

@@ -1,0 +1,220 @@
+"""The datasets the service serves: the library's datasets plus the service's own stores.
+
+Three sources, later ones winning for the same name:
+
+1. ``connectome.datasets()`` — the data home, embedded snapshots and buildable
+   datasets (built into the data home on first use);
+2. stores written by ingest jobs of the service (``<data_root>/stores/<name>``);
+3. stores an admin registered by path (``connectome access dataset NAME --store PATH``).
+
+Access rules (private datasets, owners, data-use terms) are the service's
+metadata, kept in its database (:class:`api.auth.Policies`), not in the stores.
+A dataset's *version* is the store's live version (``v-<content hash>``), so
+results cached per version are never stale.
+
+Names from requests are only ever looked up in this catalog, never treated as
+paths.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from api.db import Database
+>>> from api.auth import Policies
+>>> from api.settings import Settings
+>>> s = Settings(data_root=tempfile.mkdtemp())
+>>> db = Database(s.db_path); db.migrate()
+>>> cat = Catalog(s, Policies(db))
+>>> rec = cat.get("celegans_cook2019_herm")
+>>> rec.location, cat.version(rec.name).startswith("v-")
+('embedded', True)
+>>> cat.load(rec.name)[0].n_nodes
+473
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from connectome.errors import DatasetNotFoundError, StoreError
+
+from .auth import Policies
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Catalog", "DatasetRecord"]
+
+
+@dataclass
+class DatasetRecord:
+    """One dataset as the service sees it."""
+
+    name: str
+    species: str = ""
+    title: str = ""
+    source: str = ""
+    nodes: int | None = None
+    edges: int | None = None
+    location: str = "buildable"  # home | embedded | buildable | service
+    path: Path | None = None
+    entry: Any = None  # connectome.registry.DatasetEntry of a buildable dataset
+
+
+def _store_record(path: Path, location: str, name: str | None = None) -> DatasetRecord | None:
+    from connectome.store import is_store, read_manifest
+
+    if not is_store(path):
+        return None
+    try:
+        m, _ = read_manifest(path)
+    except Exception as exc:  # a broken store must not hide the others
+        logger.warning("skipping unreadable store %s: %s", path, exc)
+        return None
+    src = m.source.get("citation") or m.source.get("kind") or ""
+    return DatasetRecord(name=name or m.name, species=m.species or "", title=m.title, source=str(src),
+                         nodes=m.rows("nodes"), edges=m.rows("edges"), location=location, path=path)
+
+
+class Catalog:
+    """Datasets by name, their store versions, and loaded connectomes (LRU).
+
+    Parameters
+    ----------
+    settings : Settings
+    policies : Policies
+    ttl : float
+        Seconds a listing is reused before the folders are scanned again.
+    keep_loaded : int
+        Connectomes kept loaded.
+    """
+
+    def __init__(self, settings: Settings, policies: Policies, ttl: float = 5.0, keep_loaded: int = 4) -> None:
+        self.settings = settings
+        self.policies = policies
+        self.ttl = ttl
+        self.keep_loaded = keep_loaded
+        self._records: dict[str, DatasetRecord] | None = None
+        self._stamp = 0.0
+        self._lock = threading.Lock()
+        self._loaded: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._name_locks: dict[str, threading.Lock] = {}
+
+    # ------------------------------------------------------------------ listing
+    def _scan(self) -> dict[str, DatasetRecord]:
+        from connectome.registry import dataset_entries
+
+        out: dict[str, DatasetRecord] = {}
+        for name, e in dataset_entries().items():
+            out[name] = DatasetRecord(name=name, species=e.species or "", title=e.title or "", source=str(e.source or ""),
+                                      nodes=e.nodes, edges=e.edges, location=e.location, path=e.path,
+                                      entry=None if e.path is not None else e)
+        stores = self.settings.stores_dir
+        if stores.is_dir():
+            for p in sorted(stores.iterdir()):
+                if p.is_dir() and not p.name.startswith("."):
+                    rec = _store_record(p, "service", name=p.name)
+                    if rec is not None:
+                        out[rec.name] = rec
+        for name, pol in self.policies.policies().items():
+            if pol.path:
+                rec = _store_record(Path(pol.path), "service", name=name)
+                if rec is not None:
+                    out[name] = rec
+        return out
+
+    def records(self) -> dict[str, DatasetRecord]:
+        """Every dataset by name (rescanned at most every ``ttl`` seconds)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._records is not None and now - self._stamp < self.ttl:
+                return self._records
+        recs = self._scan()
+        with self._lock:
+            self._records, self._stamp = recs, time.monotonic()
+        return recs
+
+    def invalidate(self) -> None:
+        """Forget the listing (after an ingest or a build)."""
+        with self._lock:
+            self._records = None
+
+    def get(self, name: str) -> DatasetRecord:
+        """The record of ``name``.
+
+        Raises
+        ------
+        DatasetNotFoundError
+            No such dataset (the message lists the known names).
+        """
+        recs = self.records()
+        rec = recs.get(name)
+        if rec is None:
+            raise DatasetNotFoundError(name, recs)
+        return rec
+
+    # ------------------------------------------------------------------ stores
+    def _name_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._name_locks.setdefault(name, threading.Lock())
+
+    def store_path(self, name: str, build: bool = True) -> Path | None:
+        """The store folder of ``name``; builds a buildable dataset first when ``build``."""
+        rec = self.get(name)
+        if rec.path is not None:
+            return rec.path
+        if not build or rec.entry is None:
+            return None
+        from connectome.config import data_home
+
+        with self._name_lock(name):
+            rec = self.get(name)
+            if rec.path is not None:
+                return rec.path
+            out = data_home() / name
+            logger.info("building dataset %s into %s", name, out)
+            rec.entry.build(out, False)
+            self.invalidate()
+            return out
+
+    @staticmethod
+    def store_version(path: Path) -> str:
+        """The live version of the store at ``path`` (``v-<content hash>``)."""
+        try:
+            return (path / "CURRENT").read_text().strip()
+        except OSError as exc:
+            raise StoreError(f"store {path} has no readable CURRENT file ({exc})") from None
+
+    def version(self, name: str, build: bool = True) -> str | None:
+        """The live store version of ``name`` (``None`` if not built and ``build`` is false)."""
+        path = self.store_path(name, build=build)
+        return None if path is None else self.store_version(path)
+
+    def load(self, name: str) -> tuple[Any, str]:
+        """The connectome of ``name`` and its version (kept loaded, LRU)."""
+        from connectome.registry import load
+
+        path = self.store_path(name)
+        assert path is not None
+        version = self.store_version(path)
+        key = (name, version)
+        with self._lock:
+            c = self._loaded.get(key)
+            if c is not None:
+                self._loaded.move_to_end(key)
+                return c, version
+        with self._name_lock(name):
+            with self._lock:
+                c = self._loaded.get(key)
+            if c is None:
+                c = load(path.absolute())
+                with self._lock:
+                    self._loaded[key] = c
+                    while len(self._loaded) > self.keep_loaded:
+                        self._loaded.popitem(last=False)
+        return c, version

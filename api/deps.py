@@ -1,0 +1,147 @@
+"""FastAPI dependencies: the service, the caller (bearer token), dataset access.
+
+``401`` when a request carries no token or an invalid/revoked one (with
+``WWW-Authenticate: Bearer``); ``403`` when the caller may not read (or write)
+a dataset, or has not accepted its data-use terms. Tokens are never logged.
+
+Examples
+--------
+>>> bearer_token("Bearer cx_abc")
+'cx_abc'
+>>> bearer_token("Basic dXNlcjpwYXNz") is None
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from .auth import DatasetPolicy, Principal
+from .catalog import DatasetRecord
+from .errors import ApiError
+from .schemas import NAME_PATTERN
+from .service import Service
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["get_service", "current_principal", "readable_dataset", "data_dataset", "writable_name",
+           "DatasetAccess", "ServiceDep", "PrincipalDep", "DatasetName"]
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `connectome token create USER`")
+
+DatasetName = Annotated[str, Path(pattern=NAME_PATTERN, description="dataset name (see GET /v1/datasets)")]
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header value."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def get_service(request: Request) -> Service:
+    """The app's :class:`~api.service.Service`."""
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, "unauthenticated", message, field="Authorization",
+                    headers={"WWW-Authenticate": 'Bearer realm="connectome"'})
+
+
+async def current_principal(request: Request, service: ServiceDep,
+                            creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    """The caller behind the bearer token (401 otherwise)."""
+    if creds is None:
+        raise _unauthenticated("this endpoint needs a bearer token: send 'Authorization: Bearer <token>' "
+                               "(create one with `connectome token create USER`)")
+    who = service.tokens.authenticate(creds.credentials)
+    if who is None:
+        raise _unauthenticated("the bearer token is not valid or was revoked")
+    request.state.principal = who
+    return who
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+@dataclass
+class DatasetAccess:
+    """A dataset the caller may use, with its record and policy."""
+
+    record: DatasetRecord
+    policy: DatasetPolicy
+    who: Principal
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
+def _not_found(service: Service, who: Principal, name: str) -> ApiError:
+    """404 naming only datasets the caller may see (never another user's private names)."""
+    import difflib
+
+    policies = service.policies.policies()
+    visible = [n for n in service.catalog.records()
+               if service.policies.can_read(who, n, policies.get(n, DatasetPolicy(n)))]
+    close = difflib.get_close_matches(name, visible, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ApiError(404, "dataset_not_found", f"unknown dataset {name!r}{hint} (GET /v1/datasets lists them)",
+                    field="name")
+
+
+def _visible(service: Service, who: Principal, name: str) -> DatasetAccess:
+    if name not in service.catalog.records():
+        raise _not_found(service, who, name)
+    record = service.catalog.get(name)
+    policy = service.policies.policy(name)
+    if not service.policies.can_read(who, name, policy):
+        raise ApiError(403, "forbidden", f"dataset {name!r} is private; ask its owner for access", field="name")
+    return DatasetAccess(record, policy, who)
+
+
+async def readable_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
+    """A dataset the caller may see (metadata; terms not required)."""
+    return _visible(service, who, name)
+
+
+async def data_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
+    """A dataset whose data the caller may read: visible, and its terms accepted."""
+    acc = _visible(service, who, name)
+    if service.policies.terms_pending(who, acc.policy):
+        where = f" ({acc.policy.terms_url})" if acc.policy.terms_url else ""
+        raise ApiError(403, "terms_not_accepted",
+                       f"dataset {name!r} has data-use terms{where}; read them at GET /v1/datasets/{name} and accept "
+                       f"them with POST /v1/datasets/{name}/terms", field="name")
+    return acc
+
+
+async def writable_name(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> str:
+    """A dataset name the caller may write (ingest into): new, owned, granted ``write``, or admin."""
+    policy = service.policies.policy(name)
+    exists = name in service.catalog.records()
+    if not exists and policy.owner is None and not policy.private:
+        return name  # a new name: whoever ingests it owns it
+    if not service.policies.can_read(who, name, policy):
+        raise ApiError(403, "forbidden", f"dataset {name!r} is private; ask its owner for access", field="name")
+    if not service.policies.can_write(who, name, policy):
+        raise ApiError(403, "forbidden", f"you may read {name!r} but not write it; ask its owner or an admin for "
+                       "write access, or ingest under a new name", field="name")
+    return name
+
+
+ReadableDep = Annotated[DatasetAccess, Depends(readable_dataset)]
+DataDep = Annotated[DatasetAccess, Depends(data_dataset)]
+WritableDep = Annotated[str, Depends(writable_name)]

@@ -1,0 +1,175 @@
+"""Every error as JSON with a stable code: ``{"error": {"code", "message", "field", ...}}``.
+
+The project's exception tree (:mod:`connectome.errors`) maps to HTTP statuses
+and codes in one table (:data:`ERROR_CODES`); request validation, unknown
+routes, the service's own refusals (:class:`ApiError`) and unexpected failures
+go through the same handlers, so a client parses one shape.
+
+=========================  ======  ======================================
+exception                  status  code
+=========================  ======  ======================================
+QuerySyntaxError           400     ``query_syntax`` (+ ``line``, ``column``)
+QueryTooLargeError         400     ``query_too_large``
+QueryTimeoutError          422     ``query_timeout``
+NullModelError             422     ``null_model``
+ColumnError                400     ``unknown_column``
+other InputError           400     ``invalid_input``
+DatasetNotFoundError       404     ``dataset_not_found``
+SourceNotFoundError        404     ``not_found`` (e.g. an unknown state id)
+SchedulerError             503     ``cluster_unavailable``
+DependencyError            501     ``not_available``
+other ConnectomeError      500     ``internal``
+=========================  ======  ======================================
+
+Examples
+--------
+>>> from connectome.errors import QuerySyntaxError
+>>> status, body = error_from_exception(QuerySyntaxError("unexpected '->'", line=2, column=5))
+>>> status, body["error"]["code"], body["error"]["field"], body["error"]["line"]
+(400, 'query_syntax', 'query', 2)
+>>> status, body = error_from_exception(ApiError(403, "forbidden", "no access to dataset 'x'", field="name"))
+>>> status, body["error"]["message"]
+(403, "no access to dataset 'x'")
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from connectome import errors as cxe
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ApiError", "ERROR_CODES", "error_body", "error_from_exception", "install_handlers"]
+
+
+class ApiError(Exception):
+    """A refusal by the service itself (auth, limits, state), with its HTTP status.
+
+    Parameters
+    ----------
+    status : int
+        HTTP status.
+    code : str
+        Stable machine-readable code.
+    message : str
+        What went wrong and how to fix it.
+    field : str, optional
+        The request field at fault.
+    headers : dict, optional
+        Extra response headers (``Retry-After``, ``WWW-Authenticate``).
+    extra : dict, optional
+        Extra members of the error object.
+    """
+
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+        self.extra = extra
+
+
+#: (exception class, HTTP status, code) — the first matching row wins.
+ERROR_CODES: list[tuple[type[BaseException], int, str]] = [
+    (cxe.QuerySyntaxError, 400, "query_syntax"),
+    (cxe.QueryTooLargeError, 400, "query_too_large"),
+    (cxe.QueryTimeoutError, 422, "query_timeout"),
+    (cxe.NullModelError, 422, "null_model"),
+    (cxe.ColumnError, 400, "unknown_column"),
+    (cxe.InputError, 400, "invalid_input"),
+    (cxe.DatasetNotFoundError, 404, "dataset_not_found"),
+    (cxe.SourceNotFoundError, 404, "not_found"),
+    (cxe.SchedulerError, 503, "cluster_unavailable"),
+    (cxe.DependencyError, 501, "not_available"),
+]
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The JSON body of an error response.
+
+    Examples
+    --------
+    >>> error_body("invalid_input", "limit: must be at most 1000", "limit")
+    {'error': {'code': 'invalid_input', 'message': 'limit: must be at most 1000', 'field': 'limit'}}
+    """
+    err: dict[str, Any] = {"code": code, "message": message, "field": field}
+    err.update({k: v for k, v in extra.items() if v is not None})
+    return {"error": err}
+
+
+def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """HTTP status and JSON body for an exception of the project's tree (or :class:`ApiError`)."""
+    if isinstance(exc, ApiError):
+        return exc.status, error_body(exc.code, exc.message, exc.field, **exc.extra)
+    for cls, status, code in ERROR_CODES:
+        if isinstance(exc, cls):
+            field = getattr(exc, "parameter", None)
+            extra: dict[str, Any] = {}
+            if isinstance(exc, cxe.QuerySyntaxError):
+                extra = {"line": exc.line, "column": exc.column}
+            if isinstance(exc, cxe.ColumnError):
+                extra = {"column": exc.column}
+                field = exc.column if field in (None, "nodes", "edges") else field
+            if isinstance(exc, cxe.DatasetNotFoundError):
+                field = "name"
+            return status, error_body(code, str(exc), field, **extra)
+    return 500, error_body("internal", "internal error; the server log has the details")
+
+
+def install_handlers(app: Any) -> None:
+    """Register the exception handlers on a FastAPI app."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    def respond(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        status, body = error_from_exception(exc)
+        return respond(status, body, exc.headers)
+
+    @app.exception_handler(cxe.ConnectomeError)
+    async def _connectome_error(request: Request, exc: cxe.ConnectomeError) -> JSONResponse:
+        status, body = error_from_exception(exc)
+        if status >= 500:
+            logger.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return respond(status, body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        loc = [str(p) for p in first.get("loc", ())]
+        where = loc[0] if loc else "body"
+        field = ".".join(loc[1:]) or where
+        kind = first.get("type", "")
+        if kind == "json_invalid":
+            return respond(400, error_body("invalid_json", f"request body is not valid JSON: {first.get('msg')}",
+                                           "body"))
+        msg = str(first.get("msg", "invalid value"))
+        more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
+        return respond(400, error_body("invalid_parameter", f"{field}: {msg}{more}", field, location=where))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 401: "unauthenticated",
+                 403: "forbidden", 429: "too_many_requests", 503: "unavailable"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}; see /openapi.json"
+        return respond(exc.status_code, error_body(code, detail, None), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
+        return respond(500, error_body("internal", "internal error; the server log has the details"))

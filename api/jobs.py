@@ -1,0 +1,489 @@
+"""Jobs that survive: records in SQLite (WAL), work on a Dask cluster.
+
+A job is submitted (``queued``), started on a worker (``running``), and ends
+``succeeded`` (its result is a JSON file under ``<data_root>/results``),
+``failed`` (with an error code and a message) or ``cancelled``. The record is
+committed before the work is sent, and the result file is written before the
+record says ``succeeded``, so a crash at any moment loses nothing that was
+acknowledged:
+
+- finished jobs stay readable after a restart (records and result files);
+- jobs that were queued or running when the server stopped are started again
+  at the next start (:meth:`JobManager.recover`), up to ``job_attempts``
+  attempts in all; after that they are marked ``failed`` with code
+  ``interrupted`` and a reason — never silently lost;
+- a job whose result file exists but whose record was not updated (a crash
+  between the two writes) is completed from the file.
+
+Work runs on a ``dask.distributed`` cluster: a ``LocalCluster`` with process
+workers started with the app (``cluster="local"``), an external scheduler
+(``cluster="tcp://host:port"``), or a thread pool in the server
+(``cluster="threads"``, for development). Each token may have at most
+``max_jobs_per_token`` queued or running jobs (``429``), the service at most
+``max_queued_jobs`` (``503``), both with ``Retry-After``.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from api.db import Database
+>>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "s.db"); db.migrate()
+>>> store = JobStore(db)
+>>> job = store.create("ingest", "mine", {"source": "larva"}, user="alice", token_id="tok_1")
+>>> job["state"], job["attempts"]
+('queued', 0)
+>>> store.update(job["id"], state="running", progress=0.5)["progress"]
+0.5
+>>> store.active_count(token_id="tok_1")
+1
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connectome.manifest import utc_now
+
+from .auth import Principal
+from .db import Database
+from .errors import ApiError, error_from_exception
+from .limits import retry_after
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["JobStore", "JobManager", "ACTIVE", "TERMINAL", "JOB_ID_PATTERN"]
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "cancelled")
+JOB_ID_PATTERN = r"^job_[0-9a-f]{32}$"
+
+_COLUMNS = ("id", "kind", "dataset", "user", "token_id", "params", "state", "progress", "message", "error_code",
+            "error_message", "result_path", "attempts", "created", "started", "finished", "updated")
+
+
+def _row(r: Any) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    d = dict(r)
+    d["params"] = json.loads(d["params"])
+    return d
+
+
+class JobStore:
+    """Job records in the service database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(self, kind: str, dataset: str | None, params: dict[str, Any], *, user: str, token_id: str,
+               spec: dict[str, Any] | None = None, max_per_token: int | None = None,
+               max_total: int | None = None) -> dict[str, Any]:
+        """Insert a queued job, enforcing the limits atomically.
+
+        Raises
+        ------
+        ApiError
+            429 ``too_many_jobs`` (per token) or 503 ``jobs_queue_full`` (service).
+        """
+        job_id = "job_" + uuid.uuid4().hex
+        now = utc_now()
+        with self.db.transaction() as conn:
+            if max_per_token is not None:
+                mine = conn.execute("SELECT count(*) FROM jobs WHERE token_id = ? AND state IN ('queued', 'running')",
+                                    (token_id,)).fetchone()[0]
+                if mine >= max_per_token:
+                    raise ApiError(429, "too_many_jobs",
+                                   f"this token already has {mine} queued or running jobs (limit {max_per_token}); "
+                                   "wait for one to finish or cancel one", headers=retry_after(10))
+            if max_total is not None:
+                total = conn.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
+                if total >= max_total:
+                    raise ApiError(503, "jobs_queue_full",
+                                   f"the service has {total} jobs queued or running; retry later",
+                                   headers=retry_after(30))
+            conn.execute(
+                "INSERT INTO jobs (id, kind, dataset, user, token_id, params, spec, state, progress, message, attempts, "
+                "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, 'queued', 0, ?, ?)",
+                (job_id, kind, dataset, user, token_id, json.dumps(params, sort_keys=True),
+                 json.dumps(spec or {}, default=str), now, now),
+            )
+        job = self.get(job_id)
+        assert job is not None
+        return job
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """A job record, or ``None``."""
+        return _row(self.db.one(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)))
+
+    def spec(self, job_id: str) -> dict[str, Any] | None:
+        """What the worker needs to run the job (``None`` for an unknown job)."""
+        raw = self.db.scalar("SELECT spec FROM jobs WHERE id = ?", (job_id,))
+        return None if raw is None else json.loads(raw)
+
+    def update(self, job_id: str, *, only_if: tuple[str, ...] | None = None, **fields: Any) -> dict[str, Any] | None:
+        """Change fields of a job (only while its state is in ``only_if``, if given)."""
+        fields["updated"] = utc_now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        sql = f"UPDATE jobs SET {sets} WHERE id = ?"
+        args: list[Any] = [*fields.values(), job_id]
+        if only_if:
+            sql += f" AND state IN ({', '.join('?' for _ in only_if)})"
+            args += list(only_if)
+        self.db.execute(sql, tuple(args))
+        return self.get(job_id)
+
+    def list(self, *, user: str | None = None, dataset: str | None = None, kind: str | None = None,
+             state: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Jobs, newest first."""
+        where, args = [], []
+        for col, value in (("user", user), ("dataset", dataset), ("kind", kind), ("state", state)):
+            if value is not None:
+                where.append(f"{col} = ?")
+                args.append(value)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"
+        return [_row(r) for r in self.db.all(sql, (*args, limit, offset))]  # type: ignore[misc]
+
+    def active(self) -> list[dict[str, Any]]:
+        """Queued and running jobs, oldest first."""
+        rows = self.db.all(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state IN ('queued', 'running') "
+                           "ORDER BY created, id")
+        return [_row(r) for r in rows]  # type: ignore[misc]
+
+    def active_count(self, token_id: str | None = None) -> int:
+        """Queued + running jobs (of one token, if given)."""
+        if token_id is None:
+            return int(self.db.scalar("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"))
+        return int(self.db.scalar("SELECT count(*) FROM jobs WHERE token_id = ? AND state IN ('queued', 'running')",
+                                  (token_id,)))
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+class _ThreadBackend:
+    """Jobs in a thread pool of the server (``cluster="threads"``)."""
+
+    name = "threads"
+
+    def __init__(self, workers: int, on_event: Callable[[dict], None]) -> None:
+        import concurrent.futures
+
+        self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="cx-job")
+        self._on_event = on_event
+
+    def submit(self, spec: dict[str, Any]) -> Any:
+        from .tasks import run_job
+
+        return self._pool.submit(run_job, spec, self._on_event)
+
+    def kill(self, future: Any) -> None:
+        future.cancel()  # a running thread stops at its next progress report
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "threads", "workers": self._pool._max_workers}
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _DaskBackend:
+    """Jobs on a dask.distributed cluster (a LocalCluster we start, or an external scheduler)."""
+
+    def __init__(self, cluster: str, workers: int, on_event: Callable[[dict], None]) -> None:
+        from .tasks import EVENT_TOPIC
+
+        self.owned = cluster.strip().lower() == "local"
+        if self.owned:
+            from connectome.scheduler import local_cluster
+
+            self.client = local_cluster(n_workers=workers, threads_per_worker=1)
+        else:
+            from distributed import Client
+
+            from connectome.errors import SchedulerError
+
+            try:
+                self.client = Client(cluster, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerError(f"cluster: cannot reach the Dask scheduler at {cluster!r} ({exc})") from None
+        self.name = "local" if self.owned else cluster
+        self.client.subscribe_topic(EVENT_TOPIC, lambda event: on_event(event[1]))
+
+    def submit(self, spec: dict[str, Any]) -> Any:
+        from .tasks import run_job
+
+        key = f"connectome-job-{spec['id']}-{spec['attempt']}"
+        return self.client.submit(run_job, spec, key=key, pure=False, retries=0)
+
+    def kill(self, future: Any) -> None:
+        """Cancel the task; on a LocalCluster we own, restart the worker that runs it."""
+        key = future.key
+        running_on = []
+        try:
+            running_on = [w for w, keys in self.client.processing().items() if key in keys]
+        except Exception as exc:  # pragma: no cover - scheduler gone
+            logger.warning("could not ask the scheduler where %s runs: %s", key, exc)
+        future.cancel()
+        if self.owned and running_on:
+            try:
+                self.client.restart_workers(running_on, timeout=60)
+            except Exception as exc:  # pragma: no cover
+                logger.warning("could not restart worker(s) %s: %s", running_on, exc)
+
+    def describe(self) -> dict[str, Any]:
+        try:
+            info = self.client.scheduler_info()
+            workers = len(info.get("workers", {}))
+            address = info.get("address")
+        except Exception:  # pragma: no cover
+            workers, address = None, None
+        return {"kind": "local" if self.owned else "external", "scheduler": address, "workers": workers}
+
+    def close(self) -> None:
+        cluster = getattr(self.client, "_connectome_owns_cluster", None)
+        try:
+            self.client.close()
+            if cluster is not None:
+                cluster.close()
+        except Exception as exc:  # pragma: no cover
+            logger.warning("closing the Dask cluster failed: %s", exc)
+
+
+# ----------------------------------------------------------------------------- manager
+
+
+class JobManager:
+    """Submit, track, cancel and recover jobs.
+
+    Parameters
+    ----------
+    settings : Settings
+    db : Database
+    on_finished : callable, optional
+        Called with the job record after a job succeeded (e.g. to register an
+        ingested dataset).
+    """
+
+    def __init__(self, settings: Settings, db: Database,
+                 on_finished: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.settings = settings
+        self.store = JobStore(db)
+        self.on_finished = on_finished
+        self._backend: Any = None
+        self._futures: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._started = threading.Event()
+
+    # ------------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        """Create folders, start or connect to the cluster, recover unfinished jobs (blocking)."""
+        self.settings.results_dir.mkdir(parents=True, exist_ok=True)
+        cluster = self.settings.cluster
+        if cluster.strip().lower() == "threads":
+            self._backend = _ThreadBackend(self.settings.workers, self._on_event)
+        else:
+            self._backend = _DaskBackend(cluster, self.settings.workers, self._on_event)
+        logger.info("jobs run on %s", self._backend.name)
+        self._started.set()
+        self.recover()
+
+    def stop(self) -> None:
+        """Stop tracking; unfinished jobs stay queued/running in the database and resume at the next start."""
+        self._started.clear()
+        with self._lock:
+            self._futures.clear()
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    @property
+    def running(self) -> bool:
+        """True once the cluster is up."""
+        return self._started.is_set() and self._backend is not None
+
+    def describe(self) -> dict[str, Any]:
+        """Where jobs run (for ``/v1/health``)."""
+        return self._backend.describe() if self._backend is not None else {"kind": "stopped"}
+
+    # ------------------------------------------------------------------ files
+    def result_path(self, job_id: str) -> Path:
+        """Where the result of a job is written."""
+        return self.settings.results_dir / f"{job_id}.json"
+
+    def _cancel_marker(self, job_id: str) -> Path:
+        return self.settings.results_dir / f"{job_id}.cancel"
+
+    def _write_result(self, job_id: str, result: dict[str, Any]) -> Path:
+        path = self.result_path(job_id)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        with open(tmp, "w") as f:
+            json.dump(result, f, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return path
+
+    def read_result(self, job_id: str) -> bytes:
+        """The encoded result of a finished job."""
+        return self.result_path(job_id).read_bytes()
+
+    # ------------------------------------------------------------------ submit
+    def submit(self, kind: str, dataset: str | None, params: dict[str, Any], who: Principal,
+               spec: dict[str, Any]) -> dict[str, Any]:
+        """Record a job and send it to the cluster.
+
+        ``params`` are what the client asked for (stored, shown back);
+        ``spec`` adds what the worker needs (store path, output folder, version).
+        """
+        if not self.running:
+            raise ApiError(503, "jobs_unavailable", "the job cluster is starting or stopped; retry shortly",
+                           headers=retry_after(5))
+        job = self.store.create(kind, dataset, params, user=who.user, token_id=who.token_id, spec=spec,
+                                max_per_token=self.settings.max_jobs_per_token,
+                                max_total=self.settings.max_queued_jobs)
+        return self._dispatch(job, spec)
+
+    def _dispatch(self, job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+        attempt = int(job["attempts"]) + 1
+        full = {**spec, "id": job["id"], "kind": job["kind"], "dataset": job["dataset"], "attempt": attempt,
+                "results_dir": str(self.settings.results_dir)}
+        job = self.store.update(job["id"], attempts=attempt) or job
+        future = self._backend.submit(full)
+        with self._lock:
+            self._futures[job["id"]] = future
+        future.add_done_callback(lambda f, _id=job["id"], _a=attempt: self._on_done(_id, _a, f))
+        logger.info("job %s (%s, attempt %d) submitted", job["id"], job["kind"], attempt)
+        return job
+
+    # ------------------------------------------------------------------ events
+    def _on_event(self, msg: Any) -> None:
+        """A progress message from a worker."""
+        try:
+            job_id = msg["job"]
+            attempt = int(msg.get("attempt", 0))
+            job = self.store.get(job_id)
+            if job is None or job["state"] in TERMINAL or int(job["attempts"]) != attempt:
+                return
+            fields: dict[str, Any] = {"progress": float(msg.get("progress", 0.0)), "message": str(msg.get("message", ""))}
+            if job["state"] == "queued":
+                fields.update(state="running", started=job["started"] or utc_now())
+            self.store.update(job_id, only_if=ACTIVE, **fields)
+        except Exception as exc:  # never let a bad message break the event stream
+            logger.warning("ignoring job event %r: %s", msg, exc)
+
+    def _on_done(self, job_id: str, attempt: int, future: Any) -> None:
+        with self._lock:
+            if self._futures.get(job_id) is future:
+                del self._futures[job_id]
+        try:
+            self._finish(job_id, attempt, future)
+        except Exception as exc:  # pragma: no cover - keep the callback thread alive
+            logger.exception("finishing job %s failed: %s", job_id, exc)
+
+    def _finish(self, job_id: str, attempt: int, future: Any) -> None:
+        job = self.store.get(job_id)
+        if job is None or int(job["attempts"]) != attempt or not self.running:
+            return  # a newer attempt owns the job, or the server is stopping (recovery resumes it)
+        if job["state"] in TERMINAL:
+            return
+        if future.cancelled():
+            self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(), message="cancelled")
+            return
+        exc = future.exception()
+        if exc is None:
+            result = future.result()
+            path = self._write_result(job_id, result)
+            job = self.store.update(job_id, only_if=ACTIVE, state="succeeded", progress=1.0, message="done",
+                                    result_path=str(path), finished=utc_now())
+            logger.info("job %s succeeded", job_id)
+            if job is not None and job["state"] == "succeeded" and self.on_finished is not None:
+                try:
+                    self.on_finished(job)
+                except Exception as cb_exc:
+                    logger.exception("post-processing of job %s failed: %s", job_id, cb_exc)
+            return
+        from .tasks import JobCancelled
+
+        if isinstance(exc, JobCancelled):
+            self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(), message="cancelled")
+            return
+        status, body = error_from_exception(exc)
+        err = body["error"]
+        if status >= 500 and err["code"] == "internal":
+            err = {"code": "job_failed", "message": f"{type(exc).__name__}: {exc}"}
+            logger.error("job %s failed: %s", job_id, exc, exc_info=exc)
+        self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code=err["code"],
+                          error_message=err["message"], message="failed")
+        logger.info("job %s failed: %s", job_id, err["code"])
+
+    # ------------------------------------------------------------------ cancel
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        """Cancel a queued or running job (a finished job is returned unchanged)."""
+        job = self.store.get(job_id)
+        if job is None or job["state"] in TERMINAL:
+            return job  # type: ignore[return-value]
+        self._cancel_marker(job_id).parent.mkdir(parents=True, exist_ok=True)
+        self._cancel_marker(job_id).touch()
+        job = self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(),
+                                message="cancelled by the user") or job
+        with self._lock:
+            future = self._futures.pop(job_id, None)
+        if future is not None and self._backend is not None:
+            threading.Thread(target=self._backend.kill, args=(future,), daemon=True,
+                             name=f"cancel-{job_id}").start()
+        logger.info("job %s cancelled", job_id)
+        return job
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> list[str]:
+        """Resume or fail the jobs a previous server left queued or running.
+
+        Returns
+        -------
+        list of str
+            Ids of the jobs started again.
+        """
+        resumed = []
+        for job in self.store.active():
+            job_id = job["id"]
+            with self._lock:
+                if job_id in self._futures:
+                    continue
+            path = self.result_path(job_id)
+            if path.is_file():  # finished, but the record was not updated before the crash
+                self.store.update(job_id, only_if=ACTIVE, state="succeeded", progress=1.0, message="done",
+                                  result_path=str(path), finished=utc_now())
+                done = self.store.get(job_id)
+                if done is not None and self.on_finished is not None:
+                    try:
+                        self.on_finished(done)
+                    except Exception as exc:
+                        logger.exception("post-processing of job %s failed: %s", job_id, exc)
+                continue
+            spec = self.store.spec(job_id)
+            attempts = int(job["attempts"])
+            if attempts >= self.settings.job_attempts:
+                reason = f"the server stopped while it ran, {attempts} time(s) (limit {self.settings.job_attempts})"
+                self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code="interrupted",
+                                  error_message=f"job interrupted: {reason}; submit it again", message="failed")
+                logger.warning("job %s marked failed after a restart: %s", job_id, reason)
+                continue
+            self.store.update(job_id, state="queued", progress=0.0,
+                              message=f"resumed after a server restart (attempt {attempts + 1} of "
+                                      f"{self.settings.job_attempts})")
+            job = self.store.get(job_id)
+            assert job is not None
+            self._dispatch(job, spec or {})
+            resumed.append(job_id)
+            logger.info("job %s resumed after a restart", job_id)
+        return resumed

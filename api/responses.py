@@ -1,0 +1,92 @@
+"""Helpers shared by the routers: JSON responses, cached computations, time budgets.
+
+Examples
+--------
+>>> budget(None, default=10.0, maximum=60.0), budget(5, default=10.0, maximum=60.0)
+(10.0, 5.0)
+>>> budget(120, default=10.0, maximum=60.0)
+Traceback (most recent call last):
+...
+api.errors.ApiError: timeout_s: 120 s is above the server's maximum time budget of 60 s
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import Response
+
+from .cache import CacheKey
+from .errors import ApiError
+from .service import Service, dumps
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["json_response", "cached", "budget", "dataset_version", "ERRORS"]
+
+
+def json_response(body: bytes | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response from encoded bytes (or an object to encode)."""
+    raw = body if isinstance(body, bytes) else dumps(body)
+    return Response(content=raw, status_code=status, media_type="application/json", headers=headers)
+
+
+def budget(timeout_s: float | None, default: float, maximum: float) -> float:
+    """The time budget of a request: its ``timeout_s``, else the default; never above the maximum."""
+    if timeout_s is None:
+        return float(default)
+    if timeout_s > maximum:
+        raise ApiError(400, "invalid_parameter", f"timeout_s: {timeout_s:g} s is above the server's maximum time "
+                       f"budget of {maximum:g} s", field="timeout_s")
+    return float(timeout_s)
+
+
+async def dataset_version(service: Service, name: str, budget_s: float) -> str:
+    """The live version of ``name``; a buildable dataset is built first (in the compute pool)."""
+    version = service.catalog.version(name, build=False)
+    if version is not None:
+        return version
+    return await service.compute.run(("build", name), lambda: service.catalog.version(name, build=True), budget_s)
+
+
+async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float) -> tuple[bytes, bool]:
+    """The encoded result for ``key``: from the cache, or computed once (shared by identical requests).
+
+    Returns
+    -------
+    (bytes, bool)
+        The JSON body and whether it came from the cache.
+    """
+    hit = service.cache.get(key)
+    if hit is not None:
+        return hit, True
+
+    def work() -> bytes:
+        again = service.cache.get(key)
+        if again is not None:
+            return again
+        body = dumps(compute())
+        service.cache.put(key, body)
+        return body
+
+    return await service.compute.run(key.id, work, budget_s), False
+
+
+def _err(description: str) -> dict[str, Any]:
+    from .schemas import ErrorResponse
+
+    return {"model": ErrorResponse, "description": description}
+
+
+#: Error responses documented on every authenticated route.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _err("invalid input (code names the problem, field names the parameter)"),
+    401: _err("no bearer token, or an invalid or revoked one"),
+    403: _err("no access to this dataset or job, or its data-use terms are not accepted"),
+    404: _err("no such dataset, job, model or state"),
+    413: _err("request body too large"),
+    429: _err("too many jobs for this token (Retry-After)"),
+    503: _err("overloaded, still computing or starting (Retry-After)"),
+}

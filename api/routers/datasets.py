@@ -1,0 +1,198 @@
+"""Datasets: list, info, manifest, summary, cell-type connectivity, data-use terms, ingest jobs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
+
+from ..auth import DatasetPolicy, Principal
+from ..cache import CacheKey
+from ..catalog import DatasetRecord
+from ..deps import DataDep, PrincipalDep, ReadableDep, ServiceDep, WritableDep
+from ..errors import ApiError
+from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
+from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..schemas import (
+    DatasetInfo,
+    DatasetItem,
+    DatasetList,
+    IngestRequest,
+    JobInfo,
+    Terms,
+    TermsAccepted,
+    TypePage,
+)
+from ..service import Service
+from .jobs import job_response
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1/datasets", tags=["datasets"], responses=ERRORS)
+
+
+def _item(service: Service, who: Principal, rec: DatasetRecord, policy: DatasetPolicy, access: str) -> dict[str, Any]:
+    terms = None
+    if policy.terms_hash is not None:
+        terms = Terms(text=policy.terms, url=policy.terms_url,
+                      accepted=not service.policies.terms_pending(who, policy))
+    return dict(name=rec.name, title=rec.title, species=rec.species, source=rec.source, nodes=rec.nodes,
+                edges=rec.edges, location=rec.location, private=policy.private, owner=policy.owner, access=access,
+                terms=terms)
+
+
+@router.get("", response_model=DatasetList, summary="Datasets the caller may see")
+async def list_datasets(service: ServiceDep, who: PrincipalDep) -> DatasetList:
+    policies = service.policies.policies()
+    items = []
+    for name, rec in sorted(service.catalog.records().items()):
+        policy = policies.get(name, DatasetPolicy(name))
+        access = service.policies.access(who, name, policy)
+        if access is None:
+            continue
+        items.append(DatasetItem(**_item(service, who, rec, policy, access)))
+    return DatasetList(datasets=items)
+
+
+@router.get("/{name}", response_model=DatasetInfo, summary="One dataset: provenance, version, columns, terms")
+async def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:
+    from connectome.store import read_manifest
+
+    rec = acc.record
+    access = service.policies.access(acc.who, rec.name, acc.policy) or "read"
+    info: dict[str, Any] = _item(service, acc.who, rec, acc.policy, access)
+    if rec.path is not None:
+        m, vdir = read_manifest(rec.path)
+        nodes = m.tables.get("nodes")
+        edges = m.tables.get("edges")
+        info.update(version=vdir.name, release=m.version, units=m.units, voxel_resolution_nm=m.voxel_resolution_nm,
+                    label_columns=[c for c in (nodes.columns if nodes else {}) if c != "root_id"],
+                    edge_columns=list(edges.columns) if edges else [])
+    return DatasetInfo(**info)
+
+
+@router.get("/{name}/manifest", summary="The store manifest (source, version, units, files and checksums)",
+            response_model=dict[str, Any])
+async def dataset_manifest(acc: ReadableDep, service: ServiceDep) -> Response:
+    from connectome.store import read_manifest
+
+    await dataset_version(service, acc.name, service.settings.query_timeout_s)
+    path = service.catalog.store_path(acc.name, build=False)
+    assert path is not None
+    m, vdir = read_manifest(path)
+    return json_response({**m.to_dict(), "store_version": vdir.name})
+
+
+@router.post("/{name}/terms", response_model=TermsAccepted, summary="Accept the dataset's data-use terms")
+async def accept_terms(acc: ReadableDep, service: ServiceDep) -> TermsAccepted:
+    if acc.policy.terms_hash is None:
+        raise ApiError(400, "no_terms", f"dataset {acc.name!r} has no data-use terms to accept", field="name")
+    when = service.policies.accept_terms(acc.who, acc.policy)
+    return TermsAccepted(dataset=acc.name, accepted=when)
+
+
+@router.get("/{name}/summary", response_model=dict[str, Any],
+            summary="Counts, edge kinds, labels and provenance (cached per dataset version)")
+async def dataset_summary(acc: DataDep, service: ServiceDep) -> Response:
+    import connectome as cx
+
+    b = service.settings.query_timeout_s
+    version = await dataset_version(service, acc.name, b)
+    key = CacheKey(acc.name, version, "summary", {})
+    body, hit = await cached(service, key, lambda: cx.summary(service.catalog.load(acc.name)[0]), b)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+
+
+@router.get("/{name}/types", response_model=TypePage,
+            summary="Type-to-type connectivity (neurons collapsed by a label; cached per version)")
+async def cell_types(
+    acc: DataDep,
+    service: ServiceDep,
+    by: Annotated[str, Query(min_length=1, max_length=128, description="node label column, e.g. cell_type")] = "cell_type",
+    min_synapses: Annotated[int | None, Query(ge=1, le=1_000_000, description="pairs below this count are no connection")] = None,
+    edge_kind: Annotated[Literal["chemical", "gap_junction", "all"], Query()] = "chemical",
+    limit: Annotated[int, Query(ge=1, description="page size")] = 100,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> Response:
+    import connectome as cx
+
+    check_limit(limit, service.settings.max_page_size)
+    b = service.settings.query_timeout_s
+    version = await dataset_version(service, acc.name, b)
+    params = {"by": by, "min_synapses": min_synapses, "edge_kind": edge_kind}
+    scope = cursor_scope(version, params)
+    offset = decode_cursor(cursor, scope)
+
+    def compute() -> dict[str, Any]:
+        from connectome.errors import ColumnError
+
+        c = service.catalog.load(acc.name)[0]
+        try:
+            t = cx.collapse(c, by=by, min_synapses=min_synapses, edge_kind=None if edge_kind == "all" else edge_kind)
+        except ColumnError as exc:
+            raise ApiError(400, "unknown_column", str(exc), field="by", column=exc.column) from None
+        t = t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"})
+        from ..tasks import _records
+
+        return {"rows": _records(t)}
+
+    key = CacheKey(acc.name, version, "types", params)
+    full, _ = await cached(service, key, compute, b)
+    page_key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
+    hit = service.cache.get(page_key)
+    if hit is None:
+        import json
+
+        rows = json.loads(full)["rows"]
+        page = rows[offset:offset + limit]
+        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(rows) else None
+        from ..service import dumps
+
+        hit = dumps({"dataset": acc.name, "version": version, "by": by, "total": len(rows), "rows": page,
+                     "next_cursor": nxt})
+        service.cache.put(page_key, hit)
+    return json_response(hit)
+
+
+def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    params = req.model_dump(exclude_none=True)
+    params.pop("private", None)
+    if req.source == "celegans":
+        from ingest.celegans import CELEGANS_DATASETS
+
+        cect = req.cect_dataset or name
+        if cect not in CELEGANS_DATASETS:
+            raise ApiError(400, "invalid_input", f"cect_dataset: unknown C. elegans dataset {cect!r}; known: "
+                           f"{', '.join(sorted(CELEGANS_DATASETS))}", field="cect_dataset")
+        params["cect_dataset"] = cect
+    elif req.source == "tables":
+        root = service.imports_dir.resolve()
+        for fld in ("edges", "nodes"):
+            rel = params.get(fld)
+            if rel is None:
+                continue
+            p = (root / rel).resolve()
+            if root not in p.parents:
+                raise ApiError(400, "invalid_input", f"{fld}: must be a path inside the server's imports folder "
+                               "(relative, without '..')", field=fld)
+            if not p.is_file():
+                raise ApiError(400, "invalid_input", f"{fld}: {rel!r} is not a file in the server's imports folder",
+                               field=fld)
+            params[fld] = str(p)
+    spec = {"out": str(service.settings.stores_dir / name), "params": params}
+    shown = req.model_dump(exclude_none=True)
+    return shown, spec
+
+
+@router.post("/{name}/ingest", status_code=202, response_model=JobInfo,
+             summary="Start an ingest job that writes (or replaces) this dataset's store")
+async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalDep,
+                         req: Annotated[IngestRequest, Body()]) -> Response:
+    shown, spec = _ingest_spec(service, name, req)
+    policy = service.policies.policy(name)
+    if policy.owner is None and name not in service.catalog.records():
+        service.policies.set_policy(name, owner=who.user, private=req.private)
+    job = service.jobs.submit("ingest", name, shown, who, spec)
+    return job_response(job, status=202)

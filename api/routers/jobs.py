@@ -1,0 +1,90 @@
+"""Jobs: status and progress, result, cancel, list (the caller's own; admins see all)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from ..auth import Principal
+from ..deps import PrincipalDep, ServiceDep
+from ..errors import ApiError
+from ..jobs import JOB_ID_PATTERN
+from ..pagination import check_limit
+from ..responses import ERRORS, json_response
+from ..schemas import JobInfo, JobList
+from ..service import Service
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
+
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a job id (job_ + 32 hex digits)")]
+
+
+def job_info(job: dict[str, Any]) -> dict[str, Any]:
+    """The public view of a job record."""
+    err = None
+    if job["state"] == "failed":
+        err = {"code": job["error_code"] or "job_failed", "message": job["error_message"] or "the job failed",
+               "field": None}
+    return {
+        "id": job["id"], "kind": job["kind"], "dataset": job["dataset"], "state": job["state"],
+        "progress": float(job["progress"]), "message": job["message"] or "", "params": job["params"],
+        "attempts": int(job["attempts"]), "created": job["created"], "started": job["started"],
+        "finished": job["finished"], "error": err,
+        "result_url": f"/v1/jobs/{job['id']}/result" if job["state"] == "succeeded" else None,
+    }
+
+
+def job_response(job: dict[str, Any], status: int = 200) -> Response:
+    """A job as JSON (202 with ``Location`` for a new job)."""
+    headers = {"Location": f"/v1/jobs/{job['id']}"} if status == 202 else None
+    return json_response(job_info(job), status=status, headers=headers)
+
+
+def owned_job(service: Service, who: Principal, job_id: str) -> dict[str, Any]:
+    """A job of the caller (or any job, for admins)."""
+    job = service.jobs.store.get(job_id)
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id!r}", field="job_id")
+    if job["user"] != who.user and not who.admin:
+        raise ApiError(403, "forbidden", f"job {job_id!r} belongs to another user", field="job_id")
+    return job
+
+
+@router.get("", response_model=JobList, summary="The caller's jobs, newest first")
+async def list_jobs(
+    service: ServiceDep, who: PrincipalDep,
+    state: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
+    kind: Annotated[Literal["ingest", "significance", "train"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    check_limit(limit, service.settings.max_page_size)
+    jobs = service.jobs.store.list(user=who.user, state=state, kind=kind, limit=limit, offset=offset)
+    return json_response({"jobs": [job_info(j) for j in jobs]})
+
+
+@router.get("/{job_id}", response_model=JobInfo, summary="State and progress of a job")
+async def get_job(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> Response:
+    return job_response(owned_job(service, who, job_id))
+
+
+@router.get("/{job_id}/result", response_model=dict[str, Any], summary="The result of a finished job",
+            responses={409: {"model": ERRORS[400]["model"], "description": "the job has not succeeded"}})
+async def job_result(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> Response:
+    job = owned_job(service, who, job_id)
+    if job["state"] != "succeeded":
+        detail = f": {job['error_code']}: {job['error_message']}" if job["state"] == "failed" else ""
+        raise ApiError(409, f"job_{job['state']}", f"job {job_id} is {job['state']}{detail}; poll GET /v1/jobs/{job_id}",
+                       field="job_id", state=job["state"])
+    return json_response(service.jobs.read_result(job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobInfo, summary="Cancel a queued or running job")
+async def cancel_job(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> Response:
+    owned_job(service, who, job_id)
+    import anyio
+
+    job = await anyio.to_thread.run_sync(service.jobs.cancel, job_id)
+    return job_response(job)

@@ -1,0 +1,102 @@
+"""Jobs on a dataset (null-model significance, GNN training), trained models and their predictions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from ..cache import CacheKey
+from ..deps import DataDep, PrincipalDep, ServiceDep
+from ..errors import ApiError
+from ..jobs import JOB_ID_PATTERN
+from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
+from ..responses import ERRORS, dataset_version, json_response
+from ..schemas import JobInfo, ModelInfo, ModelList, PredictionPage, SignificanceRequest, TrainRequest
+from ..service import Service, dumps
+from .jobs import job_response
+
+router = APIRouter(prefix="/v1/datasets", tags=["jobs", "models"], responses=ERRORS)
+
+ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (the id of its training job)")]
+
+
+async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
+                  out: str | None = None) -> Response:
+    version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
+    path = service.catalog.store_path(acc.name, build=False)
+    spec = {"store": str(path), "version": version, "params": params, "out": out}
+    job = service.jobs.submit(kind, acc.name, {**params, "version": version}, who, spec)
+    return job_response(job, status=202)
+
+
+@router.post("/{name}/significance", status_code=202, response_model=JobInfo,
+             summary="Start a job: triad motif significance against a null model")
+async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: SignificanceRequest) -> Response:
+    return await _submit("significance", acc, service, who, req.model_dump())
+
+
+@router.post("/{name}/models", status_code=202, response_model=JobInfo,
+             summary="Start a job: train a GNN cell-type model (its id is the job id)")
+async def train(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: TrainRequest) -> Response:
+    params = req.model_dump(exclude_none=True)
+    return await _submit("train", acc, service, who, params, out=str(service.settings.models_dir))
+
+
+def _model(service: Service, dataset: str, model_id: str) -> dict[str, Any]:
+    job = service.jobs.store.get(model_id)
+    if job is None or job["kind"] != "train" or job["dataset"] != dataset:
+        raise ApiError(404, "model_not_found", f"no model {model_id!r} of dataset {dataset!r}", field="model_id")
+    if job["state"] != "succeeded":
+        raise ApiError(409, f"job_{job['state']}", f"model {model_id} is not trained yet ({job['state']}); poll "
+                       f"GET /v1/jobs/{model_id}", field="model_id")
+    return job
+
+
+def _model_info(service: Service, job: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result = json.loads(service.jobs.read_result(job["id"]))
+    except (OSError, ValueError):
+        result = {}
+    return {"id": job["id"], "dataset": job["dataset"], "params": job["params"], "metrics": result.get("metrics"),
+            "created": job["created"], "finished": job["finished"]}
+
+
+@router.get("/{name}/models", response_model=ModelList, summary="Trained models of a dataset")
+async def list_models(acc: DataDep, service: ServiceDep) -> Response:
+    jobs = service.jobs.store.list(dataset=acc.name, kind="train", state="succeeded", limit=1000)
+    return json_response({"models": [_model_info(service, j) for j in jobs]})
+
+
+@router.get("/{name}/models/{model_id}", response_model=ModelInfo, summary="One trained model and its metrics")
+async def get_model(acc: DataDep, service: ServiceDep, model_id: ModelId) -> Response:
+    return json_response(_model_info(service, _model(service, acc.name, model_id)))
+
+
+@router.get("/{name}/models/{model_id}/predictions", response_model=PredictionPage,
+            summary="Predictions of a model for every neuron of the dataset, paged")
+async def predictions(acc: DataDep, service: ServiceDep, model_id: ModelId,
+                      limit: Annotated[int, Query(ge=1)] = 100,
+                      cursor: Annotated[str | None, Query(max_length=512)] = None) -> Response:
+    _model(service, acc.name, model_id)
+    check_limit(limit, service.settings.max_page_size)
+    scope = cursor_scope(model_id, {"dataset": acc.name})
+    offset = decode_cursor(cursor, scope)
+    key = CacheKey(acc.name, f"model-{model_id}", "predictions", {"offset": offset, "limit": limit})
+    body = service.cache.get(key)
+    if body is None:
+        import pandas as pd
+
+        from ..tasks import _records
+
+        df = pd.read_parquet(service.model_dir(model_id) / "predictions.parquet")
+        page = df.iloc[offset:offset + limit].copy()
+        if "root_id" in page.columns:
+            page["root_id"] = page["root_id"].astype("uint64").astype(str)
+        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(df) else None
+        body = dumps({"dataset": acc.name, "model": model_id, "total": int(len(df)),
+                      "columns": [str(c) for c in df.columns], "rows": _records(page), "next_cursor": nxt})
+        service.cache.put(key, body)
+    return json_response(body)

@@ -1,0 +1,301 @@
+"""Request and response bodies (pydantic). Root ids are strings in JSON.
+
+Root ids are ``uint64``; JavaScript's ``JSON.parse`` rounds integers above
+2**53, so every id the service returns is a decimal string, and ids sent to it
+may be strings (preferred) or integers.
+
+Examples
+--------
+>>> MotifCountRequest(query="A -> B").timeout_s is None
+True
+>>> LinkRequest(root_ids=["720575940621039145", 5]).root_ids
+['720575940621039145', '5']
+>>> LinkRequest(root_ids=["18446744073709551616"])
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for LinkRequest
+root_ids.0
+  Value error, root id 18446744073709551616 does not fit in 64 bits ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+__all__ = [
+    "NAME_PATTERN", "RootId", "ErrorDetail", "ErrorResponse", "Terms", "DatasetItem", "DatasetList", "DatasetInfo",
+    "TypeRow", "TypePage", "TriadCensus", "DyadCensus", "MotifCountRequest", "MotifCount", "MotifMatchesRequest",
+    "MotifMatches", "SignificanceRequest", "TrainRequest", "IngestRequest", "JobInfo", "JobList", "LinkRequest",
+    "Link", "Health", "WhoAmI", "TermsAccepted", "ModelInfo", "ModelList", "PredictionPage",
+]
+
+#: Dataset names accepted in paths (never interpreted as file paths).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+_U64 = 2**64 - 1
+
+
+def _root_id(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError("root id must be a non-negative integer or a string of digits, not a boolean")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        n = int(value)
+    else:
+        raise ValueError(f"root id must be a non-negative integer or a string of digits, not {value!r}"[:200])
+    if n < 0 or n > _U64:
+        raise ValueError(f"root id {n} does not fit in 64 bits")
+    return str(n)
+
+
+RootId = Annotated[str, BeforeValidator(_root_id), Field(
+    description="uint64 root id as a decimal string (integers are accepted on input)",
+    json_schema_extra={"pattern": "^[0-9]{1,20}$", "examples": ["720575940621039145"]},
+)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. query_syntax, forbidden, too_many_jobs")
+    message: str = Field(description="what went wrong and how to fix it")
+    field: str | None = Field(None, description="the request field at fault")
+    line: int | None = Field(None, description="1-based line of a query syntax error")
+    column: int | None = Field(None, description="1-based column of a query syntax error")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+# ----------------------------------------------------------------------------- service
+
+
+class Health(BaseModel):
+    status: Literal["ok", "starting"]
+    version: str
+    jobs: dict[str, Any]
+
+
+class WhoAmI(BaseModel):
+    user: str
+    token_id: str
+    admin: bool
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+class Terms(BaseModel):
+    text: str | None = None
+    url: str | None = None
+    accepted: bool = Field(description="whether the caller accepted the current terms")
+
+
+class DatasetItem(BaseModel):
+    name: str
+    title: str = ""
+    species: str = ""
+    source: str = ""
+    nodes: int | None = None
+    edges: int | None = None
+    location: str = Field(description="home | embedded | buildable | service")
+    private: bool = False
+    owner: str | None = None
+    access: Literal["read", "write"]
+    terms: Terms | None = None
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetItem]
+
+
+class DatasetInfo(DatasetItem):
+    version: str | None = Field(None, description="live store version (v-<content hash>); results are cached per version")
+    release: dict[str, Any] = Field(default_factory=dict, description="release / materialization / timestamp of the source")
+    units: dict[str, str] = Field(default_factory=dict)
+    voxel_resolution_nm: list[float] | None = None
+    label_columns: list[str] = Field(default_factory=list)
+    edge_columns: list[str] = Field(default_factory=list)
+
+
+class TermsAccepted(BaseModel):
+    dataset: str
+    accepted: str = Field(description="UTC time of acceptance")
+
+
+class TypeRow(BaseModel):
+    pre: str | None
+    post: str | None
+    synapse_count: int
+    connection_count: int
+    n_pre: int
+    n_post: int
+    connection_probability: float | None
+
+
+class TypePage(BaseModel):
+    dataset: str
+    version: str
+    by: str
+    total: int
+    rows: list[TypeRow]
+    next_cursor: str | None = None
+
+
+class TriadCensus(BaseModel):
+    dataset: str
+    version: str
+    edge_kind: str | None
+    min_synapses: int | None
+    counts: dict[str, int] = Field(description="the 16 MAN classes '003' … '300', as networkx.triadic_census")
+
+
+class DyadCensus(BaseModel):
+    dataset: str
+    version: str
+    edge_kind: str | None
+    min_synapses: int | None
+    counts: dict[str, int]
+
+
+# ----------------------------------------------------------------------------- motifs
+
+_Query = Annotated[str, Field(min_length=1, max_length=20_000, description="a DotMotif query",
+                              examples=["A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]"])]
+_Timeout = Annotated[float | None, Field(None, gt=0, description="time budget in seconds (default and maximum: "
+                                                                "the server's settings)")]
+EdgeKind = Literal["chemical", "gap_junction"]
+
+
+class MotifCountRequest(_Strict):
+    query: _Query
+    timeout_s: _Timeout = None
+    edge_kind: EdgeKind | None = Field("chemical", description="edges the query runs over (null: all kinds)")
+    min_synapses: int | None = Field(None, ge=1, le=1_000_000, description="drop pairs below this synapse count first")
+
+
+class MotifCount(BaseModel):
+    dataset: str
+    version: str
+    query: str
+    count: int
+
+
+class MotifMatchesRequest(MotifCountRequest):
+    limit: int = Field(100, ge=1, description="page size (at most the server's max_page_size)")
+    cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+
+
+class MotifMatches(BaseModel):
+    dataset: str
+    version: str
+    columns: list[str] = Field(description="motif node names, in query order")
+    matches: list[dict[str, str]] = Field(description="one mapping node name -> root id (string) per match")
+    next_cursor: str | None = None
+    link: str | None = Field(None, description="a Neuroglancer link showing the neurons of this page, if requested")
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+class SignificanceRequest(_Strict):
+    null: Literal["degree", "er", "reciprocal_er", "block"] = "degree"
+    n: int = Field(100, ge=1, le=10_000, description="null graphs to sample")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class TrainRequest(_Strict):
+    label: str = Field("cell_type", min_length=1, max_length=128, description="node label column to predict")
+    model: str = Field("sage", min_length=1, max_length=64, description="model architecture")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    epochs: int | None = Field(None, ge=1, le=10_000)
+
+
+class IngestCelegans(_Strict):
+    source: Literal["celegans"]
+    cect_dataset: str | None = Field(None, pattern=NAME_PATTERN, description="a C. elegans dataset of cect "
+                                     "(default: the dataset name)")
+    private: bool = True
+
+
+class IngestLarva(_Strict):
+    source: Literal["larva"]
+    private: bool = True
+
+
+class IngestTables(_Strict):
+    source: Literal["tables"]
+    edges: str = Field(min_length=1, max_length=512, description="edge file, relative to the server's imports folder")
+    nodes: str | None = Field(None, min_length=1, max_length=512, description="node file, relative to the imports folder")
+    columns: dict[str, str] | None = Field(None, description="your edge column names to ours")
+    node_columns: dict[str, str] | None = None
+    min_synapses: int | None = Field(None, ge=1)
+    private: bool = True
+
+
+IngestRequest = Annotated[IngestCelegans | IngestLarva | IngestTables, Field(discriminator="source")]
+
+
+class JobInfo(BaseModel):
+    id: str
+    kind: str
+    dataset: str | None
+    state: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float
+    message: str
+    params: dict[str, Any]
+    attempts: int
+    created: str
+    started: str | None
+    finished: str | None
+    error: ErrorDetail | None = None
+    result_url: str | None = None
+
+
+class JobList(BaseModel):
+    jobs: list[JobInfo]
+
+
+class ModelInfo(BaseModel):
+    id: str
+    dataset: str
+    params: dict[str, Any]
+    metrics: Any = None
+    created: str
+    finished: str | None
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class PredictionPage(BaseModel):
+    dataset: str
+    model: str
+    total: int
+    columns: list[str]
+    rows: list[dict[str, Any]] = Field(description="one row per neuron; root_id is a string")
+    next_cursor: str | None = None
+
+
+# ----------------------------------------------------------------------------- links
+
+
+class LinkRequest(_Strict):
+    root_ids: list[RootId] = Field(min_length=1, max_length=10_000)
+    color_by: str | None = Field(None, max_length=128, description="node label column that sets segment colours")
+    title: str | None = Field(None, max_length=200)
+
+
+class Link(BaseModel):
+    url: str
+    state_id: str | None = None
+    state_url: str | None = None

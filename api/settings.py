@@ -1,0 +1,209 @@
+"""Service settings: where the service keeps its data, where jobs run, and its limits.
+
+Settings come from keyword arguments or from ``CONNECTOME_API_*`` environment
+variables (:meth:`Settings.from_env`). Reading them creates nothing: folders and
+the database are made when the app starts.
+
+``CONNECTOME_API_HOME``
+    The service's data root (default ``<CONNECTOME_HOME>/service``): the SQLite
+    database ``service.db`` (tokens, permissions, jobs), job results, trained
+    models, datasets ingested through the service, Neuroglancer states and the
+    result cache.
+``CONNECTOME_API_CLUSTER``
+    Where jobs run: ``local`` (default: a ``dask.distributed.LocalCluster``
+    with process workers started with the app), ``tcp://host:port`` (an
+    external Dask scheduler; the data root must then be on storage the workers
+    share) or ``threads`` (a thread pool inside the server, for development).
+``CONNECTOME_API_WORKERS``
+    Process workers of the LocalCluster (default 2).
+``CONNECTOME_API_MAX_BODY_BYTES``, ``CONNECTOME_API_MAX_PAGE_SIZE``,
+``CONNECTOME_API_QUERY_TIMEOUT_S``, ``CONNECTOME_API_MAX_QUERY_TIMEOUT_S``,
+``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
+``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_COMPUTE_THREADS``,
+``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``
+    Limits and the URL clients reach the service at (see :class:`Settings`).
+
+Examples
+--------
+>>> s = Settings(data_root="/tmp/cx-service", max_page_size=100)
+>>> s.db_path.name, s.max_page_size
+('service.db', 100)
+>>> Settings.from_env({"CONNECTOME_API_MAX_PAGE_SIZE": "50", "CONNECTOME_API_HOME": "/srv/cx"}).max_page_size
+50
+>>> Settings(max_page_size=0)
+Traceback (most recent call last):
+...
+connectome.errors.InputError: max_page_size must be a positive integer, not 0
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from connectome.errors import InputError
+
+__all__ = ["Settings"]
+
+_PREFIX = "CONNECTOME_API_"
+
+
+def _default_root() -> Path:
+    from connectome.config import data_home
+
+    return data_home() / "service"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know, with safe defaults.
+
+    Parameters
+    ----------
+    data_root : path, optional
+        The service's own folder (default ``<CONNECTOME_HOME>/service``).
+    host, port : str, int
+        Where ``connectome serve`` listens (default ``127.0.0.1:8000``).
+    public_url : str, optional
+        Base URL clients use to reach the service (Neuroglancer ``json_url``
+        links point here); default ``http://{host}:{port}``.
+    cluster : str
+        Where jobs run: ``local`` (a LocalCluster with process workers started
+        with the app), ``threads`` (a thread pool in the server, for
+        development) or a Dask scheduler address (``tcp://...``).
+    workers : int
+        Process workers of the LocalCluster (``cluster="local"``).
+    max_body_bytes : int
+        Largest request body accepted (413 above it).
+    max_page_size : int
+        Largest ``limit`` of a paged list (400 above it).
+    query_timeout_s, max_query_timeout_s : float
+        Default and largest time budget of a synchronous query.
+    max_jobs_per_token : int
+        Queued + running jobs one token may have (429 above it).
+    max_queued_jobs : int
+        Queued + running jobs of the whole service (503 above it).
+    max_inflight : int
+        Requests handled at once (503 with ``Retry-After`` above it).
+    compute_threads : int
+        Threads computing uncached results (statistics, motif queries).
+    job_attempts : int
+        How often a job interrupted by a server restart is started again
+        before it is marked failed.
+    cache_entries : int
+        Results kept in memory (they are also kept on disk per dataset version).
+    """
+
+    data_root: Path = field(default_factory=_default_root)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    cluster: str = "local"
+    workers: int = 2
+    max_body_bytes: int = 1_048_576
+    max_page_size: int = 1000
+    query_timeout_s: float = 10.0
+    max_query_timeout_s: float = 60.0
+    max_jobs_per_token: int = 2
+    max_queued_jobs: int = 32
+    max_inflight: int = 256
+    compute_threads: int = 4
+    job_attempts: int = 2
+    cache_entries: int = 512
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
+        for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
+                     "max_queued_jobs", "max_inflight", "compute_threads", "job_attempts", "cache_entries"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, not {value!r}", name)
+        for name in ("query_timeout_s", "max_query_timeout_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise InputError(f"{name} must be a positive number of seconds, not {value!r}", name)
+        if self.query_timeout_s > self.max_query_timeout_s:
+            raise InputError("query_timeout_s must not exceed max_query_timeout_s", "query_timeout_s")
+        s = self.cluster.strip().lower()
+        if s not in ("local", "threads") and "://" not in s:
+            raise InputError(f"cluster must be 'local', 'threads' or a Dask scheduler address such as "
+                             f"'tcp://127.0.0.1:8786', not {self.cluster!r}", "cluster")
+
+    # ------------------------------------------------------------------ derived paths
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database (tokens, permissions, datasets, jobs)."""
+        return self.data_root / "service.db"
+
+    @property
+    def results_dir(self) -> Path:
+        """Job results (one JSON file per finished job)."""
+        return self.data_root / "results"
+
+    @property
+    def models_dir(self) -> Path:
+        """Trained models and their predictions."""
+        return self.data_root / "models"
+
+    @property
+    def stores_dir(self) -> Path:
+        """Stores of datasets ingested through the service."""
+        return self.data_root / "stores"
+
+    @property
+    def states_dir(self) -> Path:
+        """Neuroglancer states served at ``/v1/states/{id}``."""
+        return self.data_root / "states"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Cached results, per dataset version."""
+        return self.data_root / "cache"
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients reach the service at."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields changed.
+
+        Examples
+        --------
+        >>> Settings(data_root="/tmp/x").with_changes(port=9000).base_url
+        'http://127.0.0.1:9000'
+        """
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``CONNECTOME_API_*`` variables; keyword arguments win.
+
+        ``CONNECTOME_API_HOME`` sets ``data_root``; every other field ``f`` is
+        read from ``CONNECTOME_API_<F>``.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        if env.get(_PREFIX + "HOME"):
+            values["data_root"] = Path(env[_PREFIX + "HOME"])
+        for name, typ in types.items():
+            if name == "data_root":
+                continue
+            raw = env.get(_PREFIX + name.upper())
+            if raw is None or raw == "":
+                continue
+            try:
+                if "int" in str(typ):
+                    values[name] = int(raw)
+                elif "float" in str(typ):
+                    values[name] = float(raw)
+                else:
+                    values[name] = raw
+            except ValueError:
+                raise InputError(f"{_PREFIX}{name.upper()}: {raw!r} is not a number", name) from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

@@ -1,0 +1,256 @@
+"""What a job does on a worker: thin calls into ``connectome``, ``ingest`` and ``gnn``.
+
+:func:`run_job` is the one function the service submits to Dask. It loads the
+dataset from its store path, calls the library function of the job's kind and
+returns a small JSON-friendly result; large outputs (stores, models,
+predictions) are written under the service's data root, which workers share
+with the server. Progress and the start of each attempt are reported as Dask
+worker events (topic :data:`EVENT_TOPIC`), or to a callback when the job runs
+in the server's own thread pool.
+
+This module imports nothing heavy at import time: workers import it to run
+jobs.
+
+Examples
+--------
+>>> sorted(KINDS)
+['ingest', 'significance', 'train']
+>>> reports = []
+>>> run_job({"id": "job_x", "kind": "nope", "attempt": 1, "params": {}}, reporter=reports.append)
+Traceback (most recent call last):
+...
+connectome.errors.InputError: kind: unknown job kind 'nope'; known: ingest, significance, train
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from connectome.errors import ConnectomeError, InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["run_job", "KINDS", "EVENT_TOPIC", "JobCancelled", "Progress"]
+
+#: Dask worker-event topic carrying job progress to the server.
+EVENT_TOPIC = "connectome-jobs"
+
+
+class JobCancelled(ConnectomeError):
+    """The job was cancelled while it ran (seen at a progress report)."""
+
+
+class Progress:
+    """Report progress of one job attempt; raises :class:`JobCancelled` once it was cancelled.
+
+    The server asks a job to stop by writing ``<results>/<id>.cancel``; the job
+    sees it at its next report.
+    """
+
+    def __init__(self, spec: dict[str, Any], send: Callable[[dict], None]) -> None:
+        self.job_id = spec["id"]
+        self.attempt = spec.get("attempt", 1)
+        self._send = send
+        results = spec.get("results_dir")
+        self._cancel_marker = Path(results) / f"{self.job_id}.cancel" if results else None
+
+    def __call__(self, fraction: float, message: str = "", state: str = "running") -> None:
+        if self._cancel_marker is not None and self._cancel_marker.exists():
+            raise JobCancelled(f"job {self.job_id} was cancelled")
+        try:
+            self._send({"job": self.job_id, "attempt": self.attempt, "state": state,
+                        "progress": max(0.0, min(1.0, float(fraction))), "message": message, "time": time.time()})
+        except Exception as exc:  # progress is best effort; the result is what counts
+            logger.debug("progress report of %s failed: %s", self.job_id, exc)
+
+
+def _worker_events(msg: dict) -> None:
+    from distributed import get_worker
+
+    get_worker().log_event(EVENT_TOPIC, msg)
+
+
+def _cluster() -> Any:
+    """A client to the cluster this task runs on (``worker_client``), or ``None`` off a worker."""
+    from contextlib import nullcontext
+
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return nullcontext(None)
+    return worker_client()
+
+
+def _load(spec: dict[str, Any]) -> Any:
+    from connectome.registry import load
+
+    return load(Path(spec["store"]))
+
+
+# ----------------------------------------------------------------------------- kinds
+
+
+def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Write a store for ``spec['dataset']`` at ``spec['out']`` from an ingest source."""
+    p = dict(spec["params"])
+    source = p.pop("source")
+    out = Path(spec["out"])
+    progress(0.05, f"ingesting from {source}")
+    if source == "celegans":
+        from ingest.celegans import ingest_celegans
+
+        path = ingest_celegans(p["cect_dataset"], out=out, progress=False)
+    elif source == "larva":
+        from ingest.larva import ingest_larva
+
+        path = ingest_larva(out=out, progress=False)
+    elif source == "tables":
+        from ingest.release import ingest_tables
+
+        path = ingest_tables(p["edges"], p.get("nodes"), name=spec["dataset"], out=out,
+                             columns=p.get("columns") or None, node_columns=p.get("node_columns") or None,
+                             min_synapses=p.get("min_synapses"), progress=False)
+    else:
+        raise InputError(f"source: unknown ingest source {source!r}", "source")
+    from connectome.store import read_manifest
+
+    m, vdir = read_manifest(path)
+    progress(1.0, "store written")
+    return {"dataset": spec["dataset"], "version": vdir.name, "nodes": m.rows("nodes"), "edges": m.rows("edges"),
+            "title": m.title}
+
+
+def _significance(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Motif over/under-representation against a null model."""
+    import connectome as cx
+
+    fn = getattr(cx, "motif_significance", None)
+    if fn is None:
+        from connectome.errors import DependencyError
+
+        raise DependencyError("motif significance is not available in this version of connectome")
+    progress(0.05, "loading dataset")
+    c = _load(spec)
+    p = dict(spec["params"])
+    progress(0.1, f"sampling {p.get('n')} {p.get('null')} null graphs")
+    with _cluster() as client:  # on a Dask worker: spread the samples over the whole cluster
+        res = fn(c, **p, scheduler=client, progress=False)
+    progress(1.0, "done")
+    out = _jsonable(res.to_dict())
+    return {"dataset": spec["dataset"], "version": spec.get("version"), **out}
+
+
+def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Train a GNN cell-type model, save it and its predictions."""
+    try:
+        import gnn
+    except ImportError as exc:  # pragma: no cover - gnn extras missing
+        from connectome.errors import DependencyError
+
+        raise DependencyError(f"GNN training is not available: {exc}") from None
+    if not hasattr(gnn, "train"):
+        from connectome.errors import DependencyError
+
+        raise DependencyError("GNN training is not available in this version of gnn")
+    progress(0.05, "loading dataset")
+    c = _load(spec)
+    out = Path(spec["out"]) / spec["id"]
+    out.mkdir(parents=True, exist_ok=True)
+    progress(0.1, "training")
+    model = gnn.train(c, **spec["params"])
+    progress(0.8, "saving model")
+    model.save(out / "model")
+    progress(0.9, "predicting")
+    pred = model.predict(c)
+    _write_parquet(pred, out / "predictions.parquet")
+    progress(1.0, "done")
+    metrics = getattr(model, "metrics", None)
+    return {"dataset": spec["dataset"], "version": spec.get("version"), "model_id": spec["id"],
+            "params": spec["params"], "metrics": _jsonable(metrics), "predictions": int(len(pred))}
+
+
+KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
+    "ingest": _ingest,
+    "significance": _significance,
+    "train": _train,
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _write_parquet(df: Any, path: Path) -> None:
+    import os
+    import uuid
+
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (numpy scalars to Python, NaN to None, DataFrames to records)."""
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return _records(value)
+    if isinstance(value, pd.Series):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if value is pd.NA:
+        return None
+    return str(value)
+
+
+def _records(df: Any) -> list[dict[str, Any]]:
+    return [_jsonable(r) for r in df.to_dict(orient="records")]
+
+
+def run_job(spec: dict[str, Any], reporter: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Run one job attempt (on a Dask worker, or in the server's thread pool).
+
+    Parameters
+    ----------
+    spec : dict
+        ``id``, ``kind``, ``attempt``, ``params`` and, by kind, ``dataset``,
+        ``store`` (store path to load), ``out`` (where outputs go), ``results_dir``.
+    reporter : callable, optional
+        Receives progress messages; default: Dask worker events.
+
+    Returns
+    -------
+    dict
+        The job's JSON-friendly result.
+    """
+    fn = KINDS.get(spec.get("kind", ""))
+    if fn is None:
+        raise InputError(f"kind: unknown job kind {spec.get('kind')!r}; known: {', '.join(sorted(KINDS))}", "kind")
+    progress = Progress(spec, reporter or _worker_events)
+    progress(0.0, "started")
+    from connectome.scheduler import use_scheduler
+
+    with use_scheduler("threads"):  # Dask work inside a job stays on its worker
+        return fn(spec, progress)
