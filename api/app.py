@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Any:
 
     from connectome import __version__
 
+    from .deps import AuthMiddleware
     from .errors import install_handlers
     from .limits import LimitsMiddleware
     from .routers import datasets, jobs, links, meta, models, motifs, statistics
@@ -82,5 +83,28 @@ def create_app(settings: Settings | None = None) -> Any:
     install_handlers(app)
     for module in (meta, datasets, statistics, motifs, jobs, models, links):
         app.include_router(module.router)
+    app.add_middleware(AuthMiddleware)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: Any) -> dict[str, Any]:
+    """FastAPI's schema, minus its default 422 answers: this service answers invalid input with 400."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            responses = op.get("responses", {})
+            r422 = responses.get("422")
+            if r422 and "HTTPValidationError" in str(r422):
+                del responses["422"]
+    comps = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(schema.get("paths")):
+        comps.pop("HTTPValidationError", None)
+        comps.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema

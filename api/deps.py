@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -29,7 +29,7 @@ from .service import Service
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["get_service", "current_principal", "readable_dataset", "data_dataset", "writable_name",
+__all__ = ["AuthMiddleware", "PUBLIC_PREFIXES", "get_service", "current_principal", "readable_dataset", "data_dataset", "writable_name",
            "DatasetAccess", "ServiceDep", "PrincipalDep", "DatasetName"]
 
 _bearer = HTTPBearer(auto_error=False, description="a token from `connectome token create USER`")
@@ -63,6 +63,9 @@ def _unauthenticated(message: str) -> ApiError:
 async def current_principal(request: Request, service: ServiceDep,
                             creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller behind the bearer token (401 otherwise)."""
+    known = getattr(request.state, "principal", None)
+    if known is not None:  # already checked by AuthMiddleware
+        return known
     if creds is None:
         raise _unauthenticated("this endpoint needs a bearer token: send 'Authorization: Bearer <token>' "
                                "(create one with `connectome token create USER`)")
@@ -140,6 +143,54 @@ async def writable_name(name: DatasetName, service: ServiceDep, who: PrincipalDe
         raise ApiError(403, "forbidden", f"you may read {name!r} but not write it; ask its owner or an admin for "
                        "write access, or ingest under a new name", field="name")
     return name
+
+
+#: Paths served without a token: liveness, the API description, stored Neuroglancer states.
+PUBLIC_PREFIXES = ("/v1/health", "/v1/states/", "/openapi.json", "/docs", "/redoc")
+
+
+class AuthMiddleware:
+    """ASGI middleware: refuse requests without a valid bearer token (401) before anything else.
+
+    Runs before routing and body parsing, so an unauthenticated request gets
+    401 whatever its path or body; public paths (:data:`PUBLIC_PREFIXES`) pass.
+    The principal is left in the request state for :func:`current_principal`.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or \
+                any(scope.get("path", "").startswith(p) for p in PUBLIC_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for k, v in scope.get("headers", ()):
+            if k == b"authorization":
+                header = v.decode("latin-1")
+                break
+        token = bearer_token(header)
+        if token is None:
+            err = _unauthenticated("this endpoint needs a bearer token: send 'Authorization: Bearer <token>' "
+                                   "(create one with `connectome token create USER`)")
+        else:
+            service: Service = scope["app"].state.service
+            who = service.tokens.authenticate(token)
+            if who is not None:
+                scope.setdefault("state", {})["principal"] = who
+                await self.app(scope, receive, send)
+                return
+            err = _unauthenticated("the bearer token is not valid or was revoked")
+        import json
+
+        from .errors import error_body
+
+        raw = json.dumps(error_body(err.code, err.message, err.field)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+        headers += [(k.lower().encode(), v.encode()) for k, v in err.headers.items()]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": raw})
 
 
 ReadableDep = Annotated[DatasetAccess, Depends(readable_dataset)]

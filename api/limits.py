@@ -102,18 +102,29 @@ class LimitsMiddleware:
 
         received = 0
         started = False
+        too_large = False
 
         async def counting_receive() -> dict:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise _BodyTooLarge()
             return message
 
+        async def too_large_response() -> None:
+            await self._send_json(send, 413, error_body(
+                "body_too_large", f"request body is larger than the limit of {limit} bytes", "body"))
+
         async def tracking_send(message: dict) -> None:
             nonlocal started
+            if too_large:  # the app turned our interruption into its own error: answer 413 instead
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await too_large_response()
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -123,8 +134,7 @@ class LimitsMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await self._send_json(send, 413, error_body(
-                    "body_too_large", f"request body is larger than the limit of {limit} bytes", "body"))
+                await too_large_response()
         finally:
             self.inflight -= 1
 

@@ -19,6 +19,7 @@ from ..service import Service, dumps
 from .jobs import job_response
 
 router = APIRouter(prefix="/v1/datasets", tags=["jobs", "models"], responses=ERRORS)
+_NOT_TRAINED = {409: {"model": ERRORS[400]["model"], "description": "the model's training job has not succeeded"}}
 
 ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (the id of its training job)")]
 
@@ -70,12 +71,13 @@ async def list_models(acc: DataDep, service: ServiceDep) -> Response:
     return json_response({"models": [_model_info(service, j) for j in jobs]})
 
 
-@router.get("/{name}/models/{model_id}", response_model=ModelInfo, summary="One trained model and its metrics")
+@router.get("/{name}/models/{model_id}", response_model=ModelInfo, responses=_NOT_TRAINED,
+            summary="One trained model and its metrics")
 async def get_model(acc: DataDep, service: ServiceDep, model_id: ModelId) -> Response:
     return json_response(_model_info(service, _model(service, acc.name, model_id)))
 
 
-@router.get("/{name}/models/{model_id}/predictions", response_model=PredictionPage,
+@router.get("/{name}/models/{model_id}/predictions", response_model=PredictionPage, responses=_NOT_TRAINED,
             summary="Predictions of a model for every neuron of the dataset, paged")
 async def predictions(acc: DataDep, service: ServiceDep, model_id: ModelId,
                       limit: Annotated[int, Query(ge=1)] = 100,

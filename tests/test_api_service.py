@@ -1,0 +1,370 @@
+"""The HTTP service end to end: `connectome serve` (uvicorn) on 127.0.0.1 in a subprocess,
+a real LocalCluster with process workers for jobs, a real SQLite (WAL) store, httpx clients.
+
+Covers the Python-client session of the issue (datasets, census, types, jobs), access rules for
+every route (401 / 403), data-use terms, limits (page size, body size, jobs per token) and JSON
+errors with stable codes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from api.testing import ServiceProcess
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+DS = "celegans_cook2019_herm"
+TERMINAL = {"succeeded", "failed", "cancelled"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api-service")
+    sp = ServiceProcess(root / "svc", cluster="local", workers=2, env={
+        "CONNECTOME_HOME": str(root / "home"),
+        "CONNECTOME_PROGRESS": "0",
+        "CONNECTOME_API_MAX_JOBS_PER_TOKEN": "2",
+        "CONNECTOME_API_MAX_BODY_BYTES": "65536",
+        "CONNECTOME_API_MAX_PAGE_SIZE": "500",
+    })
+    sp.start()
+    try:
+        yield sp
+    finally:
+        sp.stop()
+        log = sp.log_text()
+        # tokens are never logged
+        assert "cx_" not in log.replace("cx_home", ""), "a token appeared in the server log"
+
+
+@pytest.fixture(scope="module")
+def tokens(server):
+    return {"alice": server.token("alice"), "bob": server.token("bob"), "root": server.token("root", admin=True)}
+
+
+def client(server, token=None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def alice(server, tokens):
+    with client(server, tokens["alice"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def bob(server, tokens):
+    with client(server, tokens["bob"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def root(server, tokens):
+    with client(server, tokens["root"]) as c:
+        yield c
+
+
+def wait_job(c: httpx.Client, job_id: str, until=TERMINAL, timeout: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        j = c.get(f"/v1/jobs/{job_id}").json()
+        if j["state"] in until:
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} not in {until} after {timeout} s: {j}")
+
+
+def assert_error(r: httpx.Response, status: int, code: str, field: str | None = "?") -> dict:
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers["content-type"].startswith("application/json")
+    err = r.json()["error"]
+    assert err["code"] == code, err
+    assert err["message"]
+    if field != "?":
+        assert err["field"] == field, err
+    return err
+
+
+# --------------------------------------------------------------------------- the client session
+
+
+def test_health_and_openapi(server):
+    h = httpx.get(server.url + "/v1/health").json()
+    assert h["status"] == "ok"
+    assert h["jobs"]["kind"] == "local" and h["jobs"]["workers"] == 2  # a real LocalCluster
+    schema = httpx.get(server.url + "/openapi.json").json()
+    paths = schema["paths"]
+    assert all(p.startswith("/v1/") for p in paths)
+    for must in ("/v1/datasets", "/v1/datasets/{name}", "/v1/datasets/{name}/manifest",
+                 "/v1/datasets/{name}/triad-census", "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/cancel",
+                 "/v1/datasets/{name}/ingest", "/v1/datasets/{name}/significance", "/v1/states/{state_id}"):
+        assert must in paths, must
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_list_info_manifest_summary(alice):
+    names = [d["name"] for d in alice.get("/v1/datasets").json()["datasets"]]
+    assert DS in names and "drosophila_larva_winding2023" in names
+    info = alice.get(f"/v1/datasets/{DS}").json()
+    assert info["nodes"] == 473 and info["location"] == "embedded" and info["access"] == "read"
+    assert re.match(r"^v-[0-9a-f]+$", info["version"])
+    assert "cell_type" in info["label_columns"] and "synapse_count" in info["edge_columns"]
+    man = alice.get(f"/v1/datasets/{DS}/manifest").json()
+    assert man["name"] == DS and man["store_version"] == info["version"]
+    assert man["tables"]["edges"]["rows"] == info["edges"]
+    s = alice.get(f"/v1/datasets/{DS}/summary").json()
+    assert s["nodes"] == 473 and s["edge_kinds"]["gap_junction"]["rows"] > 0
+
+
+def test_triad_census_equals_library_and_is_cached_per_version(alice):
+    import connectome as cx
+
+    expected = cx.triad_census(cx.load(DS), edge_kind="chemical", min_synapses=3)
+    r1 = alice.get(f"/v1/datasets/{DS}/triad-census", params={"min_synapses": 3})
+    assert r1.status_code == 200, r1.text
+    body = r1.json()
+    assert list(body["counts"]) == list(expected.index)  # the 16 MAN codes, in networkx order
+    assert body["counts"] == {k: int(v) for k, v in expected.items()}
+    assert body["version"] == alice.get(f"/v1/datasets/{DS}").json()["version"]
+    r2 = alice.get(f"/v1/datasets/{DS}/triad-census", params={"min_synapses": 3})
+    assert r2.headers["x-cache"] == "hit" and r2.json() == body
+    d = alice.get(f"/v1/datasets/{DS}/dyad-census").json()["counts"]
+    assert sum(d.values()) == 473 * 472 // 2
+
+
+def test_cell_types_paged_with_a_cursor(alice):
+    import connectome as cx
+
+    full = cx.collapse(cx.load(DS), by="super_class", min_synapses=2)
+    rows, cursor, pages = [], None, 0
+    while True:
+        params = {"by": "super_class", "min_synapses": 2, "limit": 4}
+        if cursor:
+            params["cursor"] = cursor
+        page = alice.get(f"/v1/datasets/{DS}/types", params=params).json()
+        assert page["total"] == len(full) and len(page["rows"]) <= 4
+        rows += page["rows"]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == -(-len(full) // 4)
+    assert [(r["pre"], r["post"], r["synapse_count"]) for r in rows] == list(
+        zip(full["pre_super_class"], full["post_super_class"], full["synapse_count"].astype(int)))
+    # a cursor of another query is refused, not silently applied
+    first = alice.get(f"/v1/datasets/{DS}/types", params={"by": "super_class", "limit": 4}).json()
+    r = alice.get(f"/v1/datasets/{DS}/types", params={"by": "cell_type", "limit": 4, "cursor": first["next_cursor"]})
+    assert_error(r, 400, "invalid_cursor", "cursor")
+    assert_error(alice.get(f"/v1/datasets/{DS}/types", params={"cursor": "garbage!"}), 400, "invalid_cursor", "cursor")
+    assert_error(alice.get(f"/v1/datasets/{DS}/types", params={"by": "colour"}), 400, "unknown_column", "by")
+
+
+def test_significance_job_runs_on_the_cluster(alice):
+    import connectome as cx
+
+    r = alice.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 8, "seed": 3})
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert r.headers["location"] == f"/v1/jobs/{job['id']}" and job["state"] in ("queued", "running")
+    done = wait_job(alice, job["id"])
+    assert done["state"] == "succeeded", done
+    assert done["progress"] == 1.0 and done["started"] and done["finished"]
+    res = alice.get(done["result_url"]).json()
+    table = {row["motif"]: row for row in res["table"]}
+    census = cx.triad_census(cx.load(DS))
+    assert len(table) == 16 and all(table[k]["observed"] == int(v) for k, v in census.items())
+    assert res["null"] == "er" and res["n"] == 8
+    assert any(j["id"] == job["id"] for j in alice.get("/v1/jobs").json()["jobs"])
+
+
+def test_ingest_job_makes_a_private_dataset(alice, bob, root, server):
+    r = alice.post("/v1/datasets/alice_worm/ingest",
+                   json={"source": "celegans", "cect_dataset": "celegans_witvliet2021_1"})
+    assert r.status_code == 202, r.text
+    done = wait_job(alice, r.json()["id"])
+    assert done["state"] == "succeeded", done
+    result = alice.get(done["result_url"]).json()
+    assert result["nodes"] > 100 and result["version"].startswith("v-")
+    time.sleep(0.1)
+    mine = {d["name"]: d for d in alice.get("/v1/datasets").json()["datasets"]}
+    assert mine["alice_worm"]["private"] and mine["alice_worm"]["owner"] == "alice"
+    assert mine["alice_worm"]["access"] == "write" and mine["alice_worm"]["location"] == "service"
+    assert alice.get("/v1/datasets/alice_worm/triad-census").status_code == 200
+    # another user neither sees it in the list nor reads it
+    assert "alice_worm" not in [d["name"] for d in bob.get("/v1/datasets").json()["datasets"]]
+    assert_error(bob.get("/v1/datasets/alice_worm"), 403, "forbidden", "name")
+    assert_error(bob.get("/v1/datasets/alice_worm/triad-census"), 403, "forbidden", "name")
+    assert_error(bob.post("/v1/datasets/alice_worm/ingest", json={"source": "larva"}), 403, "forbidden", "name")
+    # a 404 never names another user's private dataset
+    err = assert_error(bob.get("/v1/datasets/alice_wrm"), 404, "dataset_not_found", "name")
+    assert "alice_worm" not in err["message"]
+    # the admin sees everything; a grant opens it to bob
+    assert root.get("/v1/datasets/alice_worm").status_code == 200
+    svc = server.service()
+    try:
+        svc.policies.grant("bob", "alice_worm", "read")
+    finally:
+        svc.close()
+    assert bob.get("/v1/datasets/alice_worm").json()["access"] == "read"
+    assert_error(bob.post("/v1/datasets/alice_worm/ingest", json={"source": "larva"}), 403, "forbidden", "name")
+    # nobody but admins overwrites the library's datasets
+    assert_error(bob.post(f"/v1/datasets/{DS}/ingest", json={"source": "larva"}), 403, "forbidden", "name")
+
+
+def test_cancel_a_running_job_then_the_cluster_still_works(alice):
+    r = alice.post(f"/v1/datasets/{DS}/significance", json={"null": "degree", "n": 5000, "seed": 1})
+    assert r.status_code == 202, r.text
+    jid = r.json()["id"]
+    wait_job(alice, jid, until={"running"} | TERMINAL, timeout=60)
+    c = alice.post(f"/v1/jobs/{jid}/cancel")
+    assert c.status_code == 200 and c.json()["state"] == "cancelled"
+    time.sleep(1.0)
+    assert alice.get(f"/v1/jobs/{jid}").json()["state"] == "cancelled"
+    assert_error(alice.get(f"/v1/jobs/{jid}/result"), 409, "job_cancelled", "job_id")
+    again = alice.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 2, "seed": 9})
+    assert wait_job(alice, again.json()["id"])["state"] == "succeeded"
+
+
+def test_jobs_per_token_are_bounded_with_429(alice, bob):
+    ids = []
+    try:
+        for seed in range(2):
+            r = bob.post(f"/v1/datasets/{DS}/significance", json={"null": "degree", "n": 5000, "seed": seed})
+            assert r.status_code == 202, r.text
+            ids.append(r.json()["id"])
+        r = bob.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 2, "seed": 0})
+        assert_error(r, 429, "too_many_jobs")
+        assert int(r.headers["retry-after"]) >= 1
+        # the bound is per token: alice is not affected
+        other = alice.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 2, "seed": 5})
+        assert other.status_code == 202
+        # another user's job: 403
+        assert_error(alice.get(f"/v1/jobs/{ids[0]}"), 403, "forbidden", "job_id")
+        assert_error(alice.post(f"/v1/jobs/{ids[0]}/cancel"), 403, "forbidden", "job_id")
+        wait_job(alice, other.json()["id"])
+    finally:
+        for jid in ids:
+            bob.post(f"/v1/jobs/{jid}/cancel")
+
+
+# --------------------------------------------------------------------------- access rules
+
+
+def test_every_route_needs_a_token(server, tokens):
+    """Each route of the OpenAPI schema: 401 without a token, with a malformed or revoked one."""
+    schema = httpx.get(server.url + "/openapi.json").json()
+    public = {"/v1/health", "/v1/states/{state_id}"}
+    revoked = server.token("carol")
+    svc = server.service()
+    try:
+        tid = [t["id"] for t in svc.tokens.list("carol")][0]
+        assert svc.tokens.revoke(tid)
+    finally:
+        svc.close()
+    fill = {"name": DS, "job_id": "job_" + "0" * 32, "model_id": "job_" + "0" * 32, "state_id": "a" * 64}
+    seen = set()
+    with httpx.Client(base_url=server.url, timeout=30) as anon:
+        for path, ops in schema["paths"].items():
+            for method in ops:
+                seen.add((method, path))
+                url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
+                if path in public:
+                    assert "security" not in ops[method]
+                    continue
+                assert ops[method]["security"] == [{"HTTPBearer": []}], path
+                for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic dXNlcjpw"},
+                                {"Authorization": f"Bearer {revoked}"}):
+                    r = anon.request(method, url, headers=headers, json={"garbage": True})
+                    assert_error(r, 401, "unauthenticated", "Authorization")
+                    assert r.headers["www-authenticate"].startswith("Bearer")
+    assert len(seen) >= 20
+    # valid tokens pass authentication on every route (whatever the route then says)
+    with client(server, tokens["alice"]) as c:
+        for method, path in seen:
+            url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
+            assert c.request(method, url, json={"__not_a_field__": 1}).status_code != 401, (method, path)
+
+
+def test_every_dataset_route_refuses_a_private_dataset_with_403(server, alice, bob):
+    svc = server.service()
+    try:
+        svc.policies.set_policy("celegans_varshney2011", private=True, owner="alice")
+    finally:
+        svc.close()
+    schema = httpx.get(server.url + "/openapi.json").json()
+    invalid = {"__not_a_field__": 1}  # access is decided before the body is validated: no job starts
+    checked = 0
+    for path, ops in schema["paths"].items():
+        if not path.startswith("/v1/datasets/{name}"):
+            continue
+        for method in ops:
+            url = path.replace("{name}", "celegans_varshney2011").replace("{model_id}", "job_" + "1" * 32)
+            assert_error(bob.request(method, url, json=invalid), 403, "forbidden", "name")
+            assert alice.request(method, url, json=invalid).status_code in (200, 400, 404), (method, path)
+            checked += 1
+    assert checked >= 10
+    assert "celegans_varshney2011" not in [d["name"] for d in bob.get("/v1/datasets").json()["datasets"]]
+
+
+def test_data_use_terms_must_be_accepted(server, bob):
+    svc = server.service()
+    try:
+        svc.policies.set_policy("celegans_cook2019_male", terms="Cite Cook et al. 2019; no redistribution.",
+                                terms_url="https://example.org/terms")
+    finally:
+        svc.close()
+    info = bob.get("/v1/datasets/celegans_cook2019_male").json()
+    assert info["terms"] == {"text": "Cite Cook et al. 2019; no redistribution.", "url": "https://example.org/terms",
+                             "accepted": False}
+    err = assert_error(bob.get("/v1/datasets/celegans_cook2019_male/summary"), 403, "terms_not_accepted", "name")
+    assert "https://example.org/terms" in err["message"]
+    ok = bob.post("/v1/datasets/celegans_cook2019_male/terms")
+    assert ok.status_code == 200 and ok.json()["accepted"].endswith("+00:00")
+    assert bob.get("/v1/datasets/celegans_cook2019_male/summary").status_code == 200
+    assert bob.get("/v1/datasets/celegans_cook2019_male").json()["terms"]["accepted"] is True
+    assert_error(bob.post(f"/v1/datasets/{DS}/terms"), 400, "no_terms", "name")
+
+
+# --------------------------------------------------------------------------- errors and limits
+
+
+def test_errors_are_json_with_stable_codes(alice, server):
+    assert_error(alice.get("/v1/nope"), 404, "not_found")
+    assert_error(alice.delete("/v1/datasets"), 405, "method_not_allowed")
+    assert_error(alice.get("/v1/datasets/bad name!"), 400, "invalid_parameter", "name")
+    assert_error(alice.get("/v1/datasets/no_such_dataset/summary"), 404, "dataset_not_found", "name")
+    assert_error(alice.get("/v1/jobs/not-a-job"), 400, "invalid_parameter", "job_id")
+    assert_error(alice.get("/v1/jobs/job_" + "f" * 32), 404, "job_not_found", "job_id")
+    r = alice.post(f"/v1/datasets/{DS}/significance", content=b"{not json", headers={"content-type": "application/json"})
+    assert_error(r, 400, "invalid_json", "body")
+    assert_error(alice.post(f"/v1/datasets/{DS}/significance", json={"null": "banana"}), 400, "invalid_parameter", "null")
+    assert_error(alice.post(f"/v1/datasets/{DS}/significance", json={"n": 0}), 400, "invalid_parameter", "n")
+    assert_error(alice.post(f"/v1/datasets/{DS}/significance", json={"n": 5, "extra": 1}), 400, "invalid_parameter",
+                 "extra")
+    assert_error(alice.post("/v1/datasets/x_new/ingest", json={"source": "celegans", "cect_dataset": "worm9"}), 400,
+                 "invalid_input", "cect_dataset")
+    assert_error(alice.post("/v1/datasets/x_new/ingest", json={"source": "tables", "edges": "../../etc/passwd"}), 400,
+                 "invalid_input", "edges")
+    assert_error(alice.get(f"/v1/datasets/{DS}/types", params={"limit": 501}), 400, "invalid_parameter", "limit")
+    assert_error(alice.get(f"/v1/datasets/{DS}/types", params={"min_synapses": "many"}), 400, "invalid_parameter",
+                 "min_synapses")
+
+
+def test_request_body_size_is_limited(alice):
+    big = {"null": "er", "n": 2, "pad": "x" * 70_000}
+    assert_error(alice.post(f"/v1/datasets/{DS}/significance", json=big), 413, "body_too_large", "body")
+
+    def chunks():  # no Content-Length: the limit holds while streaming
+        for _ in range(20):
+            yield b" " * 8192
+
+    r = alice.post(f"/v1/datasets/{DS}/significance", content=chunks(), headers={"content-type": "application/json"})
+    assert_error(r, 413, "body_too_large", "body")
