@@ -7,7 +7,7 @@ HASH := $(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(HASH)
 TORCH := torch==2.13.0
 
-.PHONY: demo test venv clean-venv
+.PHONY: demo test venv clean-venv browser
 
 venv: $(STAMP)
 
@@ -23,8 +23,16 @@ $(STAMP):
 demo: $(STAMP)
 	$(VENV)/bin/connectome demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Headless Chromium for the browser tests (Debian's chromium + chromium-driver; ~36 s, root or sudo).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  SUDO=$$( [ "$$(id -u)" -ne 0 ] && echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
 
 clean-venv:
 	rm -rf $(VENV)

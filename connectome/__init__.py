@@ -57,14 +57,14 @@ _EXPORTS = {
     "local_cluster": "scheduler",
 }
 
-__all__ = sorted(_EXPORTS) + ["errors", "__version__"]
+__all__ = sorted(_EXPORTS) + ["errors", "neuroglancer", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
     mod = _EXPORTS.get(name)
     if mod is None:
-        if name == "errors":
-            return importlib.import_module(".errors", __name__)
+        if name in ("errors", "neuroglancer"):  # submodules reachable as attributes
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module 'connectome' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{mod}", __name__), name)
     globals()[name] = value

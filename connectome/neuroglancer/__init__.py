@@ -1,0 +1,76 @@
+"""Neuroglancer links for every result: states, links, a state store, a local viewer.
+
+``import connectome as cx; cx.neuroglancer.link(c, root_ids=...)`` — the
+``neuroglancer`` package is imported only when a state is built.
+
+- :func:`build_state` / :func:`link` — a state or link showing neurons of a
+  connectome (or a volume): dataset-aware image and segmentation layers, colours
+  by label or by a user map, synapse points, lines, segment properties; root ids
+  as strings in the JSON.
+- :func:`state_link` — long states go to the content-addressed :class:`StateStore`
+  and the link loads them by URL (``?json_url=`` or ``#!https://``).
+- :func:`motif_link`, :func:`motif_links`, :func:`prediction_link`,
+  :func:`pair_link` — one call per result.
+- :func:`open` — serve the viewer that ships in the ``neuroglancer`` wheel on
+  127.0.0.1 for local volumes and states.
+- :class:`HeadlessBrowser`, :func:`screenshot` — render a link in headless Chromium.
+
+Examples
+--------
+>>> import connectome as cx
+>>> url = cx.neuroglancer.link(None, [720575940621039145], dataset="flywire", colors="red")
+>>> url.split("#!")[0]
+'https://neuroglancer-demo.appspot.com/'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_state": "state",
+    "assemble_state": "state",
+    "SegmentGroup": "state",
+    "segment_properties": "state",
+    "link": "links",
+    "state_link": "links",
+    "parse_link": "links",
+    "resolve_link": "links",
+    "VIEWERS": "links",
+    "DEFAULT_MAX_LENGTH": "links",
+    "StateStore": "statestore",
+    "StateNotFoundError": "statestore",
+    "save_state": "statestore",
+    "load_state": "statestore",
+    "state_bytes": "statestore",
+    "states_dir": "statestore",
+    "state_id": "statestore",
+    "Sources": "sources",
+    "KNOWN_DATASETS": "sources",
+    "dataset_sources": "sources",
+    "motif_link": "results",
+    "motif_links": "results",
+    "prediction_link": "results",
+    "pair_link": "results",
+    "open": "viewer",
+    "LocalViewer": "viewer",
+    "FileServer": "server",
+    "HeadlessBrowser": "browser",
+    "screenshot": "browser",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'connectome.neuroglancer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
