@@ -110,3 +110,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--dataset", help="neuPrint dataset, e.g. hemibrain:v1.2.1 (recorded)")
     n.add_argument("--out", help="store folder (default: data home)")
     n.set_defaults(func=_neuprint)
+
+    # remote sources (caveclient / cloud-volume are imported only when a command runs)
+    from .cave_cli import add_cave_parsers
+    from .volume_cli import add_volume_parser
+
+    add_cave_parsers(src)
+    add_volume_parser(src)

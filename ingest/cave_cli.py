@@ -1,0 +1,160 @@
+"""``connectome ingest cave ...`` and ``connectome ingest cave-files ...``: the CAVE sources on the command line.
+
+Examples
+--------
+>>> import argparse
+>>> p = argparse.ArgumentParser(); src = p.add_subparsers(dest="source")
+>>> add_cave_parsers(src)
+>>> a = p.parse_args(["cave", "--preset", "microns", "--version", "661", "--bbox", "0", "0", "0", "1", "1", "1",
+...                   "--bbox-units", "voxels"])
+>>> a.preset, a.version, a.bbox, a.bbox_units
+('microns', 661, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], 'voxels')
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+__all__ = ["add_cave_parsers"]
+
+
+def _min_synapses(text: str) -> int | None:
+    if text.lower() in ("none", "0", "off"):
+        return None
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'none', not {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError("expected a positive integer or 'none'")
+    return v
+
+
+def _root_ids(args: argparse.Namespace) -> list[str] | None:
+    ids = list(args.root_ids or [])
+    if args.root_ids_file:
+        from connectome.errors import SourceNotFoundError
+
+        f = Path(args.root_ids_file).expanduser()
+        if not f.is_file():
+            raise SourceNotFoundError(f, "root_ids_file", "a text file with one root id per line")
+        ids += [t for line in f.read_text().splitlines() for t in line.replace(",", " ").split() if t]
+    return ids or None
+
+
+def _options(args: argparse.Namespace):
+    from .cave_session import FetchOptions
+
+    return FetchOptions(page_rows=args.page_rows, concurrency=args.concurrency, retries=args.retries,
+                        timeout=args.timeout, connect_timeout=args.connect_timeout)
+
+
+def _cave(args: argparse.Namespace) -> int:
+    from .cave import ingest_cave, plan_cave
+    from .cli import _done
+
+    cells = [] if args.no_cell_tables else (args.cell_table or None)
+    if args.plan:
+        plan = plan_cave(args.datastack, version=args.version, timestamp=args.timestamp, preset=args.preset,
+                         server=args.server, synapse_table=args.synapse_table, cell_tables=cells,
+                         options=_options(args), auth_token=args.token, auth_token_file=args.token_file)
+        print(json.dumps(plan, indent=2, default=str))
+        return 0
+    path = ingest_cave(
+        args.datastack, args.out, version=args.version, timestamp=args.timestamp, preset=args.preset,
+        server=args.server, synapse_table=args.synapse_table, cell_tables=cells, root_ids=_root_ids(args),
+        bbox=args.bbox, bbox_units=args.bbox_units, side=args.side,
+        min_synapses="preset" if args.min_synapses is None else _min_synapses(args.min_synapses),
+        autapses="keep" if args.keep_autapses else "drop", zero_root="keep" if args.keep_zero_root else "drop",
+        keep_synapses=not args.no_synapses, options=_options(args), auth_token=args.token,
+        auth_token_file=args.token_file, name=args.name, restart=args.restart, progress=args.progress)
+    return _done(path)
+
+
+def _cave_files(args: argparse.Namespace) -> int:
+    from .cave_release import ingest_cave_files
+    from .cli import _done
+
+    res = tuple(args.voxel_resolution) if args.voxel_resolution else None
+    path = ingest_cave_files(
+        synapses=args.synapses, connections=args.connections, cells=args.cells, preset=args.preset,
+        voxel_resolution=res, position=args.position, version=args.version, datastack=args.datastack,
+        min_synapses="preset" if args.min_synapses is None else _min_synapses(args.min_synapses),
+        autapses="keep" if args.keep_autapses else "drop", zero_root="keep" if args.keep_zero_root else "drop",
+        name=args.name, out=args.out, progress=args.progress)
+    return _done(path)
+
+
+def add_cave_parsers(src: argparse._SubParsersAction) -> None:
+    """Add the ``cave`` and ``cave-files`` sources to ``connectome ingest``."""
+    c = src.add_parser(
+        "cave", help="FlyWire / MICrONS / any CAVE datastack through caveclient (resumable)",
+        description="Read a CAVE synapse table and cell-type tables at one materialization version or one "
+                    "timestamp into a store: per-synapse rows (positions in nm), the edge table and labelled "
+                    "nodes. Pages deterministically under the server's row cap, retries transient failures, "
+                    "and resumes an interrupted run when the same command is run again.",
+        epilog="examples:\n"
+               "  connectome ingest cave --preset flywire --version 783 --out flywire_783\n"
+               "  connectome ingest cave --preset microns --version 1300 --bbox 150000 100000 20000 "
+               "160000 110000 20200 --bbox-units voxels --out microns_box\n"
+               "  connectome ingest cave --datastack minnie65_public --timestamp 2025-01-01T00:00:00Z "
+               "--root-ids 864691135... --plan",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--datastack", help="datastack name (default: the preset's)")
+    c.add_argument("--preset", choices=["flywire", "microns"], help="tables and conventions of FlyWire or MICrONS")
+    when = c.add_mutually_exclusive_group()
+    when.add_argument("--version", type=int, help="materialization version (default: the latest, recorded)")
+    when.add_argument("--timestamp", help="a UTC moment, e.g. 2025-01-01T00:00:00Z (never with --version)")
+    c.add_argument("--server", help="CAVE server URL (default: the preset's, else https://global.daf-apis.com)")
+    c.add_argument("--synapse-table", help="synapse table (default: the preset's or the datastack's)")
+    c.add_argument("--cell-table", action="append", metavar="TABLE", help="cell-type table joined to nodes "
+                   "(repeatable; default: the preset's)")
+    c.add_argument("--no-cell-tables", action="store_true", help="read no cell-type table")
+    c.add_argument("--root-ids", nargs="+", metavar="ID", help="only synapses of these neurons")
+    c.add_argument("--root-ids-file", help="file with root ids (one per line)")
+    c.add_argument("--side", choices=["both", "pre", "post", "within"], default="both",
+                   help="for root ids: synapses in either role (default), as pre, as post, or among them")
+    c.add_argument("--bbox", nargs=6, type=float, metavar=("X0", "Y0", "Z0", "X1", "Y1", "Z1"),
+                   help="only synapses inside this box (half-open); needs --bbox-units")
+    c.add_argument("--bbox-units", choices=["nm", "voxels"], help="units of --bbox (voxels of the synapse table)")
+    c.add_argument("--min-synapses", metavar="N", help="keep edges of pairs with >= N synapses, or 'none' "
+                   "(default: the preset's; FlyWire 5)")
+    c.add_argument("--keep-autapses", action="store_true", help="keep synapses of a neuron onto itself")
+    c.add_argument("--keep-zero-root", action="store_true", help="keep synapses on root id 0 (no segment)")
+    c.add_argument("--no-synapses", action="store_true", help="store edges and nodes only")
+    c.add_argument("--page-rows", type=int, default=100_000, help="rows per request (<= the server's cap)")
+    c.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    c.add_argument("--retries", type=int, default=6, help="retries per request on 5xx / timeouts (default 6)")
+    c.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    c.add_argument("--connect-timeout", type=float, default=5.0, help="seconds to reach the server (default 5)")
+    c.add_argument("--token", help="auth token (default: where caveclient looks, ~/.cloudvolume/secrets)")
+    c.add_argument("--token-file", help="JSON token file as caveclient writes it")
+    c.add_argument("--name", help="dataset name (default: <preset or datastack>_v<version>)")
+    c.add_argument("--out", help="store folder (default: data home)")
+    c.add_argument("--restart", action="store_true", help="discard an unfinished ingest with other parameters")
+    c.add_argument("--plan", action="store_true", help="print what would be fetched (version, tables, rows); "
+                   "fetch nothing")
+    c.set_defaults(func=_cave)
+
+    f = src.add_parser(
+        "cave-files", help="CAVE-format release files (MICrONS / FlyWire synapse, connection, cell tables)",
+        description="Read MICrONS- or FlyWire-format release files (CSV, CSV.gz, feather, parquet) through "
+                    "the same normalisation as the live CAVE path: pre_pt_root_id / post_pt_root_id, positions "
+                    "as '[x y z]' voxels or split _x/_y/_z, size, syn_count, neuropil, *_avg transmitters.")
+    f.add_argument("--synapses", help="per-synapse table (e.g. MICrONS synapses_pni_2 export)")
+    f.add_argument("--connections", help="aggregated connections (e.g. FlyWire proofread_connections_783.feather)")
+    f.add_argument("--cells", action="append", help="cell-type table (repeatable)")
+    f.add_argument("--preset", choices=["flywire", "microns"], help="conventions (voxel size, columns)")
+    f.add_argument("--voxel-resolution", nargs=3, type=float, metavar=("X", "Y", "Z"),
+                   help="nm per voxel of the positions (default: the preset's)")
+    f.add_argument("--position", help="position column that stands for a synapse (e.g. ctr_pt_position)")
+    f.add_argument("--version", help="release / materialization version (recorded)")
+    f.add_argument("--datastack", help="datastack the files came from (recorded)")
+    f.add_argument("--min-synapses", metavar="N", help="threshold on pair totals, or 'none'")
+    f.add_argument("--keep-autapses", action="store_true")
+    f.add_argument("--keep-zero-root", action="store_true")
+    f.add_argument("--name", help="dataset name")
+    f.add_argument("--out", help="store folder (default: data home)")
+    f.set_defaults(func=_cave_files)

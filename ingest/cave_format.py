@@ -1,0 +1,497 @@
+"""CAVE-format tables -> the project's synapse, edge and node tables (live and release files alike).
+
+CAVE tables name things their way: ``pre_pt_root_id`` / ``post_pt_root_id``,
+positions in *voxels* either split (``ctr_pt_position_x/_y/_z``) or as one
+column holding ``[x y z]``, FlyWire's per-synapse transmitter probabilities
+(``gaba``, ``ach``, ...) or per-connection means (``gaba_avg``, ...), Codex's
+``syn_count``. This module converts them once:
+
+* :func:`synapse_rows` -- one row per synapse: ``synapse_id``, ``pre_root_id``,
+  ``post_root_id``, ``x_nm``, ``y_nm``, ``z_nm`` (the chosen position; other
+  positions as ``pre_x_nm`` ...), kept columns;
+* :func:`drop_special` -- autapses and root id 0 (unsegmented), explicitly;
+* :func:`aggregate_edges` -- the edge table: synapse count per (pre, post[, neuropil]),
+  mean transmitter probabilities and ``nt_type``;
+* :func:`connection_rows` -- already aggregated connection tables (FlyWire's
+  ``syn_count`` releases);
+* :func:`cell_rows` -- cell-type / annotation tables -> one node row per root id.
+
+Examples
+--------
+>>> import pandas as pd
+>>> raw = pd.DataFrame({"id": [7, 8], "pre_pt_root_id": [1, 1], "post_pt_root_id": [2, 2],
+...                     "ctr_pt_position": ["[10 20 3]", "[11 20 3]"], "size": [50, 60]})
+>>> syn = synapse_rows(raw, position="ctr_pt_position", voxel_resolution=(4, 4, 40), keep=["size"])
+>>> syn[["synapse_id", "x_nm", "y_nm", "z_nm", "size"]].values.tolist()
+[[7.0, 40.0, 80.0, 120.0, 50.0], [8.0, 44.0, 80.0, 120.0, 60.0]]
+>>> aggregate_edges(syn)[["post_root_id", "synapse_count"]].to_dict("records")
+[{'post_root_id': 2, 'synapse_count': 2}]
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from connectome.errors import ColumnError, InputError
+from connectome.schema import CHEMICAL, EDGE_KIND, NEUROPIL, NT_TYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "NT_NAMES",
+    "BOOKKEEPING",
+    "position_columns",
+    "positions_voxels",
+    "positions_nm",
+    "root_columns",
+    "synapse_rows",
+    "drop_special",
+    "aggregate_edges",
+    "threshold_pairs",
+    "connection_rows",
+    "cell_rows",
+    "nt_type_from_scores",
+]
+
+#: Transmitter score columns (FlyWire, Eckstein et al. 2024) -> Codex's nt_type names.
+NT_NAMES = {"gaba": "GABA", "ach": "ACH", "glut": "GLUT", "oct": "OCT", "ser": "SER", "da": "DA"}
+
+#: Columns of CAVE replies that are bookkeeping, not labels.
+BOOKKEEPING = frozenset({"id", "valid", "created", "deleted", "superceded_id", "target_id", "id_ref", "valid_ref",
+                         "created_ref", "deleted_ref", "superceded_id_ref"})
+
+SYNAPSE_ID = "synapse_id"
+_NUM = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def position_columns(columns: Iterable[str]) -> list[str]:
+    """Position columns of a table, split (``X_position_x/_y/_z``) or whole (``X_position``).
+
+    Examples
+    --------
+    >>> position_columns(["id", "ctr_pt_position_x", "ctr_pt_position_y", "ctr_pt_position_z", "pt_position"])
+    ['ctr_pt_position', 'pt_position']
+    """
+    cols = list(columns)
+    s = set(cols)
+    out: list[str] = []
+    for c in cols:
+        m = re.match(r"^(.*_position)_x$", c)
+        if m and f"{m.group(1)}_y" in s and f"{m.group(1)}_z" in s:
+            out.append(m.group(1))
+        elif c.endswith("_position") and c not in out:
+            out.append(c)
+    return out
+
+
+def _parse_triples(values: pd.Series, column: str) -> np.ndarray:
+    """[x y z] in any common spelling: arrays/lists, '[x y z]', '(x, y, z)', 'x,y,z'."""
+    first = values.dropna().iloc[0] if values.notna().any() else None
+    if first is not None and not isinstance(first, str):
+        try:
+            arr = np.stack([np.asarray(v, dtype=float) for v in values.to_numpy()])
+        except (TypeError, ValueError):
+            raise InputError(f"{column}: positions must be [x y z] triples", column) from None
+    else:
+        parsed = [_NUM.findall(v) if isinstance(v, str) else [] for v in values.to_numpy()]
+        if any(len(p) != 3 for p in parsed):
+            bad = next(v for v, p in zip(values.to_numpy(), parsed) if len(p) != 3)
+            raise InputError(f"{column}: cannot read {bad!r} as an [x y z] position", column)
+        arr = np.asarray(parsed, dtype=float)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise InputError(f"{column}: positions must be [x y z] triples, got shape {arr.shape}", column)
+    return arr
+
+
+def positions_voxels(df: pd.DataFrame, column: str) -> np.ndarray:
+    """An (n, 3) float array of ``column`` as stored (split or whole).
+
+    Examples
+    --------
+    >>> positions_voxels(pd.DataFrame({"p_position": ["(1, 2, 3)"]}), "p_position").tolist()
+    [[1.0, 2.0, 3.0]]
+    """
+    split = [f"{column}_{a}" for a in "xyz"]
+    if all(c in df.columns for c in split):
+        return np.column_stack([df[c].to_numpy(dtype=float) for c in split])
+    if column in df.columns:
+        return _parse_triples(df[column], column)
+    raise ColumnError("table", column, df.columns,
+                      f"Name a position column of the table ({', '.join(position_columns(df.columns)) or 'none'}).")
+
+
+def _resolution(voxel_resolution: Sequence[float] | None, column: str) -> np.ndarray:
+    if voxel_resolution is None:
+        raise InputError(f"{column}: positions are in voxels and the voxel resolution is unknown; pass "
+                         "voxel_resolution=(x, y, z) in nm (e.g. (4, 4, 40) for FlyWire and MICrONS)",
+                         "voxel_resolution")
+    res = np.asarray(voxel_resolution, dtype=float)
+    if res.shape != (3,) or not np.all(np.isfinite(res)) or np.any(res <= 0):
+        raise InputError(f"voxel_resolution must be three positive numbers (nm per voxel), not {voxel_resolution!r}",
+                         "voxel_resolution")
+    return res
+
+
+def positions_nm(df: pd.DataFrame, column: str, voxel_resolution: Sequence[float] | None) -> np.ndarray:
+    """``column`` converted from voxels to nm with ``voxel_resolution`` (x, y, z nm per voxel).
+
+    Examples
+    --------
+    >>> positions_nm(pd.DataFrame({"p_position": [[1, 2, 3]]}), "p_position", (4, 4, 40)).tolist()
+    [[4.0, 8.0, 120.0]]
+    """
+    res = _resolution(voxel_resolution, column)
+    return positions_voxels(df, column) * res
+
+
+def _position_prefix(column: str) -> str:
+    for suffix in ("_pt_position", "_position"):
+        if column.endswith(suffix):
+            return column[: -len(suffix)]
+    return column  # pragma: no cover
+
+
+def root_columns(columns: Iterable[str]) -> tuple[str, str]:
+    """The (pre, post) root id columns of a synapse table.
+
+    Examples
+    --------
+    >>> root_columns(["id", "pre_pt_root_id", "post_pt_root_id"])
+    ('pre_pt_root_id', 'post_pt_root_id')
+    >>> root_columns(["pre_root_id", "post_root_id"])
+    ('pre_root_id', 'post_root_id')
+    """
+    cols = list(columns)
+    out = []
+    for side in ("pre", "post"):
+        hits = [c for c in cols if re.match(rf"^{side}(_pt)?_root_id$", c)] or \
+               [c for c in cols if c.startswith(side) and c.endswith("root_id")]
+        if not hits:
+            raise ColumnError("synapse table", f"{side}_pt_root_id", cols,
+                              "A synapse table needs pre and post root id columns.")
+        out.append(hits[0])
+    return out[0], out[1]
+
+
+def synapse_rows(df: pd.DataFrame, *, position: str | None, voxel_resolution: Sequence[float] | None,
+                 keep: Sequence[str] = (), nt_columns: Sequence[str] = (),
+                 other_positions: bool = True) -> pd.DataFrame:
+    """One row per synapse in the project's columns, positions in nm.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A CAVE synapse table (live reply or release file).
+    position : str or None
+        The position that stands for the synapse (``ctr_pt_position`` for
+        MICrONS, ``post_pt_position`` for FlyWire). ``None`` picks
+        ``ctr_pt_position``, else ``post_pt_position``, else the first one.
+    voxel_resolution : (x, y, z)
+        nm per voxel of the table's positions.
+    keep : list of str
+        Extra columns to carry (e.g. ``size``, ``cleft_score``); ``neuropil`` is always kept.
+    nt_columns : list of str
+        Transmitter probability columns (kept, for :func:`aggregate_edges`).
+    other_positions : bool
+        Also convert the other positions (``pre_pt_position`` -> ``pre_x_nm`` ...).
+
+    Raises
+    ------
+    ColumnError
+        A requested column is not in the table (the message lists those that are).
+    """
+    pre_c, post_c = root_columns(df.columns)
+    positions = position_columns(df.columns)
+    if position is None:
+        position = next((p for p in ("ctr_pt_position", "post_pt_position") if p in positions),
+                        positions[0] if positions else None)
+    if position is None or position not in positions:
+        raise ColumnError("synapse table", position or "ctr_pt_position", df.columns,
+                          f"Choose a position column: {', '.join(positions) or 'the table has none'}.")
+    for c in list(keep) + list(nt_columns):
+        if c not in df.columns:
+            raise ColumnError("synapse table", c, df.columns, "Drop it from the columns to keep.")
+    out: dict[str, object] = {}
+    if "id" in df.columns:
+        out[SYNAPSE_ID] = coerce_ids(df["id"], "id")
+    out[PRE] = coerce_ids(df[pre_c], pre_c)
+    out[POST] = coerce_ids(df[post_c], post_c)
+    xyz = positions_nm(df, position, voxel_resolution)
+    out["x_nm"], out["y_nm"], out["z_nm"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    if other_positions:
+        for p in positions:
+            if p != position:
+                o = positions_nm(df, p, voxel_resolution)
+                pre = _position_prefix(p)
+                out[f"{pre}_x_nm"], out[f"{pre}_y_nm"], out[f"{pre}_z_nm"] = o[:, 0], o[:, 1], o[:, 2]
+    extra = [c for c in [*keep, *nt_columns] if c not in out]
+    if NEUROPIL in df.columns and NEUROPIL not in extra:
+        extra.append(NEUROPIL)
+    for c in extra:
+        out[c] = df[c].to_numpy()
+    return pd.DataFrame(out)
+
+
+def drop_special(syn: pd.DataFrame, *, autapses: str = "drop", zero_root: str = "drop") -> tuple[pd.DataFrame, dict]:
+    """Handle autapses (pre == post) and root id 0 (no segment) explicitly.
+
+    Parameters
+    ----------
+    autapses, zero_root : {"drop", "keep"}
+        Keep or drop those synapses.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The rows kept and counts ``{"autapse_synapses": ..., "zero_root_synapses": ...,
+        "dropped": ...}`` for the manifest.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"pre_root_id": [1, 1, 0], "post_root_id": [1, 2, 2]})
+    >>> kept, counts = drop_special(s)
+    >>> len(kept), counts
+    (1, {'autapse_synapses': 1, 'zero_root_synapses': 1, 'autapses': 'drop', 'zero_root': 'drop', 'dropped': 2})
+    """
+    for name, value in (("autapses", autapses), ("zero_root", zero_root)):
+        if value not in ("drop", "keep"):
+            raise InputError(f"{name} must be 'drop' or 'keep', not {value!r}", name)
+    pre = syn[PRE].to_numpy()
+    post = syn[POST].to_numpy()
+    zero = (pre == 0) | (post == 0)
+    auto = (pre == post) & ~zero
+    drop = np.zeros(len(syn), dtype=bool)
+    if autapses == "drop":
+        drop |= auto
+    if zero_root == "drop":
+        drop |= zero
+    counts = {"autapse_synapses": int(auto.sum()), "zero_root_synapses": int(zero.sum()),
+              "autapses": autapses, "zero_root": zero_root, "dropped": int(drop.sum())}
+    return (syn[~drop].reset_index(drop=True) if drop.any() else syn), counts
+
+
+def nt_type_from_scores(scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Codex-style ``nt_type``: the name of the highest score per row (``None`` if all missing).
+
+    Examples
+    --------
+    >>> nt_type_from_scores(np.array([[0.1, 0.8], [0.7, 0.2]]), ["gaba", "ach"]).tolist()
+    ['ACH', 'GABA']
+    """
+    labels = np.array([NT_NAMES.get(n.removesuffix("_avg"), n.removesuffix("_avg").upper()) for n in names],
+                      dtype=object)
+    filled = np.where(np.isnan(scores), -np.inf, scores)
+    out = labels[np.argmax(filled, axis=1)]
+    out[np.all(np.isnan(scores), axis=1)] = None
+    return out
+
+
+def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neuropil: bool = True) -> pd.DataFrame:
+    """The edge table of per-synapse rows: count per (pre, post[, neuropil]).
+
+    Transmitter probabilities become their means (``gaba_avg``, ...) and
+    ``nt_type`` (the transmitter with the highest mean), as in FlyWire's releases.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"pre_root_id": [1, 1, 2], "post_root_id": [2, 2, 1], "gaba": [0.9, 0.7, 0.1],
+    ...                   "ach": [0.1, 0.3, 0.9]})
+    >>> aggregate_edges(s, nt_columns=["gaba", "ach"])[["synapse_count", "gaba_avg", "nt_type"]].values.tolist()
+    [[2, 0.8, 'GABA'], [1, 0.1, 'ACH']]
+    """
+    pre = np.asarray(syn[PRE].to_numpy(), dtype=np.uint64)
+    post = np.asarray(syn[POST].to_numpy(), dtype=np.uint64)
+    keys = [post, pre]
+    use_np = by_neuropil and NEUROPIL in syn.columns
+    if use_np:
+        codes, uniques = pd.factorize(syn[NEUROPIL], use_na_sentinel=True)
+        keys = [codes, post, pre]
+    order = np.lexsort(keys)
+    n = len(order)
+    if n == 0:
+        cols = {PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64)}
+        if use_np:
+            cols[NEUROPIL] = pd.Series([], dtype=object)
+        cols[SYNAPSE_COUNT] = np.zeros(0, np.int64)
+        cols[EDGE_KIND] = pd.Series([], dtype=object)
+        for c in nt_columns:
+            cols[f"{c}_avg"] = np.zeros(0)
+        if nt_columns:
+            cols[NT_TYPE] = pd.Series([], dtype=object)
+        return pd.DataFrame(cols)
+    sp, so = pre[order], post[order]
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    change[1:] = (sp[1:] != sp[:-1]) | (so[1:] != so[:-1])
+    if use_np:
+        sc = codes[order]
+        change[1:] |= sc[1:] != sc[:-1]
+    starts = np.flatnonzero(change)
+    counts = np.diff(np.append(starts, n)).astype(np.int64)
+    out: dict[str, object] = {PRE: sp[starts], POST: so[starts]}
+    if use_np:
+        c0 = sc[starts]
+        out[NEUROPIL] = np.where(c0 >= 0, np.asarray(uniques, dtype=object)[np.maximum(c0, 0)], None)
+    out[SYNAPSE_COUNT] = counts
+    out[EDGE_KIND] = CHEMICAL
+    if nt_columns:
+        scores = np.column_stack([syn[c].to_numpy(dtype=float)[order] for c in nt_columns])
+        valid = ~np.isnan(scores)
+        sums = np.add.reduceat(np.where(valid, scores, 0.0), starts, axis=0)
+        nvalid = np.add.reduceat(valid.astype(np.int64), starts, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(nvalid > 0, sums / np.maximum(nvalid, 1), np.nan)
+        for i, c in enumerate(nt_columns):
+            out[f"{c}_avg"] = means[:, i]
+        out[NT_TYPE] = nt_type_from_scores(means, nt_columns)
+    return pd.DataFrame(out)
+
+
+def threshold_pairs(edges: pd.DataFrame, min_synapses: int | None) -> tuple[pd.DataFrame, int]:
+    """Keep edge rows whose neuron pair has at least ``min_synapses`` synapses in total
+    (summed over neuropils); returns the rows and how many were dropped.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"pre_root_id": [1, 1, 2], "post_root_id": [2, 2, 1], "neuropil": ["A", "B", "A"],
+    ...                   "synapse_count": [3, 3, 4]})
+    >>> threshold_pairs(e, 5)[0]["synapse_count"].tolist()
+    [3, 3]
+    """
+    if min_synapses is None:
+        return edges, 0
+    if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
+        raise InputError(f"min_synapses must be a positive integer or None, not {min_synapses!r}", "min_synapses")
+    if not len(edges):
+        return edges, 0
+    total = edges.groupby([PRE, POST], sort=False)[SYNAPSE_COUNT].transform("sum")
+    keep = (total >= min_synapses).to_numpy()
+    return edges[keep].reset_index(drop=True), int((~keep).sum())
+
+
+def connection_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """An already aggregated connection table (FlyWire ``syn_count`` releases) -> edge rows.
+
+    ``pre_pt_root_id`` / ``post_pt_root_id`` / ``syn_count`` are renamed;
+    ``*_avg`` transmitter means give ``nt_type`` when the table has none.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"pre_pt_root_id": [1], "post_pt_root_id": [2], "neuropil": ["ME_R"], "syn_count": [7],
+    ...                   "gaba_avg": [0.2], "ach_avg": [0.7]})
+    >>> connection_rows(c)[["synapse_count", "nt_type"]].values.tolist()
+    [[7, 'ACH']]
+    """
+    from .tables import rename_columns
+
+    out = rename_columns(df, "edges")
+    for c in (PRE, POST, SYNAPSE_COUNT):
+        if c not in out.columns:
+            raise ColumnError("connections", c, df.columns,
+                              "Connection tables need pre_pt_root_id, post_pt_root_id and syn_count.")
+    avg = [c for c in out.columns if c.endswith("_avg") and c.removesuffix("_avg") in NT_NAMES]
+    if avg and NT_TYPE not in out.columns:
+        out[NT_TYPE] = nt_type_from_scores(out[avg].to_numpy(dtype=float), avg)
+    if EDGE_KIND not in out.columns:
+        out[EDGE_KIND] = CHEMICAL
+    return out
+
+
+def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | None,
+              duplicates: str = "first") -> tuple[pd.DataFrame, dict]:
+    """An annotation table -> one node row per root id (labels, position in nm).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table (live reply or release file).
+    spec : CellTableSpec
+        Which columns are labels, pivots and renames (see :mod:`ingest.cave_presets`).
+    voxel_resolution : (x, y, z)
+        nm per voxel of the positions.
+    duplicates : {"first", "drop"}
+        Root ids annotated more than once with different values (e.g. a
+        segment holding two nuclei): keep the row with the lowest annotation
+        id, or drop the root id.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        Nodes keyed by ``root_id`` and counts (rows, root id 0 rows dropped,
+        conflicting root ids) for the manifest.
+
+    Examples
+    --------
+    >>> from ingest.cave_presets import CellTableSpec
+    >>> t = pd.DataFrame({"id": [1, 2, 3], "pt_root_id": [5, 6, 0], "cell_type": ["BC", "23P", "MC"],
+    ...                   "pt_position": ["[1 1 1]", "[2 2 2]", "[3 3 3]"]})
+    >>> nodes, counts = cell_rows(t, CellTableSpec("cells"), voxel_resolution=(4, 4, 40))
+    >>> nodes[["root_id", "cell_type", "z_nm"]].values.tolist(), counts["zero_root_rows"]
+    ([[5, 'BC', 40.0], [6, '23P', 80.0]], 1)
+    """
+    if duplicates not in ("first", "drop"):
+        raise InputError(f"duplicates must be 'first' or 'drop', not {duplicates!r}", "duplicates")
+    root_c = spec.root
+    if root_c not in df.columns:
+        alias = "pt_root_id" if "pt_root_id" in df.columns else ("root_id" if "root_id" in df.columns else None)
+        if alias is None:
+            raise ColumnError(spec.table, root_c, df.columns, "Annotation tables need a root id column.")
+        root_c = alias
+    d = df
+    if "id" in d.columns:
+        d = d.sort_values("id", kind="stable")
+    roots = coerce_ids(d[root_c], root_c)
+    zero = roots == 0
+    d = d[~zero]
+    roots = roots[~zero]
+    counts = {"table": spec.table, "rows": int(len(df)), "zero_root_rows": int(zero.sum())}
+    positions = position_columns(d.columns)
+    pos_c = spec.position if spec.position in positions else (positions[0] if positions else None)
+    skip = set(BOOKKEEPING) | {root_c}
+    skip |= {c for c in d.columns if c.endswith("_supervoxel_id") or c.endswith("_root_id")}
+    for p in positions:
+        skip |= {p, f"{p}_x", f"{p}_y", f"{p}_z"}
+    if spec.pivot is not None:
+        for c in (spec.pivot, spec.value):
+            if c not in d.columns:
+                raise ColumnError(spec.table, c, df.columns, "Fix the preset's pivot/value columns.")
+        long = pd.DataFrame({ROOT_ID: roots, "key": d[spec.pivot].astype(str).to_numpy(),
+                             "value": d[spec.value].to_numpy()})
+        dup = long.duplicated([ROOT_ID, "key"], keep=False)
+        conflicts = long[dup].groupby([ROOT_ID, "key"])["value"].nunique()
+        bad_roots = set(conflicts[conflicts > 1].index.get_level_values(0))
+        long = long.drop_duplicates([ROOT_ID, "key"], keep="first")
+        labels = long.pivot(index=ROOT_ID, columns="key", values="value")
+        labels.columns.name = None
+        labels = labels.reset_index()
+        first_pos = pd.DataFrame({ROOT_ID: roots}).assign(_i=np.arange(len(roots))).drop_duplicates(ROOT_ID)
+        base = first_pos
+    else:
+        label_cols = list(spec.labels) if spec.labels is not None else [c for c in d.columns if c not in skip]
+        for c in label_cols:
+            if c not in d.columns:
+                raise ColumnError(spec.table, c, df.columns, "Fix the label columns of the cell table.")
+        lab = pd.DataFrame({ROOT_ID: roots, **{c: d[c].to_numpy() for c in label_cols}})
+        lab["_i"] = np.arange(len(roots))
+        dup = lab.duplicated(ROOT_ID, keep=False)
+        conflicts = lab[dup].groupby(ROOT_ID)[label_cols].nunique(dropna=False) if label_cols else pd.DataFrame()
+        bad_roots = set(conflicts.index[(conflicts > 1).any(axis=1)]) if len(conflicts) else set()
+        base = lab.drop_duplicates(ROOT_ID, keep="first")
+        labels = None
+    nodes = base
+    if labels is not None:
+        nodes = nodes.merge(labels, on=ROOT_ID, how="left")
+    if pos_c is not None:
+        xyz = positions_nm(d, pos_c, voxel_resolution)[nodes["_i"].to_numpy()]
+        nodes = nodes.assign(x_nm=xyz[:, 0], y_nm=xyz[:, 1], z_nm=xyz[:, 2])
+    nodes = nodes.drop(columns="_i").rename(columns=spec.rename_map)
+    counts["conflicting_root_ids"] = len(bad_roots)
+    if bad_roots and duplicates == "drop":
+        nodes = nodes[~nodes[ROOT_ID].isin(np.fromiter(bad_roots, dtype=np.uint64))]
+    counts["nodes"] = int(len(nodes))
+    return nodes.reset_index(drop=True), counts

@@ -1,0 +1,172 @@
+"""Presets for FlyWire and MICrONS over the general CAVE path.
+
+A preset names a datastack's tables and the conventions of its community: the
+synapse table and which position stands for a synapse, the cell-type tables
+and how their labels become node columns, per-synapse filters (FlyWire's cleft
+score), the connection threshold (FlyWire's ≥5 synapses), transmitter columns,
+and the voxel resolution (used for release files; live tables report their own).
+Every field can be overridden; any other datastack works without a preset.
+
+Examples
+--------
+>>> p = get_preset("flywire")
+>>> p.datastack, p.synapse_table, p.min_synapses, p.synapse_filters
+('flywire_fafb_public', 'synapses_nt_v1', 5, (('cleft_score', '>=', 50),))
+>>> get_preset("microns").cell_tables[0].table
+'aibs_metamodel_celltypes_v661'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from connectome.errors import InputError
+
+__all__ = ["CellTableSpec", "CavePreset", "PRESETS", "get_preset", "DEFAULT_SERVER", "FILTER_OPS"]
+
+#: caveclient's default global server; it knows both public datastacks.
+DEFAULT_SERVER = "https://global.daf-apis.com"
+
+#: Comparison operators of a per-synapse filter -> caveclient filter dictionary.
+FILTER_OPS = {">=": "filter_greater_equal_dict", ">": "filter_greater_dict", "<=": "filter_less_equal_dict",
+              "<": "filter_less_dict", "==": "filter_equal_dict"}
+
+
+@dataclass(frozen=True)
+class CellTableSpec:
+    """How an annotation table becomes node columns.
+
+    Parameters
+    ----------
+    table : str
+        Table name.
+    labels : tuple of str, optional
+        Columns to keep as labels (default: every column that is not
+        bookkeeping, a position, a supervoxel or root id).
+    pivot : str, optional
+        A column whose values name label columns (FlyWire's hierarchical
+        annotations: ``classification_system`` = ``super_class`` / ``class`` /
+        ``cell_type``, the value in ``value``).
+    value : str
+        The value column of a pivot (``cell_type``).
+    rename : dict
+        Renames applied to label columns (MICrONS: ``classification_system`` -> ``class``).
+    position : str
+        Position column that becomes ``x_nm``, ``y_nm``, ``z_nm``.
+    root : str
+        Root id column joined to nodes.
+
+    Examples
+    --------
+    >>> CellTableSpec("cells", rename={"classification_system": "class"}).rename_map
+    {'classification_system': 'class'}
+    """
+
+    table: str
+    labels: tuple[str, ...] | None = None
+    pivot: str | None = None
+    value: str = "cell_type"
+    rename: tuple[tuple[str, str], ...] | dict = ()
+    position: str = "pt_position"
+    root: str = "pt_root_id"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rename, dict):
+            object.__setattr__(self, "rename", tuple(self.rename.items()))
+
+    @property
+    def rename_map(self) -> dict[str, str]:
+        return dict(self.rename)
+
+
+@dataclass(frozen=True)
+class CavePreset:
+    """Tables and conventions of one datastack (see the module docstring)."""
+
+    name: str
+    datastack: str
+    server: str = DEFAULT_SERVER
+    synapse_table: str | None = None
+    position: str | None = None
+    cell_tables: tuple[CellTableSpec, ...] = ()
+    voxel_resolution_nm: tuple[float, float, float] | None = None
+    synapse_filters: tuple[tuple[str, str, float], ...] = ()
+    min_synapses: int | None = None
+    nt_columns: tuple[str, ...] = ()
+    keep_columns: tuple[str, ...] = ()
+    species: str | None = None
+    title: str = ""
+    citation: str = ""
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_overrides(self, **changes: object) -> CavePreset:
+        """A copy with some fields replaced (``None`` values are ignored).
+
+        Examples
+        --------
+        >>> get_preset("flywire").with_overrides(min_synapses=1, server=None).min_synapses
+        1
+        """
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+FLYWIRE = CavePreset(
+    name="flywire",
+    datastack="flywire_fafb_public",
+    synapse_table="synapses_nt_v1",
+    position="post_pt_position",
+    cell_tables=(CellTableSpec("hierarchical_neuron_annotations", pivot="classification_system",
+                               value="cell_type"),),
+    voxel_resolution_nm=(4.0, 4.0, 40.0),
+    synapse_filters=(("cleft_score", ">=", 50),),
+    min_synapses=5,
+    nt_columns=("gaba", "ach", "glut", "oct", "ser", "da"),
+    keep_columns=("cleft_score", "connection_score"),
+    species="Drosophila melanogaster",
+    title="FlyWire adult fly brain (FAFB)",
+    citation=("Dorkenwald S, et al. (2024) Neuronal wiring diagram of an adult brain. Nature 634:124-138; "
+              "Buhmann J, et al. (2021) Automatic detection of synaptic partners in a whole-brain Drosophila "
+              "EM dataset. Nat Methods 18:771-774; Eckstein N, et al. (2024) Neurotransmitter classification "
+              "from electron microscopy images at synaptic sites in Drosophila melanogaster. Cell 187:2574-2594"),
+    notes=("synapses with cleft_score < 50 are dropped, as in Dorkenwald et al. 2024",
+           "a connection is a neuron pair with >= 5 synapses (Codex); per-synapse rows keep every synapse",
+           "edge nt_type is the transmitter with the highest mean probability over the pair's synapses"),
+)
+
+MICRONS = CavePreset(
+    name="microns",
+    datastack="minnie65_public",
+    synapse_table="synapses_pni_2",
+    position="ctr_pt_position",
+    cell_tables=(CellTableSpec("aibs_metamodel_celltypes_v661", labels=("classification_system", "cell_type"),
+                               rename={"classification_system": "class"}),),
+    voxel_resolution_nm=(4.0, 4.0, 40.0),
+    keep_columns=("size",),
+    species="Mus musculus",
+    title="MICrONS mouse visual cortex (minnie65)",
+    citation=("The MICrONS Consortium (2025) Functional connectomics spanning multiple areas of mouse visual "
+              "cortex. Nature 640:435-447"),
+    notes=("aibs_metamodel_celltypes_v661 is a reference table on nucleus_detection_v0; node positions are "
+           "nucleus centres",),
+)
+
+PRESETS: dict[str, CavePreset] = {"flywire": FLYWIRE, "microns": MICRONS}
+
+
+def get_preset(preset: str | CavePreset | None) -> CavePreset | None:
+    """A preset by name (``"flywire"``, ``"microns"``), a :class:`CavePreset`, or ``None``.
+
+    Examples
+    --------
+    >>> get_preset("flywyre")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: preset: unknown preset 'flywyre'; use one of ['flywire', 'microns'] (or none for any datastack)
+    """
+    if preset is None or isinstance(preset, CavePreset):
+        return preset
+    p = PRESETS.get(str(preset).lower())
+    if p is None:
+        raise InputError(f"preset: unknown preset {preset!r}; use one of {sorted(PRESETS)} "
+                         "(or none for any datastack)", "preset")
+    return p

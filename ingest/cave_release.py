@@ -1,0 +1,193 @@
+"""CAVE-format release files (MICrONS, FlyWire) into stores, through the live path's normalisation.
+
+Public releases ship the same tables the CAVE servers serve, as CSV, feather
+or parquet: MICrONS synapse exports (``pre_pt_root_id``, ``post_pt_root_id``,
+``ctr_pt_position`` as ``[x y z]`` voxels or split ``_x/_y/_z``, ``size``),
+FlyWire's connection tables (``pre_pt_root_id``, ``post_pt_root_id``,
+``neuropil``, ``syn_count``, ``gaba_avg`` ... ``da_avg``) and cell-type tables
+(MICrONS ``aibs_metamodel_celltypes_v661``, FlyWire classifications).
+:func:`ingest_cave_files` reads them with :mod:`ingest.cave_format`, the code
+the live ingest uses, so a release file and a live read give the same store.
+
+Examples
+--------
+>>> import tempfile, pandas as pd, connectome as cx
+>>> d = tempfile.mkdtemp()
+>>> pd.DataFrame({"id": [1, 2, 3], "pre_pt_root_id": [11, 11, 12], "post_pt_root_id": [12, 12, 11],
+...               "ctr_pt_position": ["[100 200 30]", "[101 200 30]", "[5 5 5]"], "size": [80, 90, 70]}
+...              ).to_csv(d + "/syn.csv", index=False)
+>>> p = ingest_cave_files(synapses=d + "/syn.csv", preset="microns", out=d + "/store", progress=False)
+>>> c = cx.load(p)
+>>> c.edge_table()["synapse_count"].tolist(), c.manifest.voxel_resolution_nm
+([2, 1], [4.0, 4.0, 40.0])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from connectome.config import data_home
+from connectome.errors import InputError
+from connectome.manifest import Manifest, utc_now
+from connectome.schema import POST, PRE, ROOT_ID
+from connectome.store import write_store
+
+from .cave_format import (
+    SYNAPSE_ID,
+    aggregate_edges,
+    cell_rows,
+    connection_rows,
+    drop_special,
+    synapse_rows,
+    threshold_pairs,
+)
+from .cave_presets import CavePreset, CellTableSpec, get_preset
+from .tables import read_table
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ingest_cave_files"]
+
+_PathOrFrame = str | Path | pd.DataFrame
+
+
+def _frame(src: _PathOrFrame, parameter: str) -> pd.DataFrame:
+    return src if isinstance(src, pd.DataFrame) else read_table(src, parameter)
+
+
+def _cell_spec(df: pd.DataFrame, preset: CavePreset | None, name: str) -> CellTableSpec:
+    for spec in (preset.cell_tables if preset else ()):
+        needed = [spec.pivot, spec.value] if spec.pivot else list(spec.labels or [])
+        if all(c in df.columns for c in needed):
+            return replace(spec, table=name, root=spec.root if spec.root in df.columns else "root_id")
+    root = "pt_root_id" if "pt_root_id" in df.columns else "root_id"
+    return CellTableSpec(name, root=root)
+
+
+def ingest_cave_files(
+    *,
+    synapses: _PathOrFrame | None = None,
+    connections: _PathOrFrame | None = None,
+    cells: Sequence[_PathOrFrame] | _PathOrFrame | None = None,
+    preset: str | CavePreset | None = None,
+    voxel_resolution: Sequence[float] | None = None,
+    position: str | None = None,
+    version: str | int | None = None,
+    datastack: str | None = None,
+    min_synapses: int | None | str = "preset",
+    autapses: str = "drop",
+    zero_root: str = "drop",
+    keep_synapses: bool = True,
+    name: str | None = None,
+    out: str | Path | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Read CAVE-format release files into a store.
+
+    Parameters
+    ----------
+    synapses : path or DataFrame, optional
+        One row per synapse (CAVE columns). Gives the ``synapses`` table and,
+        unless ``connections`` is given, the edges.
+    connections : path or DataFrame, optional
+        Aggregated connections (``syn_count``); gives the edges.
+    cells : path(s) or DataFrame(s), optional
+        Cell-type / annotation tables joined to nodes by root id.
+    preset : {"flywire", "microns"}, optional
+        Voxel resolution, position column, kept and transmitter columns, threshold.
+    voxel_resolution : (x, y, z), optional
+        nm per voxel of the files' positions (default: the preset's). Required
+        when positions are present and no preset says it.
+    position : str, optional
+        The position standing for a synapse (default: the preset's, else
+        ``ctr_pt_position`` / ``post_pt_position``).
+    version, datastack : optional
+        Recorded in the manifest.
+    min_synapses, autapses, zero_root, keep_synapses
+        As in :func:`ingest.cave.ingest_cave`.
+
+    Returns
+    -------
+    pathlib.Path
+        The store folder.
+    """
+    if synapses is None and connections is None and not cells:
+        raise InputError("pass synapses=, connections= and/or cells= (release files or DataFrames)", "synapses")
+    p = get_preset(preset)
+    base = p or CavePreset(name="cave-files", datastack=datastack or "")
+    if min_synapses != "preset":
+        base = replace(base, min_synapses=min_synapses)
+    res = tuple(voxel_resolution) if voxel_resolution is not None else base.voxel_resolution_nm
+    pos = position or base.position
+    summary: dict = {}
+    syn = edges = None
+    files: dict[str, object] = {}
+    if synapses is not None:
+        raw = _frame(synapses, "synapses")
+        files["synapses"] = str(synapses) if not isinstance(synapses, pd.DataFrame) else "DataFrame"
+        keep = [c for c in base.keep_columns if c in raw.columns]
+        nt = [c for c in base.nt_columns if c in raw.columns]
+        if pos is not None and pos not in raw.columns and f"{pos}_x" not in raw.columns:
+            pos = None  # fall back to the table's own position column
+        syn = synapse_rows(raw, position=pos, voxel_resolution=res, keep=keep, nt_columns=nt)
+        if SYNAPSE_ID in syn.columns:
+            syn = syn.sort_values(SYNAPSE_ID, kind="stable")
+            if syn[SYNAPSE_ID].duplicated().any():
+                raise InputError("synapses: synapse ids repeat; a synapse table has one row per synapse "
+                                 "(drop the duplicates first)", "synapses")
+        syn, counts = drop_special(syn, autapses=autapses, zero_root=zero_root)
+        summary["synapses"] = {**counts, "synapses": int(len(syn))}
+        if connections is None:
+            edges = aggregate_edges(syn, nt_columns=nt)
+    if connections is not None:
+        files["connections"] = str(connections) if not isinstance(connections, pd.DataFrame) else "DataFrame"
+        edges = connection_rows(_frame(connections, "connections"))
+        e, counts = drop_special(edges, autapses=autapses, zero_root=zero_root)
+        summary["connections"] = {k: v for k, v in counts.items() if k in ("autapses", "zero_root", "dropped")}
+        edges = e
+    weak = 0
+    if edges is not None:
+        edges, weak = threshold_pairs(edges, base.min_synapses)
+    nodes = None
+    cell_list = [] if cells is None else (list(cells) if isinstance(cells, (list, tuple)) else [cells])
+    cell_summary = []
+    for i, src in enumerate(cell_list):
+        df = _frame(src, "cells")
+        nm = Path(src).name.split(".")[0] if not isinstance(src, pd.DataFrame) else f"cells_{i}"
+        files.setdefault("cells", []).append(str(src) if not isinstance(src, pd.DataFrame) else "DataFrame")
+        n, counts = cell_rows(df, _cell_spec(df, p, nm), voxel_resolution=res)
+        cell_summary.append(counts)
+        if nodes is None:
+            nodes = n
+        else:
+            clash = [c for c in n.columns if c != ROOT_ID and c in nodes.columns]
+            nodes = nodes.merge(n.rename(columns={c: f"{nm}_{c}" for c in clash}), on=ROOT_ID, how="outer")
+    if edges is None:
+        edges = pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
+                              "synapse_count": np.zeros(0, np.int64)})
+    if syn is not None and keep_synapses:
+        order = np.lexsort((syn[SYNAPSE_ID].to_numpy() if SYNAPSE_ID in syn.columns else np.arange(len(syn)),
+                            syn[POST].to_numpy(), syn[PRE].to_numpy()))
+        syn = syn.iloc[order].reset_index(drop=True)
+    name = name or (f"{p.name}_release" if p else "cave_release") + (f"_v{version}" if version else "")
+    path = Path(out).expanduser() if out is not None else data_home() / name
+    m = Manifest(
+        name=name, title=(p.title if p else "CAVE-format release files") + (f" (release v{version})" if version else ""),
+        species=p.species if p else None,
+        source={"kind": "cave-release", "datastack": datastack or (p.datastack if p else None),
+                "preset": p.name if p else None, "files": files, "citation": p.citation if p else "",
+                "ingested": utc_now()},
+        version={"materialization": version} if version is not None else {},
+        units={"position": "nm"}, voxel_resolution_nm=[float(v) for v in res] if res else None,
+        extra={"min_synapses": base.min_synapses, "edges_below_min_synapses": weak, **summary,
+               "cell_tables": cell_summary, "notes": list(p.notes) if p else []},
+    )
+    write_store(path, edges, nodes, syn if keep_synapses else None, name=name, manifest=m,
+                duplicates="error", progress=progress)
+    return path
