@@ -368,6 +368,8 @@ class JobManager:
     # ------------------------------------------------------------------ events
     def _on_event(self, msg: Any) -> None:
         """A progress message from a worker."""
+        if not self.running:
+            return
         try:
             job_id = msg["job"]
             attempt = int(msg.get("attempt", 0))
@@ -391,9 +393,11 @@ class JobManager:
             logger.exception("finishing job %s failed: %s", job_id, exc)
 
     def _finish(self, job_id: str, attempt: int, future: Any) -> None:
+        if not self.running:
+            return  # the server is stopping: the job stays active and recovery resumes it
         job = self.store.get(job_id)
-        if job is None or int(job["attempts"]) != attempt or not self.running:
-            return  # a newer attempt owns the job, or the server is stopping (recovery resumes it)
+        if job is None or int(job["attempts"]) != attempt:
+            return  # a newer attempt owns the job
         if job["state"] in TERMINAL:
             return
         if future.cancelled():
