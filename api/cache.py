@@ -67,12 +67,16 @@ class ResultCache:
         Where disk entries go (``<folder>/<dataset>/<version>/<kind>-<digest>.json``).
     entries : int
         Results kept in memory.
+    frames : int
+        Tables (e.g. all matches of a motif query, paged from) kept in memory.
     """
 
-    def __init__(self, folder: str | Path, entries: int = 512) -> None:
+    def __init__(self, folder: str | Path, entries: int = 512, frames: int = 8) -> None:
         self.folder = Path(folder)
         self.entries = entries
+        self.frames = frames
         self._mem: OrderedDict[tuple, bytes] = OrderedDict()
+        self._frames: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -117,4 +121,47 @@ class ResultCache:
             tmp.write_bytes(value)
             os.replace(tmp, path)
         except OSError as exc:  # a full disk must not fail the request
+            logger.warning("could not write cache entry %s: %s", path, exc)
+
+    # ------------------------------------------------------------------ tables
+    def _frame_path(self, key: CacheKey) -> Path:
+        return self.folder / key.dataset / key.version / f"{key.kind}-{key.digest}.parquet"
+
+    def get_frame(self, key: CacheKey) -> Any:
+        """A cached table (pandas DataFrame), or ``None``."""
+        with self._lock:
+            df = self._frames.get(key.id)
+            if df is not None:
+                self._frames.move_to_end(key.id)
+                return df
+        path = self._frame_path(key)
+        if not path.is_file():
+            return None
+        import pandas as pd
+
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:  # a torn or foreign file is a miss, not an error
+            logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
+            return None
+        self._remember_frame(key, df)
+        return df
+
+    def _remember_frame(self, key: CacheKey, df: Any) -> None:
+        with self._lock:
+            self._frames[key.id] = df
+            self._frames.move_to_end(key.id)
+            while len(self._frames) > self.frames:
+                self._frames.popitem(last=False)
+
+    def put_frame(self, key: CacheKey, df: Any) -> None:
+        """Keep a table in memory and (atomically) on disk as Parquet."""
+        self._remember_frame(key, df)
+        path = self._frame_path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            df.to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+        except OSError as exc:
             logger.warning("could not write cache entry %s: %s", path, exc)

@@ -11,6 +11,7 @@ exception                  status  code
 QuerySyntaxError           400     ``query_syntax`` (+ ``line``, ``column``)
 QueryTooLargeError         400     ``query_too_large``
 QueryTimeoutError          422     ``query_timeout``
+other QueryError           400     ``invalid_query`` (unknown attribute, ...)
 NullModelError             422     ``null_model``
 ColumnError                400     ``unknown_column``
 other InputError           400     ``invalid_input``
@@ -79,6 +80,7 @@ ERROR_CODES: list[tuple[type[BaseException], int, str]] = [
     (cxe.QuerySyntaxError, 400, "query_syntax"),
     (cxe.QueryTooLargeError, 400, "query_too_large"),
     (cxe.QueryTimeoutError, 422, "query_timeout"),
+    (cxe.QueryError, 400, "invalid_query"),
     (cxe.NullModelError, 422, "null_model"),
     (cxe.ColumnError, 400, "unknown_column"),
     (cxe.InputError, 400, "invalid_input"),
@@ -110,6 +112,8 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
         if isinstance(exc, cls):
             field = getattr(exc, "parameter", None)
             extra: dict[str, Any] = {}
+            if isinstance(exc, cxe.QueryError) and field is None:
+                field = "query"
             if isinstance(exc, cxe.QuerySyntaxError):
                 extra = {"line": exc.line, "column": exc.column}
             if isinstance(exc, cxe.ColumnError):

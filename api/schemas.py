@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
     "NAME_PATTERN", "RootId", "ErrorDetail", "ErrorResponse", "Terms", "DatasetItem", "DatasetList", "DatasetInfo",
     "TypeRow", "TypePage", "TriadCensus", "DyadCensus", "MotifCountRequest", "MotifCount", "MotifMatchesRequest",
     "MotifMatches", "SignificanceRequest", "TrainRequest", "IngestRequest", "JobInfo", "JobList", "LinkRequest",
-    "Link", "Health", "WhoAmI", "TermsAccepted", "ModelInfo", "ModelList", "PredictionPage",
+    "Link", "ViewerSource", "Health", "WhoAmI", "TermsAccepted", "ModelInfo", "ModelList", "PredictionPage",
 ]
 
 #: Dataset names accepted in paths (never interpreted as file paths).
@@ -54,6 +54,18 @@ RootId = Annotated[str, BeforeValidator(_root_id), Field(
     description="uint64 root id as a decimal string (integers are accepted on input)",
     json_schema_extra={"pattern": "^[0-9]{1,20}$", "examples": ["720575940621039145"]},
 )]
+
+
+#: Volumes a link may show: a known dataset or a source URL — never a path on the server.
+def _remote_source(value: str) -> str:
+    if "file:" in value.lower():
+        raise ValueError("source: a volume on the server's disk cannot be linked; use a remote source URL")
+    return value
+
+
+ViewerSource = Annotated[str, AfterValidator(_remote_source), Field(
+    max_length=1000, pattern=r"^(flywire|microns|[a-z][a-z0-9+.-]*://\S+)$",
+    description="flywire, microns, or a Neuroglancer source URL (precomputed://..., graphene://..., https://...)")]
 
 
 class _Strict(BaseModel):
@@ -192,6 +204,8 @@ class MotifCount(BaseModel):
 class MotifMatchesRequest(MotifCountRequest):
     limit: int = Field(100, ge=1, description="page size (at most the server's max_page_size)")
     cursor: str | None = Field(None, max_length=512, description="next_cursor of the previous page")
+    link: bool = Field(False, description="add a Neuroglancer link showing this page's matches")
+    source: ViewerSource | None = Field(None, description="volume of the link (default: known from the dataset)")
 
 
 class MotifMatches(BaseModel):
@@ -199,6 +213,9 @@ class MotifMatches(BaseModel):
     version: str
     columns: list[str] = Field(description="motif node names, in query order")
     matches: list[dict[str, str]] = Field(description="one mapping node name -> root id (string) per match")
+    total: int = Field(description="matches held for this query (all of them unless truncated)")
+    truncated: bool = Field(description="the query has more matches than the server keeps (max_matches); "
+                                        "add constraints to see them all")
     next_cursor: str | None = None
     link: str | None = Field(None, description="a Neuroglancer link showing the neurons of this page, if requested")
 
@@ -214,9 +231,11 @@ class SignificanceRequest(_Strict):
 
 class TrainRequest(_Strict):
     label: str = Field("cell_type", min_length=1, max_length=128, description="node label column to predict")
-    model: str = Field("sage", min_length=1, max_length=64, description="model architecture")
+    model: Literal["partner_sage", "dir_sage", "sage", "gcn", "mlp"] = Field(
+        "partner_sage", description="architecture (gnn.MODELS); sage, gcn and mlp are the flywire-gnn baselines")
     seed: int = Field(0, ge=0, le=2**32 - 1)
-    epochs: int | None = Field(None, ge=1, le=10_000)
+    epochs: int | None = Field(None, ge=1, le=2000, description="training epochs (default: gnn's)")
+    hidden: int | None = Field(None, ge=4, le=1024, description="hidden units (default: gnn's)")
 
 
 class IngestCelegans(_Strict):
@@ -290,9 +309,19 @@ class PredictionPage(BaseModel):
 
 
 class LinkRequest(_Strict):
-    root_ids: list[RootId] = Field(min_length=1, max_length=10_000)
+    root_ids: list[RootId] | None = Field(None, min_length=1, max_length=10_000,
+                                          description="neurons to show (or use select)")
+    select: dict[Annotated[str, Field(max_length=128)], str | list[str]] | None = Field(
+        None, max_length=8, description="neurons to show by node labels, e.g. {\"cell_type\": \"AVA\"}")
     color_by: str | None = Field(None, max_length=128, description="node label column that sets segment colours")
-    title: str | None = Field(None, max_length=200)
+    source: ViewerSource | None = None
+    store: bool = Field(False, description="always store the state here and link it by URL")
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> LinkRequest:
+        if (self.root_ids is None) == (self.select is None):
+            raise ValueError("give exactly one of root_ids or select")
+        return self
 
 
 class Link(BaseModel):

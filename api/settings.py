@@ -95,6 +95,9 @@ class Settings:
         before it is marked failed.
     cache_entries : int
         Results kept in memory (they are also kept on disk per dataset version).
+    max_matches : int
+        Motif matches kept per query for paging (the first found, then sorted);
+        a page response says ``truncated`` when a query has more.
     """
 
     data_root: Path = field(default_factory=_default_root)
@@ -113,11 +116,13 @@ class Settings:
     compute_threads: int = 4
     job_attempts: int = 2
     cache_entries: int = 512
+    max_matches: int = 100_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
         for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
-                     "max_queued_jobs", "max_inflight", "compute_threads", "job_attempts", "cache_entries"):
+                     "max_queued_jobs", "max_inflight", "compute_threads", "job_attempts", "cache_entries",
+                     "max_matches"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, not {value!r}", name)

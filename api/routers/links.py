@@ -1,14 +1,26 @@
-"""Neuroglancer: stored states served at ``/v1/states/{id}`` (public, content-addressed, CORS)."""
+"""Neuroglancer links for results, and the stored states they point to.
+
+Links are built by :mod:`connectome.neuroglancer`; long states go to the
+service's content-addressed state store (``<data_root>/states``) and the link
+loads them from ``GET /v1/states/{id}`` on this service. That route (and the
+segment-properties files next to it) needs no token — Neuroglancer fetches it
+from the browser — and answers with CORS headers; ids are SHA-256 hashes of the
+state, so only holders of a link find a state.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from ..deps import ServiceDep
-from ..schemas import ErrorResponse
+from ..deps import DataDep, ServiceDep
+from ..errors import ApiError
+from ..jobs import JOB_ID_PATTERN
+from ..responses import ERRORS, json_response
+from ..schemas import ErrorResponse, Link, LinkRequest, ViewerSource
+from ..service import Service
 
 router = APIRouter(prefix="/v1", tags=["neuroglancer"])
 
@@ -18,10 +30,101 @@ _NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such state"},
               400: {"model": ErrorResponse, "description": "not a state id"}}
 
 
+def state_store(service: Service) -> Any:
+    """The service's state store, served at ``<base_url>/v1/states``."""
+    from connectome.neuroglancer import StateStore
+
+    return StateStore(service.settings.states_dir, base_url=service.settings.base_url + "/v1/states")
+
+
+def link_response(service: Service, url: str) -> dict[str, Any]:
+    """``{url, state_id, state_url}``; the state fields are set when the state was stored here."""
+    from connectome.neuroglancer import parse_link
+
+    parsed = parse_link(url)
+    base = service.settings.base_url + "/v1/states/"
+    if parsed.state_url and parsed.state_url.startswith(base):
+        return {"url": url, "state_id": parsed.state_url[len(base):], "state_url": parsed.state_url}
+    return {"url": url, "state_id": None, "state_url": None}
+
+
+def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> str:
+    """Call a link builder, naming the request's ``source`` field when no volume is known."""
+    from connectome.errors import InputError
+
+    try:
+        return fn(*args, dataset=source, **kwargs)
+    except InputError as exc:
+        if exc.parameter == "dataset":
+            raise ApiError(400, "no_volume", "source: no image or segmentation volume is known for this dataset; "
+                           "send source: 'flywire', 'microns' or a source URL such as precomputed://gs://bucket/seg",
+                           field="source") from None
+        raise
+
+
+@router.post("/datasets/{name}/links", response_model=Link, responses=ERRORS,
+             summary="A Neuroglancer link showing neurons (by root id or by labels), coloured by a label")
+async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Response:
+    import anyio
+
+    import connectome as cx
+
+    def work() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        if req.root_ids is not None:
+            ids = [int(i) for i in req.root_ids]
+        else:
+            ids = cx.ids_of(c, **(req.select or {}))
+            if len(ids) == 0:
+                raise ApiError(400, "invalid_input", "select: no neuron has these labels", field="select")
+        url = build_link(cx.neuroglancer.link, c, ids, source=req.source, color_by=req.color_by,
+                         store=state_store(service), max_length=0 if req.store else None)
+        return link_response(service, url)
+
+    return json_response(await anyio.to_thread.run_sync(work))
+
+
 @router.get("/states/{state_id}", response_model=dict, responses=_NOT_FOUND,
             summary="A stored Neuroglancer state (no token: Neuroglancer fetches it by json_url)")
 async def get_state(state_id: StateId, service: ServiceDep) -> Response:
-    from connectome.neuroglancer.statestore import state_bytes
-
-    body = state_bytes(state_id, service.settings.states_dir)
+    body = state_store(service).read_bytes(state_id)
     return Response(body, media_type="application/json", headers=_CORS)
+
+
+@router.get("/states/segment_properties/{properties_id}/info", response_model=dict, responses=_NOT_FOUND,
+            summary="Segment properties (labels shown in the viewer) referenced by stored states")
+async def get_segment_properties(properties_id: StateId, service: ServiceDep) -> Response:
+    body = state_store(service).read_properties(properties_id)
+    return Response(body, media_type="application/json", headers=_CORS)
+
+
+ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (the id of its training job)")]
+SourceQ = Annotated[ViewerSource | None, Query(description="volume to show: flywire, microns or a source URL "
+                                                            "(default: known from the dataset)")]
+
+
+@router.get("/datasets/{name}/models/{model_id}/link", response_model=Link, responses=ERRORS,
+            summary="A Neuroglancer link with neurons coloured by predicted type (and the disagreements)")
+async def prediction_link(acc: DataDep, service: ServiceDep, model_id: ModelId, source: SourceQ = None,
+                          only_disagreements: Annotated[bool, Query()] = False,
+                          min_probability: Annotated[float | None, Query(ge=0, le=1)] = None) -> Response:
+    import anyio
+    import pandas as pd
+
+    import connectome as cx
+
+    from .models import _model
+
+    job = _model(service, acc.name, model_id)
+    label = job["params"].get("label")
+
+    def work() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        pred = pd.read_parquet(service.model_dir(model_id) / "predictions.parquet")
+        truth = label if label in c.label_columns else None
+        url = build_link(cx.neuroglancer.prediction_link, c, pred, source=source, truth=truth,
+                         only_disagreements=only_disagreements, min_probability=min_probability,
+                         store=state_store(service))
+        return link_response(service, url)
+
+    return json_response(await anyio.to_thread.run_sync(work))

@@ -21,13 +21,11 @@ router = APIRouter(prefix="/v1/datasets", tags=["motifs"], responses={
 GRACE_S = 2.0
 
 
-def _graph(service: Service, name: str, edge_kind: str | None, min_synapses: int | None) -> Any:
+def _graph(service: Service, name: str, min_synapses: int | None) -> Any:
     import connectome as cx
 
     c = service.catalog.load(name)[0]
-    if edge_kind is None and min_synapses is None:
-        return c
-    return cx.filter_edges(c, min_synapses=min_synapses, edge_kind=edge_kind)
+    return c if min_synapses is None else cx.filter_edges(c, min_synapses=min_synapses)
 
 
 def _params(req: MotifCountRequest) -> dict[str, Any]:
@@ -44,8 +42,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
     params = _params(req)
 
     def compute() -> dict[str, Any]:
-        g = _graph(service, acc.name, req.edge_kind, req.min_synapses)
-        n = cx.count_motifs(g, params["query"], timeout=b)
+        g = _graph(service, acc.name, req.min_synapses)
+        n = cx.count_motifs(g, params["query"], timeout=b, edge_kind=req.edge_kind)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
 
     body, hit = await cached(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S)
@@ -55,6 +53,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
 @router.post("/{name}/motifs/matches", response_model=MotifMatches,
              summary="Matches of a DotMotif query, one page at a time (root ids as strings)")
 async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesRequest) -> Response:
+    """All matches of a query (up to ``max_matches``, sorted) are found once per dataset version and
+    kept; pages are slices of that table, so a cursor always continues where the last page ended."""
     import connectome as cx
 
     s = service.settings
@@ -65,16 +65,35 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
     scope = cursor_scope(version, params)
     offset = decode_cursor(req.cursor, scope)
     limit = req.limit
+    all_key = CacheKey(acc.name, version, "motif-matches", params)
 
-    def compute() -> dict[str, Any]:
-        g = _graph(service, acc.name, req.edge_kind, req.min_synapses)
-        df = cx.find_motifs(g, params["query"], limit=offset + limit + 1, timeout=b)
-        cols = [str(c) for c in df.columns]
-        page = df.iloc[offset:offset + limit]
-        matches = [{col: str(int(v)) for col, v in zip(cols, row)} for row in page.itertuples(index=False)]
-        nxt = encode_cursor(offset + limit, scope) if len(df) > offset + limit else None
-        return {"dataset": acc.name, "version": version, "columns": cols, "matches": matches, "next_cursor": nxt}
+    def matches() -> Any:
+        df = service.cache.get_frame(all_key)
+        if df is None:
+            g = _graph(service, acc.name, req.min_synapses)
+            df = cx.find_motifs(g, params["query"], limit=s.max_matches + 1, timeout=b, edge_kind=req.edge_kind)
+            service.cache.put_frame(all_key, df)
+        return df
 
-    key = CacheKey(acc.name, version, "motif-matches", {**params, "offset": offset, "limit": limit})
-    body, hit = await cached(service, key, compute, b + GRACE_S)
+    def page() -> dict[str, Any]:
+        df = matches()
+        truncated = len(df) > s.max_matches
+        held = df.iloc[:s.max_matches]
+        cols = [str(c) for c in held.columns]
+        part = held.iloc[offset:offset + limit]
+        rows = [{col: str(int(v)) for col, v in zip(cols, row)} for row in part.itertuples(index=False)]
+        nxt = encode_cursor(offset + limit, scope) if len(held) > offset + limit else None
+        link = None
+        if req.link and len(part):
+            from .links import build_link, state_store
+
+            link = build_link(cx.neuroglancer.motif_link, service.catalog.load(acc.name)[0],
+                              part.reset_index(drop=True), source=req.source, top_k=None,
+                              store=state_store(service))
+        return {"dataset": acc.name, "version": version, "columns": cols, "matches": rows, "total": int(len(held)),
+                "truncated": bool(truncated), "next_cursor": nxt, "link": link}
+
+    key = CacheKey(acc.name, version, "motif-page", {**params, "offset": offset, "limit": limit,
+                                                      "link": req.link, "source": req.source})
+    body, hit = await cached(service, key, page, b + GRACE_S)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
