@@ -18,7 +18,12 @@ import pytest
 
 from api.testing import ServiceProcess
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.slow,
+    # dotmotif's parser leaves its grammar file open when the library is called in this process
+    pytest.mark.filterwarnings(r"ignore:Exception ignored in.*dotmotif.*grammar\.lark:pytest.PytestUnraisableExceptionWarning"),
+]
 
 DS = "celegans_cook2019_herm"
 TERMINAL = {"succeeded", "failed", "cancelled"}
@@ -261,7 +266,7 @@ def test_jobs_per_token_are_bounded_with_429(alice, bob):
 def test_every_route_needs_a_token(server, tokens):
     """Each route of the OpenAPI schema: 401 without a token, with a malformed or revoked one."""
     schema = httpx.get(server.url + "/openapi.json").json()
-    public = {"/v1/health", "/v1/states/{state_id}"}
+    public = {"/v1/health", "/v1/states/{state_id}", "/v1/states/segment_properties/{properties_id}/info"}
     revoked = server.token("carol")
     svc = server.service()
     try:
@@ -269,7 +274,8 @@ def test_every_route_needs_a_token(server, tokens):
         assert svc.tokens.revoke(tid)
     finally:
         svc.close()
-    fill = {"name": DS, "job_id": "job_" + "0" * 32, "model_id": "job_" + "0" * 32, "state_id": "a" * 64}
+    fill = {"name": DS, "job_id": "job_" + "0" * 32, "model_id": "job_" + "0" * 32, "state_id": "a" * 64,
+            "properties_id": "b" * 64}
     seen = set()
     with httpx.Client(base_url=server.url, timeout=30) as anon:
         for path, ops in schema["paths"].items():
@@ -368,3 +374,103 @@ def test_request_body_size_is_limited(alice):
 
     r = alice.post(f"/v1/datasets/{DS}/significance", content=chunks(), headers={"content-type": "application/json"})
     assert_error(r, 413, "body_too_large", "body")
+
+
+# --------------------------------------------------------------------------- motifs, links, models
+
+FFL = "A -> B [weight >= 3]\nB -> C [weight >= 3]\nA -> C [weight >= 3]"
+
+
+def test_motif_count_equals_library_and_is_cached(alice):
+    import connectome as cx
+
+    expected = cx.count_motifs(cx.load(DS), FFL)
+    r = alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": FFL, "timeout_s": 30})
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] == expected > 0 and r.headers["x-cache"] == "miss"
+    again = alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": FFL})
+    assert again.json()["count"] == expected and again.headers["x-cache"] == "hit"
+
+
+def test_motif_matches_page_through_every_match_once(alice):
+    import connectome as cx
+
+    expected = cx.find_motifs(cx.load(DS), FFL)
+    seen, cursor = [], None
+    while True:
+        body = {"query": FFL, "limit": 250}
+        if cursor:
+            body["cursor"] = cursor
+        page = alice.post(f"/v1/datasets/{DS}/motifs/matches", json=body).json()
+        assert page["columns"] == ["A", "B", "C"] and page["total"] == len(expected) and not page["truncated"]
+        assert all(isinstance(v, str) for m in page["matches"] for v in m.values())  # root ids as strings
+        seen += [tuple(int(m[k]) for k in "ABC") for m in page["matches"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [tuple(int(x) for x in row) for row in expected.itertuples(index=False)]
+    r = alice.post(f"/v1/datasets/{DS}/motifs/matches", json={"query": FFL + "\nA !> C", "cursor": cursor or "x"})
+    assert_error(r, 400, "invalid_cursor", "cursor")
+
+
+def test_malformed_motif_queries_are_400_with_line_and_column(alice):
+    r = alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": "A -> B\nB -> C [weight >= 5\nC -> A"})
+    err = assert_error(r, 400, "query_syntax", "query")
+    assert err["line"] == 3 and err["column"] >= 1 and "line 3" in err["message"]
+    err = assert_error(alice.post(f"/v1/datasets/{DS}/motifs/matches", json={"query": "A -> B\nA.colour == \"red\""}),
+                       400, "invalid_query", "query")
+    assert "colour" in err["message"]
+    assert_error(alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": "A -> B", "timeout_s": 1e6}), 400,
+                 "invalid_parameter", "timeout_s")
+    assert_error(alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": ""}), 400, "invalid_parameter", "query")
+
+
+def test_links_store_states_served_without_a_token(alice, server):
+    r = alice.post(f"/v1/datasets/{DS}/links", json={"select": {"cell_type": "AVA"}, "color_by": "cell_type",
+                                                     "source": "precomputed://gs://example/seg", "store": True})
+    assert r.status_code == 200, r.text
+    link = r.json()
+    assert link["state_url"] == f"{server.url}/v1/states/{link['state_id']}" and link["state_url"] in link["url"]
+    st = httpx.get(link["state_url"])  # what Neuroglancer does from the browser: no token
+    assert st.status_code == 200 and st.headers["access-control-allow-origin"] == "*"
+    layer = st.json()["layers"][0]
+    assert len(layer["segments"]) == 2 and all(isinstance(s, str) for s in layer["segments"])
+    assert_error(httpx.get(f"{server.url}/v1/states/{'0' * 64}"), 404, "not_found")
+    assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"select": {"cell_type": "AVA"}}), 400, "no_volume",
+                 "source")
+    assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["1"], "source": "flywire"}), 400,
+                 "invalid_input", "root_ids")
+    assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["1"], "source": "precomputed://file:///etc"}),
+                 400, "invalid_parameter", "source")
+    assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["18446744073709551616"]}), 400,
+                 "invalid_parameter", "root_ids.0")
+    page = alice.post(f"/v1/datasets/{DS}/motifs/matches",
+                      json={"query": FFL, "limit": 2, "link": True, "source": "precomputed://gs://example/seg"}).json()
+    assert page["link"].startswith("https://") and page["matches"][0]["A"] in page["link"]
+
+
+def test_training_job_then_predictions_and_their_link(alice):
+    r = alice.post(f"/v1/datasets/{DS}/models", json={"label": "super_class", "model": "sage", "epochs": 5, "seed": 1})
+    assert r.status_code == 202, r.text
+    job = wait_job(alice, r.json()["id"], timeout=240)
+    assert job["state"] == "succeeded", job
+    model_id = job["id"]
+    models = alice.get(f"/v1/datasets/{DS}/models").json()["models"]
+    assert model_id in [m["id"] for m in models]
+    info = alice.get(f"/v1/datasets/{DS}/models/{model_id}").json()
+    assert 0.0 <= info["metrics"]["test"]["accuracy"] <= 1.0 and info["params"]["label"] == "super_class"
+    rows, cursor = [], None
+    while True:
+        params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+        page = alice.get(f"/v1/datasets/{DS}/models/{model_id}/predictions", params=params).json()
+        rows += page["rows"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(rows) == page["total"] == 473
+    assert all(isinstance(r["root_id"], str) for r in rows)
+    assert {r["predicted"] for r in rows} <= {"sensory", "interneuron", "motor", "muscle", "other"}
+    link = alice.get(f"/v1/datasets/{DS}/models/{model_id}/link",
+                     params={"source": "precomputed://gs://example/seg"}).json()
+    assert link["url"].startswith("https://")
+    assert_error(alice.get(f"/v1/datasets/{DS}/models/job_{'2' * 32}"), 404, "model_not_found", "model_id")
