@@ -115,12 +115,12 @@ def _center(nodes: pd.DataFrame, ids: np.ndarray) -> list[float] | None:
 def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], roles: list[str], *,
                  colors: Any, lines: bool, synapses: bool, dataset: Any, properties: Any, alpha: Any,
                  view: Any, store: Any) -> dict[str, Any]:
-    sources, nodes, st = _links_common(c, dataset, store)
-    role_colors = label_colors(roles, colors if colors is not None else palette(len(roles)))
     sub = matches.loc[list(rows), roles]
-    ids_by_row = {r: coerce_ids(sub.loc[r].to_numpy(), "matches") for r in rows}
+    ids_by_row = {r: coerce_ids(pd.Series(list(sub.loc[r]), dtype=object), "matches") for r in rows}
     all_ids = np.unique(np.concatenate(list(ids_by_row.values())))
     check_known_ids(c, all_ids, "matches")
+    sources, nodes, st = _links_common(c, dataset, store)
+    role_colors = label_colors(roles, colors if colors is not None else palette(len(roles)))
     groups: list[SegmentGroup] = []
     for r, ids in ids_by_row.items():
         cmap = {int(i): role_colors[_label_key(role)] for role, i in zip(roles, ids)}

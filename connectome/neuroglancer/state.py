@@ -383,16 +383,15 @@ def build_state(
     dict
         The state as JSON-ready data (root ids as strings).
     """
-    sources = dataset_sources(dataset, c)
-    layer_name = sources.name or "segmentation"
-    if sources.image and layer_name == "em":
-        layer_name = "segmentation"
-    named = _resolve_groups(c, root_ids, layer_name)
+    named = _resolve_groups(c, root_ids, "")
     all_ids = np.unique(np.concatenate([ids for _, ids in named])) if named else np.zeros(0, np.uint64)
     nodes: pd.DataFrame | None = None
     if c is not None:
         check_known_ids(c, all_ids)
         nodes = c.node_table()
+    sources = dataset_sources(dataset, c)
+    layer_name = sources.name if sources.name and sources.name != "em" else "segmentation"
+    named = [(name or layer_name, ids) for name, ids in named]
     if color_by is not None:
         if nodes is None:
             raise InputError("color_by: colouring by a label needs a connectome (its node columns); "
