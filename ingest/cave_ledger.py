@@ -148,8 +148,9 @@ class Ledger:
                 entries = []
             elif head.get("key_hash") != h:
                 if not restart:
-                    diff = sorted(k for k in set(key) | set(head.get("key", {}))
-                                  if key.get(k) != head.get("key", {}).get(k))
+                    now = json.loads(json.dumps(key, sort_keys=True, default=str))
+                    old = head.get("key", {})
+                    diff = sorted(k for k in set(now) | set(old) if now.get(k) != old.get(k))
                     raise ResumeMismatchError(
                         f"out: {folder} holds an unfinished ingest with other parameters (differing: "
                         f"{', '.join(diff)}); rerun with the same parameters to resume it, or pass restart=True "

@@ -513,26 +513,42 @@ def connect(datastack: str, server: str, *, options: FetchOptions | None = None,
     _probe(server, options.connect_timeout)
     from caveclient import CAVEclient
 
-    try:
-        client = CAVEclient(datastack, server_address=server, auth_token=auth_token,
-                            auth_token_file=auth_token_file, max_retries=0, pool_maxsize=options.concurrency + 4,
-                            write_server_cache=False)
-    except requests.HTTPError as exc:
-        code = exc.response.status_code if exc.response is not None else None
+    attempt = 0
+    while True:
+        try:
+            client = CAVEclient(datastack, server_address=server, auth_token=auth_token,
+                                auth_token_file=auth_token_file, max_retries=0,
+                                pool_maxsize=options.concurrency + 4, write_server_cache=False)
+        except Exception as exc:  # noqa: BLE001 - transient failures retried, the rest translated
+            reason = classify_failure(exc)
+            attempt += 1
+            if reason is None or attempt > options.retries:
+                raise _connect_error(exc, datastack, server, auth_token, auth_token_file) from None
+            delay = backoff_delay(attempt, base=options.backoff, cap=options.max_backoff)
+            logger.info("connecting to %s: %s, retry %d/%d in %.2f s", server, reason, attempt, options.retries,
+                        delay)
+            time.sleep(delay)
+            continue
+        return CaveSession(client, datastack, server, options, (auth_token, auth_token_file))
+
+
+def _connect_error(exc: BaseException, datastack: str, server: str, auth_token: str | None,
+                   auth_token_file: str | None) -> BaseException:
+    import requests
+
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        code = exc.response.status_code
         if code in (401, 403):
-            raise _auth_error(server, auth_token, auth_token_file, code) from None
+            return _auth_error(server, auth_token, auth_token_file, code)
         if code == 404:
-            raise DatastackNotFoundError(datastack, _list_datastacks(server, auth_token, auth_token_file),
-                                         server) from None
-        raise CaveServerError(f"datastack: {server} answered HTTP {code} for {datastack!r}: "
-                              f"{_server_message(exc)}", code) from None
-    except requests.RequestException as exc:
-        raise CaveConnectionError(f"server: {server}: {_short(exc)}") from None
-    except Exception as exc:  # noqa: BLE001 - caveclient raises plain exceptions for auth
-        if type(exc).__name__ == "AuthException":
-            raise _auth_error(server, auth_token, auth_token_file, None) from None
-        raise
-    return CaveSession(client, datastack, server, options, (auth_token, auth_token_file))
+            return DatastackNotFoundError(datastack, _list_datastacks(server, auth_token, auth_token_file), server)
+        return CaveServerError(f"datastack: {server} answered HTTP {code} for {datastack!r}: "
+                               f"{_server_message(exc)}", code)
+    if isinstance(exc, requests.RequestException):
+        return CaveConnectionError(f"server: {server}: {_short(exc)}")
+    if type(exc).__name__ == "AuthException":
+        return _auth_error(server, auth_token, auth_token_file, None)
+    return exc
 
 
 def _list_datastacks(server: str, auth_token: str | None, auth_token_file: str | None) -> list[str]:

@@ -132,11 +132,10 @@ def volume_bbox(vol: Any) -> np.ndarray:
     return np.stack([np.asarray(b.minpt, dtype=np.int64), np.asarray(b.maxpt, dtype=np.int64)])
 
 
-def _box_voxels(vol: Any, bbox: Any, units: str | None) -> np.ndarray:
-    bounds = volume_bbox(vol)
-    res = np.asarray(vol.resolution, dtype=float)
+def _check_box(bbox: Any, units: str | None) -> np.ndarray | None:
+    """Shape and units of a box, checked before any volume is opened."""
     if bbox is None:
-        return bounds
+        return None
     from .cave import bbox_array
 
     box = bbox_array(bbox)
@@ -145,11 +144,20 @@ def _box_voxels(vol: Any, bbox: Any, units: str | None) -> np.ndarray:
             raise InputError("units: say whether bbox is in 'voxels' (of the chosen mip) or 'nm'; units are "
                              "never assumed", "units")
         raise InputError(f"units must be 'voxels' or 'nm', not {units!r}", "units")
+    if units == "voxels" and np.any(box != np.round(box)):
+        raise InputError("bbox: voxel coordinates must be whole numbers (or pass units='nm')", "bbox")
+    return box
+
+
+def _box_voxels(vol: Any, bbox: Any, units: str | None) -> np.ndarray:
+    bounds = volume_bbox(vol)
+    res = np.asarray(vol.resolution, dtype=float)
+    box = _check_box(bbox, units)
+    if box is None:
+        return bounds
     if units == "nm":
         vox = np.stack([np.floor(box[0] / res), np.ceil(box[1] / res)]).astype(np.int64)
     else:
-        if np.any(box != np.round(box)):
-            raise InputError("bbox: voxel coordinates must be whole numbers (or pass units='nm')", "bbox")
         vox = box.astype(np.int64)
     if np.any(vox[0] < bounds[0]) or np.any(vox[1] > bounds[1]):
         raise InputError(
@@ -181,6 +189,7 @@ def read_cutout(source: str | os.PathLike | Any, bbox: Any = None, *, units: str
     >>> c.labels.shape, c.resolution_nm.tolist()
     ((20, 20, 10), [32.0, 32.0, 40.0])
     """
+    _check_box(bbox, units)
     vol = source if hasattr(source, "bounds") and hasattr(source, "download") else open_volume(source, mip=mip,
                                                                                               progress=progress)
     vox = _box_voxels(vol, bbox, units)
@@ -369,6 +378,7 @@ def ingest_volume(source: str | os.PathLike, bbox: Any = None, *, units: str | N
     import connectome as cx
     from connectome.store import write_store
 
+    _check_box(bbox, units)
     vol = open_volume(source, mip=mip, progress=False)
     cut = read_cutout(vol, bbox, units=units, mip=mip)
     stats = segment_stats(cut, include_zero=include_zero)

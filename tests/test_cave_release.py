@@ -1,0 +1,141 @@
+"""Release files of the CAVE sources (MICrONS / FlyWire formats as CSV, feather, parquet) go through the
+normalisation of the live path: the store from a file equals the store from the server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectome as cx
+from connectome.errors import ColumnError, InputError
+from connectome.store import read_table
+from helpers import run_cli
+from ingest.cave import ingest_cave
+from ingest.cave_release import ingest_cave_files
+from ingest.cave_session import FetchOptions
+from ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
+
+OPTS = FetchOptions(page_rows=2_000, concurrency=2, backoff=0.01)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    mi = microns_datastack(5_000, 150, seed=31)
+    fw = flywire_datastack(5_000, 150, seed=32)
+    d = tmp_path_factory.mktemp("live")
+    with CaveTestServer([mi, fw], max_rows=3_000) as srv:
+        m = ingest_cave(preset="microns", version=661, server=srv.url, out=d / "mi", options=OPTS, progress=False)
+        f = ingest_cave(preset="flywire", version=783, server=srv.url, out=d / "fw", options=OPTS,
+                        cell_tables=[], progress=False)
+    return {"mi": mi, "fw": fw, "mi_store": m, "fw_store": f}
+
+
+def _sorted(path, table, key):
+    return read_table(path, table).sort_values(key, ignore_index=True)
+
+
+def _microns_export(ds):
+    """synapses_pni_2 as MICrONS exports it: positions as '[x y z]' voxel strings."""
+    t = ds.materialize("synapses_pni_2", ds.version_time(661)).to_pandas()
+    out = t[["id", "pre_pt_root_id", "post_pt_root_id", "size"]].copy()
+    for p in ("pre_pt", "post_pt", "ctr_pt"):
+        xyz = t[[f"{p}_position_{a}" for a in "xyz"]].to_numpy()
+        out[f"{p}_position"] = [f"[{x} {y} {z}]" for x, y, z in xyz]
+    return out.sample(frac=1.0, random_state=0), t
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "feather", "parquet-split"])
+def test_microns_release_equals_live_ingest(live, tmp_path, fmt):
+    ds = live["mi"]
+    export, t = _microns_export(ds)
+    nuc = ds.materialize("nucleus_detection_v0", ds.version_time(661)).to_pandas()
+    ct = ds.materialize("aibs_metamodel_celltypes_v661", ds.version_time(661)).to_pandas()
+    cells = ct.merge(nuc, left_on="target_id", right_on="id", suffixes=("", "_ref"))
+    cells = cells.assign(pt_position=[f"[{x} {y} {z}]" for x, y, z in
+                                      cells[["pt_position_x", "pt_position_y", "pt_position_z"]].to_numpy()])
+    cells = cells[["id", "pt_root_id", "classification_system", "cell_type", "pt_position"]]
+    if fmt == "parquet-split":
+        syn_file = tmp_path / "synapses_pni_2.parquet"
+        split = t[["id", "pre_pt_root_id", "post_pt_root_id", "size"] +
+                  [f"ctr_pt_position_{a}" for a in "xyz"]]
+        split.to_parquet(syn_file)
+        cell_file = tmp_path / "aibs_metamodel_celltypes_v661.parquet"
+        cells.to_parquet(cell_file)
+    elif fmt == "feather":
+        syn_file = tmp_path / "synapses_pni_2.feather"
+        export.reset_index(drop=True).to_feather(syn_file)
+        cell_file = tmp_path / "aibs_metamodel_celltypes_v661.feather"
+        cells.reset_index(drop=True).to_feather(cell_file)
+    else:
+        syn_file = tmp_path / f"synapses_pni_2.{fmt}"
+        export.to_csv(syn_file, index=False)
+        cell_file = tmp_path / f"aibs_metamodel_celltypes_v661.{fmt}"
+        cells.to_csv(cell_file, index=False)
+    p = ingest_cave_files(synapses=syn_file, cells=[cell_file], preset="microns", version=661,
+                          datastack="minnie65_public", out=tmp_path / "store", progress=False)
+    live_store = live["mi_store"]
+    cols = ["synapse_id", "pre_root_id", "post_root_id", "x_nm", "y_nm", "z_nm", "size"]
+    got = _sorted(p, "synapses", "synapse_id")[cols]
+    want = _sorted(live_store, "synapses", "synapse_id")[cols]
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    pd.testing.assert_frame_equal(_sorted(p, "edges", ["pre_root_id", "post_root_id"]),
+                                  _sorted(live_store, "edges", ["pre_root_id", "post_root_id"]))
+    n_got = _sorted(p, "nodes", "root_id")
+    n_want = _sorted(live_store, "nodes", "root_id")
+    pd.testing.assert_frame_equal(n_got[["root_id", "class", "cell_type", "x_nm", "y_nm", "z_nm"]],
+                                  n_want[["root_id", "class", "cell_type", "x_nm", "y_nm", "z_nm"]])
+    m = cx.load(p).manifest
+    assert m.version == {"materialization": 661} and m.voxel_resolution_nm == [4.0, 4.0, 40.0]
+    assert m.source["kind"] == "cave-release"
+
+
+def test_flywire_connections_feather_with_transmitters(live, tmp_path):
+    """FlyWire's proofread_connections format: syn_count per neuropil, *_avg transmitter means."""
+    e = read_table(live["fw_store"], "edges")
+    conn = e.rename(columns={"pre_root_id": "pre_pt_root_id", "post_root_id": "post_pt_root_id",
+                             "synapse_count": "syn_count"}).drop(columns=["nt_type", "edge_kind"])
+    rng = np.random.default_rng(0)
+    conn["neuropil"] = rng.choice(["ME_R", "LO_R", "AL_L"], len(conn))
+    conn.to_feather(tmp_path / "proofread_connections_783.feather")
+    p = ingest_cave_files(connections=tmp_path / "proofread_connections_783.feather", preset="flywire",
+                          version=783, out=tmp_path / "fw", progress=False)
+    got = _sorted(p, "edges", ["pre_root_id", "post_root_id"])
+    want = e.sort_values(["pre_root_id", "post_root_id"], ignore_index=True)
+    assert len(got) == len(want) > 0
+    np.testing.assert_array_equal(got["synapse_count"].to_numpy(), want["synapse_count"].to_numpy())
+    np.testing.assert_array_equal(got["nt_type"].astype(str).to_numpy(), want["nt_type"].astype(str).to_numpy())
+    assert set(got["neuropil"]) == {"ME_R", "LO_R", "AL_L"}
+
+
+def test_flywire_synapse_release_applies_the_same_threshold(live, tmp_path):
+    ds = live["fw"]
+    t = ds.materialize("synapses_nt_v1", ds.version_time(783)).to_pandas()
+    t = t[t["cleft_score"] >= 50]  # the release holds synapses past the cleft-score filter
+    t.to_parquet(tmp_path / "synapses.parquet")
+    p = ingest_cave_files(synapses=tmp_path / "synapses.parquet", preset="flywire", out=tmp_path / "s",
+                          progress=False)
+    for table, key in (("synapses", "synapse_id"), ("edges", ["pre_root_id", "post_root_id"])):
+        got, want = _sorted(p, table, key), _sorted(live["fw_store"], table, key)
+        pd.testing.assert_frame_equal(got[want.columns], want, obj=table)
+
+
+def test_release_bad_input(tmp_path):
+    pd.DataFrame({"pre_pt_root_id": [1], "post_pt_root_id": [2], "ctr_pt_position": ["[1 2 3]"]}).to_csv(
+        tmp_path / "s.csv", index=False)
+    with pytest.raises(InputError, match="voxel resolution is unknown; pass voxel_resolution"):
+        ingest_cave_files(synapses=tmp_path / "s.csv", out=tmp_path / "a", progress=False)
+    pd.DataFrame({"pre": [1], "post_pt_root_id": [2]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ColumnError, match="pre_pt_root_id"):
+        ingest_cave_files(synapses=tmp_path / "bad.csv", preset="microns", out=tmp_path / "b", progress=False)
+    pd.DataFrame({"pre_pt_root_id": [1], "post_pt_root_id": [2], "ctr_pt_position": ["[1 2]"]}).to_csv(
+        tmp_path / "p.csv", index=False)
+    with pytest.raises(InputError, match=r"cannot read '\[1 2\]' as an \[x y z\] position"):
+        ingest_cave_files(synapses=tmp_path / "p.csv", preset="microns", out=tmp_path / "c", progress=False)
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "missing.csv"), "--preset", "microns",
+                "--out", str(tmp_path / "d"))
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "s.csv"), "--voxel-resolution", "4", "4", "40",
+                "--out", str(tmp_path / "e"))
+    assert r.returncode == 0, r.stderr
+    assert cx.load(tmp_path / "e").manifest.rows("synapses") == 1
