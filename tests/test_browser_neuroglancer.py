@@ -84,9 +84,21 @@ def _close(img: np.ndarray, rgb, tol: int = 12) -> np.ndarray:
     return (np.abs(img.astype(int) - np.array(rgb)) <= tol).all(axis=-1)
 
 
-def _section_pixels(img: np.ndarray, status: dict, section: np.ndarray, ids: list[int], colors: list) -> tuple:
+def _annotated(block: np.ndarray, extra_colors) -> np.ndarray:
+    """Pixels of annotations (points, lines) and their anti-aliased outlines."""
+    from scipy.ndimage import binary_dilation
+
+    mask = np.zeros(block.shape[:2], dtype=bool)
+    for rgb in extra_colors:
+        mask |= _close(block, rgb, 60)
+    return binary_dilation(mask, iterations=3) if mask.any() else mask
+
+
+def _section_pixels(img: np.ndarray, status: dict, section: np.ndarray, ids: list[int], colors: list,
+                    extra_colors=()) -> tuple:
     """Find the 256 x 256 block of the screenshot showing the slice (the panel centre is voxel 128,128,
-    one screen pixel per voxel; search +-4 px), return it, the IoU of each chosen segment and the shift."""
+    one screen pixel per voxel; search +-4 px); return it, the IoU of each chosen segment (outside
+    annotation pixels), the shift and the annotation mask."""
     left, top, width, height = status["panels"][0]
     ox0, oy0 = int(round(left + width / 2 - 128)), int(round(top + height / 2 - 128))
     best = None
@@ -96,34 +108,30 @@ def _section_pixels(img: np.ndarray, status: dict, section: np.ndarray, ids: lis
             block = img[oy:oy + 256, ox:ox + 256]
             if block.shape[:2] != (256, 256):
                 continue
+            keep = ~_annotated(block, extra_colors)
             ious = []
             for sid, rgb in zip(ids, colors):
-                got = _close(block, rgb)
-                want = (section == sid).T  # [y, x]
+                got = _close(block, rgb) & keep
+                want = (section == sid).T & keep  # [y, x]
                 ious.append((got & want).sum() / max(1, (got | want).sum()))
             if best is None or sum(ious) > sum(best[1]):
-                best = (block, ious, (dx, dy))
+                best = (block, ious, (dx, dy), ~keep)
     assert best is not None, f"the panel {status['panels'][0]} cannot hold the 256 x 256 slice"
     return best
 
 
 def _check_section(img, status, section, chosen, extra_colors=()):
-    block, ious, shift = _section_pixels(img, status, section, chosen["ids"], chosen["colors"])
+    block, ious, shift, annotated = _section_pixels(img, status, section, chosen["ids"], chosen["colors"],
+                                                    extra_colors)
     assert max(abs(shift[0]), abs(shift[1])) <= 1, f"slice drawn {shift} px away from where the state puts it"
     for sid, iou in zip(chosen["ids"], ious):
         assert iou >= 0.95, f"segment {sid}: rendered pixels match the volume with IoU {iou:.3f} only"
+    assert annotated.mean() < 0.1, "annotations cover the slice"
     # background = the colour where the (unselected) largest segment lies
     big = (section == chosen["unselected"]).T
     values, counts = np.unique(block[big].reshape(-1, 3), axis=0, return_counts=True)
     bg = tuple(int(v) for v in values[np.argmax(counts)])
     assert bg not in [tuple(c) for c in chosen["colors"]], "an unselected segment is drawn in a chosen colour"
-    # annotations (points, lines) and their anti-aliased outlines may lie anywhere
-    from scipy.ndimage import binary_dilation
-
-    annotated = np.zeros(block.shape[:2], dtype=bool)
-    for rgb in extra_colors:
-        annotated |= _close(block, rgb, 60)
-    annotated = binary_dilation(annotated, iterations=3) if annotated.any() else annotated
     assert (_close(block, bg, 2) | annotated)[big].mean() > 0.99, "the unselected segment is drawn"
     known = annotated.copy()
     for rgb in [bg, *chosen["colors"]]:

@@ -60,7 +60,8 @@ _EXPORTS = {
     "screenshot": "browser",
 }
 
-__all__ = sorted(_EXPORTS)
+# `open` is reachable as cx.neuroglancer.open but left out of `import *` (it would shadow the builtin).
+__all__ = sorted(name for name in _EXPORTS if name != "open")
 
 
 def __getattr__(name: str) -> Any:
@@ -73,4 +74,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(_EXPORTS))
