@@ -229,3 +229,23 @@ def test_viewer_page_is_the_wheel_client(cutout, chosen):
         with urllib.request.urlopen(v.url, timeout=10) as r:
             html = r.read().decode()
     assert r.status == 200 and "main" in html and "<script" in html
+
+
+def test_screenshot_helper_writes_a_png_of_a_drawn_view(cutout, chosen, tmp_path, artifacts):
+    sid = chosen["ids"][0]
+    with ng.open(dataset=cutout, root_ids=[sid], colors={sid: "#ff0000"}, alpha=1.0, ui=False, view=VIEW) as v:
+        path = ng.screenshot(v.url, tmp_path / "view.png", width=512, height=512)
+    from PIL import Image
+
+    img = np.asarray(Image.open(path).convert("RGB"))
+    Image.fromarray(img).save(artifacts / "screenshot_helper.png")
+    assert _close(img, RED).sum() > 500  # the chosen segment, drawn before the screenshot was taken
+
+
+def test_missing_chromium_is_reported_with_the_way_out(monkeypatch):
+    from connectome.errors import DependencyError
+    from connectome.neuroglancer import browser as br
+
+    monkeypatch.setattr(br, "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(DependencyError, match="make browser"):
+        br.ensure_chromium(install=False)
