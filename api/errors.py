@@ -117,7 +117,7 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
             if isinstance(exc, cxe.QuerySyntaxError):
                 extra = {"line": exc.line, "column": exc.column}
             if isinstance(exc, cxe.ColumnError):
-                extra = {"column": exc.column}
+                extra = {"value": exc.column}
                 field = exc.column if field in (None, "nodes", "edges") else field
             if isinstance(exc, cxe.DatasetNotFoundError):
                 field = "name"

@@ -81,6 +81,7 @@ class ErrorDetail(BaseModel):
     field: str | None = Field(None, description="the request field at fault")
     line: int | None = Field(None, description="1-based line of a query syntax error")
     column: int | None = Field(None, description="1-based column of a query syntax error")
+    value: str | None = Field(None, description="the offending value (e.g. an unknown column name)")
 
 
 class ErrorResponse(BaseModel):
@@ -227,6 +228,9 @@ class SignificanceRequest(_Strict):
     null: Literal["degree", "er", "reciprocal_er", "block"] = "degree"
     n: int = Field(100, ge=1, le=10_000, description="null graphs to sample")
     seed: int = Field(0, ge=0, le=2**32 - 1)
+    edge_kind: EdgeKind | None = Field("chemical", description="edges that connect a pair (null: all kinds)")
+    min_synapses: int | None = Field(None, ge=1, le=1_000_000)
+    by: str = Field("cell_type", min_length=1, max_length=128, description="node label of the blocks (null=block)")
 
 
 class TrainRequest(_Strict):

@@ -132,7 +132,7 @@ async def cell_types(
         try:
             t = cx.collapse(c, by=by, min_synapses=min_synapses, edge_kind=None if edge_kind == "all" else edge_kind)
         except ColumnError as exc:
-            raise ApiError(400, "unknown_column", str(exc), field="by", column=exc.column) from None
+            raise ApiError(400, "unknown_column", str(exc), field="by", value=exc.column) from None
         t = t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"})
         from ..tasks import _records
 

@@ -74,7 +74,15 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
         if req.root_ids is not None:
             ids = [int(i) for i in req.root_ids]
         else:
-            ids = cx.ids_of(c, **(req.select or {}))
+            labels = dict(req.select or {})
+            known = [col for col in c.label_columns if col not in ("query", "c")]
+            for col in labels:
+                if col not in known:  # only plain label columns: never an expression
+                    from connectome.errors import ColumnError
+
+                    err = ColumnError("nodes", col, known)
+                    raise ApiError(400, "unknown_column", f"select: {err}", field="select", value=col)
+            ids = cx.ids_of(c, **labels)
             if len(ids) == 0:
                 raise ApiError(400, "invalid_input", "select: no neuron has these labels", field="select")
         url = build_link(cx.neuroglancer.link, c, ids, source=req.source, color_by=req.color_by,

@@ -24,10 +24,25 @@ _NOT_TRAINED = {409: {"model": ERRORS[400]["model"], "description": "the model's
 ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (the id of its training job)")]
 
 
+def _check_label(path: Any, field: str, column: str) -> None:
+    """Refuse, before a job starts, a node label the dataset does not have."""
+    from connectome.errors import ColumnError
+    from connectome.store import read_manifest
+
+    m, _ = read_manifest(path)
+    nodes = m.tables.get("nodes")
+    columns = [c for c in (nodes.columns if nodes else {}) if c != "root_id"]
+    if column not in columns:
+        raise ApiError(400, "unknown_column", f"{field}: {ColumnError('nodes', column, columns)}", field=field,
+                       value=column)
+
+
 async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
-                  out: str | None = None) -> Response:
+                  out: str | None = None, label: tuple[str, str] | None = None) -> Response:
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
     path = service.catalog.store_path(acc.name, build=False)
+    if label is not None:
+        _check_label(path, *label)
     spec = {"store": str(path), "version": version, "params": params, "out": out}
     job = service.jobs.submit(kind, acc.name, {**params, "version": version}, who, spec)
     return job_response(job, status=202)
@@ -36,14 +51,19 @@ async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: d
 @router.post("/{name}/significance", status_code=202, response_model=JobInfo,
              summary="Start a job: triad motif significance against a null model")
 async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: SignificanceRequest) -> Response:
-    return await _submit("significance", acc, service, who, req.model_dump())
+    params = req.model_dump()
+    if req.null != "block":
+        params.pop("by")
+    return await _submit("significance", acc, service, who, params,
+                         label=("by", req.by) if req.null == "block" else None)
 
 
 @router.post("/{name}/models", status_code=202, response_model=JobInfo,
              summary="Start a job: train a GNN cell-type model (its id is the job id)")
 async def train(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: TrainRequest) -> Response:
     params = req.model_dump(exclude_none=True)
-    return await _submit("train", acc, service, who, params, out=str(service.settings.models_dir))
+    return await _submit("train", acc, service, who, params, out=str(service.settings.models_dir),
+                         label=("label", req.label))
 
 
 def _model(service: Service, dataset: str, model_id: str) -> dict[str, Any]:
