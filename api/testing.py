@@ -6,11 +6,18 @@ server) on a free loopback port with its own data root, waits until
 gracefully (SIGTERM) or kills it with its whole process group (SIGKILL: the
 server and its Dask workers die at once, as in a crash).
 
+:func:`run_load` drives a server with many concurrent HTTP clients (asyncio +
+httpx, one connection each, loopback only) for a bounded number of requests and
+time, and reports latency percentiles, throughput and errors.
+
 Examples
 --------
 >>> port = free_port()
 >>> 1024 < port < 65536
 True
+>>> r = LoadResult(latencies_s=[0.001, 0.002, 0.003, 0.004], errors=0, statuses={200: 4}, wall_s=0.01, clients=2)
+>>> round(r.p50_ms, 2), r.requests, round(r.rps)
+(2.5, 4, 400)
 """
 
 from __future__ import annotations
@@ -21,10 +28,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServiceProcess", "free_port"]
+__all__ = ["ServiceProcess", "free_port", "LoadResult", "run_load"]
 
 
 def free_port() -> int:
@@ -153,3 +162,123 @@ class ServiceProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+@dataclass
+class LoadResult:
+    """What a load run measured (latencies of successful and failed requests alike)."""
+
+    latencies_s: list[float]
+    errors: int
+    statuses: dict[int, int]
+    wall_s: float
+    clients: int
+    samples: list[str] = field(default_factory=list)
+    missing_retry_after: int = 0  # 429/503 answers without a Retry-After header
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_s)
+
+    def percentile_ms(self, q: float) -> float:
+        """Latency percentile ``q`` (0-100) in milliseconds (linear interpolation)."""
+        import numpy as np
+
+        return float(np.percentile(np.asarray(self.latencies_s) * 1000.0, q)) if self.latencies_s else float("nan")
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile_ms(50)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.wall_s if self.wall_s > 0 else float("nan")
+
+    def summary(self) -> str:
+        return (f"{self.requests} requests from {self.clients} clients in {self.wall_s:.2f} s: "
+                f"p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, {self.rps:.0f} req/s, {self.errors} errors")
+
+
+def run_load(base_url: str, token: str, requests: Sequence[tuple[str, str, Any]], *, clients: int = 50,
+             total: int = 2000, max_seconds: float = 60.0, timeout: float = 30.0) -> LoadResult:
+    """``clients`` concurrent HTTP clients send ``total`` requests (cycling through ``requests``).
+
+    Parameters
+    ----------
+    base_url : str
+        A loopback URL (``http://127.0.0.1:PORT``); other hosts are refused.
+    token : str
+        Bearer token.
+    requests : list of (method, path, json body or None)
+        What to send, in turn.
+    clients : int
+        Concurrent clients, each with its own connection.
+    total : int
+        Requests in all (bounded).
+    max_seconds : float
+        Stop sending after this long (bounded in time).
+
+    Returns
+    -------
+    LoadResult
+        An error is a response that is not 2xx, or a failed request.
+    """
+    import asyncio
+    import urllib.parse
+
+    import httpx
+
+    host = urllib.parse.urlsplit(base_url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"base_url: load runs only against loopback, not {host!r}")
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    samples: list[str] = []
+    errors = 0
+    missing_retry_after = 0
+    counter = iter(range(total))
+
+    async def client(i: int, c: Any, deadline: float) -> None:
+        nonlocal errors, missing_retry_after
+        for n in counter:
+            if time.monotonic() > deadline:
+                break
+            method, path, body = requests[(n + i) % len(requests)]
+            t0 = time.perf_counter()
+            try:
+                r = await c.request(method, path, json=body)
+                code = r.status_code
+            except httpx.HTTPError as exc:
+                code = 0
+                if len(samples) < 5:
+                    samples.append(f"{method} {path}: {type(exc).__name__}: {exc}")
+            latencies.append(time.perf_counter() - t0)
+            statuses[code] = statuses.get(code, 0) + 1
+            if code in (429, 503) and "retry-after" not in r.headers:
+                missing_retry_after += 1
+            if not 200 <= code < 300:
+                errors += 1
+                if code and len(samples) < 5:
+                    samples.append(f"{method} {path}: {code} {r.text[:200]}")
+
+    async def main() -> float:
+        headers = {"Authorization": f"Bearer {token}"}
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        # clients are made before the clock starts (making one costs milliseconds of CPU)
+        pool = [httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout, limits=limits, verify=False)
+                for _ in range(clients)]
+        try:
+            t0 = time.monotonic()
+            deadline = t0 + max_seconds
+            await asyncio.gather(*(client(i, c, deadline) for i, c in enumerate(pool)))
+            return time.monotonic() - t0
+        finally:
+            for c in pool:
+                await c.aclose()
+
+    wall = asyncio.run(main())
+    return LoadResult(latencies, errors, statuses, wall, clients, samples, missing_retry_after)

@@ -142,6 +142,7 @@ async def cell_types(
     full, _ = await cached(service, key, compute, b)
     page_key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
     hit = service.cache.get(page_key)
+    state = "hit" if hit is not None else "miss"
     if hit is None:
         import json
 
@@ -153,7 +154,7 @@ async def cell_types(
         hit = dumps({"dataset": acc.name, "version": version, "by": by, "total": len(rows), "rows": page,
                      "next_cursor": nxt})
         service.cache.put(page_key, hit)
-    return json_response(hit)
+    return json_response(hit, headers={"X-Cache": state})
 
 
 def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any], dict[str, Any]]:
