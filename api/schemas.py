@@ -264,7 +264,25 @@ class IngestTables(_Strict):
     private: bool = True
 
 
-IngestRequest = Annotated[IngestCelegans | IngestLarva | IngestTables, Field(discriminator="source")]
+class IngestCave(_Strict):
+    source: Literal["cave"]
+    datastack: str | None = Field(None, pattern=NAME_PATTERN, description="e.g. minnie65_public (default: the preset's)")
+    preset: Literal["flywire", "microns"] | None = None
+    version: int | None = Field(None, ge=0, description="materialization version (never with timestamp)")
+    timestamp: str | None = Field(None, max_length=64, description="ISO 8601 moment in UTC, e.g. 2024-01-01T00:00:00Z")
+    server: str | None = Field(None, max_length=500, description="CAVE server URL; must be one the service allows "
+                                                                 "(setting cave_servers)")
+    synapse_table: str | None = Field(None, pattern=NAME_PATTERN)
+    cell_tables: list[Annotated[str, Field(pattern=NAME_PATTERN)]] | None = Field(None, max_length=16)
+    root_ids: list[RootId] | None = Field(None, min_length=1, max_length=10_000,
+                                          description="read only synapses of these neurons (see side)")
+    side: Literal["both", "pre", "post", "within"] = "both"
+    min_synapses: int | None = Field(None, ge=1, le=1_000_000, description="default: the preset's (FlyWire: 5)")
+    keep_synapses: bool = True
+    private: bool = True
+
+
+IngestRequest = Annotated[IngestCelegans | IngestLarva | IngestTables | IngestCave, Field(discriminator="source")]
 
 
 class JobInfo(BaseModel):

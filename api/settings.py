@@ -98,6 +98,9 @@ class Settings:
     max_matches : int
         Motif matches kept per query for paging (the first found, then sorted);
         a page response says ``truncated`` when a query has more.
+    cave_servers : str
+        Comma-separated CAVE server URLs an ingest job may name (besides the
+        presets' own servers); the service uses its own CAVE credentials.
     """
 
     data_root: Path = field(default_factory=_default_root)
@@ -117,6 +120,7 @@ class Settings:
     job_attempts: int = 2
     cache_entries: int = 512
     max_matches: int = 100_000
+    cave_servers: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
@@ -167,6 +171,17 @@ class Settings:
     def cache_dir(self) -> Path:
         """Cached results, per dataset version."""
         return self.data_root / "cache"
+
+    @property
+    def allowed_cave_servers(self) -> list[str]:
+        """CAVE servers an ingest job may name.
+
+        Examples
+        --------
+        >>> Settings(data_root="/tmp/x", cave_servers="http://127.0.0.1:9/, https://cave.example.org").allowed_cave_servers
+        ['http://127.0.0.1:9', 'https://cave.example.org']
+        """
+        return [u.strip().rstrip("/") for u in self.cave_servers.split(",") if u.strip()]
 
     @property
     def base_url(self) -> str:

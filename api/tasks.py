@@ -116,6 +116,15 @@ def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
         path = ingest_tables(p["edges"], p.get("nodes"), name=spec["dataset"], out=out,
                              columns=p.get("columns") or None, node_columns=p.get("node_columns") or None,
                              min_synapses=p.get("min_synapses"), progress=False)
+    elif source == "cave":
+        from ingest.cave import ingest_cave
+
+        ids = [int(i) for i in p["root_ids"]] if p.get("root_ids") else None
+        path = ingest_cave(p.get("datastack"), out=out, version=p.get("version"), timestamp=p.get("timestamp"),
+                           preset=p.get("preset"), server=p.get("server"), synapse_table=p.get("synapse_table"),
+                           cell_tables=p.get("cell_tables"), root_ids=ids, side=p.get("side", "both"),
+                           min_synapses=p.get("min_synapses", "preset"), keep_synapses=p.get("keep_synapses", True),
+                           name=spec["dataset"], progress=False)
     else:
         raise InputError(f"source: unknown ingest source {source!r}", "source")
     from connectome.store import read_manifest

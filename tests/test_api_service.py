@@ -30,9 +30,19 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def cave():
+    """A loopback CAVE server (the protocol caveclient speaks) with a small generic datastack."""
+    from ingest.testing import CaveTestServer, generic_datastack
+
+    with CaveTestServer([generic_datastack(n_synapses=800, n_neurons=40)], max_rows=300) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, cave):
     root = tmp_path_factory.mktemp("api-service")
     sp = ServiceProcess(root / "svc", cluster="local", workers=2, env={
+        "CONNECTOME_API_CAVE_SERVERS": cave.url,
         "CONNECTOME_HOME": str(root / "home"),
         "CONNECTOME_PROGRESS": "0",
         "CONNECTOME_API_MAX_JOBS_PER_TOKEN": "2",
@@ -222,6 +232,24 @@ def test_ingest_job_makes_a_private_dataset(alice, bob, root, server):
     assert_error(bob.post("/v1/datasets/alice_worm/ingest", json={"source": "larva"}), 403, "forbidden", "name")
     # nobody but admins overwrites the library's datasets
     assert_error(bob.post(f"/v1/datasets/{DS}/ingest", json={"source": "larva"}), 403, "forbidden", "name")
+
+
+def test_cave_ingest_job(alice, cave):
+    body = {"source": "cave", "datastack": "toy_public", "server": cave.url, "version": 2,
+            "cell_tables": ["cell_types"], "min_synapses": 2}
+    assert_error(alice.post("/v1/datasets/alice_cave/ingest", json={**body, "server": "http://10.0.0.1:1"}), 400,
+                 "invalid_input", "server")
+    assert_error(alice.post("/v1/datasets/alice_cave/ingest", json={**body, "timestamp": "2024-01-01T00:00:00Z"}),
+                 400, "invalid_input", "timestamp")
+    r = alice.post("/v1/datasets/alice_cave/ingest", json=body)
+    assert r.status_code == 202, r.text
+    done = wait_job(alice, r.json()["id"], timeout=240)
+    assert done["state"] == "succeeded", done
+    info = alice.get("/v1/datasets/alice_cave").json()
+    assert info["release"]["materialization"] == 2 and info["voxel_resolution_nm"] == [8.0, 8.0, 40.0]
+    assert info["edges"] > 0 and info["owner"] == "alice"
+    census = alice.get("/v1/datasets/alice_cave/triad-census").json()["counts"]
+    assert sum(census.values()) == info["nodes"] * (info["nodes"] - 1) * (info["nodes"] - 2) // 6
 
 
 def test_cancel_a_running_job_then_the_cluster_still_works(alice):
