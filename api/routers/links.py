@@ -69,6 +69,10 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
 
     import connectome as cx
 
+    from ..responses import dataset_version
+
+    await dataset_version(service, acc.name, service.settings.max_query_timeout_s)  # builds a buildable dataset
+
     def work() -> dict[str, Any]:
         c = service.catalog.load(acc.name)[0]
         if req.root_ids is not None:
