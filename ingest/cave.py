@@ -45,11 +45,21 @@ import pandas as pd
 from connectome.config import data_home
 from connectome.errors import ColumnError, InputError
 from connectome.manifest import Manifest, utc_now
-from connectome.schema import POST, PRE, ROOT_ID, coerce_ids
-from connectome.store import write_store
+from connectome.schema import (
+    CHEMICAL,
+    EDGE_KIND,
+    LABEL_DTYPE,
+    POST,
+    PRE,
+    ROOT_ID,
+    SYNAPSE_COUNT,
+    coerce_ids,
+    normalize_nodes,
+)
+from connectome.store import write_tables
 
 from .cave_errors import TableNotFoundError
-from .cave_fetch import Group, TableJob, fetch_table
+from .cave_fetch import Group, TableJob, fetch_table, plan_span
 from .cave_format import (
     SYNAPSE_ID,
     aggregate_edges,
@@ -58,6 +68,7 @@ from .cave_format import (
     position_columns,
     positions_voxels,
     root_columns,
+    synapse_order,
     synapse_rows,
     threshold_pairs,
 )
@@ -217,12 +228,6 @@ def _table_check(session: CaveSession, names: Sequence[str], version: int, what:
     return known
 
 
-def _probe_columns(session: CaveSession, table: str, res: _Resolved, merge_reference: bool) -> list[str]:
-    df, _ = session.query(table, version=res.base_version, timestamp=None, filters={}, select=None, limit=1,
-                          merge_reference=merge_reference, what=f"reading the columns of {table}")
-    return [str(c) for c in df.columns]
-
-
 def _bbox_voxels(sel: Selection, res_nm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(server box in voxels, inclusive; exact half-open box in the selection's units)."""
     box = np.asarray(sel.bbox, dtype=float)
@@ -285,7 +290,11 @@ def _synapse_job(table: str, columns: list[str], preset: CavePreset | None, sel:
                 # live queries map root ids to the past and back; keep only rows that match now
                 groups.append(Group(f"{col or 'within'}:{i}", f, adaptive=True,
                                     keep=keep_roots if res.timestamp is not None else None))
-    return TableJob(table, groups, filters=base_filters, select=select, merge_reference=False, keep=keep_fn)
+    def to_rows(df: pd.DataFrame) -> pd.DataFrame:  # runs in the page workers
+        return synapse_rows(df, position=position, voxel_resolution=res_nm, keep=keep, nt_columns=nt)
+
+    return TableJob(table, groups, filters=base_filters, select=select, merge_reference=False, keep=keep_fn,
+                    transform=to_rows)
 
 
 def _resolve(session: CaveSession, ledger: Ledger, version: int | None, timestamp: _dt.datetime | None) -> _Resolved:
@@ -476,6 +485,7 @@ def ingest_cave(
            "keep_synapses": keep_synapses}
     session = connect(datastack, server, options=options, auth_token=auth_token, auth_token_file=auth_token_file)
     ledger = Ledger.open(path, key, restart=restart)
+    _step("connected to %s at %s%s", datastack, server, " (resuming)" if ledger.resumed else "", t0=t_start)
     try:
         res = _resolve(session, ledger, version, ts)
         syn_table = p.synapse_table
@@ -489,13 +499,17 @@ def ingest_cave(
             meta = {"kind": "tables", "synapse_table": syn_table, "tables": {}}
             for t in ([syn_table] if syn_table else []) + [c.table for c in cell_specs]:
                 md = session.table_metadata(t, res.base_version, known)
-                ref = bool(md.get("reference_table"))
                 meta["tables"][t] = {"voxel_resolution": [float(v) for v in md["voxel_resolution"]],
-                                     "reference_table": md.get("reference_table"),
-                                     "columns": _probe_columns(session, t, res, ref)}
+                                     "reference_table": md.get("reference_table"), "columns": None}
+            if syn_table:  # the id-range probes of the synapse table also read its columns
+                span = plan_span(session, syn_table, res.base_version, options.page_rows, columns=True)
+                meta["tables"][syn_table]["columns"] = span.pop("columns")
+                ledger.append({"kind": "plan", "table": syn_table, **span})
             ledger.append(meta)
+        _step("version %s, tables checked", res.manifest_version(), t0=t_start)
         tinfo = meta["tables"]
         stats = []
+        job_groups: list = []
         syn = None
         syn_counts: dict = {}
         position = None
@@ -515,6 +529,7 @@ def ingest_cave(
                 if c not in cols:
                     raise ColumnError(syn_table, c, cols, "Drop it from the preset's columns to keep.")
             job = _synapse_job(syn_table, cols, p, sel, res_nm, res, options, keep, nt, position, p.synapse_filters)
+            job_groups = job.groups
             stats.append(fetch_table(session, ledger, job, version=res.version, timestamp=res.timestamp,
                                      base_version=res.base_version, progress=progress))
         for spec in cell_specs:
@@ -522,30 +537,37 @@ def ingest_cave(
             job = TableJob(spec.table, [Group("all")], merge_reference=ref)
             stats.append(fetch_table(session, ledger, job, version=res.version, timestamp=res.timestamp,
                                      base_version=res.base_version, progress=progress))
+        _step("fetched %s", ", ".join(f"{s['table']}: {s['fetched_rows']} rows in {s['pages']} pages"
+                                      for s in stats), t0=t_start)
+        frames: dict[str, pd.DataFrame] = {}
+        for s in stats:
+            frames.update(s.pop("frames"))
         # ------------------------------------------------------------ assemble
         edges = None
         syn_summary: dict[str, Any] = {}
         if syn_table:
-            raw = ledger.read_pages(syn_table)
-            raw = raw.sort_values("id", kind="stable").drop_duplicates("id", keep="first")
-            syn = synapse_rows(raw, position=position, voxel_resolution=tinfo[syn_table]["voxel_resolution"],
-                               keep=keep, nt_columns=nt)
-            del raw
+            syn = _synapse_table(ledger, syn_table, frames, multi_group=len(job_groups) > 1)
             syn, syn_counts = drop_special(syn, autapses=autapses, zero_root=zero_root)
-            edges = aggregate_edges(syn, nt_columns=nt)
+            order = synapse_order(syn)
+            if not np.array_equal(order, np.arange(len(order))):
+                syn = syn.take(order).reset_index(drop=True)
+            edges = aggregate_edges(syn, nt_columns=nt, presorted=True)
             edges, weak = threshold_pairs(edges, p.min_synapses)
             syn_summary = {**syn_counts, "synapses": int(len(syn)), "edges_below_min_synapses": weak}
-        nodes, cell_summary = _nodes(ledger, cell_specs, tinfo, syn, edges, sel)
+        nodes, cell_summary = _nodes(ledger, cell_specs, tinfo, syn, edges, sel, frames)
+        frames.clear()
         if edges is None:
             edges = pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
                                   "synapse_count": np.zeros(0, np.int64)})
-        if syn is not None and keep_synapses:
-            order = np.lexsort((syn[SYNAPSE_ID].to_numpy(), syn[POST].to_numpy(), syn[PRE].to_numpy()))
-            syn = syn.iloc[order].reset_index(drop=True)
         manifest = _manifest(name, p, preset is not None, datastack, server, syn_table, cell_specs, sel, res,
                              tinfo, syn_summary, cell_summary, stats)
-        write_store(path, edges, nodes, syn if keep_synapses else None, name=name, manifest=manifest,
-                    progress=progress)
+        # the tables are built in the canonical form of connectome.schema.normalize_* (tested), so the
+        # store is written directly, without a second validation pass over every synapse
+        _step("assembled %d synapse rows, %d edges", 0 if syn is None else len(syn), len(edges), t0=t_start)
+        e_tab = _canonical_edges(edges)
+        n_tab = _canonical_nodes(nodes, e_tab)
+        write_tables(path, manifest, n_tab, e_tab, _canonical_labels(syn) if keep_synapses and syn is not None
+                     else None, progress=progress)
         ledger.finish()
     finally:
         ledger.close()
@@ -553,12 +575,61 @@ def ingest_cave(
     return path
 
 
+def _step(msg: str, *args: Any, t0: float) -> None:
+    logger.info("[%6.2f s] " + msg, time.monotonic() - t0, *args)
+
+
+def _synapse_table(ledger: Ledger, table: str, frames: dict, multi_group: bool) -> pd.DataFrame:
+    """Staged synapse rows in id order; rows met by two groups (a synapse between two selected
+    neurons, read as the output of one and the input of the other) are kept once."""
+    syn = ledger.read_pages(table, frames)
+    if multi_group and len(syn):
+        syn = syn.sort_values(SYNAPSE_ID, kind="stable").drop_duplicates(SYNAPSE_ID, keep="first")
+    return syn.reset_index(drop=True)
+
+
+def _canonical_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """String columns as the store's label dtype; ids (uint64), counts and positions are already canonical."""
+    out = df
+    for c in out.columns:
+        if out[c].dtype == object:
+            if out is df:
+                out = df.copy(deep=False)
+            out[c] = out[c].astype(LABEL_DTYPE)
+    return out
+
+
+def _canonical_edges(edges: pd.DataFrame) -> pd.DataFrame:
+    """Aggregated edges (unique keys, sorted by pre, post, neuropil) in :func:`normalize_edges` form."""
+    if EDGE_KIND not in edges.columns:
+        edges = edges.assign(**{EDGE_KIND: CHEMICAL})
+    first = [PRE, POST, SYNAPSE_COUNT, EDGE_KIND]
+    out = _canonical_labels(edges[first + [c for c in edges.columns if c not in first]])
+    out[PRE] = out[PRE].to_numpy(np.uint64)
+    out[POST] = out[POST].to_numpy(np.uint64)
+    out[SYNAPSE_COUNT] = out[SYNAPSE_COUNT].to_numpy(np.int64)
+    return out.reset_index(drop=True)
+
+
+def _canonical_nodes(nodes: pd.DataFrame | None, edges: pd.DataFrame) -> pd.DataFrame:
+    """Labelled nodes plus unlabelled ones for edge endpoints, as :func:`normalize_nodes` gives them."""
+    ends = np.unique(np.concatenate([edges[PRE].to_numpy(np.uint64), edges[POST].to_numpy(np.uint64)]))
+    if nodes is None:
+        return normalize_nodes(pd.DataFrame({ROOT_ID: ends}))
+    missing = np.setdiff1d(ends, nodes[ROOT_ID].to_numpy(np.uint64))
+    if len(missing):
+        logger.info("adding %d unlabelled node(s) that appear only in edges", len(missing))
+        nodes = pd.concat([nodes, pd.DataFrame({ROOT_ID: missing})], ignore_index=True)
+    return normalize_nodes(nodes)
+
+
 def _nodes(ledger: Ledger, specs: list[CellTableSpec], tinfo: dict, syn: pd.DataFrame | None,
-           edges: pd.DataFrame | None, sel: Selection) -> tuple[pd.DataFrame | None, list[dict]]:
+           edges: pd.DataFrame | None, sel: Selection,
+           frames: dict | None = None) -> tuple[pd.DataFrame | None, list[dict]]:
     nodes = None
     summary = []
     for spec in specs:
-        raw = ledger.read_pages(spec.table)
+        raw = ledger.read_pages(spec.table, frames)
         if raw is None:
             raw = pd.DataFrame({"id": pd.Series([], dtype=np.int64), spec.root: pd.Series([], dtype=np.int64)})
         raw = raw.sort_values("id", kind="stable").drop_duplicates("id", keep="first")

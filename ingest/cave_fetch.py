@@ -68,6 +68,7 @@ class TableJob:
     select: list[str] | None = None
     merge_reference: bool = False
     keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
 
 def merge_filters(*dicts: dict) -> dict:
@@ -97,48 +98,64 @@ def split_span(lo: int, hi: int, ids: Any) -> list[tuple[int, int]]:
     return [(lo, mid), (mid, hi)]
 
 
-def plan_span(session: CaveSession, table: str, version: int, page_rows: int) -> dict:
-    """Probe a table's id range at ``version``: ``{"start", "stop", "width", "count"}``.
+def plan_span(session: CaveSession, table: str, version: int, page_rows: int, *, columns: bool = False) -> dict:
+    """Probe a table's id range at ``version``: ``{"start", "stop", "width", "count"}`` (and
+    ``"columns"``, the table's columns, when asked: the first probe reads them).
 
     ``stop`` is an exclusive bound on the ids (no row has ``id >= stop``),
-    found by a few ``limit=1`` probes; ``width`` is the id span per page for
-    about 80 % of ``page_rows`` rows.
+    found by ``limit=1`` probes: ids are mostly dense, so the search starts at
+    the row count and steps up by 1/16 of it, doubling. Empty pages above the
+    last id cost one (concurrent) request each, so the bound is tightened by
+    bisection only while more than four pages would be empty. ``width`` is the
+    id span per page for about 80 % of ``page_rows`` rows.
     """
     count = session.count(table, version)
-    if count == 0:
-        return {"start": 0, "stop": 1, "width": 1, "count": 0}
+    found: dict[str, list[str]] = {}
 
     def exists(x: int) -> bool:
+        first = columns and "columns" not in found
         df, _ = session.query(table, version=version, timestamp=None,
-                              filters={"filter_greater_equal_dict": {"id": int(x)}}, select=["id"], limit=1,
-                              merge_reference=False, what=f"probing the id range of {table}")
+                              filters={"filter_greater_equal_dict": {"id": int(x)}},
+                              select=None if first else ["id"], limit=1, merge_reference=False,
+                              what=f"probing the id range of {table}")
+        if first:
+            found["columns"] = [str(c) for c in df.columns]
         return len(df) > 0
 
+    out: dict[str, Any] = {"start": 0, "stop": 1, "width": 1, "count": int(count)}
+    if count == 0:
+        if columns:
+            exists(0)
+        return {**out, **found}
     lo_yes = 0
     x = max(int(count), 1)
     if exists(x):
-        lo_yes, step = x, max(x // 4, 1)
+        lo_yes, step = x, max(x // 16, 1)
         while True:
             x = lo_yes + step
             if not exists(x):
                 break
             lo_yes, step = x, step * 2
     hi_no = x
-    width_guess = max(1, int(page_rows * 0.8 * hi_no / count))
-    while hi_no - lo_yes > max(1, width_guess // 4):
+    while hi_no - lo_yes > 4 * max(1.0, page_rows * 0.8 * hi_no / count):
         mid = (lo_yes + hi_no) // 2
         if exists(mid):
             lo_yes = mid
         else:
             hi_no = mid
-    stop = hi_no
-    width = max(1, int(page_rows * 0.8 * stop / count))
-    return {"start": 0, "stop": int(stop), "width": int(width), "count": int(count)}
+    width = max(1, int(page_rows * 0.8 * hi_no / count))
+    return {**out, "stop": int(hi_no), "width": int(width), **found}
 
 
 def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version: int | None, timestamp: Any,
                 base_version: int, progress: bool | None = None) -> dict:
-    """Fetch every missing page of ``job`` into ``ledger``; returns counts for the log and manifest."""
+    """Fetch every missing page of ``job`` into ``ledger``.
+
+    Pages are filtered (``keep``) and converted (``transform``) in the worker
+    threads, so that work overlaps the requests in flight, then staged.
+    Returns counts for the log and manifest, and under ``"frames"`` the pages
+    of this run still in memory (page file -> DataFrame).
+    """
     opts = session.options
     plan = ledger.first("plan", table=job.table)
     if plan is None:
@@ -156,7 +173,8 @@ def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version:
         queue.extend((g, a, b) for a, b in spans)
     whole = all(not g.filters and not g.adaptive for g in job.groups) and not job.filters
     total = plan["count"] if whole else None
-    stats = {"table": job.table, "pages": 0, "splits": 0, "resumed_rows": done_rows, "fetched_rows": 0}
+    stats = {"table": job.table, "pages": 0, "splits": 0, "resumed_rows": done_rows, "fetched_rows": 0,
+             "frames": {}}
     if not queue:
         return stats
     limit = opts.page_rows
@@ -176,7 +194,9 @@ def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version:
             df = g.keep(df)
         if job.keep is not None:
             df = job.keep(df)
-        return "ok", ledger.stage(job.table, g.key, lo, hi, df)
+        if job.transform is not None:
+            df = job.transform(df)
+        return "ok", (ledger.stage(job.table, g.key, lo, hi, df), df)
 
     t0 = time.monotonic()
     with progress_bar(total=total, desc=job.table, unit="row", progress=progress, initial=done_rows) as bar, \
@@ -196,10 +216,12 @@ def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version:
                         for c, d in value:
                             queue.appendleft((g, c, d))
                         continue
-                    ledger.append(value)
+                    entry, df = value
+                    ledger.append(entry)
+                    stats["frames"][entry["file"]] = df
                     stats["pages"] += 1
-                    stats["fetched_rows"] += value["rows"]
-                    bar.update(value["rows"])
+                    stats["fetched_rows"] += entry["rows"]
+                    bar.update(entry["rows"])
                     bar.set_postfix(pages=stats["pages"], refresh=False)
         except BaseException:
             for fut in running:

@@ -52,6 +52,7 @@ __all__ = [
     "synapse_rows",
     "drop_special",
     "aggregate_edges",
+    "synapse_order",
     "threshold_pairs",
     "connection_rows",
     "cell_rows",
@@ -291,11 +292,51 @@ def nt_type_from_scores(scores: np.ndarray, names: Sequence[str]) -> np.ndarray:
     return out
 
 
-def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neuropil: bool = True) -> pd.DataFrame:
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense codes that sort like ``values`` (hash factorize, then rank the uniques)."""
+    codes, uniq = pd.factorize(values, sort=False)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(np.asarray(uniq), kind="stable")] = np.arange(len(uniq))
+    return rank[codes], len(uniq)
+
+
+def synapse_order(syn: pd.DataFrame, *, by_neuropil: bool = True) -> np.ndarray:
+    """The permutation that sorts synapses by (pre, post[, neuropil]), keeping the current order within.
+
+    Rows sorted this way are grouped by edge: the store's order for the
+    ``synapses`` table (by pre id, as edges are) and the input of
+    :func:`aggregate_edges` with ``presorted=True``.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"pre_root_id": [5, 1, 5, 1], "post_root_id": [2, 9, 1, 9]})
+    >>> synapse_order(s).tolist()
+    [1, 3, 2, 0]
+    """
+    pre, n_pre = _codes(syn[PRE].to_numpy(np.uint64))
+    post, n_post = _codes(syn[POST].to_numpy(np.uint64))
+    n_np = 1
+    np_codes = np.zeros(len(syn), dtype=np.int64)
+    if by_neuropil and NEUROPIL in syn.columns:
+        codes, uniques = pd.factorize(syn[NEUROPIL], sort=True, use_na_sentinel=True)
+        np_codes = np.where(codes < 0, len(uniques), codes).astype(np.int64)  # missing last, as pandas sorts
+        n_np = len(uniques) + 1
+    n = len(syn)
+    groups = n_pre * n_post * n_np
+    if groups * max(n, 1) < 2**63:  # unique composite key: a plain sort gives a total order
+        return np.argsort((((pre * n_post + post) * n_np + np_codes) * n) + np.arange(n))
+    if groups < 2**63:
+        return np.argsort((pre * n_post + post) * n_np + np_codes, kind="stable")
+    return np.lexsort((np.arange(n), np_codes, post, pre))  # pragma: no cover - beyond 2**63 keys
+
+
+def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neuropil: bool = True,
+                    presorted: bool = False) -> pd.DataFrame:
     """The edge table of per-synapse rows: count per (pre, post[, neuropil]).
 
     Transmitter probabilities become their means (``gaba_avg``, ...) and
     ``nt_type`` (the transmitter with the highest mean), as in FlyWire's releases.
+    ``presorted``: the rows are already in :func:`synapse_order`.
 
     Examples
     --------
@@ -306,12 +347,10 @@ def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neu
     """
     pre = np.asarray(syn[PRE].to_numpy(), dtype=np.uint64)
     post = np.asarray(syn[POST].to_numpy(), dtype=np.uint64)
-    keys = [post, pre]
     use_np = by_neuropil and NEUROPIL in syn.columns
     if use_np:
         codes, uniques = pd.factorize(syn[NEUROPIL], use_na_sentinel=True)
-        keys = [codes, post, pre]
-    order = np.lexsort(keys)
+    order = np.arange(len(syn)) if presorted else synapse_order(syn, by_neuropil=by_neuropil)
     n = len(order)
     if n == 0:
         cols = {PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64)}
@@ -324,7 +363,7 @@ def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neu
         if nt_columns:
             cols[NT_TYPE] = pd.Series([], dtype=object)
         return pd.DataFrame(cols)
-    sp, so = pre[order], post[order]
+    sp, so = (pre, post) if presorted else (pre[order], post[order])
     change = np.empty(n, dtype=bool)
     change[0] = True
     change[1:] = (sp[1:] != sp[:-1]) | (so[1:] != so[:-1])
@@ -340,7 +379,8 @@ def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neu
     out[SYNAPSE_COUNT] = counts
     out[EDGE_KIND] = CHEMICAL
     if nt_columns:
-        scores = np.column_stack([syn[c].to_numpy(dtype=float)[order] for c in nt_columns])
+        scores = np.column_stack([syn[c].to_numpy(dtype=float) if presorted else syn[c].to_numpy(dtype=float)[order]
+                                  for c in nt_columns])
         valid = ~np.isnan(scores)
         sums = np.add.reduceat(np.where(valid, scores, 0.0), starts, axis=0)
         nvalid = np.add.reduceat(valid.astype(np.int64), starts, axis=0)

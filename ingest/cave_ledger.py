@@ -3,12 +3,12 @@
 The work folder sits next to the output store (``.<store name>.cave-work/``)::
 
     ledger.jsonl            one JSON object per line, appended and fsync'ed
-    pages/<table>/<n>.parquet   one staged page per finished request
+    pages/<table>/<n>.arrow     one staged page per finished request (Arrow IPC, lz4)
 
 The first journal line holds the *key* of the ingest (datastack, tables,
 version request, selection, columns): a rerun with the same key resumes, a
 rerun with another key is refused unless asked to restart. A page counts as
-done only once its Parquet file is durable (written to a temporary name,
+done only once its file is durable (written to a temporary name,
 fsync'ed, renamed) *and* its journal line is written; a process killed between
 the two leaves an orphan file that the next run deletes. Pages cover
 half-open id ranges ``[lo, hi)`` of a plan, so what remains after a crash is
@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.feather as feather
 
 from .cave_errors import ResumeMismatchError
 
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Ledger", "work_folder", "subtract", "chop", "key_hash"]
 
 LEDGER = "ledger.jsonl"
-FORMAT = "connectome-cave-ledger/1"
+FORMAT = "connectome-cave-ledger/2"
 
 
 def work_folder(out: str | os.PathLike) -> Path:
@@ -137,6 +137,7 @@ class Ledger:
             An unfinished ingest with another key is there and ``restart`` is false.
         """
         folder = work_folder(out)
+        key = {**key, "ledger_format": FORMAT}
         h = key_hash(key)
         entries: list[dict] = []
         if folder.exists():
@@ -199,33 +200,36 @@ class Ledger:
     def page_path(self, table: str, group: str, lo: int, hi: int) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in f"{table}")
         g = hashlib.sha1(group.encode()).hexdigest()[:8]
-        return self.folder / "pages" / safe / f"{g}-{lo}-{hi}.parquet"
+        return self.folder / "pages" / safe / f"{g}-{lo}-{hi}.arrow"
 
     def stage(self, table: str, group: str, lo: int, hi: int, df: pd.DataFrame) -> dict:
         """Write one page durably (call from any thread); returns its journal entry (not yet appended)."""
         path = self.page_path(table, group, lo, hi)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        tbl = pa.Table.from_pandas(df, preserve_index=False)
-        pq.write_table(tbl, tmp, compression="lz4")
+        feather.write_feather(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="lz4")
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         return {"kind": "page", "table": table, "group": group, "lo": int(lo), "hi": int(hi), "rows": len(df),
                 "file": str(path.relative_to(self.folder))}
 
-    def read_pages(self, table: str) -> pd.DataFrame | None:
-        """All finished pages of ``table`` as one DataFrame (``None`` if there are none)."""
-        pages = self.pages(table)
+    def read_pages(self, table: str, cached: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame | None:
+        """All finished pages of ``table`` as one DataFrame, in (group, id) order (``None`` if there are none).
+
+        ``cached`` maps page files to frames still in memory (pages fetched by
+        this run); the others are read from their staged files.
+        """
+        pages = sorted(self.pages(table), key=lambda e: (e["group"], e["lo"]))
         if not pages:
             return None
-        tbls = [pq.read_table(self.folder / e["file"]) for e in sorted(pages, key=lambda e: (e["group"], e["lo"]))]
-        tbls = [t for t in tbls if t.num_rows] or tbls[:1]
-        try:
-            tbl = pa.concat_tables(tbls, promote_options="permissive")
-        except pa.ArrowInvalid:
-            tbl = pa.concat_tables([t.cast(tbls[0].schema) for t in tbls])
-        return tbl.to_pandas()
+        cached = cached or {}
+        frames = []
+        for e in pages:
+            df = cached.get(e["file"])
+            frames.append(df if df is not None else feather.read_table(self.folder / e["file"]).to_pandas())
+        nonempty = [f for f in frames if len(f)] or frames[:1]
+        return nonempty[0] if len(nonempty) == 1 else pd.concat(nonempty, ignore_index=True)
 
     def _drop_orphans(self) -> None:
         known = {e["file"] for e in self.entries if e.get("kind") == "page"}

@@ -95,6 +95,18 @@ def store_synapses(path):
     return read_table(path, "synapses").sort_values("synapse_id", ignore_index=True)
 
 
+def assert_canonical(path):
+    """The store's tables are exactly what the core's normalisation makes of them (order, dtypes)."""
+    from connectome.schema import normalize_edges, normalize_nodes, normalize_synapses
+
+    m = cx.load(path).manifest
+    for table, norm in (("edges", normalize_edges), ("nodes", normalize_nodes), ("synapses", normalize_synapses)):
+        df = read_table(path, table)
+        want = norm(df)
+        pd.testing.assert_frame_equal(df, want, obj=table)
+        assert m.tables[table].columns == {c: str(t) for c, t in want.dtypes.items()}, table
+
+
 def assert_same_synapses(got, want, extra=()):
     assert len(got) == len(want)
     for c in ["synapse_id", "pre_root_id", "post_root_id", "x_nm", "y_nm", "z_nm", *extra]:
@@ -149,6 +161,7 @@ def test_flywire_preset_real_ids_exact(server, stacks, tmp_path):
     assert m.source["datastack"] == "flywire_fafb_public" and m.source["tables"]["synapses"] == "synapses_nt_v1"
     assert m.extra["min_synapses"] == 5
     assert server.stats["query"] > 10  # many pages under the 1,500-row cap
+    assert_canonical(path)
 
 
 def test_microns_preset_reference_table_exact(server, stacks, tmp_path):
@@ -173,6 +186,7 @@ def test_microns_preset_reference_table_exact(server, stacks, tmp_path):
         assert (n["cell_type"], n["class"]) == (r["cell_type"], r["classification_system"])
         assert (n["x_nm"], n["y_nm"], n["z_nm"]) == (r["pt_position_x"] * 4.0, r["pt_position_y"] * 4.0,
                                                       r["pt_position_z"] * 40.0)
+    assert_canonical(path)
     counts = c.manifest.extra["cell_tables"][0]
     assert counts["zero_root_rows"] > 0 and counts["conflicting_root_ids"] >= 0
     assert c.manifest.source["reference_tables"] == {"aibs_metamodel_celltypes_v661": "nucleus_detection_v0"}
@@ -194,6 +208,7 @@ def test_generic_datastack_neuropil_and_special_synapses(server, stacks, tmp_pat
         assert got.loc[(np.uint64(r["pre_pt_root_id"]), np.uint64(r["post_pt_root_id"]), r["neuropil"])] == r["n"]
     syn = c.manifest.extra["synapses"]
     assert syn["autapses"] == "keep" and syn["zero_root_synapses"] > 0 and syn["autapse_synapses"] > 0
+    assert_canonical(path)
     assert c.manifest.voxel_resolution_nm == [8.0, 8.0, 40.0]
 
 
