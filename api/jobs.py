@@ -153,6 +153,13 @@ class JobStore:
         sql += " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"
         return [_row(r) for r in self.db.all(sql, (*args, limit, offset))]  # type: ignore[misc]
 
+    def find_succeeded(self, kind: str, dataset: str | None, params: dict[str, Any], user: str) -> dict[str, Any] | None:
+        """The newest succeeded job of ``user`` with exactly these parameters, if any."""
+        row = self.db.one(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE kind = ? AND dataset IS ? AND params = ? "
+                          "AND user = ? AND state = 'succeeded' ORDER BY finished DESC LIMIT 1",
+                          (kind, dataset, json.dumps(params, sort_keys=True), user))
+        return _row(row)
+
     def active(self) -> list[dict[str, Any]]:
         """Queued and running jobs, oldest first."""
         rows = self.db.all(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state IN ('queued', 'running') "

@@ -198,6 +198,9 @@ def test_significance_job_runs_on_the_cluster(alice):
     assert len(table) == 16 and all(table[k]["observed"] == int(v) for k, v in census.items())
     assert res["null"] == "er" and res["n"] == 8
     assert any(j["id"] == job["id"] for j in alice.get("/v1/jobs").json()["jobs"])
+    # the same seeded request on the same dataset version: the finished job, not a new one
+    same = alice.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 8, "seed": 3})
+    assert same.status_code == 200 and same.json()["id"] == job["id"]
 
 
 def test_ingest_job_makes_a_private_dataset(alice, bob, root, server):

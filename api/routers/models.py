@@ -38,24 +38,31 @@ def _check_label(path: Any, field: str, column: str) -> None:
 
 
 async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
-                  out: str | None = None, label: tuple[str, str] | None = None) -> Response:
+                  out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False) -> Response:
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
     path = service.catalog.store_path(acc.name, build=False)
     if label is not None:
         _check_label(path, *label)
+    shown = {**params, "version": version}
+    if reuse:  # deterministic jobs: the same request on the same dataset version has the same result
+        done = service.jobs.store.find_succeeded(kind, acc.name, shown, who.user)
+        if done is not None:
+            return job_response(done, status=200)
     spec = {"store": str(path), "version": version, "params": params, "out": out}
-    job = service.jobs.submit(kind, acc.name, {**params, "version": version}, who, spec)
+    job = service.jobs.submit(kind, acc.name, shown, who, spec)
     return job_response(job, status=202)
 
 
 @router.post("/{name}/significance", status_code=202, response_model=JobInfo,
+             responses={200: {"model": JobInfo, "description": "the same request already succeeded on this "
+                                                               "dataset version: that job (seeded, deterministic)"}},
              summary="Start a job: triad motif significance against a null model")
 async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: SignificanceRequest) -> Response:
     params = req.model_dump()
     if req.null != "block":
         params.pop("by")
     return await _submit("significance", acc, service, who, params,
-                         label=("by", req.by) if req.null == "block" else None)
+                         label=("by", req.by) if req.null == "block" else None, reuse=True)
 
 
 @router.post("/{name}/models", status_code=202, response_model=JobInfo,
