@@ -101,6 +101,7 @@ class Catalog:
         self.keep_loaded = keep_loaded
         self._records: dict[str, DatasetRecord] | None = None
         self._stamp = 0.0
+        self._refreshing = False
         self._lock = threading.Lock()
         self._loaded: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._name_locks: dict[str, threading.Lock] = {}
@@ -129,15 +130,39 @@ class Catalog:
         return out
 
     def records(self) -> dict[str, DatasetRecord]:
-        """Every dataset by name (rescanned at most every ``ttl`` seconds)."""
+        """Every dataset by name.
+
+        The first call (and the first after :meth:`invalidate`) scans; later
+        calls return the last listing and, once it is older than ``ttl``
+        seconds, refresh it in a background thread, so no request waits for
+        a scan.
+        """
         now = time.monotonic()
         with self._lock:
-            if self._records is not None and now - self._stamp < self.ttl:
-                return self._records
-        recs = self._scan()
-        with self._lock:
-            self._records, self._stamp = recs, time.monotonic()
+            recs = self._records
+            stale = recs is not None and now - self._stamp >= self.ttl and not self._refreshing
+            if stale:
+                self._refreshing = True
+        if recs is None:
+            recs = self._scan()
+            with self._lock:
+                self._records, self._stamp = recs, time.monotonic()
+            return recs
+        if stale:
+            threading.Thread(target=self._refresh, name="catalog-refresh", daemon=True).start()
         return recs
+
+    def _refresh(self) -> None:
+        try:
+            recs = self._scan()
+            with self._lock:
+                if self._records is not None:  # not invalidated meanwhile
+                    self._records, self._stamp = recs, time.monotonic()
+        except Exception as exc:  # keep serving the last listing
+            logger.warning("refreshing the dataset listing failed: %s", exc)
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def invalidate(self) -> None:
         """Forget the listing (after an ingest or a build)."""

@@ -52,7 +52,7 @@ def owned_job(service: Service, who: Principal, job_id: str) -> dict[str, Any]:
     return job
 
 
-@router.get("", response_model=JobList, summary="The caller's jobs, newest first")
+@router.get("", response_model=JobList, summary="The caller's jobs (an admin's: everyone's), newest first")
 async def list_jobs(
     service: ServiceDep, who: PrincipalDep,
     state: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
@@ -61,7 +61,8 @@ async def list_jobs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     check_limit(limit, service.settings.max_page_size)
-    jobs = service.jobs.store.list(user=who.user, state=state, kind=kind, limit=limit, offset=offset)
+    jobs = service.jobs.store.list(user=None if who.admin else who.user, state=state, kind=kind, limit=limit,
+                                   offset=offset)
     return json_response({"jobs": [job_info(j) for j in jobs]})
 
 
