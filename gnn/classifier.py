@@ -1,0 +1,352 @@
+"""A trained cell-type classifier: evaluate, predict, write predictions back, save and load.
+
+A saved model is a folder:
+
+- ``config.json`` — model name and hyperparameters, the feature spec (options,
+  names, hash), the label mapping, the training dataset (name, version), the
+  split, metrics and package versions;
+- ``weights.pt`` — the ``state_dict`` (loaded with ``torch.load(weights_only=True)``);
+- ``arrays.npz`` — feature means/stds and the root ids of the training,
+  validation and test nodes with the training labels (numpy, no pickle).
+
+A saved model applied to another store recomputes the features with the saved
+spec and refuses the store (:class:`~gnn.errors.FeatureMismatchError`) when the
+feature names differ.
+
+Examples
+--------
+>>> import tempfile, connectome as cx, gnn
+>>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+>>> clf = gnn.train(c, "super_class", model="mlp", epochs=20, progress=False)
+>>> path = clf.save(tempfile.mkdtemp() + "/worm-mlp")
+>>> again = gnn.load_model(path)
+>>> bool((again.predict(c)["predicted"] == clf.predict(c)["predicted"]).all())
+True
+>>> list(clf.predict(c, top_k=2).columns)
+['root_id', 'predicted', 'probability', 'top2', 'top2_probability', 'split']
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from connectome.errors import InputError
+from connectome.schema import ID_DTYPE, ROOT_ID
+
+from .data import GraphInputs, prepare
+from .device import resolve_device
+from .errors import FeatureMismatchError, ModelFileError
+from .features import FeatureSpec
+from .labels import LabelEncoding
+from .metrics import Metrics, classification_metrics
+
+if TYPE_CHECKING:  # pragma: no cover
+    from connectome import Connectome
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["CellTypeClassifier", "load_model", "MODEL_FORMAT", "MODEL_FORMAT_VERSION"]
+
+MODEL_FORMAT = "connectome-gnn-model"
+MODEL_FORMAT_VERSION = 1
+_PARTS = ("train", "val", "test")
+
+
+class CellTypeClassifier:
+    """A trained model with everything needed to apply it again (made by :func:`gnn.train`).
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+    config : TrainConfig
+    labels : LabelEncoding
+    features : dict
+        Feature spec, names and hash.
+    metrics : dict
+        ``{"val": {...}, "test": {...}}`` scalar metrics at the end of training.
+    history : list of dict
+        Loss, validation loss and macro-F1 per epoch.
+    training : dict
+        Best epoch, epochs run, seconds, device, split.
+    dataset : dict
+        Name and version of the training connectome.
+    """
+
+    def __init__(self, model: Any, *, config: Any, labels: LabelEncoding, features: dict[str, Any],
+                 x_mean: np.ndarray, x_std: np.ndarray, split_ids: dict[str, np.ndarray], train_codes: np.ndarray,
+                 dataset: dict[str, Any], training: dict[str, Any], history: list[dict[str, float]] | None = None,
+                 metrics: dict[str, Any] | None = None, inputs: GraphInputs | None = None,
+                 device: Any = "cpu") -> None:
+        self.model = model
+        self.config = config
+        self.labels = labels
+        self.features = features
+        self.x_mean = np.asarray(x_mean, dtype=np.float32)
+        self.x_std = np.asarray(x_std, dtype=np.float32)
+        self.split_ids = {k: np.asarray(split_ids[k], dtype=ID_DTYPE) for k in _PARTS}
+        self.train_codes = np.asarray(train_codes, dtype=np.int64)
+        self.dataset = dataset
+        self.training = training
+        self.history = history or []
+        self.metrics = metrics or {}
+        self.device = device
+        self._inputs = inputs
+        self._ops: tuple[int, dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def label(self) -> str:
+        """The label column this model predicts."""
+        return self.labels.column
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The spec the features are computed with."""
+        return FeatureSpec.from_dict(self.features["spec"])
+
+    def _inputs_for(self, c: Connectome | GraphInputs | None) -> GraphInputs:
+        if c is None:
+            if self._inputs is None:
+                raise InputError("pass the connectome to apply the model to (a loaded model keeps no graph)", "c")
+            return self._inputs
+        if isinstance(c, GraphInputs):
+            g = c
+        else:
+            g = prepare(c, None, features=self.feature_spec)
+            if self.label in c.label_columns:
+                nodes = c.node_table([ROOT_ID, self.label])
+                order = np.argsort(nodes[ROOT_ID].to_numpy(dtype=ID_DTYPE), kind="stable")
+                g.y = self.labels.encode(nodes[self.label].iloc[order].reset_index(drop=True))
+                g.labels = self.labels
+        self._check_features(g)
+        return g
+
+    def _check_features(self, g: GraphInputs) -> None:
+        want, have = list(self.features["names"]), list(g.features.names)
+        if want == have and g.features.hash == self.features["hash"]:
+            return
+        missing = [n for n in want if n not in have]
+        extra = [n for n in have if n not in want]
+        detail = "; ".join(p for p in (
+            f"missing {len(missing)}: {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}" if missing else "",
+            f"unexpected {len(extra)}: {', '.join(extra[:6])}{' …' if len(extra) > 6 else ''}" if extra else "",
+        ) if p) or "same names in another order"
+        raise FeatureMismatchError(
+            f"this store's wiring features do not match the model's (model feature hash {self.features['hash']}, "
+            f"store {g.features.hash}; {detail}); apply the model to a store with the same edge columns "
+            "(neuropils, transmitters, edge kinds) or train a new model on this store", "c")
+
+    def _known(self, g: GraphInputs, known: str) -> np.ndarray:
+        if known == "train":
+            y = np.full(g.n_nodes, -1, dtype=np.int64)
+            pos = g.index_of(self.split_ids["train"])
+            ok = pos >= 0
+            if ok.mean() < 0.5 and self.model.uses_profiles:
+                logger.warning("only %d of %d training neurons are in this store: partner-type profiles will be "
+                               "thin; consider known='labels'", int(ok.sum()), len(ok))
+            y[pos[ok]] = self.train_codes[ok]
+            return y
+        if known == "labels":
+            if g.y is None:
+                raise InputError(f"known='labels' needs the label column {self.label!r} in the store", "known")
+            return g.y.copy()
+        raise InputError(f"known must be 'train' (the training labels) or 'labels' (every label in the store), "
+                         f"not {known!r}", "known")
+
+    def _operators(self, g: GraphInputs) -> dict[str, Any]:
+        from .models.operators import build_operators
+
+        if self._ops is None or self._ops[0] != id(g):
+            self._ops = (id(g), build_operators(g.adjacency, self.model.operators, self.device))
+        return self._ops[1]
+
+    def probabilities(self, c: Connectome | GraphInputs | None = None, *, known: str = "train") -> np.ndarray:
+        """Class probabilities (nodes × classes) in root-id order.
+
+        ``known`` chooses the labels that build partner-type profiles:
+        ``"train"`` (the training labels, default) or ``"labels"`` (every label in the store).
+        """
+        import torch
+
+        from .profiles import PartnerProfiles
+
+        g = self._inputs_for(c)
+        y_known = self._known(g, known)
+        x = torch.from_numpy((g.features.x - self.x_mean) / self.x_std).to(self.device)
+        if self.model.uses_profiles:
+            prof = PartnerProfiles(g.adjacency, self.labels.n_classes, self.device)
+            yk = torch.from_numpy(y_known).to(self.device)
+            x = torch.cat([x, prof(yk, yk >= 0)], 1)
+        self.model.eval()
+        with torch.no_grad():
+            return torch.softmax(self.model(x, self._operators(g)), dim=1).cpu().numpy()
+
+    # ------------------------------------------------------------------ use
+    def evaluate(self, c: Connectome | GraphInputs | None = None, split: str = "test", *,
+                 known: str = "train") -> Metrics:
+        """Metrics on the labelled nodes of a split (``"train"``, ``"val"``, ``"test"``) or ``"unseen"``.
+
+        ``"unseen"`` means every labelled node of the store that was not a training node.
+        Unlabelled nodes never count. Without ``c``, the training graph is used.
+        """
+        g = self._inputs_for(c)
+        if g.y is None:
+            raise InputError(f"the store has no label column {self.label!r} to evaluate against", "c")
+        if split in _PARTS:
+            pos = g.index_of(self.split_ids[split])
+            pos = pos[pos >= 0]
+        elif split == "unseen":
+            pos = np.setdiff1d(np.arange(g.n_nodes), g.index_of(self.split_ids["train"]))
+        else:
+            raise InputError(f"split must be one of 'train', 'val', 'test', 'unseen', not {split!r}", "split")
+        pos = pos[g.y[pos] >= 0]
+        if len(pos) == 0:
+            raise InputError(f"no labelled {split} nodes of this model are in the store", "split")
+        pred = self.probabilities(g, known=known).argmax(1)
+        members = np.bincount(g.y[g.y >= 0], minlength=self.labels.n_classes)
+        return classification_metrics(g.y[pos], pred[pos], self.labels.classes, class_members=members)
+
+    def predict(self, c: Connectome | GraphInputs | None = None, *, top_k: int = 3, known: str = "train") -> pd.DataFrame:
+        """Predicted cell type of every node.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``root_id``, ``predicted``, ``probability``, ``top2``, ``top2_probability``, …
+            up to ``top_k``, and ``split`` (``"train"``, ``"val"``, ``"test"`` or
+            ``""`` for nodes outside the training split, e.g. unlabelled ones).
+        """
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise InputError(f"top_k must be a positive integer, not {top_k!r}", "top_k")
+        g = self._inputs_for(c)
+        proba = self.probabilities(g, known=known)
+        k = min(int(top_k), self.labels.n_classes)
+        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        names = np.asarray(self.labels.classes, dtype=object)
+        out = pd.DataFrame({ROOT_ID: g.ids})
+        for i in range(k):
+            col = "predicted" if i == 0 else f"top{i + 1}"
+            out[col] = names[order[:, i]]
+            out["probability" if i == 0 else f"{col}_probability"] = proba[np.arange(len(g.ids)), order[:, i]]
+        split = np.full(len(g.ids), "", dtype=object)
+        for part in _PARTS:
+            pos = g.index_of(self.split_ids[part])
+            split[pos[pos >= 0]] = part
+        out["split"] = split
+        return out
+
+    def annotate(self, c: Connectome, *, top_k: int = 1, known: str = "train", prefix: str | None = None,
+                 overwrite: bool = False) -> Connectome:
+        """``c`` with the predictions as node columns (``predicted_<label>``, ``…_probability``, …).
+
+        Save the result with ``.save(path)`` to write the columns into a store.
+
+        Examples
+        --------
+        >>> import connectome as cx, gnn
+        >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+        >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
+        >>> [x for x in clf.annotate(c).label_columns if x.startswith("predicted")]
+        ['predicted_super_class', 'predicted_super_class_probability']
+        """
+        prefix = prefix if prefix is not None else f"predicted_{self.label}"
+        df = self.predict(c, top_k=top_k, known=known).drop(columns=["split"])
+        ren = {"predicted": prefix, "probability": f"{prefix}_probability"}
+        ren.update({col: f"{prefix}_{col}" for col in df.columns if col.startswith("top")})
+        return c.with_node_columns(df.rename(columns=ren), overwrite=overwrite)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | Path) -> Path:
+        """Write the model folder (``config.json``, ``weights.pt``, ``arrays.npz``); returns its path."""
+        import torch
+        import torch_geometric
+
+        import connectome
+
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise InputError(f"path: {str(path)!r} is a file; give a folder for the model", "path")
+        path.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "model": self.config.model, "train_config": self.config.to_dict(),
+            "features": self.features, "labels": self.labels.to_dict(), "dataset": self.dataset,
+            "training": self.training, "metrics": self.metrics, "history": self.history,
+            "versions": {"torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
+                         "connectome": connectome.__version__},
+        }
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        torch.save(state, path / "weights.pt")
+        np.savez(path / "arrays.npz", x_mean=self.x_mean, x_std=self.x_std, train_codes=self.train_codes,
+                 **{f"{k}_ids": self.split_ids[k] for k in _PARTS})
+        tmp = path / "config.json.tmp"
+        tmp.write_text(json.dumps(config, indent=2, default=str))
+        tmp.replace(path / "config.json")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: Any = "cpu") -> CellTypeClassifier:
+        """Read a model folder written by :meth:`save`."""
+        import torch
+
+        from .models import model_class
+        from .training import TrainConfig
+
+        path = Path(path)
+        files = [path / n for n in ("config.json", "weights.pt", "arrays.npz")]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise ModelFileError(f"{str(path)!r} is not a saved model (missing {', '.join(missing)}); "
+                                 "pass a folder written by CellTypeClassifier.save or `connectome train --out`")
+        try:
+            config = json.loads(files[0].read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"{files[0]}: not valid JSON ({exc})") from None
+        if config.get("format") != MODEL_FORMAT or int(config.get("format_version", 0)) > MODEL_FORMAT_VERSION:
+            raise ModelFileError(f"{path}: format {config.get('format')!r} v{config.get('format_version')} is not "
+                                 f"readable by this version (reads {MODEL_FORMAT} v{MODEL_FORMAT_VERSION}); "
+                                 "upgrade connectome-service")
+        dev = resolve_device(device)
+        cfg = TrainConfig(**config["train_config"])
+        labels = LabelEncoding.from_dict(config["labels"])
+        arrays = np.load(files[2], allow_pickle=False)
+        width = len(config["features"]["names"])
+        net = model_class(cfg.model)
+        if net.uses_profiles:
+            width += 4 * labels.n_classes
+        module = net(in_features=width, n_classes=labels.n_classes, hidden=cfg.hidden, layers=cfg.layers,
+                     dropout=cfg.dropout)
+        module.load_state_dict(torch.load(files[1], map_location=dev, weights_only=True))
+        module.to(dev).eval()
+        return cls(module, config=cfg, labels=labels, features=config["features"], x_mean=arrays["x_mean"],
+                   x_std=arrays["x_std"], split_ids={k: arrays[f"{k}_ids"] for k in _PARTS},
+                   train_codes=arrays["train_codes"], dataset=config.get("dataset", {}),
+                   training=config.get("training", {}), history=config.get("history", []),
+                   metrics=config.get("metrics", {}), device=dev)
+
+    def __repr__(self) -> str:
+        test = self.metrics.get("test", {})
+        score = f", test macro-F1 {test['macro_f1']:.3f}" if "macro_f1" in test else ""
+        return (f"<CellTypeClassifier {self.config.model} for {self.label!r} "
+                f"({self.labels.n_classes} classes, trained on {self.dataset.get('name', '?')}{score})>")
+
+
+def load_model(path: str | Path, *, device: Any = "cpu") -> CellTypeClassifier:
+    """Load a model folder written by :meth:`CellTypeClassifier.save`.
+
+    Examples
+    --------
+    >>> load_model("/nonexistent/model")
+    Traceback (most recent call last):
+    ...
+    gnn.errors.ModelFileError: '/nonexistent/model' is not a saved model (missing config.json, weights.pt, arrays.npz); pass a folder written by CellTypeClassifier.save or `connectome train --out`
+    """
+    return CellTypeClassifier.load(path, device=device)

@@ -1,0 +1,44 @@
+"""GCN baseline (flywire-gnn setup): two ``GCNConv`` layers on the undirected, unweighted graph.
+
+The normalised adjacency ``D^-1/2 (A + I) D^-1/2`` is precomputed once as a
+CSR tensor (operator ``"gcn"``), so each layer is one sparse product.
+
+Examples
+--------
+>>> import torch, numpy as np, scipy.sparse as sp
+>>> from gnn.models.operators import build_operators
+>>> ops = build_operators(sp.csr_array(np.array([[0, 1.0], [0, 0]])), GCN.operators)
+>>> GCN(in_features=4, n_classes=3)(torch.randn(2, 4), ops).shape
+torch.Size([2, 3])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.nn import GCNConv
+
+__all__ = ["GCN"]
+
+
+class GCN(nn.Module):
+    """``GCNConv → ReLU → dropout → GCNConv`` (hidden 128, as flywire-gnn)."""
+
+    operators: tuple[str, ...] = ("gcn",)
+    uses_profiles = False
+
+    def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2,
+                 dropout: float = 0.5) -> None:
+        super().__init__()
+        dims = [in_features] + [hidden] * (layers - 1) + [n_classes]
+        self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(dims[:-1], dims[1:]))
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, ops: dict[str, Any]) -> torch.Tensor:
+        adj = ops["gcn"]
+        for conv in self.convs[:-1]:
+            x = F.dropout(F.relu(conv(x, adj)), self.dropout, self.training)
+        return self.convs[-1](x, adj)
