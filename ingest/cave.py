@@ -506,6 +506,7 @@ def ingest_cave(
                 meta["tables"][syn_table]["columns"] = span.pop("columns")
                 ledger.append({"kind": "plan", "table": syn_table, **span})
             ledger.append(meta)
+        session.prepare(live=res.timestamp is not None)
         _step("version %s, tables checked", res.manifest_version(), t0=t_start)
         tinfo = meta["tables"]
         stats = []
@@ -534,7 +535,9 @@ def ingest_cave(
                                      base_version=res.base_version, progress=progress))
         for spec in cell_specs:
             ref = bool(tinfo[spec.table]["reference_table"])
-            job = TableJob(spec.table, [Group("all")], merge_reference=ref)
+            # caveclient looks up the reference table's metadata on every join query, through a cache that
+            # is not thread-safe: annotation tables are small, read them one page at a time
+            job = TableJob(spec.table, [Group("all")], merge_reference=ref, concurrency=1 if ref else None)
             stats.append(fetch_table(session, ledger, job, version=res.version, timestamp=res.timestamp,
                                      base_version=res.base_version, progress=progress))
         _step("fetched %s", ", ".join(f"{s['table']}: {s['fetched_rows']} rows in {s['pages']} pages"

@@ -69,6 +69,7 @@ class TableJob:
     merge_reference: bool = False
     keep: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    concurrency: int | None = None
 
 
 def merge_filters(*dicts: dict) -> dict:
@@ -199,12 +200,13 @@ def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version:
         return "ok", (ledger.stage(job.table, g.key, lo, hi, df), df)
 
     t0 = time.monotonic()
+    width_now = job.concurrency or opts.concurrency
     with progress_bar(total=total, desc=job.table, unit="row", progress=progress, initial=done_rows) as bar, \
-            ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="cave-page") as pool:
+            ThreadPoolExecutor(max_workers=width_now, thread_name_prefix="cave-page") as pool:
         running: dict[Future, tuple[Group, int, int]] = {}
         try:
             while queue or running:
-                while queue and len(running) < opts.concurrency:
+                while queue and len(running) < width_now:
                     g, a, b = queue.popleft()
                     running[pool.submit(work, g, a, b)] = (g, a, b)
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)

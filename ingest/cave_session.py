@@ -363,6 +363,14 @@ class CaveSession:
             return CaveConnectionError(f"{what}: {_short(exc)}")
         return CaveError(f"{what}: {name}: {exc}")
 
+    def prepare(self, live: bool) -> None:
+        """Build the sub-clients and fill caveclient's caches in this thread, before page
+        workers share them (its lazy properties and TTL caches are not thread-safe)."""
+        mat = self.materialize
+        if live:
+            self.guard(self.chunkedgraph.session)
+            self.call(lambda: mat.get_versions_metadata(), what="reading version metadata")
+
     # -- metadata
     def versions(self, expired: bool = False) -> list[int]:
         return sorted(int(v) for v in self.call(lambda: self.materialize.get_versions(expired=expired),
@@ -454,8 +462,6 @@ class CaveSession:
                                      metadata=False, merge_reference=merge_reference, log_warning=False, **kw)
             return df, bool(getattr(_REPLY, "capped", False))
 
-        if timestamp is not None:
-            self.guard(self.chunkedgraph.session)
         return self.call(run, what=what, not_found=self._query_not_found(table, version))
 
     def _query_not_found(self, table: str, version: int | None) -> Callable[[Any], Exception]:

@@ -416,3 +416,17 @@ def test_cli_ingest_cave_and_one_line_errors(server, tmp_path):
         assert r.stderr.startswith("error: ") and text in r.stderr and "Traceback" not in r.stderr
     r = run_cli("ingest", "cave", "--preset", "flywire", "--version", "783", "--timestamp", "2025-01-01T00:00:00Z")
     assert r.returncode == 2 and "not allowed with argument" in r.stderr
+
+
+def test_empty_selection_gives_an_empty_store(server, tmp_path):
+    p = ingest_cave("toy_public", tmp_path / "e", version=2, server=server.url, cell_tables=["cell_types"],
+                    bbox=[0, 0, 0, 5, 5, 5], bbox_units="voxels", options=FAST, progress=False)
+    c = cx.load(p)
+    assert (c.manifest.rows("synapses"), c.n_edges, c.n_nodes) == (0, 0, 0)
+
+
+def test_fetch_options_are_checked():
+    with pytest.raises(InputError, match="page_rows must be a positive integer"):
+        FetchOptions(page_rows=0)
+    with pytest.raises(InputError, match="timeout must be a positive number"):
+        FetchOptions(timeout=0)
