@@ -430,3 +430,9 @@ def test_fetch_options_are_checked():
         FetchOptions(page_rows=0)
     with pytest.raises(InputError, match="timeout must be a positive number"):
         FetchOptions(timeout=0)
+
+
+@pytest.mark.parametrize("source", ["cave", "cave-files", "volume"])
+def test_cli_help(source):
+    out = run_cli("ingest", source, "--help")
+    assert out.returncode == 0 and "usage: connectome ingest " + source in out.stdout

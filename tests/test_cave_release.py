@@ -139,3 +139,15 @@ def test_release_bad_input(tmp_path):
                 "--out", str(tmp_path / "e"))
     assert r.returncode == 0, r.stderr
     assert cx.load(tmp_path / "e").manifest.rows("synapses") == 1
+
+
+def test_flywire_classification_release_as_nodes(shared_data, tmp_path):
+    """FlyWire's real v783 classification table (Codex format) joins to nodes by root id."""
+    f = shared_data / "flywire_v783_labels" / "neurons_v783.parquet"
+    raw = pd.read_parquet(f, columns=["root_id", "super_class", "class", "cell_type"])
+    p = ingest_cave_files(cells=[f], preset="flywire", version=783, out=tmp_path / "fw", progress=False)
+    n = cx.load(p).node_table().set_index("root_id")
+    assert len(n) == len(raw) == 139_255
+    r = raw.set_index(raw["root_id"].astype(np.uint64))
+    assert (n.loc[r.index, "super_class"].astype(str).to_numpy() == r["super_class"].astype(str).to_numpy()).all()
+    assert n.index.max() > 2**53 and n.index.dtype == np.uint64
