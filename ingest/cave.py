@@ -545,6 +545,7 @@ def ingest_cave(
         frames: dict[str, pd.DataFrame] = {}
         for s in stats:
             frames.update(s.pop("frames"))
+            s["pages_total"] = len(ledger.pages(s["table"]))
         # ------------------------------------------------------------ assemble
         edges = None
         syn_summary: dict[str, Any] = {}
@@ -675,7 +676,7 @@ def _manifest(name: str, p: CavePreset, is_preset: bool, datastack: str, server:
                 "reference_tables": {t: v["reference_table"] for t, v in tinfo.items() if v["reference_table"]},
                 "selection": sel.describe(), "synapse_filters": [list(f) for f in p.synapse_filters],
                 "client": f"caveclient {cc}", "citation": p.citation, "ingested": utc_now(),
-                "pages": sum(s["pages"] for s in stats)},
+                "pages": sum(s["pages_total"] for s in stats)},
         version=when,
         units={"position": "nm"},
         voxel_resolution_nm=[float(v) for v in vres] if vres else None,

@@ -13,7 +13,8 @@ fsync'ed, renamed) *and* its journal line is written; a process killed between
 the two leaves an orphan file that the next run deletes. Pages cover
 half-open id ranges ``[lo, hi)`` of a plan, so what remains after a crash is
 the plan minus the union of finished ranges: nothing is fetched twice into
-the result and nothing is skipped.
+the result and nothing is skipped. A lock file beside the folder keeps two
+runs from writing into it at once (the OS releases it when a run dies).
 
 Examples
 --------
@@ -120,11 +121,12 @@ class Ledger:
     appended since); ``resumed`` says whether a previous run's state was found.
     """
 
-    def __init__(self, folder: Path, key: dict, entries: list[dict], resumed: bool) -> None:
+    def __init__(self, folder: Path, key: dict, entries: list[dict], resumed: bool, lock: Any = None) -> None:
         self.folder = folder
         self.key = key
         self.entries = entries
         self.resumed = resumed
+        self._lock = lock
         self._fh = open(folder / LEDGER, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     @classmethod
@@ -137,6 +139,15 @@ class Ledger:
             An unfinished ingest with another key is there and ``restart`` is false.
         """
         folder = work_folder(out)
+        lock = _lock(folder)
+        try:
+            return cls._open(folder, key, restart, lock)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _open(cls, folder: Path, key: dict, restart: bool, lock: Any) -> Ledger:
         key = {**key, "ledger_format": FORMAT}
         h = key_hash(key)
         entries: list[dict] = []
@@ -165,7 +176,7 @@ class Ledger:
         (folder / "pages").mkdir(parents=True, exist_ok=True)
         if not entries:
             (folder / LEDGER).unlink(missing_ok=True)
-        led = cls(folder, key, entries, resumed)
+        led = cls(folder, key, entries, resumed, lock)
         if not entries:
             led.append({"kind": "start", "format": FORMAT, "key_hash": h, "key": key})
             _fsync_dir(folder)
@@ -241,11 +252,30 @@ class Ledger:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+        if self._lock is not None and not self._lock.closed:
+            self._lock.close()  # releases the flock
 
     def finish(self) -> None:
         """Remove the work folder (after the store was written)."""
-        self.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.with_name(self.folder.name + ".lock").unlink(missing_ok=True)
+        self.close()
+
+
+def _lock(folder: Path) -> Any:
+    """An exclusive lock beside the work folder, held while an ingest uses it (released by the OS
+    if the process dies)."""
+    import fcntl
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(folder.with_name(folder.name + ".lock"), "a+")  # noqa: SIM115 - closed with the ledger
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise ResumeMismatchError(f"out: another ingest is running into {folder.parent}; wait for it to finish "
+                                  "(or stop it) before starting this one", "out") from None
+    return fh
 
 
 def _read_journal(path: Path) -> list[dict]:

@@ -359,6 +359,9 @@ class CaveSession:
             return CaveServerError(f"{what}: the server answered HTTP {code}: {_server_message(exc)}", code)
         if name == "ServerIncompatibilityError":
             return CaveError(f"{what}: {exc}")
+        if isinstance(exc, ValueError) and "Timestamp incompatible with IDs" in str(exc):
+            return InputError(f"root_ids: some ids are not valid at the timestamp ({exc}); pass ids that exist at "
+                              "that moment (caveclient's chunkedgraph.suggest_latest_roots finds them)", "root_ids")
         if isinstance(exc, requests.RequestException):
             return CaveConnectionError(f"{what}: {_short(exc)}")
         return CaveError(f"{what}: {name}: {exc}")
@@ -510,8 +513,6 @@ def connect(datastack: str, server: str, *, options: FetchOptions | None = None,
     DatastackNotFoundError
         The server does not serve ``datastack`` (the message lists those it does).
     """
-    import requests
-
     options = options or FetchOptions()
     if not isinstance(server, str) or not server.startswith(("http://", "https://")):
         raise InputError(f"server must be an http(s) URL, not {server!r}", "server")

@@ -160,6 +160,22 @@ def test_version_expiring_mid_ingest_says_so(tmp_path):
             ingest_cave(preset="microns", version=661, server=srv.url, out=out, options=opts, progress=False)
 
 
+def test_two_runs_never_share_a_work_folder(server, tmp_path):
+    from ingest.cave_errors import ResumeMismatchError
+    from ingest.cave_ledger import Ledger
+
+    out = tmp_path / "s"
+    held = Ledger.open(out, {"another": "run"})
+    try:
+        with pytest.raises(ResumeMismatchError, match="another ingest is running"):
+            ingest_cave(preset="microns", version=661, server=server.url, out=out, options=OPTS, progress=False)
+    finally:
+        held.close()
+    p = ingest_cave(preset="microns", version=661, server=server.url, out=out, options=OPTS, progress=False,
+                    restart=True)
+    assert cx.load(p).manifest.rows("synapses") > 0
+
+
 def test_other_parameters_do_not_resume_silently(server, tmp_path):
     from ingest.cave_errors import ResumeMismatchError
 

@@ -280,6 +280,10 @@ def test_timestamp_path_follows_root_id_churn(server, stacks, tmp_path):
     w2 = want[want["pre_root_id"].isin(new_roots)]
     assert len(got2) == len(w2) > 0
     np.testing.assert_array_equal(got2["synapse_id"].to_numpy(), w2["synapse_id"].to_numpy())
+    retired = np.setdiff1d(at_version["pre_root_id"].to_numpy(), want["pre_root_id"].to_numpy())[:2]
+    with pytest.raises(InputError, match="root_ids: some ids are not valid at the timestamp"):
+        ingest_cave(preset="flywire", timestamp=ts, server=server.url, out=tmp_path / "old", cell_tables=[],
+                    root_ids=retired, options=FAST, progress=False)
 
 
 def test_plan_reports_what_would_be_fetched(server):
