@@ -172,7 +172,7 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = Path(spec["out"]) / spec["id"]
     out.mkdir(parents=True, exist_ok=True)
     progress(0.1, "training")
-    model = gnn.train(c, **spec["params"], device="cpu", progress=False)
+    model = gnn.train(c, **spec["params"], device="cpu", threads=1, progress=False)  # one core per worker
     progress(0.8, "saving model")
     model.save(out / "model")
     progress(0.9, "predicting")
