@@ -148,6 +148,8 @@ def classify_failure(exc: BaseException) -> str | None:
         return None
     if isinstance(exc, (requests.Timeout,)):
         return "timeout"
+    if isinstance(exc, requests.ConnectionError) and _unreachable(exc):
+        return None  # refused or unresolvable: say so now; a rerun resumes
     if isinstance(exc, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                         requests.exceptions.ContentDecodingError)):
         return f"connection error ({type(exc).__name__})"
@@ -159,6 +161,12 @@ def classify_failure(exc: BaseException) -> str | None:
     except ImportError:  # pragma: no cover
         pass
     return None
+
+
+def _unreachable(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(s in text for s in ("NameResolutionError", "Name or service not known", "Connection refused",
+                                    "Failed to establish a new connection", "nodename nor servname"))
 
 
 def _guard_class():
@@ -363,6 +371,11 @@ class CaveSession:
             return InputError(f"root_ids: some ids are not valid at the timestamp ({exc}); pass ids that exist at "
                               "that moment (caveclient's chunkedgraph.suggest_latest_roots finds them)", "root_ids")
         if isinstance(exc, requests.RequestException):
+            if _unreachable(exc):
+                host = getattr(getattr(exc, "request", None), "url", None) or self.server
+                return CaveConnectionError(
+                    f"server: cannot reach {host.split('?')[0]} while {what} (refused or unresolvable); check the "
+                    "server address and your network, then rerun the same command to resume")
             return CaveConnectionError(f"{what}: {_short(exc)}")
         return CaveError(f"{what}: {name}: {exc}")
 

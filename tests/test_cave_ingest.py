@@ -377,6 +377,21 @@ def test_unreachable_server_fails_fast_and_clearly(tmp_path):
         hang.close()
 
 
+def test_unreachable_local_server_fails_fast(stacks, tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    with CaveTestServer([generic_datastack(200, 10, seed=8)]) as srv:
+        srv.local_server = dead  # the info service answers; the materialization service does not
+        t0 = time.monotonic()
+        with pytest.raises(CaveConnectionError, match=f"cannot reach {dead}.*rerun the same command"):
+            ingest_cave("toy_public", tmp_path / "x", server=srv.url, cell_tables=[], progress=False)
+        assert time.monotonic() - t0 < 3
+
+
 def test_tokens_read_like_caveclient_and_refused_clearly(stacks, tmp_path, monkeypatch):
     import json
 

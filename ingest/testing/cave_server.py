@@ -197,6 +197,8 @@ class CaveTestServer:
         self._port = port
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: ``local_server`` the info service announces (default: this server), e.g. to test a dead one
+        self.local_server: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -297,7 +299,10 @@ class CaveTestServer:
         if route == "datastacks":
             return _json(sorted(self.datastacks))
         if route == "datastack_info":
-            return _json(self._ds(params["ds"]).info(self.url))
+            info = self._ds(params["ds"]).info(self.url)
+            if self.local_server:
+                info["local_server"] = self.local_server
+            return _json(info)
         if route == "aligned_volume":
             return _json({"name": params["av"], "id": 1, "description": "", "image_source": ""})
         if route in ("versions", "versions_metadata"):
