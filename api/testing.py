@@ -58,16 +58,19 @@ class ServiceProcess:
         Extra environment (``CONNECTOME_API_*`` limits, ``CONNECTOME_HOME``).
     log : path, optional
         Where the server's output goes (default ``<data_root>/../server-<port>.log``).
+    verbose : bool
+        Log every request (uvicorn's access log) and the service's INFO messages.
     """
 
     def __init__(self, data_root: str | Path, *, cluster: str = "local", workers: int = 2, port: int | None = None,
-                 env: dict[str, str] | None = None, log: str | Path | None = None) -> None:
+                 env: dict[str, str] | None = None, log: str | Path | None = None, verbose: bool = False) -> None:
         self.data_root = Path(data_root)
         self.cluster = cluster
         self.workers = workers
         self.port = port or free_port()
         self.env = {**os.environ, **(env or {})}
         self.log = Path(log) if log else self.data_root.parent / f"server-{self.port}.log"
+        self.verbose = verbose
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -81,7 +84,11 @@ class ServiceProcess:
 
         exe = Path(sys.executable).with_name("connectome")
         cmd = [str(exe), "serve", "--port", str(self.port), "--data-root", str(self.data_root), "--cluster",
-               self.cluster, "--workers", str(self.workers), "--uvicorn-log-level", "warning", "--no-access-log"]
+               self.cluster, "--workers", str(self.workers)]
+        if self.verbose:  # every request logged, and the service's own INFO messages
+            cmd = [str(exe), "--log-level", "INFO", *cmd[1:], "--uvicorn-log-level", "info"]
+        else:
+            cmd += ["--uvicorn-log-level", "warning", "--no-access-log"]
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
