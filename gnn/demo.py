@@ -34,7 +34,7 @@ def step(ctx: Any) -> None:
         c = cx.select(c, cell_category="neuron")
     ctx.section(f"GNN cell typing: {label} of {c.n_nodes} neurons (70/15/15 split, seed 0)")
     g = prepare(c, label)
-    ours = train(g, model="partner_sage", seed=0, epochs=150, patience=40, progress=ctx.progress)
+    ours = train(g, model="partner_sage", seed=0, epochs=100, patience=30, progress=ctx.progress)
     base = train(g, model="sage", seed=0, progress=ctx.progress, **FLYWIRE_GNN_SETUP)
     for name, clf in (("partner_sage (ours)", ours), ("GraphSAGE, flywire-gnn setup", base)):
         m = clf.metrics["test"]

@@ -90,15 +90,15 @@ def knn_connectivity(g: GraphInputs, split: Split, *, k_values: Sequence[int] = 
 
 
 def profile_boosting(g: GraphInputs, split: Split, *, seed: int = 0, max_iter: int = 200,
-                     learning_rate: float = 0.05, **params: Any) -> np.ndarray:
+                     learning_rate: float = 0.05, threads: int | None = None, **params: Any) -> np.ndarray:
     """Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``) on partner-type profiles.
 
     Profiles (fractions and log synapse counts to and from each known type, in
-    and out) are built from the training labels only; boosting stops early on
-    the validation nodes' loss (``validation_fraction`` is not used: the
-    split's own validation nodes are held out).
+    and out) are built from the training labels only. ``threads`` caps the
+    OpenMP threads scikit-learn uses (default: all cores).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
     assert g.y is not None and g.labels is not None
     known = np.zeros(g.n_nodes, dtype=bool)
@@ -106,5 +106,6 @@ def profile_boosting(g: GraphInputs, split: Split, *, seed: int = 0, max_iter: i
     prof = partner_type_profiles(g.adjacency, g.y, known, g.labels.n_classes)
     clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, random_state=seed,
                                          early_stopping=False, **params)
-    clf.fit(prof[split.train], g.y[split.train])
-    return clf.classes_[clf.predict_proba(prof).argmax(1)]
+    with threadpool_limits(limits=threads):
+        clf.fit(prof[split.train], g.y[split.train])
+        return clf.classes_[clf.predict_proba(prof).argmax(1)]

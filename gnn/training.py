@@ -1,4 +1,4 @@
-"""Full-batch training with early stopping, class weighting and (for partner profiles) the label trick.
+"""Full-batch training with early stopping and class weighting, for every model.
 
 :func:`train` takes a ``Connectome`` and a label column and returns a
 :class:`~gnn.classifier.CellTypeClassifier` with its validation and test
@@ -6,7 +6,7 @@ metrics. Every model, baselines included, trains the same way on the same
 split: Adam, cross-entropy weighted towards rare classes, the weights of the
 epoch with the best validation macro-F1, stop after ``patience`` epochs
 without improvement. Seeds fix the split, the initial weights, dropout and
-the label-trick masks; on CPU torch's deterministic algorithms are switched on
+(optional) label-trick masks; on CPU torch's deterministic algorithms are switched on
 while training, so a seed gives the same model twice.
 
 Examples
@@ -77,9 +77,10 @@ class TrainConfig:
     class_weight : {"sqrt", "balanced", None}
         Loss weight of class ``c`` ∝ ``1 / sqrt(n_c)``, ``1 / n_c`` or 1 (``n_c``: training nodes).
     label_keep : float
-        Label trick (models with partner profiles): share of training labels used as
-        inputs in each epoch; the others carry the loss. ``1.0`` switches the trick off
-        (every training label is an input and every training node carries the loss).
+        Models with partner profiles: share of training labels used as profile inputs
+        in each epoch, the others carrying the loss (the label trick). ``1.0`` (default)
+        switches the trick off: every training label is an input and every training
+        node carries the loss.
     select : {"macro_f1", "accuracy"}
         Validation score that picks the epoch (and drives early stopping).
     seed : int
@@ -94,7 +95,7 @@ class TrainConfig:
     epochs: int = 500
     patience: int = 50
     class_weight: str | None = "sqrt"
-    label_keep: float = 0.5
+    label_keep: float = 1.0
     select: str = "macro_f1"
     seed: int = 0
 

@@ -1,0 +1,340 @@
+"""gnn: cell-type classifiers trained end to end on real connectomes (larva, C. elegans).
+
+Small models and few epochs (speed lives in benchmarks/); every assertion could fail.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectome as cx
+import gnn
+from connectome.errors import ColumnError, ConnectomeError
+from gnn.errors import DeviceError, FeatureMismatchError, LabelError, ModelFileError, SplitError
+from helpers import ROOT, run_cli, run_python
+
+FAST = {"epochs": 40, "patience": 40, "threads": 1, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def worm():
+    """C. elegans Cook 2019 hermaphrodite, neurons only (302)."""
+    return cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+
+
+@pytest.fixture(scope="module")
+def larva(larva_store):
+    return cx.load(larva_store)
+
+
+@pytest.fixture(scope="module")
+def larva_inputs(larva):
+    return gnn.prepare(larva, "merge_class")
+
+
+@pytest.fixture(scope="module")
+def larva_model(larva):
+    """PartnerSAGE on larva simple_group, trained once for the module."""
+    return gnn.train(larva, "simple_group", "partner_sage", seed=1, **{**FAST, "epochs": 60})
+
+
+# ---------------------------------------------------------------------------- data
+def test_to_data_keeps_unlabelled_nodes_out_of_splits(larva):
+    data = gnn.to_data(larva, "merge_class", seed=0)
+    nodes = larva.node_table()
+    assert data.num_nodes == len(nodes) == 3591
+    assert int((data.y < 0).sum()) == int((nodes["merge_class"] == "unk").sum()) == 1614
+    assert len(data.label_names) == 60 and "unk" not in data.label_names and "unk-AN" in data.label_names
+    assert data.edge_index.shape[1] == data.edge_weight.shape[0]
+    # self-loops (577 autapses) are features, not message-passing edges
+    assert not bool((data.edge_index[0] == data.edge_index[1]).any())
+    assert "autapse_synapses" in data.feature_names
+    masks = data.train_mask | data.val_mask | data.test_mask
+    assert not bool((masks & (data.y < 0)).any())
+    assert int(masks.sum()) == int((data.y >= 0).sum())
+    assert not bool((data.train_mask & data.test_mask).any())
+    # total chemical synapses between distinct neurons survive the conversion
+    e = larva.edge_table()
+    assert float(data.edge_weight.sum()) == float(e.loc[e.pre_root_id != e.post_root_id, "synapse_count"].sum())
+
+
+def test_features_come_from_the_edge_table_only(larva, larva_inputs):
+    f = larva_inputs.features
+    assert f.x.shape == (3591, len(f.names))
+    label_like = {"merge_class", "simple_group", "class1", "class2", "lineage", "io"}
+    assert not any(any(lab in n for lab in label_like) for n in f.names)
+    e = larva.edge_table()
+    pos = np.searchsorted(larva_inputs.ids, e["pre_root_id"].to_numpy())
+    out = np.bincount(pos, weights=e["synapse_count"].to_numpy(), minlength=larva_inputs.n_nodes)
+    np.testing.assert_allclose(f.x[:, f.names.index("out_synapses")],
+                               np.log1p(out - f.x[:, 0] * 0 - np.expm1(f.x[:, f.names.index("autapse_synapses")])),
+                               rtol=1e-5)
+
+
+def test_transmitter_and_gap_junction_features_where_the_store_has_them(worm):
+    names = gnn.wiring_features(worm).names
+    assert "gap_junction_partners" in names and "gap_junction_synapses" in names
+    edges = pd.DataFrame({"pre_root_id": [1, 1, 2, 3], "post_root_id": [2, 3, 3, 1],
+                          "synapse_count": [5, 6, 7, 8], "nt_type": ["ACH", "ACH", "GABA", "GLUT"],
+                          "neuropil": ["AL_L", "LH_L", "LH_L", "AL_L"]})
+    c = cx.from_edges(edges, pd.DataFrame({"root_id": [1, 2, 3]}))
+    f = gnn.wiring_features(c)
+    row = dict(zip(f.names, np.expm1(f.x[0])))
+    assert row["out_synapses_nt_ACH"] == pytest.approx(11)
+    assert row["in_synapses_nt_GLUT"] == pytest.approx(8)
+    assert row["out_synapses_neuropil_LH_L"] == pytest.approx(6)
+    assert "gap_junction_partners" not in f.names
+    f5 = gnn.wiring_features(c, gnn.FeatureSpec(min_synapses=7))
+    assert np.expm1(f5.x[0, f5.names.index("out_synapses")]) == pytest.approx(0)
+
+
+def test_splits_are_seeded_stratified_and_kfold_covers_every_node(larva_inputs):
+    y = larva_inputs.y
+    a, b, c = (gnn.stratified_split(y, seed=s) for s in (7, 7, 8))
+    assert np.array_equal(a.test, b.test) and not np.array_equal(a.test, c.test)
+    for part in (a.train, a.val, a.test):
+        assert (y[part] >= 0).all()
+    n_lab = int((y >= 0).sum())
+    assert len(a.train) + len(a.val) + len(a.test) == n_lab
+    assert abs(len(a.train) / n_lab - 0.70) < 0.05 and abs(len(a.test) / n_lab - 0.15) < 0.05
+    counts = np.bincount(y[y >= 0])
+    # every class with >= 3 members reaches all three parts
+    for cls in np.flatnonzero(counts >= 3):
+        assert all((y[p] == cls).any() for p in (a.train, a.val, a.test))
+    folds = list(gnn.kfold_splits(y, k=5, seed=0))
+    tested = np.concatenate([f.test for f in folds])
+    assert len(tested) == n_lab and len(np.unique(tested)) == n_lab
+    for f in folds:
+        assert not len(np.intersect1d(f.train, np.concatenate([f.val, f.test])))
+
+
+# ---------------------------------------------------------------------------- no leakage
+def test_partner_profiles_never_read_evaluation_labels(larva_inputs):
+    g = larva_inputs
+    split = gnn.stratified_split(g.y, seed=0)
+    known = np.zeros(g.n_nodes, dtype=bool)
+    known[split.train] = True
+    base = gnn.partner_type_profiles(g.adjacency, g.y, known, g.labels.n_classes)
+    rng = np.random.default_rng(0)
+    scrambled = g.y.copy()
+    others = np.flatnonzero(~known)  # validation, test and unlabelled nodes
+    scrambled[others] = rng.integers(0, g.labels.n_classes, len(others))
+    np.testing.assert_array_equal(base, gnn.partner_type_profiles(g.adjacency, scrambled, known, g.labels.n_classes))
+    # control: changing training labels does change the profiles
+    moved = g.y.copy()
+    moved[split.train[:50]] = (moved[split.train[:50]] + 1) % g.labels.n_classes
+    assert not np.array_equal(base, gnn.partner_type_profiles(g.adjacency, moved, known, g.labels.n_classes))
+    # and a node's own label never enters its own profile, even with an autapse
+    assert g.adjacency.diagonal().sum() == 0
+
+
+def test_test_labels_do_not_change_training_or_predictions(larva_inputs):
+    g = larva_inputs
+    split = gnn.stratified_split(g.y, seed=3)
+    first = gnn.train(g, model="partner_sage", seed=3, split=split, **{**FAST, "epochs": 25})
+    rng = np.random.default_rng(1)
+    y2 = g.y.copy()
+    hidden = np.concatenate([split.test, np.flatnonzero(g.y < 0)])
+    y2[hidden] = rng.integers(0, g.labels.n_classes, len(hidden))
+    g2 = gnn.GraphInputs(g.ids, g.features, g.adjacency, g.gap_junctions, y2, g.labels, g.dataset)
+    second = gnn.train(g2, model="partner_sage", seed=3, split=split, **{**FAST, "epochs": 25})
+    np.testing.assert_array_equal(first.probabilities(g), second.probabilities(g2))
+    for key in ("n", "accuracy", "balanced_accuracy", "macro_f1"):  # (rare classes are counted on all labels)
+        assert first.metrics["val"][key] == second.metrics["val"][key]
+    # control: the test metrics see the scrambled labels
+    assert second.metrics["test"]["accuracy"] < first.metrics["test"]["accuracy"]
+
+
+# ---------------------------------------------------------------------------- end to end
+def test_train_save_load_predict_write_back(larva, larva_model, tmp_path):
+    clf = larva_model
+    test = clf.evaluate(split="test")
+    assert test.n == len(clf.split_ids["test"]) and test.n > 100
+    assert test.macro_f1 > 0.55 and test.accuracy > 0.6  # 17 classes: chance is far below
+    assert test.rare_macro_f1 is None or 0 <= test.rare_macro_f1 <= 1
+    assert set(test.per_class.columns) >= {"label", "support", "precision", "recall", "f1"}
+    assert test.confusion.sum() == test.n
+
+    path = clf.save(tmp_path / "model")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["model"] == "partner_sage" and cfg["labels"]["column"] == "simple_group"
+    assert cfg["features"]["hash"] == clf.features["hash"] and cfg["dataset"]["name"] == larva.name
+    again = gnn.load_model(path)
+    np.testing.assert_allclose(again.probabilities(larva), clf.probabilities(), atol=1e-6)
+    assert again.evaluate(larva, split="test").macro_f1 == pytest.approx(test.macro_f1)
+
+    pred = again.predict(larva, top_k=3)
+    assert list(pred.columns) == ["root_id", "predicted", "probability", "top2", "top2_probability",
+                                  "top3", "top3_probability", "split"]
+    assert len(pred) == 3591 and pred["root_id"].is_unique
+    assert (pred["probability"] >= pred["top2_probability"]).all()
+    assert set(pred["predicted"]) <= set(clf.labels.classes)
+    nodes = larva.node_table().set_index("root_id")
+    unk = nodes.loc[pred["root_id"].to_numpy(), "simple_group"].to_numpy() == "unk"
+    assert (pred.loc[unk, "split"] == "").all()
+
+    store = tmp_path / "store"
+    again.annotate(larva, top_k=2).save(store, progress=False)
+    back = cx.load(store).node_table().set_index("root_id")
+    assert {"predicted_simple_group", "predicted_simple_group_probability",
+            "predicted_simple_group_top2"} <= set(back.columns)
+    merged = pred.set_index("root_id")
+    assert (back.loc[merged.index, "predicted_simple_group"] == merged["predicted"]).all()
+
+    png = test.plot_confusion(tmp_path / "cm.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("model", ["mlp", "gcn", "sage", "dir_sage"])
+def test_every_model_trains_on_celegans(worm, model):
+    clf = gnn.train(worm, "super_class", model, seed=0, **FAST)
+    assert clf.training["epochs_run"] <= 40 and clf.history
+    m = clf.metrics["test"]
+    assert m["n"] > 30 and 0 <= m["macro_f1"] <= 1
+    assert set(clf.labels.classes) == {"interneuron", "motor", "sensory"}  # 'unknown' is unlabelled
+
+
+def test_same_seed_same_model(worm):
+    a = gnn.train(worm, "super_class", "partner_sage", seed=5, **{**FAST, "epochs": 15})
+    b = gnn.train(worm, "super_class", "partner_sage", seed=5, **{**FAST, "epochs": 15})
+    c = gnn.train(worm, "super_class", "partner_sage", seed=6, **{**FAST, "epochs": 15})
+    np.testing.assert_array_equal(a.probabilities(), b.probabilities())
+    assert not np.array_equal(a.probabilities(), c.probabilities())
+
+
+def test_references_run_on_the_same_split(worm):
+    from gnn.references import knn_connectivity, profile_boosting
+
+    g = gnn.prepare(worm, "super_class")
+    split = gnn.stratified_split(g.y, seed=0)
+    knn = knn_connectivity(g, split)
+    gb = profile_boosting(g, split, seed=0, max_iter=20, threads=1)
+    for pred in (knn, gb):
+        assert pred.shape == (g.n_nodes,)
+        acc = gnn.classification_metrics(g.y[split.test], pred[split.test], g.labels.classes).accuracy
+        assert acc > 0.5  # three classes
+    y2 = g.y.copy()
+    y2[split.test] = (y2[split.test] + 1) % g.labels.n_classes
+    g2 = gnn.GraphInputs(g.ids, g.features, g.adjacency, g.gap_junctions, y2, g.labels, g.dataset)
+    np.testing.assert_array_equal(knn, knn_connectivity(g2, split))
+
+
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        k = int(rng.integers(2, 9))
+        yt, yp = rng.integers(0, k, 60), rng.integers(0, k, 60)
+        m = gnn.classification_metrics(yt, yp, [f"c{i}" for i in range(k)])
+        assert m.macro_f1 == pytest.approx(f1_score(yt, yp, average="macro", zero_division=0))
+        assert m.accuracy == pytest.approx(accuracy_score(yt, yp))
+        p, r, f, s = precision_recall_fscore_support(yt, yp, zero_division=0, labels=np.unique(np.r_[yt, yp]))
+        np.testing.assert_allclose(m.per_class["f1"], f)
+        np.testing.assert_array_equal(m.per_class["support"], s)
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_missing_label_column_lists_the_ones_that_exist(worm):
+    with pytest.raises(ColumnError, match=r"column 'celltype' not found.*cell_type.*did you mean 'cell_type'"):
+        gnn.train(worm, "celltype", **FAST)
+
+
+def test_single_class_and_too_few_labelled_nodes(worm):
+    with pytest.raises(LabelError, match="1 class"):
+        gnn.train(worm, "cell_category", **FAST)  # neurons only: one class
+    nodes = worm.node_table()[["root_id"]].copy()
+    nodes["tiny"] = ["AVA", "AVB", "AVA"] + ["unk"] * (len(nodes) - 3)  # three labelled nodes
+    c = worm.with_node_columns(nodes)
+    with pytest.raises(SplitError, match="labelled nodes"):
+        gnn.train(c, "tiny", **FAST)
+
+
+def test_model_refuses_a_store_with_other_features(worm, larva, tmp_path):
+    clf = gnn.train(worm, "super_class", "mlp", seed=0, **FAST)
+    path = clf.save(tmp_path / "m")
+    loaded = gnn.load_model(path)
+    with pytest.raises(FeatureMismatchError, match="missing 2: gap_junction_partners, gap_junction_synapses"):
+        loaded.predict(cx.filter_edges(worm, edge_kind="chemical"))
+    with pytest.raises(FeatureMismatchError):
+        loaded.predict(larva)
+    # the right kind of store works: another C. elegans hermaphrodite dataset with the same edge columns
+    other = cx.select(cx.load("celegans_cook2019_herm"), super_class="sensory")
+    assert len(loaded.predict(other)) == other.n_nodes
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        gnn.load_model(path)
+
+
+def test_cuda_without_cuda_is_a_clear_error(worm):
+    import torch
+
+    if torch.cuda.is_available():  # on a GPU machine the same call must work
+        clf = gnn.train(worm, "super_class", "partner_sage", device="cuda", **FAST)
+        assert clf.training["device"].startswith("cuda")
+    else:
+        with pytest.raises(DeviceError, match=r"device='cuda' but CUDA is not available.*use device='cpu'"):
+            gnn.train(worm, "super_class", device="cuda", **FAST)
+
+
+def test_bad_options_name_the_parameter(worm):
+    with pytest.raises(ConnectomeError, match="unknown model 'gat'"):
+        gnn.train(worm, "super_class", "gat", **FAST)
+    with pytest.raises(ConnectomeError, match=r"unknown training option\(s\) \['hiden'\]"):
+        gnn.train(worm, "super_class", hiden=3, **FAST)
+    with pytest.raises(SplitError, match="fractions must be"):
+        gnn.train(worm, "super_class", fractions=(0.5, 0.5, 0.5), **FAST)
+
+
+# ---------------------------------------------------------------------------- CLI, example, demo
+def test_cli_train_and_predict(tmp_path):
+    out = run_cli("--no-progress", "train", "celegans_cook2019_herm", "--label", "super_class",
+                  "--where", "cell_category=neuron", "--model", "dir_sage", "--epochs", "30", "--threads", "1",
+                  "--out", str(tmp_path / "m"))
+    assert out.returncode == 0, out.stderr
+    assert "test" in out.stdout and "macro-F1" in out.stdout
+    for f in ("config.json", "weights.pt", "arrays.npz", "test_confusion.png", "test_per_class.csv"):
+        assert (tmp_path / "m" / f).is_file(), f
+    out = run_cli("--no-progress", "predict", str(tmp_path / "m"), "celegans_cook2019_herm",
+                  "--where", "cell_category=neuron", "--out", str(tmp_path / "p.csv"),
+                  "--write-store", str(tmp_path / "store"))
+    assert out.returncode == 0, out.stderr
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert len(pred) == 302 and {"predicted", "probability", "top2"} <= set(pred.columns)
+    assert "predicted_super_class" in cx.load(tmp_path / "store").label_columns
+    bad = run_cli("train", "celegans_cook2019_herm", "--label", "supr_class")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: column 'supr_class' not found")
+    bad = run_cli("predict", str(tmp_path / "m"), "drosophila_larva_winding2023")
+    assert bad.returncode == 2 and "wiring features do not match" in bad.stderr
+
+
+def test_example_script_trains_predicts_and_writes_back(tmp_path):
+    out = run_python(str(ROOT / "examples" / "train_celltypes.py"), str(tmp_path), "--epochs", "30",
+                     "--threads", "1", env={"CONNECTOME_PROGRESS": "0"})
+    assert out.returncode == 0, out.stderr
+    assert "GraphSAGE, flywire-gnn setup" in out.stdout and "macro_f1=" in out.stdout
+    assert (tmp_path / "model" / "config.json").is_file() and (tmp_path / "confusion_test.png").is_file()
+    assert "predicted_simple_group" in cx.load(tmp_path / "store").label_columns
+
+
+def test_demo_step_trains_on_celegans(tmp_path, capsys):
+    import torch
+
+    from connectome.cli import DemoContext
+    from gnn.demo import step
+
+    ctx = DemoContext("celegans_cook2019_herm", tmp_path, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the test machine's cores are shared
+    try:
+        step(ctx)
+    finally:
+        torch.set_num_threads(threads)
+    printed = capsys.readouterr().out
+    assert "GNN cell typing: super_class of 302 neurons" in printed and "flywire-gnn setup" in printed
+    assert (tmp_path / "gnn_test_confusion.png").is_file()
+    assert len(pd.read_csv(tmp_path / "gnn_predictions.csv")) == 302
