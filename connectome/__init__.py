@@ -50,6 +50,8 @@ _EXPORTS = {
     "dyad_census": "triads",
     "TRIAD_NAMES": "triads",
     "motif_significance": "significance",
+    "find_motifs": "motifs",
+    "count_motifs": "motifs",
     "MotifSignificance": "significance",
     # where Dask work runs
     "use_scheduler": "scheduler",

@@ -140,11 +140,15 @@ def csr_arrays(n: int, src: np.ndarray, dst: np.ndarray, data: np.ndarray | None
     >>> indptr.tolist(), indices.tolist()
     ([0, 1, 1, 2], [1, 0])
     """
-    order = np.lexsort((dst, src))
+    key = src.astype(np.int64) * np.int64(n) + dst
+    if len(key) > 1 and not np.all(key[1:] >= key[:-1]):
+        order = np.argsort(key, kind="stable")
+        src, dst = src[order], dst[order]
+        data = None if data is None else data[order]
     counts = np.bincount(src, minlength=n)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return indptr, dst[order].astype(np.int64), None if data is None else data[order]
+    return indptr, dst.astype(np.int64), data
 
 
 def coded_undirected(g: DirectedPairs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -204,7 +204,7 @@ def motif_significance(
     mean = samples.mean(axis=0)
     std = samples.std(axis=0, ddof=1) if n > 1 else np.zeros(16)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(std > 0, (observed - mean) / std, np.where(observed == mean, 0.0, np.nan))
+        z = np.where(std > 0, (observed - mean) / std, np.where(observed == mean, 0.0, np.sign(observed - mean) * np.inf))
     p_over = (1 + (samples >= observed).sum(axis=0)) / (n + 1)
     p_under = (1 + (samples <= observed).sum(axis=0)) / (n + 1)
     analytic = _analytic(g, null)
