@@ -195,7 +195,7 @@ def count_motifs(
     --------
     >>> import connectome as cx
     >>> cx.count_motifs(cx.load("celegans_cook2019_herm"), "A -> B\\nB -> A", exclude_automorphisms=True)
-    625
+    669
     """
     _check_positive(timeout, "timeout", float)
     host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler)

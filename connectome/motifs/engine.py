@@ -29,7 +29,7 @@ Examples
 >>> from connectome.motifs.query import parse_query
 >>> h = Host.build(cx.load("celegans_cook2019_herm"), parse_query("A -> B\\nB -> A"))
 >>> h.run(h.plan(), mode="count")
-1250
+1338
 """
 
 from __future__ import annotations
