@@ -102,8 +102,9 @@ def _core_demo(ctx: DemoContext) -> None:
         ctx.section("inputs to the command interneuron AVA (>= 5 synapses)")
         hood = neighborhood(strong, ids_of(c, cell_type="AVA"), k=1, direction="in")
         n = hood.node_table()
-        print(f"{len(n) - 2} presynaptic partners; by class:")
-        print(n["super_class"].value_counts().to_string())
+        partners = n[n["cell_type"] != "AVA"]
+        print(f"{len(partners)} presynaptic partners; by class:")
+        print(partners["super_class"].value_counts().to_string())
     adj = to_csr(strong)
     print(f"\nsparse adjacency: {adj.matrix.shape[0]}x{adj.matrix.shape[1]}, {adj.matrix.nnz} non-zeros")
 
@@ -112,7 +113,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(args.dataset, out, args.progress)
+    from .analysis_cli import census_step, motif_step
+
     _core_demo(ctx)
+    census_step(ctx)
+    motif_step(ctx)
     for ep in entry_points("connectome.demo"):
         ep.load()(ctx)
     print(f"\nresults written to {out.resolve()}")
@@ -151,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", default="demo-output", help="folder for result files (default demo-output)")
     m.set_defaults(func=_cmd_demo)
 
+    from .analysis_cli import register as register_analysis
+
+    register_analysis(sub)
     for ep in entry_points("connectome.cli"):
         try:
             ep.load()(sub)

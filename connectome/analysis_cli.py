@@ -1,0 +1,228 @@
+"""``connectome stats``, ``connectome census`` and ``connectome motifs``.
+
+Examples
+--------
+>>> import argparse
+>>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
+>>> register(sub)
+>>> p.parse_args(["census", "celegans_cook2019_herm", "--null", "degree", "--n", "10"]).n
+10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = ["register", "read_query", "census_step", "motif_step"]
+
+
+def _selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="dataset name or store path")
+    p.add_argument("--edge-kind", default="chemical", choices=["chemical", "gap_junction", "all"],
+                   help="edges that connect neurons (default chemical; 'all' sums kinds)")
+    p.add_argument("--min-synapses", type=int, default=None, help="pairs need at least this many synapses")
+
+
+def _kind(args: argparse.Namespace) -> str | None:
+    return None if args.edge_kind == "all" else args.edge_kind
+
+
+def _out_dir(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out: {str(out)!r} is a file; give a folder", "out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from .connectivity import degree_distribution, path_lengths, rich_club, stats, synapse_count_distribution
+    from .registry import load
+
+    c = load(args.dataset, progress=args.progress)
+    s = stats(c, edge_kind=_kind(args), min_synapses=args.min_synapses, path_samples=args.path_samples,
+              seed=args.seed)
+    out = _out_dir(args.out)
+    if out is not None:
+        (out / "stats.json").write_text(json.dumps(s, indent=2))
+        for d in ("in", "out"):
+            degree_distribution(c, d, edge_kind=_kind(args), min_synapses=args.min_synapses).to_csv(
+                out / f"{d}_degree_distribution.csv", index=False)
+        synapse_count_distribution(c, edge_kind=_kind(args)).to_csv(out / "synapse_count_distribution.csv",
+                                                                      index=False)
+        rich_club(c, edge_kind=_kind(args), min_synapses=args.min_synapses).to_csv(out / "rich_club.csv")
+        p = s["path_lengths"]["distribution"]
+        with open(out / "path_lengths.csv", "w") as fh:
+            fh.write("hops,pairs\n" + "".join(f"{k},{v}\n" for k, v in p.items()))
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print(format_stats(s))
+        if out is not None:
+            print(f"  files:        {out}")
+    return 0
+
+
+def format_stats(s: dict[str, Any]) -> str:
+    """Human-readable text of :func:`connectome.stats`."""
+    r, comp, p = s["reciprocity"], s["components"], s["path_lengths"]
+    lines = [
+        f"{s['dataset']}: {s['nodes']:,} neurons, {s['edges']:,} connected pairs "
+        f"(edge kind {s['params']['edge_kind'] or 'all'}, min synapses {s['params']['min_synapses'] or 1})",
+        f"  density:      {s['density']:.5f}",
+        f"  degree:       out mean {s['degree']['out']['mean']:.2f} (max {s['degree']['out']['max']}), "
+        f"in mean {s['degree']['in']['mean']:.2f} (max {s['degree']['in']['max']})",
+        f"  synapses:     {s['synapses']['total']:,}; per pair median {s['synapses']['per_pair']['median']:g}, "
+        f"max {s['synapses']['per_pair']['max']}",
+        f"  reciprocity:  {r['pairs']:.3f} of pairs ({r['ratio']:.1f}x chance), {r['synapses']:.3f} of synapses",
+        f"  clustering:   average {s['clustering']['average']:.4f}",
+        f"  components:   {comp['strong']['count']:,} strong (largest {comp['strong']['largest']:,}), "
+        f"{comp['weak']['count']:,} weak (largest {comp['weak']['largest']:,})",
+        f"  paths:        mean {p['mean']:.2f} hops, diameter {p['diameter']}, "
+        f"{'exact' if p['exact'] else 'sampled from ' + str(p['sources']) + ' sources'}",
+    ]
+    if s["rich_club"]:
+        lines.append("  rich club:    " + ", ".join(f"φ(k={k})={v:.3f}" for k, v in s["rich_club"].items()))
+    return "\n".join(lines)
+
+
+def _cmd_census(args: argparse.Namespace) -> int:
+    from .registry import load
+    from .significance import motif_significance
+    from .triads import triad_census
+
+    c = load(args.dataset, progress=args.progress)
+    out = _out_dir(args.out)
+    if args.null is None:
+        t = triad_census(c, edge_kind=_kind(args), min_synapses=args.min_synapses)
+        if out is not None:
+            t.to_csv(out / "triad_census.csv")
+        print(t.to_string())
+        return 0
+    r = motif_significance(c, null=args.null, n=args.n, seed=args.seed, edge_kind=_kind(args),
+                           min_synapses=args.min_synapses, by=args.by, swaps=args.swaps, progress=args.progress)
+    if out is not None:
+        r.table.to_csv(out / "motif_significance.csv", index=False)
+        r.samples.to_csv(out / "null_samples.csv", index=False)
+        r.plot(out / "motif_profile.png")
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.float_format", "{:,.3f}".format):
+        print(r.table.to_string(index=False))
+    if out is not None:
+        print(f"\nfiles: {out} (motif_significance.csv, null_samples.csv, motif_profile.png)")
+    return 0
+
+
+def read_query(text_or_file: str) -> str:
+    """A DotMotif query given as text or as the path of a file holding it.
+
+    Examples
+    --------
+    >>> read_query("A -> B")
+    'A -> B'
+    """
+    p = Path(text_or_file)
+    if "\n" not in text_or_file and len(text_or_file) < 4096 and p.is_file():
+        return p.read_text()
+    return text_or_file.replace("\\n", "\n").replace(";", "\n")
+
+
+def _cmd_motifs(args: argparse.Namespace) -> int:
+    from .motifs import count_motifs, find_motifs
+    from .registry import load
+
+    c = load(args.dataset, progress=args.progress)
+    q = read_query(args.query)
+    if args.count:
+        print(count_motifs(c, q, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
+                           edge_kind=_kind(args)))
+        return 0
+    m = find_motifs(c, q, limit=args.limit, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
+                    edge_kind=_kind(args))
+    if args.out:
+        out = Path(args.out)
+        if out.suffix == ".parquet":
+            m.to_parquet(out, index=False)
+        else:
+            m.astype(str).to_csv(out, index=False)
+        print(f"{len(m):,} matches -> {out}")
+    else:
+        print(m.astype(str).to_csv(index=False), end="")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``stats``, ``census`` and ``motifs`` to the ``connectome`` parser."""
+    s = sub.add_parser("stats", help="connectivity statistics of a dataset")
+    _selection(s)
+    s.add_argument("--path-samples", type=int, default=None,
+                   help="sources for path lengths (default exact up to 5000 nodes, else 256)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("--out", help="folder for stats.json and distribution CSVs")
+    s.set_defaults(func=_cmd_stats)
+
+    c = sub.add_parser("census", help="triad census, optionally against a null model")
+    _selection(c)
+    c.add_argument("--null", choices=["degree", "er", "reciprocal_er", "block"], default=None,
+                   help="compare with this null model")
+    c.add_argument("--n", type=int, default=100, help="null samples (default 100)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--by", default="cell_type", help="node label of the blocks (null=block)")
+    c.add_argument("--swaps", type=float, default=10.0, help="attempted swaps per edge (null=degree)")
+    c.add_argument("--out", help="folder for CSV tables and the motif profile PNG")
+    c.set_defaults(func=_cmd_census)
+
+    m = sub.add_parser("motifs", help="find or count a DotMotif motif")
+    _selection(m)
+    m.add_argument("--query", required=True, help="DotMotif text (';' or '\\n' separate lines) or a file")
+    m.add_argument("--limit", type=int, default=None, help="stop after this many matches")
+    m.add_argument("--timeout", type=float, default=None, help="time budget in seconds")
+    m.add_argument("--count", action="store_true", help="print only the number of matches")
+    m.add_argument("--exclude-automorphisms", action="store_true", help="one match per automorphism class")
+    m.add_argument("--out", help="write matches to a .csv or .parquet file")
+    m.set_defaults(func=_cmd_motifs)
+
+
+def census_step(ctx: Any) -> None:
+    """Demo step: triad census against degree-preserving and reciprocal ER nulls."""
+    from .significance import motif_significance
+
+    c = ctx.connectome
+    ctx.section("triad motifs vs a degree-preserving null (20 samples, chemical synapses)")
+    r = motif_significance(c, null="degree", n=20, seed=0, progress=ctx.progress)
+    r.table.to_csv(ctx.out / "motif_significance.csv", index=False)
+    r.plot(ctx.out / "motif_profile.png")
+    top = r.table[r.table["motif"] != "003"].sort_values("z", ascending=False).head(5)
+    print(top[["motif", "observed", "null_mean", "null_std", "z"]].to_string(index=False, float_format="{:,.1f}".format))
+
+
+def motif_step(ctx: Any) -> None:
+    """Demo step: a DotMotif query (feed-forward loops onto the command interneurons)."""
+    from .motifs import find_motifs
+
+    c = ctx.connectome
+    q = ('A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]\n'
+         'C.cell_type == "AVA"\n')
+    if "cell_type" not in c.label_columns:
+        q = "A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]\n"
+    ctx.section("motif query: feed-forward loops onto AVA (>= 5 synapses per edge)")
+    print(q.strip())
+    m = find_motifs(c, q, exclude_automorphisms=True)
+    m.astype(str).to_csv(ctx.out / "motif_matches.csv", index=False)
+    ctx.results["motif_matches"] = m
+    if "name" in c.label_columns:
+        names = c.node_table().set_index("root_id")["name"]
+        shown = m.head(5).apply(lambda r: " -> ".join(str(names[x]) for x in r), axis=1)
+        print(f"{len(m)} matches, e.g.:")
+        print("\n".join(f"  {s}" for s in shown))
+    else:
+        print(f"{len(m)} matches")

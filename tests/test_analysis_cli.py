@@ -1,0 +1,59 @@
+"""`connectome stats`, `census` and `motifs` from the command line, and the motif example."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+import connectome as cx
+from helpers import ROOT, run_cli, run_python
+
+
+def test_stats_cli(tmp_path):
+    out = run_cli("stats", "celegans_cook2019_herm", "--min-synapses", "2", "--out", str(tmp_path / "s"))
+    assert out.returncode == 0, out.stderr
+    assert "reciprocity:" in out.stdout and "exact" in out.stdout
+    s = json.loads((tmp_path / "s" / "stats.json").read_text())
+    assert s == json.loads(json.dumps(cx.stats(cx.load("celegans_cook2019_herm"), min_synapses=2)))
+    d = pd.read_csv(tmp_path / "s" / "in_degree_distribution.csv")
+    assert int(d["count"].sum()) == 473
+
+
+def test_census_cli_with_null(tmp_path):
+    out = run_cli("census", "celegans_witvliet2021_8", "--null", "reciprocal_er", "--n", "8", "--seed", "4",
+                  "--out", str(tmp_path / "c"))
+    assert out.returncode == 0, out.stderr
+    t = pd.read_csv(tmp_path / "c" / "motif_significance.csv", dtype={"motif": str})
+    ref = cx.motif_significance(cx.load("celegans_witvliet2021_8"), null="reciprocal_er", n=8, seed=4).table
+    pd.testing.assert_frame_equal(t, ref, check_dtype=False)
+    assert (tmp_path / "c" / "motif_profile.png").stat().st_size > 10_000
+    plain = run_cli("census", "celegans_witvliet2021_8")
+    assert plain.returncode == 0 and "030T" in plain.stdout
+
+
+def test_motifs_cli(tmp_path):
+    q = tmp_path / "ffl.motif"
+    q.write_text("A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]\n")
+    out = run_cli("motifs", "celegans_cook2019_herm", "--query", str(q), "--out", str(tmp_path / "m.csv"))
+    assert out.returncode == 0, out.stderr
+    got = pd.read_csv(tmp_path / "m.csv", dtype=str)
+    ref = cx.find_motifs(cx.load("celegans_cook2019_herm"), q.read_text()).astype(str)
+    pd.testing.assert_frame_equal(got, ref)
+    count = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B; B -> A", "--count",
+                    "--exclude-automorphisms")
+    assert count.returncode == 0 and int(count.stdout) == 669
+
+
+def test_motif_errors_from_cli():
+    bad = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B; B => C")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: motif query: unexpected character '=' (line 2, column 4)")
+    unknown = run_cli("motifs", "celegans_cook2019_herm", "--query", 'A -> B; A.celltype == "AVA"')
+    assert unknown.returncode == 2 and "node attributes:" in unknown.stderr
+
+
+def test_motif_example():
+    out = run_python(str(ROOT / "examples" / "motif_query.py"))
+    assert out.returncode == 0, out.stderr
+    assert "feed-forward loops onto AVA" in out.stdout and "count without materialising: 233" in out.stdout
