@@ -3,6 +3,11 @@
     .venv/bin/python benchmarks/bench_gnn_celltypes.py [--tasks larva_merge_class ...] [--seeds 5]
                      [--threads 1] [--out benchmarks/results/gnn_celltypes.json]
 
+Tasks: larval Drosophila (Winding et al. 2023) merge_class and simple_group ('unk' unlabelled);
+C. elegans Cook 2019 hermaphrodite, super_class (sensory / interneuron / motor) and cell class
+(cell_type, AVAL -> AVA) on the neuron-only subgraph, and the same labels of neurons with
+muscles and other cells kept in the graph as unlabelled nodes ("_whole_graph").
+
 For every task and seed, one 70/15/15 stratified split (gnn.stratified_split,
 seed = 0 … seeds-1) and one set of wiring features are shared by every method:
 
@@ -29,16 +34,20 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 import connectome as cx
 import gnn
 from gnn.references import knn_connectivity, profile_boosting
 
 TASKS = {
-    "larva_merge_class": ("drosophila_larva_winding2023", None, "merge_class"),
-    "larva_simple_group": ("drosophila_larva_winding2023", None, "simple_group"),
-    "celegans_super_class": ("celegans_cook2019_herm", {"cell_category": "neuron"}, "super_class"),
-    "celegans_cell_class": ("celegans_cook2019_herm", {"cell_category": "neuron"}, "cell_type"),
+    # name: (dataset, node selection, label, label only these nodes (others stay in the graph, unlabelled))
+    "larva_merge_class": ("drosophila_larva_winding2023", None, "merge_class", None),
+    "larva_simple_group": ("drosophila_larva_winding2023", None, "simple_group", None),
+    "celegans_super_class": ("celegans_cook2019_herm", {"cell_category": "neuron"}, "super_class", None),
+    "celegans_cell_class": ("celegans_cook2019_herm", {"cell_category": "neuron"}, "cell_type", None),
+    "celegans_super_class_whole_graph": ("celegans_cook2019_herm", None, "super_class", {"cell_category": "neuron"}),
+    "celegans_cell_class_whole_graph": ("celegans_cook2019_herm", None, "cell_type", {"cell_category": "neuron"}),
 }
 
 METHODS = [
@@ -62,10 +71,17 @@ KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "rare_macro_f1")
 
 
 def run_task(task: str, seeds: int, threads: int, methods: list[str] | None) -> list[dict]:
-    dataset, where, label = TASKS[task]
+    dataset, where, label, label_only = TASKS[task]
     c = cx.load(dataset, progress=False)
     if where:
         c = cx.select(c, **where)
+    if label_only:  # e.g. C. elegans neurons labelled, muscles and other cells kept as unlabelled nodes
+        nodes = c.node_table()
+        keep = np.logical_and.reduce([nodes[k].astype(object).to_numpy() == v for k, v in label_only.items()])
+        masked = f"{label}_of_{'_'.join(str(v) for v in label_only.values())}s"
+        c = c.with_node_columns(pd.DataFrame({"root_id": nodes["root_id"],
+                                              masked: np.where(keep, nodes[label].astype(object), None)}))
+        label = masked
     g = gnn.prepare(c, label)
     members = g.class_members()
     print(f"\n## {task}: {dataset} {label}: {g.n_nodes} nodes, {int(g.labelled.sum())} labelled, "
@@ -88,8 +104,11 @@ def run_task(task: str, seeds: int, threads: int, methods: list[str] | None) -> 
                 extra = {}
             m = gnn.classification_metrics(g.y[split.test], pred[split.test], g.labels.classes,
                                            class_members=members)
+            pc = m.per_class
+            rare_f1 = {str(r.label): float(r.f1) for r in pc[pc["rare"] & (pc["support"] > 0)].itertuples()}
             row = {"task": task, "seed": seed, "method": name, **{k: getattr(m, k) for k in KEYS},
-                   "seconds": time.perf_counter() - t0, "n_test": m.n, **extra}
+                   "seconds": time.perf_counter() - t0, "n_test": m.n, "rare_f1": rare_f1,
+                   "members": {str(k): int(v) for k, v in zip(g.labels.classes, members) if v < 10}, **extra}
             rows.append(row)
             rare = "n/a" if m.rare_macro_f1 is None else f"{m.rare_macro_f1:.3f}"
             print(f"  seed {seed} {name:<40} acc {m.accuracy:.3f}  macro-F1 {m.macro_f1:.3f}  rare {rare}  "
@@ -133,7 +152,25 @@ def report(rows: list[dict]) -> str:
                          ("accuracy", "macro_f1", "rare_macro_f1")}
                 label = name if name in REFS else f"best flywire-gnn setup baseline: {name}"
                 out.append(f"| {label} | " + " | ".join(_ms(diffs[k]) for k in diffs) + " |")
+            out.append(rare_table(tr, [OURS] + [n for n in REFS if n in names] + ([best_fly] if best_fly else [])))
     return "\n".join(out)
+
+
+def rare_table(tr: list[dict], methods: list[str]) -> str:
+    """Per rare class: test F1 averaged over the seeds where the class has test nodes."""
+    members = tr[0]["members"]
+    if not members:
+        return ""
+    lines = ["", f"Rare classes (< 10 labelled members): test F1, mean over the seeds where the class has "
+             f"test nodes (seeds)\n", "| class | members | " + " | ".join(methods) + " |",
+             "|---|---:|" + "---:|" * len(methods)]
+    for cls in sorted(members, key=lambda k: (-members[k], k)):
+        cells = []
+        for name in methods:
+            vals = [r["rare_f1"][cls] for r in tr if r["method"] == name and cls in r["rare_f1"]]
+            cells.append(f"{np.mean(vals):.2f} ({len(vals)})" if vals else "–")
+        lines.append(f"| {cls} | {members[cls]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
