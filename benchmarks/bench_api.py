@@ -4,7 +4,8 @@ Starts ``connectome serve`` (uvicorn on 127.0.0.1, LocalCluster for jobs) in a s
 its own data root, warms the caches, then drives each scenario with 50 concurrent loopback
 clients (asyncio + httpx, one keep-alive connection each) for a fixed number of requests:
 
-- cached statistics: ``GET /v1/datasets/{ds}/triad-census`` and ``GET .../summary``;
+- cached statistics: ``GET /v1/datasets/{ds}/statistics`` (cx.stats), ``GET .../triad-census``
+  and ``GET .../summary``;
 - a cached motif count: ``POST /v1/datasets/{ds}/motifs/count`` (feed-forward loop);
 - the first (uncached) motif count, single request, for reference.
 
@@ -55,10 +56,12 @@ def main() -> None:
             cold_ms = (time.perf_counter() - t0) * 1000
             assert r.status_code == 200, r.text
             count = r.json()["count"]
-            for path in (f"/v1/datasets/{ds}/triad-census", f"/v1/datasets/{ds}/summary"):
+            for path in (f"/v1/datasets/{ds}/statistics", f"/v1/datasets/{ds}/triad-census",
+                         f"/v1/datasets/{ds}/summary"):
                 assert c.get(path).status_code == 200
                 assert c.get(path).headers["x-cache"] == "hit"
         scenarios = {
+            "cached connectivity statistics (GET /statistics)": [("GET", f"/v1/datasets/{ds}/statistics", None)],
             "cached triad census (GET /triad-census)": [("GET", f"/v1/datasets/{ds}/triad-census", None)],
             "cached summary statistics (GET /summary)": [("GET", f"/v1/datasets/{ds}/summary", None)],
             f"cached motif count, feed-forward loop = {count} (POST /motifs/count)":

@@ -21,6 +21,7 @@ CACHED = [
     ("GET", f"/v1/datasets/{DS}/types?by=super_class&limit=50", None),
     ("POST", f"/v1/datasets/{DS}/motifs/count", {"query": FFL}),
     ("GET", f"/v1/datasets/{DS}/dyad-census", None),
+    ("GET", f"/v1/datasets/{DS}/statistics", None),
 ]
 
 

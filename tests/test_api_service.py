@@ -153,6 +153,22 @@ def test_triad_census_equals_library_and_is_cached_per_version(alice):
     assert sum(d.values()) == 473 * 472 // 2
 
 
+def test_connectivity_statistics_equal_library_and_are_cached(alice):
+    import connectome as cx
+
+    lib = cx.stats(cx.load(DS), min_synapses=2)
+    r = alice.get(f"/v1/datasets/{DS}/statistics", params={"min_synapses": 2})
+    assert r.status_code == 200 and r.headers["x-cache"] == "miss", r.text
+    s = r.json()
+    assert (s["nodes"], s["edges"], s["autapses"]) == (lib["nodes"], lib["edges"], lib["autapses"])
+    assert s["reciprocity"] == pytest.approx(lib["reciprocity"])
+    assert s["clustering"]["average"] == pytest.approx(lib["clustering"]["average"])
+    assert s["degree"] == lib["degree"] and s["params"]["min_synapses"] == 2
+    assert alice.get(f"/v1/datasets/{DS}/statistics", params={"min_synapses": 2}).headers["x-cache"] == "hit"
+    assert_error(alice.get(f"/v1/datasets/{DS}/statistics", params={"path_samples": 0}), 400, "invalid_parameter",
+                 "path_samples")
+
+
 def test_cell_types_paged_with_a_cursor(alice):
     import connectome as cx
 

@@ -1,8 +1,8 @@
-"""Statistics: triad and dyad census (cached per dataset version)."""
+"""Statistics: connectivity statistics, triad and dyad census (cached per dataset version)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -49,3 +49,27 @@ async def triad_census(acc: DataDep, service: ServiceDep, edge_kind: EdgeKindQ =
 async def dyad_census(acc: DataDep, service: ServiceDep, edge_kind: EdgeKindQ = "chemical",
                       min_synapses: MinSynQ = None) -> Response:
     return await _census("dyads", acc, service, edge_kind, min_synapses)
+
+
+@router.get("/{name}/statistics", response_model=dict[str, Any],
+            summary="Connectivity statistics: degrees, synapse counts, reciprocity, clustering, components, "
+                    "rich club, path lengths (cx.stats)")
+async def statistics(acc: DataDep, service: ServiceDep, edge_kind: EdgeKindQ = "chemical",
+                     min_synapses: MinSynQ = None,
+                     path_samples: Annotated[int | None, Query(ge=1, le=4096, description="sources sampled for path "
+                                                               "lengths (default: exact on small graphs)")] = None,
+                     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0) -> Response:
+    import connectome as cx
+
+    b = service.settings.query_timeout_s
+    version = await dataset_version(service, acc.name, b)
+    params = {"edge_kind": edge_kind, "min_synapses": min_synapses, "path_samples": path_samples, "seed": seed}
+
+    def compute() -> dict:
+        c = service.catalog.load(acc.name)[0]
+        s = cx.stats(c, edge_kind=None if edge_kind == "all" else edge_kind, min_synapses=min_synapses,
+                      path_samples=path_samples, seed=seed)
+        return {**s, "version": version}
+
+    body, hit = await cached(service, CacheKey(acc.name, version, "stats", params), compute, b)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
