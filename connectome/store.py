@@ -258,39 +258,59 @@ def _split_points(pre: np.ndarray, partition_rows: int) -> list[int]:
     return bounds
 
 
-def _write_parquet(df: pd.DataFrame, path: Path, table: str, stats: dict[str, Any] | None = None) -> FileInfo:
+def _write_parquet(df: pd.DataFrame, path: Path, stats: dict[str, Any] | None = None) -> FileInfo:
+    """Encode ``df`` as Parquet in memory, hash the bytes, write and fsync them."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tbl = pa.Table.from_pandas(df, preserve_index=False)
-    pq.write_table(tbl, path, compression="zstd", row_group_size=128 * 1024)
-    with open(path, "rb+") as fh:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink, compression="zstd",
+                   row_group_size=128 * 1024)
+    data = sink.getvalue()
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
         os.fsync(fh.fileno())
-    return FileInfo(path="", rows=len(df), bytes=path.stat().st_size, sha256=_sha256(path), stats=stats or {})
+    return FileInfo(path="", rows=len(df), bytes=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                    stats=stats or {})
 
 
 def _dtypes(df: pd.DataFrame) -> dict[str, str]:
     return {c: str(t) for c, t in df.dtypes.items()}
 
 
-def _write_partitioned(df: pd.DataFrame, folder: Path, rel: str, partition_rows: int, bar) -> list[FileInfo]:
-    files = []
+def _parts(df: pd.DataFrame, rel: str, partition_rows: int) -> list[tuple[str, pd.DataFrame, dict[str, Any]]]:
+    """(relative path, rows, stats) of each Parquet file of a partitioned table."""
     if PRE in df.columns and len(df):
         bounds = _split_points(df[PRE].to_numpy(), partition_rows)
     else:
-        bounds = list(range(0, max(len(df), 1), partition_rows)) + [len(df)]
-        bounds = sorted(set(bounds))
+        bounds = sorted(set(list(range(0, max(len(df), 1), partition_rows)) + [len(df)]))
         if len(bounds) == 1:
             bounds = [0, 0]
+    out = []
     for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
         part = df.iloc[a:b]
         stats = {}
         if PRE in part.columns and len(part):
             stats = {"pre_root_id_min": str(part[PRE].iloc[0]), "pre_root_id_max": str(part[PRE].iloc[-1])}
-        name = f"part-{i:05d}.parquet"
-        info = _write_parquet(part, folder / rel / name, rel, stats)
-        info.path = f"{rel}/{name}"
-        files.append(info)
+        out.append((f"{rel}/part-{i:05d}.parquet", part, stats))
+    return out
+
+
+def _write_files(work: Path, jobs: list[tuple[str, pd.DataFrame, dict[str, Any]]], bar: Any) -> list[FileInfo]:
+    """Write the files in parallel threads (Arrow encodes without the GIL); results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(job: tuple[str, pd.DataFrame, dict[str, Any]]) -> FileInfo:
+        rel, part, stats = job
+        info = _write_parquet(part, work / rel, stats)
+        info.path = rel
         bar.update(len(part))
-    return files
+        return info
+
+    workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))
+    if workers == 1:
+        return [one(j) for j in jobs]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, jobs))
 
 
 def _check_target(path: Path) -> None:
@@ -352,16 +372,17 @@ def write_tables(
         work.mkdir(parents=True)
         total = len(nodes) + len(edges) + (0 if synapses is None else len(synapses))
         with progress_bar(total=total, desc=f"writing {manifest.name}", unit="row", progress=progress) as bar:
+            frames = {"nodes": nodes, "edges": edges, "synapses": synapses}
+            jobs = {"nodes": [("nodes.parquet", nodes, {})],
+                    "edges": _parts(edges, "edges", partition_rows),
+                    "synapses": [] if synapses is None else _parts(synapses, "synapses", partition_rows)}
+            flat = [j for name in ("nodes", "edges", "synapses") for j in jobs[name]]
+            infos = iter(_write_files(work, flat, bar))
             tables: dict[str, TableInfo] = {}
-            ninfo = _write_parquet(nodes, work / "nodes.parquet", "nodes")
-            ninfo.path = "nodes.parquet"
-            bar.update(len(nodes))
-            tables["nodes"] = TableInfo(rows=len(nodes), columns=_dtypes(nodes), files=[ninfo])
-            efiles = _write_partitioned(edges, work, "edges", partition_rows, bar)
-            tables["edges"] = TableInfo(rows=len(edges), columns=_dtypes(edges), files=efiles)
-            if synapses is not None:
-                sfiles = _write_partitioned(synapses, work, "synapses", partition_rows, bar)
-                tables["synapses"] = TableInfo(rows=len(synapses), columns=_dtypes(synapses), files=sfiles)
+            for name in ("nodes", "edges", "synapses"):
+                if frames[name] is not None:
+                    files = [next(infos) for _ in jobs[name]]
+                    tables[name] = TableInfo(rows=len(frames[name]), columns=_dtypes(frames[name]), files=files)
         manifest.tables = tables
         manifest.writer = f"connectome-service {__version__}"
         digest = hashlib.sha256()
