@@ -111,6 +111,12 @@ def directed_pairs(c: Connectome, *, edge_kind: str | None = "chemical", min_syn
     self_loops : bool
         Keep autapses (they never take part in a triad census).
     """
+    key = ("directed_pairs", edge_kind, min_synapses, self_loops)
+    return c.memo(key, lambda: _directed_pairs(c, edge_kind, min_synapses, self_loops, scheduler))
+
+
+def _directed_pairs(c: Connectome, edge_kind: str | None, min_synapses: int | None, self_loops: bool,
+                    scheduler: Any) -> DirectedPairs:
     from .typelevel import pair_totals
 
     if min_synapses is not None and (isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer))

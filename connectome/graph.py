@@ -101,6 +101,7 @@ class Connectome:
         self._tables = tables
         self._frames = frames
         self._in_memory = bool(in_memory)
+        self._memo: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ tables
     @property
@@ -299,6 +300,17 @@ class Connectome:
         """The same connectome held in memory (pandas path)."""
         return Connectome(self.manifest, tables=self.to_pandas(scheduler), frames=self._frames,
                           path=self.path, in_memory=True)
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Derived data (pair graphs, relations) cached on this immutable connectome.
+
+        Only in-memory connectomes cache; on the Dask path every call recomputes.
+        """
+        if not self._in_memory:
+            return compute()
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     # ------------------------------------------------------------------ plumbing
     def _derive(self, step: str, tables: Tables | None = None, frames: tuple | None = None) -> Connectome:

@@ -67,7 +67,10 @@ def pair_totals(c: Connectome, edge_kind: str | None = "chemical", scheduler: An
         agg = e[[PRE, POST, SYNAPSE_COUNT]].groupby([PRE, POST])[SYNAPSE_COUNT].sum()
         out = compute(agg, scheduler=scheduler)[0].reset_index()
     out[SYNAPSE_COUNT] = out[SYNAPSE_COUNT].astype("int64")
-    return out.sort_values([PRE, POST], ignore_index=True)
+    pre, post = out[PRE].to_numpy(), out[POST].to_numpy()
+    if len(out) > 1 and not np.all((pre[1:] > pre[:-1]) | ((pre[1:] == pre[:-1]) & (post[1:] > post[:-1]))):
+        out = out.sort_values([PRE, POST], ignore_index=True)
+    return out
 
 
 def collapse(

@@ -17,6 +17,8 @@ Examples
 
 from __future__ import annotations
 
+import copy
+import functools
 import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -104,7 +106,7 @@ def _location(text: str, exc: Any) -> tuple[int | None, int | None]:
 
 
 def parse_query(text: str, *, exclude_automorphisms: bool = False) -> MotifQuery:
-    """Parse DotMotif text into a :class:`MotifQuery`.
+    """Parse DotMotif text into a :class:`MotifQuery` (parsed queries are cached by text).
 
     Raises
     ------
@@ -122,6 +124,11 @@ def parse_query(text: str, *, exclude_automorphisms: bool = False) -> MotifQuery
     """
     if not isinstance(text, str) or not text.strip():
         raise QueryError("query: give a DotMotif motif, e.g. 'A -> B\\nB -> C'", "query")
+    return copy.deepcopy(_parse_cached(text, bool(exclude_automorphisms)))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(text: str, exclude_automorphisms: bool) -> MotifQuery:
     import lark
 
     Motif = dotmotif().Motif
