@@ -5,6 +5,12 @@ connectome to predict ``super_class`` (sensory / interneuron / motor), prints
 the test metrics next to the flywire-gnn setup GraphSAGE on the same split, and
 writes the predictions, the per-class report and the confusion matrix to the
 demo output folder.
+
+Examples
+--------
+>>> from importlib.metadata import entry_points
+>>> [ep.value for ep in entry_points(group="connectome.demo") if ep.name == "gnn"]
+['gnn.demo:step']
 """
 
 from __future__ import annotations

@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "train", "cross_validate", "class_weights", "FLYWIRE_GNN_SETUP"]
 
+#: Largest memory (GiB) partner-type profiles may take before :func:`train` refuses (dense profiles).
+MAX_PROFILE_GIB = 8.0
+
 #: Training options of the flywire-gnn 0.1.0 setup as we reconstruct it from its published
 #: description (2 layers, hidden 128, full batch, Adam): plain cross-entropy (no class
 #: weights), a fixed 200 epochs, and the epoch with the best validation accuracy.
@@ -240,6 +243,13 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     split = split or stratified_split(y, fractions=fractions, seed=seed)
     _check_split(split, y)
     cls = model_class(cfg.model)
+    if cls.uses_profiles:
+        gib = inputs.n_nodes * 4 * n_classes * 4 * 3 / 2**30  # profiles, first-layer input and its gradient
+        if gib > MAX_PROFILE_GIB:
+            raise InputError(
+                f"model={cfg.model!r} would hold about {gib:.0f} GiB of partner-type profiles ({n_classes} classes "
+                f"x {inputs.n_nodes:,} nodes); use model='dir_sage' (no profiles) or a coarser label column",
+                "model")
 
     x_mean, x_std = _standardize(inputs.features.x)
     x = torch.from_numpy((inputs.features.x - x_mean) / x_std).to(dev)

@@ -90,6 +90,13 @@ def test_transmitter_and_gap_junction_features_where_the_store_has_them(worm):
     assert "gap_junction_partners" not in f.names
     f5 = gnn.wiring_features(c, gnn.FeatureSpec(min_synapses=7))
     assert np.expm1(f5.x[0, f5.names.index("out_synapses")]) == pytest.approx(0)
+    # optional node attributes (positions, volumes): numeric columns only, missing values filled
+    c2 = c.with_node_columns(pd.DataFrame({"root_id": [1, 2, 3], "x_nm": [10.0, np.nan, 30.0],
+                                           "kind": ["a", "b", "c"]}))
+    fa = gnn.wiring_features(c2, gnn.FeatureSpec(node_attributes=("x_nm",)))
+    assert fa.names[-1] == "node_x_nm" and fa.x[:, -1].tolist() == [10.0, 20.0, 30.0]
+    with pytest.raises(ConnectomeError, match="node_attributes: column 'kind' is not numeric"):
+        gnn.wiring_features(c2, gnn.FeatureSpec(node_attributes=("kind",)))
 
 
 def test_splits_are_seeded_stratified_and_kfold_covers_every_node(larva_inputs):
@@ -279,6 +286,15 @@ def test_cuda_without_cuda_is_a_clear_error(worm):
     else:
         with pytest.raises(DeviceError, match=r"device='cuda' but CUDA is not available.*use device='cpu'"):
             gnn.train(worm, "super_class", device="cuda", **FAST)
+
+
+def test_too_many_classes_for_dense_profiles_is_refused(worm, monkeypatch):
+    import gnn.training
+
+    monkeypatch.setattr(gnn.training, "MAX_PROFILE_GIB", 1e-4)
+    with pytest.raises(ConnectomeError, match="GiB of partner-type profiles.*use model='dir_sage'"):
+        gnn.train(worm, "cell_type", "partner_sage", **FAST)
+    assert gnn.train(worm, "cell_type", "dir_sage", **{**FAST, "epochs": 2}).labels.n_classes == 118
 
 
 def test_bad_options_name_the_parameter(worm):
