@@ -180,12 +180,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run (default 1)")
     ap.add_argument("--methods", nargs="+", help="only these methods (names as printed)")
     ap.add_argument("--out", help="JSON file for every run")
+    ap.add_argument("--merge", help="JSON of an earlier run: its rows of methods and tasks not run now are kept "
+                                    "(to re-run one method without re-running the others)")
     args = ap.parse_args()
     rows = []
     for task in args.tasks:
         rows += run_task(task, args.seeds, args.threads, args.methods)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(rows, indent=1))
+    if args.merge:
+        done = {(r["task"], r["method"]) for r in rows}
+        old = [r for r in json.loads(Path(args.merge).read_text()) if (r["task"], r["method"]) not in done]
+        order = {name: i for i, (name, *_rest) in enumerate(METHODS)}
+        rows = sorted(old + rows, key=lambda r: (list(TASKS).index(r["task"]), r["seed"], order[r["method"]]))
+        if args.out:
             Path(args.out).write_text(json.dumps(rows, indent=1))
     print(report(rows))
 

@@ -90,12 +90,15 @@ def knn_connectivity(g: GraphInputs, split: Split, *, k_values: Sequence[int] = 
 
 
 def profile_boosting(g: GraphInputs, split: Split, *, seed: int = 0, max_iter: int = 200,
-                     learning_rate: float = 0.05, threads: int | None = None, **params: Any) -> np.ndarray:
+                     learning_rate: float = 0.05, class_weight: str | None = "balanced",
+                     threads: int | None = None, **params: Any) -> np.ndarray:
     """Gradient boosting (scikit-learn ``HistGradientBoostingClassifier``) on partner-type profiles.
 
     Profiles (fractions and log synapse counts to and from each known type, in
-    and out) are built from the training labels only. ``threads`` caps the
-    OpenMP threads scikit-learn uses (default: all cores).
+    and out) are built from the training labels only. Classes are weighted
+    ``"balanced"`` (on the larva this scored higher on validation macro-F1 than
+    no weighting, and than 100 iterations at learning rate 0.1). ``threads`` caps
+    the OpenMP threads scikit-learn uses (default: all cores).
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
@@ -105,7 +108,7 @@ def profile_boosting(g: GraphInputs, split: Split, *, seed: int = 0, max_iter: i
     known[split.train] = True
     prof = partner_type_profiles(g.adjacency, g.y, known, g.labels.n_classes)
     clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=learning_rate, random_state=seed,
-                                         early_stopping=False, **params)
+                                         early_stopping=False, class_weight=class_weight, **params)
     with threadpool_limits(limits=threads):
         clf.fit(prof[split.train], g.y[split.train])
         return clf.classes_[clf.predict_proba(prof).argmax(1)]
