@@ -76,7 +76,7 @@ def child(model: str, mode: str, seed: int, epochs: int, threads: int, device: s
     gpu = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
     return {"seconds_per_epoch": float(np.mean(secs)), "prepare_seconds": t_prep, "peak_rss_gib": rss,
             "peak_gpu_gib": gpu, "features": len(g.features.names), "nodes": g.n_nodes,
-            "pairs": int(g.adjacency.nnz), "threads": torch.get_num_threads()}
+            "pairs": int(g.adjacency.nnz), "threads": threads, "epochs_timed": len(secs)}
 
 
 def main() -> None:
