@@ -143,10 +143,10 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
     q = read_query(args.query)
     if args.count:
         print(count_motifs(c, q, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
-                           edge_kind=_kind(args)))
+                           edge_kind=_kind(args), progress=args.progress))
         return 0
     m = find_motifs(c, q, limit=args.limit, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
-                    edge_kind=_kind(args))
+                    edge_kind=_kind(args), progress=args.progress)
     if args.out:
         out = Path(args.out)
         if out.suffix == ".parquet":

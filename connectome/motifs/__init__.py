@@ -73,9 +73,10 @@ def _blocks(host: Host, plan: Plan, blocks: int | None) -> list[tuple[int, int]]
 
 
 def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: float | None, blocks: int | None,
-             scheduler: Any) -> Any:
+             scheduler: Any, progress: bool | None) -> Any:
     import dask
 
+    from ..progress import progress_bar
     from ..scheduler import compute, get_scheduler
 
     deadline = None if timeout is None else time.time() + float(timeout)
@@ -86,18 +87,20 @@ def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: floa
         sched = get_scheduler(scheduler)
         distributed = not isinstance(sched, str)
         shared = sched.scatter(host, broadcast=True, hash=False) if distributed else dask.delayed(host, pure=True)
-        wave = len(ranges) if limit is None else max(2, 2 * _workers(sched))
+        wave = max(2, 2 * _workers(sched))  # waves of tasks: progress, and an early stop for `limit`
         out: list[Any] = []
         found = 0
-        for k in range(0, len(ranges), wave):
-            tasks = [dask.delayed(_run_block, pure=True)(shared, plan, mode, lo, hi, limit, deadline)
-                     for lo, hi in ranges[k:k + wave]]
-            res = compute(*tasks, scheduler=sched)
-            out.extend(res)
-            if limit is not None:
-                found += sum(len(next(iter(r.values()))) for r in res)
-                if found >= limit:
-                    break
+        with progress_bar(total=len(ranges), desc=f"motif {mode}", unit="block", progress=progress) as bar:
+            for k in range(0, len(ranges), wave):
+                tasks = [dask.delayed(_run_block, pure=True)(shared, plan, mode, lo, hi, limit, deadline)
+                         for lo, hi in ranges[k:k + wave]]
+                res = compute(*tasks, scheduler=sched)
+                out.extend(res)
+                bar.update(len(tasks))
+                if limit is not None:
+                    found += sum(len(next(iter(r.values()))) for r in res)
+                    if found >= limit:
+                        break
         return out
     except QueryTimeoutError:
         raise QueryTimeoutError(
@@ -129,6 +132,7 @@ def find_motifs(
     edge_kind: str | None = "chemical",
     blocks: int | None = None,
     scheduler: Any = None,
+    progress: bool | None = None,
 ) -> pd.DataFrame:
     """All matches of a DotMotif ``query`` in ``c``.
 
@@ -149,6 +153,8 @@ def find_motifs(
         Number of seed blocks (Dask tasks); default from the seed relation's size.
     scheduler : optional
         Dask scheduler (see :mod:`connectome.scheduler`).
+    progress : bool, optional
+        Progress bar over seed blocks.
 
     Returns
     -------
@@ -170,7 +176,7 @@ def find_motifs(
     _check_positive(limit, "limit")
     _check_positive(timeout, "timeout", float)
     host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler)
-    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler)
+    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress)
     cols = {v: np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64) for v in plan.variables}
     nodes = host.query.nodes
     n_found = len(cols[plan.variables[0]]) if plan.variables else 0
@@ -188,6 +194,7 @@ def count_motifs(
     edge_kind: str | None = "chemical",
     blocks: int | None = None,
     scheduler: Any = None,
+    progress: bool | None = None,
 ) -> int:
     """Number of matches of a DotMotif ``query`` (see :func:`find_motifs`), without materialising them.
 
@@ -199,4 +206,4 @@ def count_motifs(
     """
     _check_positive(timeout, "timeout", float)
     host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler)
-    return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler)))
+    return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress)))
