@@ -19,22 +19,11 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from connectome.plugins import lazy_exports
 
 __all__ = ["create_app", "Settings", "ServiceProcess"]
 
 _EXPORTS = {"create_app": "app", "Settings": "settings", "ServiceProcess": "testing"}
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=())

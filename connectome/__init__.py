@@ -14,8 +14,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .plugins import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -71,16 +70,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["errors", "neuroglancer", "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        if name in ("errors", "neuroglancer"):  # submodules reachable as attributes
-            return importlib.import_module(f".{name}", __name__)
-        raise AttributeError(f"module 'connectome' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=("errors", "neuroglancer"))

@@ -13,8 +13,7 @@ Train, evaluate and apply cell-type classifiers on a :class:`connectome.Connecto
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from connectome.plugins import lazy_exports
 
 __all__ = [
     "train", "cross_validate", "TrainConfig", "FLYWIRE_GNN_SETUP",
@@ -40,16 +39,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name == "errors":
-        return importlib.import_module(".errors", __name__)
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'gnn' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=("errors",))

@@ -25,8 +25,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from connectome.plugins import lazy_exports
 
 _EXPORTS = {
     "build_state": "state",
@@ -64,14 +63,4 @@ _EXPORTS = {
 __all__ = sorted(name for name in _EXPORTS if name != "open")
 
 
-def __getattr__(name: str) -> Any:
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'connectome.neuroglancer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{mod}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=())
