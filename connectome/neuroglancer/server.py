@@ -28,13 +28,13 @@ import collections
 import logging
 import os
 import re
-import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, SourceNotFoundError
+from ..loopback import ThreadedServer
 from .statestore import PROPERTIES_DIR, StateNotFoundError, StateStore
 
 logger = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(HTTPStatus.OK, data, ctype, extra)
 
 
-class FileServer:
+class FileServer(ThreadedServer):
     """Serve the state store and local precomputed volumes on a loopback port.
 
     Parameters
@@ -143,6 +143,8 @@ class FileServer:
         Port (0: any free port).
     """
 
+    thread_name = "connectome-files"
+
     def __init__(self, store: StateStore | str | os.PathLike | None = None, host: str = "127.0.0.1",
                  port: int = 0) -> None:
         self.store = store if isinstance(store, StateStore) else StateStore(store)
@@ -151,43 +153,20 @@ class FileServer:
         self.volumes: dict[str, Path] = {}
         #: Paths requested so far (most recent last, at most 10,000), e.g. to see what a browser fetched.
         self.requests: collections.deque[str] = collections.deque(maxlen=10_000)
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FileServer:
         """Start serving in a background thread (idempotent)."""
-        if self._httpd is not None:
+        if self.running:
             return self
-        handler = type("Handler", (_Handler,), {"files": self})
         try:
-            httpd = ThreadingHTTPServer((self.host, self.port), handler)
+            self._serve(self.host, self.port, type("Handler", (_Handler,), {"files": self}))
         except OSError as exc:
             raise InputError(f"port: cannot listen on {self.host}:{self.port} ({exc}); pick another port "
                              "or 0 for any free one", "port") from None
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="connectome-files", daemon=True)
-        self._thread.start()
+        self.port = self.bound_port
         logger.info("serving states and volumes at %s", self.base_url)
         return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FileServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ URLs
     @property

@@ -47,12 +47,14 @@ import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 import pyarrow as pa
+
+from connectome.loopback import ThreadedServer
 
 from .cave_data import Datastack, flywire_datastack, generic_datastack, microns_datastack
 
@@ -164,7 +166,7 @@ _FILTERS = ("filter_in_dict", "filter_notin_dict", "filter_equal_dict", "filter_
             "filter_regex_dict")
 
 
-class CaveTestServer:
+class CaveTestServer(ThreadedServer):
     """A threaded CAVE-protocol HTTP server on 127.0.0.1 serving :class:`Datastack` objects.
 
     Parameters
@@ -184,6 +186,8 @@ class CaveTestServer:
     Use it as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
+    thread_name = "cave-test-server"
+
     def __init__(self, datastacks: list[Datastack], *, max_rows: int = 200_000, tokens: Any = None,
                  port: int = 0, batch_rows: int = 65_536) -> None:
         self.datastacks = {d.name: d for d in datastacks}
@@ -195,8 +199,6 @@ class CaveTestServer:
         self.query_log: list[dict] = []
         self._lock = threading.Lock()
         self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         #: ``local_server`` the info service announces (default: this server), e.g. to test a dead one
         self.local_server: str | None = None
 
@@ -209,27 +211,7 @@ class CaveTestServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> CaveTestServer:
-        handler = type("Handler", (_Handler,), {"app": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        httpd.daemon_threads = True
-        httpd.block_on_close = False
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="cave-test-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> CaveTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return self._serve("127.0.0.1", self._port, type("Handler", (_Handler,), {"app": self}))
 
     # ------------------------------------------------------------------ control
     def add_fault(self, kind: str, **kwargs: Any) -> Fault:

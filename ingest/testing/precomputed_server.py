@@ -21,17 +21,18 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from connectome.loopback import ThreadedServer
+
 __all__ = ["PrecomputedServer"]
 
 
-class PrecomputedServer:
+class PrecomputedServer(ThreadedServer):
     """A threaded static server for precomputed volumes (read-only).
 
     Parameters
@@ -42,11 +43,12 @@ class PrecomputedServer:
         0 picks a free port.
     """
 
+    thread_name = "precomputed-server"
+
     def __init__(self, root: str | os.PathLike, port: int = 0) -> None:
         self.root = Path(root).resolve()
         self.stats: Counter = Counter()
         self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
 
     @property
     def url(self) -> str:
@@ -59,25 +61,7 @@ class PrecomputedServer:
         return f"precomputed://{self.url}/{relative}".rstrip("/")
 
     def start(self) -> PrecomputedServer:
-        handler = type("Handler", (_Handler,), {"app": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="precomputed-server", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> PrecomputedServer:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        return self._serve("127.0.0.1", self._port, type("Handler", (_Handler,), {"app": self}))
 
 
 class _Handler(BaseHTTPRequestHandler):
