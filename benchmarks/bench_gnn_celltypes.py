@@ -68,6 +68,7 @@ FLYWIRE = [m[0] for m in METHODS if m[3] is gnn.FLYWIRE_GNN_SETUP]
 REFS = [m[0] for m in METHODS if m[1] == "ref"]
 OURS = "PartnerSAGE (ours)"
 KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "rare_macro_f1")
+MAX_RARE_ROWS = 30
 
 
 def run_task(task: str, seeds: int, threads: int, methods: list[str] | None) -> list[dict]:
@@ -161,6 +162,9 @@ def rare_table(tr: list[dict], methods: list[str]) -> str:
     members = tr[0]["members"]
     if not members:
         return ""
+    if len(members) > MAX_RARE_ROWS:
+        return (f"\n{len(members)} rare classes (< 10 labelled members; most have 1–2): their macro-F1 is the "
+                "rare-class column above; per-class F1 of every run is in the JSON (--out).")
     lines = ["", f"Rare classes (< 10 labelled members): test F1, mean over the seeds where the class has "
              f"test nodes (seeds)\n", "| class | members | " + " | ".join(methods) + " |",
              "|---|---:|" + "---:|" * len(methods)]
@@ -182,7 +186,11 @@ def main() -> None:
     ap.add_argument("--out", help="JSON file for every run")
     ap.add_argument("--merge", help="JSON of an earlier run: its rows of methods and tasks not run now are kept "
                                     "(to re-run one method without re-running the others)")
+    ap.add_argument("--report", help="print the tables of a JSON written by --out, and run nothing")
     args = ap.parse_args()
+    if args.report:
+        print(report(json.loads(Path(args.report).read_text())))
+        return
     rows = []
     for task in args.tasks:
         rows += run_task(task, args.seeds, args.threads, args.methods)
