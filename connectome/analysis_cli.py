@@ -43,7 +43,7 @@ def _out_dir(path: str | None) -> Path | None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from .connectivity import degree_distribution, path_lengths, rich_club, stats, synapse_count_distribution
+    from .connectivity import degree_distribution, rich_club, stats, synapse_count_distribution
     from .registry import load
 
     c = load(args.dataset, progress=args.progress)

@@ -40,7 +40,7 @@ from .errors import InputError, SchedulerError
 logger = logging.getLogger(__name__)
 
 __all__ = ["use_scheduler", "set_scheduler", "get_scheduler", "compute", "local_cluster", "scheduler_name",
-           "close_clients"]
+           "close_clients", "share"]
 
 ENV = "CONNECTOME_SCHEDULER"
 _current: contextvars.ContextVar[Any] = contextvars.ContextVar("connectome_scheduler", default=None)
@@ -217,6 +217,24 @@ def get_scheduler(spec: Any = None) -> Any:
     if _is_cluster(s):
         return _connect(s.scheduler_address)
     return s
+
+
+def share(obj: Any, sched: Any) -> Any:
+    """A handle that passes ``obj`` to many tasks: scattered once to every worker on a
+    distributed scheduler (``sched`` from :func:`get_scheduler`), a delayed value otherwise.
+
+    Examples
+    --------
+    >>> import dask
+    >>> h = share([1, 2, 3], "sync")
+    >>> dask.compute(dask.delayed(sum)(h), scheduler="sync")
+    (6,)
+    """
+    import dask
+
+    if isinstance(sched, str):
+        return dask.delayed(obj, pure=True)
+    return sched.scatter(obj, broadcast=True, hash=False)
 
 
 def is_distributed(spec: Any = None) -> bool:

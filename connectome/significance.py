@@ -235,11 +235,11 @@ def _run_samples(g: DirectedPairs, null: str, seeds: list[int], labels: np.ndarr
                  scheduler: Any, progress: bool | None) -> np.ndarray:
     import dask
 
-    from .scheduler import compute, get_scheduler
+    from .scheduler import compute, get_scheduler, share
 
     sched = get_scheduler(scheduler)
     distributed = not isinstance(sched, str)
-    shared = sched.scatter(g, broadcast=True, hash=False) if distributed else dask.delayed(g, pure=True)
+    shared = share(g, sched)
     out: list[np.ndarray] = []
     batch = max(2, 4 * _workers(sched)) if distributed else 2
     if sched == "sync":

@@ -95,16 +95,17 @@ def _block(o: _Oriented, lo: int, hi: int, per_node: bool) -> tuple:
 def _run_blocks(o: _Oriented, n_blocks: int | None, per_node: bool, scheduler: Any) -> tuple:
     import dask
 
-    from .scheduler import compute
+    from .scheduler import compute, get_scheduler, share
 
     if n_blocks is None:
         n_blocks = 1 if len(o.indices) < 200_000 else 8
     if n_blocks <= 1:
         parts = [_block(o, 0, o.n, per_node)]
     else:
-        shared = dask.delayed(o, pure=True)
+        sched = get_scheduler(scheduler)
+        shared = share(o, sched)  # sent to each worker once, not inside every task
         tasks = [dask.delayed(_block, pure=True)(shared, lo, hi, per_node) for lo, hi in o.blocks(n_blocks)]
-        parts = list(compute(*tasks, scheduler=scheduler))
+        parts = list(compute(*tasks, scheduler=sched))
     tri = sum(p[0] for p in parts)
     wedge = sum(p[1] for p in parts)
     asym = sum(p[2] for p in parts)

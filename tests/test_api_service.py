@@ -8,10 +8,8 @@ errors with stable codes.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from pathlib import Path
 
 import httpx
 import pytest

@@ -14,7 +14,7 @@ from ..catalog import DatasetRecord
 from ..deps import DataDep, PrincipalDep, ReadableDep, ServiceDep, WritableDep
 from ..errors import ApiError
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
-from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..responses import ERRORS, cached, dataset_version, json_response
 from ..schemas import (
     DatasetInfo,
     DatasetItem,

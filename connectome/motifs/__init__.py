@@ -77,7 +77,7 @@ def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: floa
     import dask
 
     from ..progress import progress_bar
-    from ..scheduler import compute, get_scheduler
+    from ..scheduler import compute, get_scheduler, share
 
     deadline = None if timeout is None else time.time() + float(timeout)
     ranges = _blocks(host, plan, blocks)
@@ -85,8 +85,7 @@ def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: floa
         if len(ranges) == 1:
             return [host.run(plan, mode=mode, limit=limit, deadline=deadline)]
         sched = get_scheduler(scheduler)
-        distributed = not isinstance(sched, str)
-        shared = sched.scatter(host, broadcast=True, hash=False) if distributed else dask.delayed(host, pure=True)
+        shared = share(host, sched)
         wave = max(2, 2 * _workers(sched))  # waves of tasks: progress, and an early stop for `limit`
         out: list[Any] = []
         found = 0
