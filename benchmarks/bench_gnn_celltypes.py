@@ -16,8 +16,10 @@ seed = 0 … seeds-1) and one set of wiring features are shared by every method:
 - the same three architectures with our training recipe (class weights, early stopping on
   validation macro-F1), to separate recipe from architecture;
 - ours: DirSAGE (direction + synapse weights), PartnerSAGE (+ partner-type profiles from
-  training labels), and PartnerSAGE with the label trick (half the training labels as
-  inputs each epoch) as an ablation;
+  training labels, with two rounds of prediction reuse: the model's predictions for
+  partners without a training label feed back into the profiles), and as ablations
+  PartnerSAGE without prediction reuse and with the label trick (half the training
+  labels as inputs each epoch) instead;
 - references: cosine kNN on raw connectivity (k picked on validation), gradient boosting
   (scikit-learn HistGradientBoosting) on partner-type profiles from training labels.
 
@@ -59,7 +61,8 @@ METHODS = [
     ("GCN + our recipe", "gnn", "gcn", {}),
     ("GraphSAGE + our recipe", "gnn", "sage", {}),
     ("DirSAGE (ours, no profiles)", "gnn", "dir_sage", {}),
-    ("PartnerSAGE with label trick 0.5 (ours)", "gnn", "partner_sage", {"label_keep": 0.5}),
+    ("PartnerSAGE with label trick 0.5, no reuse (ablation)", "gnn", "partner_sage", {"label_keep": 0.5, "reuse": 0}),
+    ("PartnerSAGE without prediction reuse (ablation)", "gnn", "partner_sage", {"reuse": 0}),
     ("PartnerSAGE (ours)", "gnn", "partner_sage", {}),
     ("cosine kNN on connectivity", "ref", "knn", None),
     ("gradient boosting on partner profiles", "ref", "gb", None),
@@ -165,8 +168,8 @@ def rare_table(tr: list[dict], methods: list[str]) -> str:
     if len(members) > MAX_RARE_ROWS:
         return (f"\n{len(members)} rare classes (< 10 labelled members; most have 1–2): their macro-F1 is the "
                 "rare-class column above; per-class F1 of every run is in the JSON (--out).")
-    lines = ["", f"Rare classes (< 10 labelled members): test F1, mean over the seeds where the class has "
-             f"test nodes (seeds)\n", "| class | members | " + " | ".join(methods) + " |",
+    lines = ["", "Rare classes (< 10 labelled members): test F1, mean over the seeds where the class has "
+             "test nodes (seeds)\n", "| class | members | " + " | ".join(methods) + " |",
              "|---|---:|" + "---:|" * len(methods)]
     for cls in sorted(members, key=lambda k: (-members[k], k)):
         cells = []

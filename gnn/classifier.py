@@ -183,7 +183,8 @@ class CellTypeClassifier:
         if self.model.uses_profiles:
             prof = PartnerProfiles(g.adjacency, self.labels.n_classes, self.device)
             yk = torch.from_numpy(y_known).to(self.device)
-            x = torch.cat([x, prof(yk, yk >= 0)], 1)
+            x = prof.inputs(self.model, x, self._operators(g), prof.onehot(yk, yk >= 0), yk >= 0,
+                            self.config.reuse)
         self.model.eval()
         with torch.no_grad():
             return torch.softmax(self.model(x, self._operators(g)), dim=1).cpu().numpy()
@@ -315,7 +316,8 @@ class CellTypeClassifier:
                                  f"readable by this version (reads {MODEL_FORMAT} v{MODEL_FORMAT_VERSION}); "
                                  "upgrade connectome-service")
         dev = resolve_device(device)
-        cfg = TrainConfig(**config["train_config"])
+        # models saved before prediction reuse existed were trained and must be applied without it
+        cfg = TrainConfig(**{"reuse": 0, **config["train_config"]})
         labels = LabelEncoding.from_dict(config["labels"])
         arrays = np.load(files[2], allow_pickle=False)
         width = len(config["features"]["names"])

@@ -89,17 +89,66 @@ class PartnerProfiles:
 
     def __call__(self, y: Any, known: Any) -> Any:
         """Profiles (n × 4·classes, float32) from the labels ``y`` of nodes where ``known`` is true."""
+        return self.from_soft(self.onehot(y, known))
+
+    def onehot(self, y: Any, known: Any) -> Any:
+        """Class indicator matrix (n × classes): one-hot rows for known labelled nodes, zero rows elsewhere."""
         import torch
 
-        n = self.adj.shape[0]
-        onehot = torch.zeros(n, self.n_classes, device=self.out_total.device)
+        onehot = torch.zeros(self.adj.shape[0], self.n_classes, device=self.out_total.device)
         idx = torch.nonzero(known & (y >= 0)).ravel()
         onehot[idx, y[idx]] = 1.0
-        out = torch.sparse.mm(self.adj.matrix, onehot)
-        inn = torch.sparse.mm(self.adj.transpose, onehot)
+        return onehot
+
+    def from_soft(self, labels: Any) -> Any:
+        """Profiles from a (n × classes) matrix of label weights: one-hot known labels, or probabilities.
+
+        Rows of nodes with no known label are zero (or, with prediction reuse, a model's
+        class probabilities for that node — predictions, never labels).
+        """
+        import torch
+
+        out = torch.sparse.mm(self.adj.matrix, labels)
+        inn = torch.sparse.mm(self.adj.transpose, labels)
         return torch.cat([out / self.out_total.clamp(min=1).unsqueeze(1),
                           inn / self.in_total.clamp(min=1).unsqueeze(1),
                           torch.log1p(out), torch.log1p(inn)], dim=1)
+
+
+    def inputs(self, net: Any, x: Any, ops: Any, known_labels: Any, known: Any, reuse: int = 0) -> Any:
+        """Model input: wiring features ``x`` followed by partner-type profiles.
+
+        With ``reuse = r > 0`` the model's own class probabilities for every node
+        without a known label feed back into the profiles ``r`` times (label reuse,
+        Wang et al. 2021): a neuron's profile then counts its unlabelled, validation
+        and test partners by their *predicted* types. Labels of those nodes are never read.
+
+        Parameters
+        ----------
+        net : torch.nn.Module
+            The classifier (run without gradients for the reuse rounds).
+        x : torch.Tensor
+            Standardised wiring features (n × f).
+        ops : dict
+            The model's graph operators.
+        known_labels : torch.Tensor
+            One-hot rows of known labels (:meth:`onehot`).
+        known : torch.Tensor of bool
+            Nodes whose labels are known (the training nodes).
+        reuse : int
+            Rounds of prediction reuse (0: profiles from known labels only).
+        """
+        import torch
+
+        soft = known_labels
+        for _ in range(int(reuse)):
+            was_training = net.training
+            net.eval()
+            with torch.no_grad():
+                p = torch.softmax(net(torch.cat([x, self.from_soft(soft)], 1), ops), dim=1)
+            net.train(was_training)
+            soft = torch.where(known.unsqueeze(1), known_labels, p)
+        return torch.cat([x, self.from_soft(soft)], 1)
 
 
 def partner_type_profiles(adjacency: Any, y: np.ndarray, known: np.ndarray, n_classes: int) -> np.ndarray:

@@ -84,6 +84,11 @@ class TrainConfig:
         in each epoch, the others carrying the loss (the label trick). ``1.0`` (default)
         switches the trick off: every training label is an input and every training
         node carries the loss.
+    reuse : int
+        Models with partner profiles: rounds in which the model's predictions for nodes
+        without a training label (validation, test, unlabelled) feed back into the
+        profiles (label reuse, default 2); 0 builds profiles from training labels only.
+        Cannot be combined with ``label_keep < 1``.
     select : {"macro_f1", "accuracy"}
         Validation score that picks the epoch (and drives early stopping).
     seed : int
@@ -99,6 +104,7 @@ class TrainConfig:
     patience: int = 50
     class_weight: str | None = "sqrt"
     label_keep: float = 1.0
+    reuse: int = 2
     select: str = "macro_f1"
     seed: int = 0
 
@@ -112,6 +118,10 @@ class TrainConfig:
             raise InputError(f"dropout must be in [0, 1), not {self.dropout!r}", "dropout")
         if not 0 < float(self.label_keep) <= 1:
             raise InputError(f"label_keep must be in (0, 1], not {self.label_keep!r}", "label_keep")
+        if isinstance(self.reuse, bool) or not isinstance(self.reuse, (int, np.integer)) or not 0 <= self.reuse <= 5:
+            raise InputError(f"reuse must be an integer from 0 to 5, not {self.reuse!r}", "reuse")
+        if self.reuse and float(self.label_keep) < 1:
+            raise InputError("reuse > 0 cannot be combined with label_keep < 1: pass reuse=0 to use the label trick", "reuse")
         if self.select not in ("macro_f1", "accuracy"):
             raise InputError(f"select must be 'macro_f1' or 'accuracy', not {self.select!r}", "select")
         if self.class_weight not in ("sqrt", "balanced", None):
@@ -133,7 +143,7 @@ class TrainConfig:
         >>> TrainConfig.from_kwargs(hiden=64)
         Traceback (most recent call last):
         ...
-        connectome.errors.InputError: unknown training option(s) ['hiden']; known: class_weight, dropout, epochs, hidden, label_keep, layers, lr, model, patience, seed, select, weight_decay
+        connectome.errors.InputError: unknown training option(s) ['hiden']; known: class_weight, dropout, epochs, hidden, label_keep, layers, lr, model, patience, reuse, seed, select, weight_decay
         """
         known = {f.name for f in fields(cls)}
         bad = sorted(set(kwargs) - known)
@@ -212,7 +222,7 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     **options
         :class:`TrainConfig` fields: ``hidden``, ``layers``, ``dropout``, ``lr``,
         ``weight_decay``, ``epochs``, ``patience``, ``class_weight``, ``label_keep``,
-        ``select``. ``**gnn.FLYWIRE_GNN_SETUP`` reproduces the flywire-gnn recipe.
+        ``reuse``, ``select``. ``**gnn.FLYWIRE_GNN_SETUP`` reproduces the flywire-gnn recipe.
 
     Returns
     -------
@@ -278,7 +288,14 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         weight = torch.tensor(class_weights(y[split.train], n_classes, cfg.class_weight),
                               dtype=torch.float32, device=dev)
-        x_eval = torch.cat([x, profiles(y_t, known_train)], 1) if profiles else x
+        known_onehot = profiles.onehot(y_t, known_train) if profiles else None
+
+        def eval_input() -> Any:
+            if profiles is None:
+                return x
+            return profiles.inputs(net, x, ops, known_onehot, known_train, cfg.reuse)
+
+        x_eval = eval_input()
 
         best: dict[str, Any] = {"score": -1.0, "loss": float("inf"), "epoch": -1, "state": None}
         history: list[dict[str, float]] = []
@@ -301,6 +318,8 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
                 loss.backward()
                 opt.step()
                 net.eval()
+                if cfg.reuse:
+                    x_eval = eval_input()
                 with torch.no_grad():
                     logits = net(x_eval, ops)
                     val_loss = float(F.cross_entropy(logits[val_idx], y_t[val_idx]))

@@ -139,16 +139,19 @@ def test_partner_profiles_never_read_evaluation_labels(larva_inputs):
     assert g.adjacency.diagonal().sum() == 0
 
 
-def test_test_labels_do_not_change_training_or_predictions(larva_inputs):
+@pytest.mark.parametrize("reuse", [0, 1])
+def test_test_labels_do_not_change_training_or_predictions(larva_inputs, reuse):
+    # reuse=1: predictions of test and unlabelled nodes feed back into the profiles, their labels never
     g = larva_inputs
     split = gnn.stratified_split(g.y, seed=3)
-    first = gnn.train(g, model="partner_sage", seed=3, split=split, **{**FAST, "epochs": 25})
+    opts = {**FAST, "epochs": 25, "reuse": reuse}
+    first = gnn.train(g, model="partner_sage", seed=3, split=split, **opts)
     rng = np.random.default_rng(1)
     y2 = g.y.copy()
     hidden = np.concatenate([split.test, np.flatnonzero(g.y < 0)])
     y2[hidden] = rng.integers(0, g.labels.n_classes, len(hidden))
     g2 = gnn.GraphInputs(g.ids, g.features, g.adjacency, g.gap_junctions, y2, g.labels, g.dataset)
-    second = gnn.train(g2, model="partner_sage", seed=3, split=split, **{**FAST, "epochs": 25})
+    second = gnn.train(g2, model="partner_sage", seed=3, split=split, **opts)
     np.testing.assert_array_equal(first.probabilities(g), second.probabilities(g2))
     for key in ("n", "accuracy", "balanced_accuracy", "macro_f1"):  # (rare classes are counted on all labels)
         assert first.metrics["val"][key] == second.metrics["val"][key]
@@ -261,6 +264,17 @@ def test_single_class_and_too_few_labelled_nodes(worm):
         gnn.train(c, "tiny", **FAST)
 
 
+def test_models_saved_before_prediction_reuse_load_without_it(worm, tmp_path):
+    clf = gnn.train(worm, "super_class", "partner_sage", seed=1, reuse=0, **{**FAST, "epochs": 10})
+    path = clf.save(tmp_path / "old")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["train_config"].pop("reuse") == 0  # what a model saved by an earlier version holds
+    (path / "config.json").write_text(json.dumps(cfg))
+    again = gnn.load_model(path)
+    assert again.config.reuse == 0
+    np.testing.assert_allclose(again.probabilities(worm), clf.probabilities(), atol=1e-6)
+
+
 def test_model_refuses_a_store_with_other_features(worm, larva, tmp_path):
     clf = gnn.train(worm, "super_class", "mlp", seed=0, **FAST)
     path = clf.save(tmp_path / "m")
@@ -302,6 +316,10 @@ def test_bad_options_name_the_parameter(worm):
         gnn.train(worm, "super_class", "gat", **FAST)
     with pytest.raises(ConnectomeError, match=r"unknown training option\(s\) \['hiden'\]"):
         gnn.train(worm, "super_class", hiden=3, **FAST)
+    with pytest.raises(ConnectomeError, match="reuse must be an integer from 0 to 5"):
+        gnn.train(worm, "super_class", reuse=-1, **FAST)
+    with pytest.raises(ConnectomeError, match="reuse > 0 cannot be combined with label_keep < 1"):
+        gnn.train(worm, "super_class", reuse=1, label_keep=0.5, **FAST)
     with pytest.raises(SplitError, match="fractions must be"):
         gnn.train(worm, "super_class", fractions=(0.5, 0.5, 0.5), **FAST)
 
