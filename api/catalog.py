@@ -66,19 +66,18 @@ class DatasetRecord:
     entry: Any = None  # connectome.registry.DatasetEntry of a buildable dataset
 
 
-def _store_record(path: Path, location: str, name: str | None = None) -> DatasetRecord | None:
-    from connectome.store import is_store, read_manifest
+def _record(e: Any, name: str | None = None) -> DatasetRecord:
+    """A :class:`DatasetRecord` from a ``connectome.registry.DatasetEntry``."""
+    return DatasetRecord(name=name or e.name, species=e.species or "", title=e.title or "",
+                         source=str(e.source or ""), nodes=e.nodes, edges=e.edges, location=e.location,
+                         path=e.path, entry=None if e.path is not None else e)
 
-    if not is_store(path):
-        return None
-    try:
-        m, _ = read_manifest(path)
-    except Exception as exc:  # a broken store must not hide the others
-        logger.warning("skipping unreadable store %s: %s", path, exc)
-        return None
-    src = m.source.get("citation") or m.source.get("kind") or ""
-    return DatasetRecord(name=name or m.name, species=m.species or "", title=m.title, source=str(src),
-                         nodes=m.rows("nodes"), edges=m.rows("edges"), location=location, path=path)
+
+def _store_record(path: Path, location: str, name: str | None = None) -> DatasetRecord | None:
+    from connectome.registry import store_entry
+
+    e = store_entry(path, location, name)
+    return None if e is None else _record(e)
 
 
 class Catalog:
@@ -112,9 +111,7 @@ class Catalog:
 
         out: dict[str, DatasetRecord] = {}
         for name, e in dataset_entries().items():
-            out[name] = DatasetRecord(name=name, species=e.species or "", title=e.title or "", source=str(e.source or ""),
-                                      nodes=e.nodes, edges=e.edges, location=e.location, path=e.path,
-                                      entry=None if e.path is not None else e)
+            out[name] = _record(e, name)
         stores = self.settings.stores_dir
         if stores.is_dir():
             for p in sorted(stores.iterdir()):

@@ -33,7 +33,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ServiceProcess", "free_port", "LoadResult", "run_load"]
+__all__ = ["ServiceProcess", "free_port", "LoadResult", "run_load", "wait_job", "TERMINAL"]
+
+#: Job states a job never leaves.
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def wait_job(client: Any, job_id: str, until: Any = TERMINAL, timeout: float = 180.0) -> dict:
+    """Poll ``/v1/jobs/{job_id}`` with an httpx client until its state is in ``until``; the last record.
+
+    Raises ``AssertionError`` (with the last record) when ``timeout`` seconds pass first.
+    """
+    deadline = time.monotonic() + timeout
+    j: dict = {}
+    while time.monotonic() < deadline:
+        j = client.get(f"/v1/jobs/{job_id}").json()
+        if j["state"] in until:
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} not in {set(until)} after {timeout} s: {j}")
 
 
 def free_port() -> int:

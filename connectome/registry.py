@@ -39,7 +39,7 @@ from .store import is_store, read_manifest, table_paths, verify_store
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DatasetEntry", "datasets", "load", "DEFAULT_DATASET", "snapshot_dir", "dataset_entries"]
+__all__ = ["DatasetEntry", "datasets", "load", "DEFAULT_DATASET", "snapshot_dir", "dataset_entries", "store_entry"]
 
 #: The embedded default dataset (used by ``connectome demo``).
 DEFAULT_DATASET = "celegans_cook2019_herm"
@@ -68,14 +68,21 @@ def snapshot_dir() -> Path:
     return Path(__file__).resolve().parent / "snapshots"
 
 
-def _store_entry(path: Path, location: str) -> DatasetEntry | None:
+def store_entry(path: Path, location: str, name: str | None = None) -> DatasetEntry | None:
+    """The entry of the store at ``path`` (named ``name`` or as its manifest says).
+
+    ``None`` when ``path`` is not a store or its manifest cannot be read (logged:
+    a broken store must not hide the others).
+    """
+    if not is_store(path):
+        return None
     try:
         m, _ = read_manifest(path)
     except Exception as exc:  # a broken store must not hide the others
         logger.warning("skipping unreadable store %s: %s", path, exc)
         return None
     src = m.source.get("citation") or m.source.get("kind") or ""
-    return DatasetEntry(name=m.name, species=m.species or "", title=m.title, source=str(src),
+    return DatasetEntry(name=name or m.name, species=m.species or "", title=m.title, source=str(src),
                         nodes=m.rows("nodes"), edges=m.rows("edges"), location=location, path=path)
 
 
@@ -85,7 +92,7 @@ def _scan(folder: Path, location: str) -> list[DatasetEntry]:
     out = []
     for p in sorted(folder.iterdir()):
         if p.is_dir() and is_store(p):
-            e = _store_entry(p, location)
+            e = store_entry(p, location)
             if e is not None:
                 out.append(e)
     return out

@@ -8,28 +8,15 @@ workers, the SQLite (WAL) job store on disk.
 
 from __future__ import annotations
 
-import time
 
 import httpx
 import pytest
 
-from api.testing import ServiceProcess
+from api.testing import TERMINAL, ServiceProcess, wait_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 DS = "celegans_cook2019_herm"
-TERMINAL = {"succeeded", "failed", "cancelled"}
-
-
-def wait_job(c: httpx.Client, job_id: str, until=TERMINAL, timeout: float = 180.0) -> dict:
-    deadline = time.monotonic() + timeout
-    j: dict = {}
-    while time.monotonic() < deadline:
-        j = c.get(f"/v1/jobs/{job_id}").json()
-        if j["state"] in until:
-            return j
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} not in {until} after {timeout} s: {j}")
 
 
 def test_jobs_survive_a_crash_and_a_graceful_restart(tmp_path):

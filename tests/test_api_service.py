@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from api.testing import ServiceProcess
+from api.testing import TERMINAL, ServiceProcess, wait_job
 
 pytestmark = [
     pytest.mark.cluster,
@@ -24,7 +24,6 @@ pytestmark = [
 ]
 
 DS = "celegans_cook2019_herm"
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 @pytest.fixture(scope="module")
@@ -81,16 +80,6 @@ def bob(server, tokens):
 def root(server, tokens):
     with client(server, tokens["root"]) as c:
         yield c
-
-
-def wait_job(c: httpx.Client, job_id: str, until=TERMINAL, timeout: float = 180.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        j = c.get(f"/v1/jobs/{job_id}").json()
-        if j["state"] in until:
-            return j
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} not in {until} after {timeout} s: {j}")
 
 
 def assert_error(r: httpx.Response, status: int, code: str, field: str | None = "?") -> dict:
