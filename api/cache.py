@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
-import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from connectome.atomic import replace_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -105,11 +105,14 @@ class ResultCache:
         return value
 
     def _remember(self, key: CacheKey, value: bytes) -> None:
+        self._lru_put(self._mem, key, value, self.entries)
+
+    def _lru_put(self, lru: OrderedDict, key: CacheKey, value: Any, capacity: int) -> None:
         with self._lock:
-            self._mem[key.id] = value
-            self._mem.move_to_end(key.id)
-            while len(self._mem) > self.entries:
-                self._mem.popitem(last=False)
+            lru[key.id] = value
+            lru.move_to_end(key.id)
+            while len(lru) > capacity:
+                lru.popitem(last=False)
 
     def put(self, key: CacheKey, value: bytes) -> None:
         """Store a body in memory and (atomically) on disk."""
@@ -117,9 +120,7 @@ class ResultCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            tmp.write_bytes(value)
-            os.replace(tmp, path)
+            replace_atomically(path, lambda tmp: tmp.write_bytes(value))
         except OSError as exc:  # a full disk must not fail the request
             logger.warning("could not write cache entry %s: %s", path, exc)
 
@@ -148,11 +149,7 @@ class ResultCache:
         return df
 
     def _remember_frame(self, key: CacheKey, df: Any) -> None:
-        with self._lock:
-            self._frames[key.id] = df
-            self._frames.move_to_end(key.id)
-            while len(self._frames) > self.frames:
-                self._frames.popitem(last=False)
+        self._lru_put(self._frames, key, df, self.frames)
 
     def put_frame(self, key: CacheKey, df: Any) -> None:
         """Keep a table in memory and (atomically) on disk as Parquet."""
@@ -160,8 +157,6 @@ class ResultCache:
         path = self._frame_path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            df.to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
         except OSError as exc:
             logger.warning("could not write cache entry %s: %s", path, exc)

@@ -41,13 +41,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectome.atomic import replace_atomically
 from connectome.manifest import utc_now
 
 from .auth import Principal
@@ -331,14 +331,8 @@ class JobManager:
         return self.settings.results_dir / f"{job_id}.cancel"
 
     def _write_result(self, job_id: str, result: dict[str, Any]) -> Path:
-        path = self.result_path(job_id)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(result, f, default=str)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        return path
+        return replace_atomically(self.result_path(job_id),
+                                  lambda tmp: tmp.write_text(json.dumps(result, default=str)), fsync=True)
 
     def read_result(self, job_id: str) -> bytes:
         """The encoded result of a finished job."""

@@ -195,12 +195,9 @@ KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
 
 
 def _write_parquet(df: Any, path: Path) -> None:
-    import os
-    import uuid
+    from connectome.atomic import replace_atomically
 
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def _jsonable(value: Any) -> Any:

@@ -39,6 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.feather as feather
 
+from connectome.atomic import replace_atomically
+
 from .cave_errors import ResumeMismatchError
 
 logger = logging.getLogger(__name__)
@@ -217,11 +219,8 @@ class Ledger:
         """Write one page durably (call from any thread); returns its journal entry (not yet appended)."""
         path = self.page_path(table, group, lo, hi)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-        feather.write_feather(pa.Table.from_pandas(df, preserve_index=False), tmp, compression="lz4")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        arrow = pa.Table.from_pandas(df, preserve_index=False)
+        replace_atomically(path, lambda tmp: feather.write_feather(arrow, tmp, compression="lz4"), fsync=True)
         return {"kind": "page", "table": table, "group": group, "lo": int(lo), "hi": int(hi), "rows": len(df),
                 "file": str(path.relative_to(self.folder))}
 

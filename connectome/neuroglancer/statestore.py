@@ -38,11 +38,11 @@ import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic import replace_atomically
 from ..errors import InputError, SourceNotFoundError, StoreWriteError
 
 logger = logging.getLogger(__name__)
@@ -195,10 +195,7 @@ class StateStore:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
+            replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         except OSError as exc:
             raise StoreWriteError(
                 f"cannot write state file {path} ({exc}); set CONNECTOME_STATES to a writable folder "
