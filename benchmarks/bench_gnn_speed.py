@@ -11,6 +11,9 @@ load + features + operators + ``gnn.train`` for ``--epochs`` full-batch epochs (
 backward, Adam step, and the validation forward pass each epoch). Seconds per epoch
 leave out the first (warm-up) epoch. Variants:
 
+- GraphSAGE of flywire-gnn 0.1.0 itself (its 3-layer model on its own features and the
+  directed ``edge_index``; the epoch is its ``train_one`` step plus one validation forward
+  pass, as ours — ``train_one`` itself validates every 10th epoch),
 - GraphSAGE (flywire-gnn setup) with the CSR adjacency (what ``gnn`` uses),
 - GraphSAGE (flywire-gnn setup) with ``edge_index`` message passing (torch-geometric's default),
 - PartnerSAGE (ours), CSR,
@@ -30,12 +33,44 @@ import time
 
 import numpy as np
 
+import gnn
+
 VARIANTS = {
+    "GraphSAGE of flywire-gnn 0.1.0 itself, edge_index": ("sage", "flywire-gnn"),
     "GraphSAGE (flywire-gnn setup), CSR adjacency": ("sage", "csr"),
     "GraphSAGE (flywire-gnn setup), edge_index": ("sage", "edge_index"),
     "DirSAGE (ours), CSR": ("dir_sage", "csr"),
     "PartnerSAGE (ours), CSR": ("partner_sage", "csr"),
 }
+
+
+def flywire_gnn_epochs(g, model: str, seed: int, epochs: int, threads: int, device: str) -> list[float]:
+    """Seconds of each epoch after the first: flywire-gnn's model, its train_one step, one validation pass."""
+    import torch
+    import torch.nn.functional as F
+    from flywire_gnn.train import MODELS
+
+    from gnn.references import flywire_gnn_data
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    data, (train, val, _) = flywire_gnn_data(g, gnn.stratified_split(g.y, seed=seed))
+    data, train, val = data.to(device), train.to(device), val.to(device)
+    net = MODELS[model](data.x.shape[1], hidden=128, out_dim=int(data.y.max()) + 1).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01, weight_decay=5e-4)
+    secs = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        net.train()
+        opt.zero_grad()
+        loss = F.cross_entropy(net(data.x, data.edge_index)[train], data.y[train])
+        loss.backward()
+        opt.step()
+        net.eval()
+        with torch.no_grad():
+            float((net(data.x, data.edge_index)[val].argmax(1) == data.y[val]).float().mean())
+        secs.append(time.perf_counter() - t0)
+    return secs[1:]
 
 
 def child(model: str, mode: str, seed: int, epochs: int, threads: int, device: str) -> dict:
@@ -44,7 +79,6 @@ def child(model: str, mode: str, seed: int, epochs: int, threads: int, device: s
     import torch
 
     import connectome as cx
-    import gnn
 
     t0 = time.perf_counter()
     c = cx.load("flywire_scale_synthetic", progress=False)
@@ -65,13 +99,14 @@ def child(model: str, mode: str, seed: int, epochs: int, threads: int, device: s
             out["undirected"] = torch.from_numpy(np.vstack([s.col, s.row]).astype(np.int64)).to(device)
             return out
 
-        import gnn.training
-
         ops_mod.build_operators = edge_index_ops  # the training loop imports it from this module
-    opts = dict(gnn.FLYWIRE_GNN_SETUP) if model == "sage" else {}
-    opts.update(epochs=epochs, patience=epochs)
-    clf = gnn.train(g, model=model, seed=seed, threads=threads, device=device, progress=False, **opts)
-    secs = [h["seconds"] for h in clf.history[1:]]
+    if mode == "flywire-gnn":
+        secs = flywire_gnn_epochs(g, model, seed, epochs, threads, device)
+    else:
+        opts = dict(gnn.FLYWIRE_GNN_SETUP) if model == "sage" else {}
+        opts.update(epochs=epochs, patience=epochs)
+        clf = gnn.train(g, model=model, seed=seed, threads=threads, device=device, progress=False, **opts)
+        secs = [h["seconds"] for h in clf.history[1:]]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     gpu = torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
     return {"seconds_per_epoch": float(np.mean(secs)), "prepare_seconds": t_prep, "peak_rss_gib": rss,

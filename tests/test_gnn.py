@@ -208,6 +208,56 @@ def test_every_model_trains_on_celegans(worm, model):
     assert set(clf.labels.classes) == {"interneuron", "motor", "sensory"}  # 'unknown' is unlabelled
 
 
+def test_flywire_gnn_inputs_keep_only_its_feature_groups():
+    from gnn.references import flywire_gnn_inputs
+
+    edges = pd.DataFrame({"pre_root_id": [1, 1, 2, 3, 3], "post_root_id": [2, 3, 3, 1, 3],
+                          "synapse_count": [5, 6, 7, 8, 2], "nt_type": ["ACH", "ACH", "GABA", "GLUT", "ACH"],
+                          "neuropil": ["AL_L", "LH_L", "LH_L", "AL_L", "AL_L"],
+                          "cell": ["a", "b", "a", "b", "a"]})
+    c = cx.from_edges(edges.drop(columns="cell"), pd.DataFrame({"root_id": [1, 2, 3], "cell": ["a", "b", "a"]}))
+    g = gnn.prepare(c, "cell")
+    f = flywire_gnn_inputs(g)
+    assert "reciprocal_partners" in g.features.names and "max_in_synapses" in g.features.names
+    assert f.features.names[:4] == ["out_partners", "in_partners", "out_synapses", "in_synapses"]
+    assert f.features.names[4:] == [n for n in g.features.names if "_neuropil_" in n or "_nt_" in n]
+    cols = [g.features.names.index(n) for n in f.features.names]
+    np.testing.assert_array_equal(f.features.x, g.features.x[:, cols])
+    assert f.y is g.y and f.adjacency is g.adjacency
+
+
+def test_flywire_gnn_itself_runs_on_our_split_without_reading_test_labels(worm):
+    """The benchmark's peer: flywire-gnn 0.1.0's own models and train_one on our graph and split."""
+    import flywire_gnn.train as fg_train
+
+    from gnn.references import flywire_gnn_peer
+
+    g = gnn.prepare(worm, "super_class")
+    split = gnn.stratified_split(g.y, seed=0)
+    pred = flywire_gnn_peer(g, split, "sage", seed=0, epochs=30, threads=1)
+    assert pred.shape == (g.n_nodes,) and set(np.unique(pred)) <= set(range(g.labels.n_classes))
+    assert fg_train.MODELS["sage"].__name__ == "GraphSAGE"  # the package's registry is restored
+    y2 = g.y.copy()
+    y2[split.test] = (y2[split.test] + 1) % g.labels.n_classes
+    g2 = gnn.GraphInputs(g.ids, g.features, g.adjacency, g.gap_junctions, y2, g.labels, g.dataset)
+    np.testing.assert_array_equal(pred, flywire_gnn_peer(g2, split, "sage", seed=0, epochs=30, threads=1))
+    with pytest.raises(ConnectomeError, match="flywire-gnn has no model 'gat'"):
+        flywire_gnn_peer(g, split, "gat")
+
+
+def test_side_by_side_benchmark_runs_the_peer_and_reports_paired_differences(tmp_path):
+    out = tmp_path / "runs.json"
+    r = run_python(str(ROOT / "benchmarks" / "bench_gnn_celltypes.py"), "--tasks", "celegans_super_class",
+                   "--seeds", "1", "--methods", "GraphSAGE (flywire-gnn 0.1.0)", "PartnerSAGE (ours)",
+                   "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert {row["method"] for row in rows} == {"GraphSAGE (flywire-gnn 0.1.0)", "PartnerSAGE (ours)"}
+    assert "| best flywire-gnn baseline: GraphSAGE (flywire-gnn 0.1.0) |" in r.stdout
+    again = run_python(str(ROOT / "benchmarks" / "bench_gnn_celltypes.py"), "--report", str(out))
+    assert again.returncode == 0 and again.stdout.strip() in r.stdout
+
+
 def test_same_seed_same_model(worm):
     a = gnn.train(worm, "super_class", "partner_sage", seed=5, **{**FAST, "epochs": 15})
     b = gnn.train(worm, "super_class", "partner_sage", seed=5, **{**FAST, "epochs": 15})
