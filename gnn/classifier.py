@@ -180,14 +180,14 @@ class CellTypeClassifier:
         g = self._inputs_for(c)
         y_known = self._known(g, known)
         x = torch.from_numpy((g.features.x - self.x_mean) / self.x_std).to(self.device)
+        ops = self._operators(g)
         if self.model.uses_profiles:
             prof = PartnerProfiles(g.adjacency, self.labels.n_classes, self.device)
             yk = torch.from_numpy(y_known).to(self.device)
-            x = prof.inputs(self.model, x, self._operators(g), prof.onehot(yk, yk >= 0), yk >= 0,
-                            self.config.reuse)
+            x = prof.inputs(self.model, x, ops, prof.onehot(yk, yk >= 0), yk >= 0, self.config.reuse)
         self.model.eval()
         with torch.no_grad():
-            return torch.softmax(self.model(x, self._operators(g)), dim=1).cpu().numpy()
+            return torch.softmax(self.model(x, ops), dim=1).cpu().numpy()
 
     # ------------------------------------------------------------------ use
     def evaluate(self, c: Connectome | GraphInputs | None = None, split: str = "test", *,

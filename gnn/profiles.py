@@ -114,7 +114,6 @@ class PartnerProfiles:
                           inn / self.in_total.clamp(min=1).unsqueeze(1),
                           torch.log1p(out), torch.log1p(inn)], dim=1)
 
-
     def inputs(self, net: Any, x: Any, ops: Any, known_labels: Any, known: Any, reuse: int = 0) -> Any:
         """Model input: wiring features ``x`` followed by partner-type profiles.
 
@@ -141,13 +140,14 @@ class PartnerProfiles:
         import torch
 
         soft = known_labels
-        for _ in range(int(reuse)):
+        if reuse:
             was_training = net.training
             net.eval()
             with torch.no_grad():
-                p = torch.softmax(net(torch.cat([x, self.from_soft(soft)], 1), ops), dim=1)
+                for _ in range(int(reuse)):
+                    p = torch.softmax(net(torch.cat([x, self.from_soft(soft)], 1), ops), dim=1)
+                    soft = torch.where(known.unsqueeze(1), known_labels, p)
             net.train(was_training)
-            soft = torch.where(known.unsqueeze(1), known_labels, p)
         return torch.cat([x, self.from_soft(soft)], 1)
 
 

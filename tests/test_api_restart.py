@@ -8,7 +8,6 @@ workers, the SQLite (WAL) job store on disk.
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 
