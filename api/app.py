@@ -66,8 +66,17 @@ def create_app(settings: Settings | None = None) -> Any:
 
     settings = settings or Settings.from_env()
 
+    from connectome.config import data_home
+
+    from .errors import set_redactions
+    from .logs import install_log_redaction
+
+    set_redactions([(settings.data_root, "<data root>"), (settings.data_root.resolve(), "<data root>"),
+                    (data_home(), "<data home>"), (data_home().resolve(), "<data home>")])
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # after uvicorn configured its loggers
         service = Service(settings).open()
         app.state.service = service
         try:
@@ -83,8 +92,11 @@ def create_app(settings: Settings | None = None) -> Any:
     install_handlers(app)
     for module in (meta, datasets, statistics, motifs, jobs, models, links):
         app.include_router(module.router)
+    # the last added runs first: authentication, then the limits (which then know the caller's token)
+    app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight,
+                       max_inflight_per_token=settings.max_inflight_per_token,
+                       body_timeout_s=settings.body_timeout_s)
     app.add_middleware(AuthMiddleware)
-    app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

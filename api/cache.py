@@ -3,7 +3,13 @@
 A key names the dataset, its store version (``v-<content hash>``), the kind of
 result and its parameters; a new store version therefore never serves an old
 result. Values are the encoded JSON bodies, so a hit is served without
-recomputing or re-serialising. Disk entries survive restarts.
+recomputing or re-serialising. Disk entries survive restarts; each carries a
+SHA-256 of its content (:mod:`api.integrity`), and an entry that does not match
+it (truncated, edited) is deleted and recomputed, never served.
+
+A computation that ended in a final error (a query past its time budget, an
+invalid query) is remembered for a while too (:meth:`ResultCache.put_error`),
+so that clients retrying after ``503 still_computing`` reach that error.
 
 Examples
 --------
@@ -17,6 +23,9 @@ True
 b'{"003": 1}'
 >>> ResultCache(cache.folder, entries=2).get(key)  # a new process finds it on disk
 b'{"003": 1}'
+>>> path = cache._path(key); _ = path.write_bytes(path.read_bytes().replace(b"1}", b"2}"))
+>>> ResultCache(cache.folder, entries=2).get(key) is None, path.exists()  # edited: discarded
+(True, False)
 """
 
 from __future__ import annotations
@@ -25,12 +34,13 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectome.atomic import replace_atomically
+from .integrity import CorruptFileError, frame_bytes, read_frame, read_sealed, write_sealed
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +87,7 @@ class ResultCache:
         self.frames = frames
         self._mem: OrderedDict[tuple, bytes] = OrderedDict()
         self._frames: OrderedDict[tuple, Any] = OrderedDict()
+        self._errors: OrderedDict[tuple, tuple[float, float, int, dict, dict]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -93,9 +104,8 @@ class ResultCache:
                 self.hits += 1
                 return value
         path = self._path(key)
-        try:
-            value = path.read_bytes()
-        except OSError:
+        value = self._read_disk(path)
+        if value is None:
             with self._lock:
                 self.misses += 1
             return None
@@ -103,6 +113,29 @@ class ResultCache:
         with self._lock:
             self.hits += 1
         return value
+
+    @staticmethod
+    def _read_disk(path: Path) -> bytes | None:
+        """A disk entry's checked content; a damaged entry is deleted (and is a miss)."""
+        try:
+            return read_sealed(path, f"cache entry {path.name}")
+        except FileNotFoundError:
+            return None
+        except (OSError, CorruptFileError) as exc:
+            logger.warning("discarding cache entry %s: %s", path, exc)
+            try:
+                path.unlink()
+            except OSError:
+                pass  # already gone, or unwritable: it stays a miss either way
+            return None
+
+    @staticmethod
+    def _write_disk(path: Path, payload: bytes) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_sealed(path, payload)
+        except OSError as exc:  # a full disk must not fail the request: the entry stays in memory
+            logger.warning("could not write cache entry %s: %s", path, exc)
 
     def _remember(self, key: CacheKey, value: bytes) -> None:
         self._lru_put(self._mem, key, value, self.entries)
@@ -117,12 +150,7 @@ class ResultCache:
     def put(self, key: CacheKey, value: bytes) -> None:
         """Store a body in memory and (atomically) on disk."""
         self._remember(key, value)
-        path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            replace_atomically(path, lambda tmp: tmp.write_bytes(value))
-        except OSError as exc:  # a full disk must not fail the request
-            logger.warning("could not write cache entry %s: %s", path, exc)
+        self._write_disk(self._path(key), value)
 
     # ------------------------------------------------------------------ tables
     def _frame_path(self, key: CacheKey) -> Path:
@@ -136,13 +164,12 @@ class ResultCache:
                 self._frames.move_to_end(key.id)
                 return df
         path = self._frame_path(key)
-        if not path.is_file():
+        payload = self._read_disk(path)
+        if payload is None:
             return None
-        import pandas as pd
-
         try:
-            df = pd.read_parquet(path)
-        except Exception as exc:  # a torn or foreign file is a miss, not an error
+            df = read_frame(payload)
+        except Exception as exc:  # checked bytes that are not Parquet: a foreign file, a miss
             logger.warning("ignoring unreadable cache entry %s: %s", path, exc)
             return None
         self._remember_frame(key, df)
@@ -154,9 +181,26 @@ class ResultCache:
     def put_frame(self, key: CacheKey, df: Any) -> None:
         """Keep a table in memory and (atomically) on disk as Parquet."""
         self._remember_frame(key, df)
-        path = self._frame_path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
-        except OSError as exc:
-            logger.warning("could not write cache entry %s: %s", path, exc)
+        self._write_disk(self._frame_path(key), frame_bytes(df))
+
+    # ------------------------------------------------------------------ final errors
+    def put_error(self, key: CacheKey, status: int, body: dict, headers: dict | None = None, *, budget_s: float,
+                  ttl_s: float = 600.0) -> None:
+        """Remember that computing ``key`` with a time budget of ``budget_s`` ended in this error (in memory)."""
+        with self._lock:
+            self._errors[key.id] = (time.monotonic() + ttl_s, float(budget_s), int(status), body, dict(headers or {}))
+            self._errors.move_to_end(key.id)
+            while len(self._errors) > self.entries:
+                self._errors.popitem(last=False)
+
+    def get_error(self, key: CacheKey, budget_s: float) -> tuple[int, dict, dict] | None:
+        """The remembered error of ``key`` — unless it expired, or this request brings a larger budget."""
+        with self._lock:
+            entry = self._errors.get(key.id)
+            if entry is None:
+                return None
+            expires, budget, status, body, headers = entry
+            if time.monotonic() > expires:
+                del self._errors[key.id]
+                return None
+        return None if budget_s > budget else (status, body, headers)

@@ -61,9 +61,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         logger.warning("serving on %s: the service is reachable from other machines", settings.host)
     print(f"connectome service on {settings.base_url} (data root {settings.data_root}, jobs on {settings.cluster}); "
           "Ctrl-C stops it", file=sys.stderr, flush=True)
+    from .http_timeouts import protocol_class
+
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.uvicorn_log_level,
                 access_log=not args.no_access_log, backlog=2048, timeout_graceful_shutdown=10,
-                server_header=False)
+                server_header=False, http=protocol_class(settings.header_timeout_s))
     return 0
 
 

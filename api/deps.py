@@ -106,21 +106,23 @@ def _not_found(service: Service, who: Principal, name: str) -> ApiError:
 
 
 def _visible(service: Service, who: Principal, name: str) -> DatasetAccess:
-    if name not in service.catalog.records():
-        raise _not_found(service, who, name)
-    record = service.catalog.get(name)
+    """The dataset, if the caller may see it; a private dataset of someone else is answered exactly as an
+    unknown name (404), so that its name does not leak."""
+    records = service.catalog.records()
     policy = service.policies.policy(name)
-    if not service.policies.can_read(who, name, policy):
-        raise ApiError(403, "forbidden", f"dataset {name!r} is private; ask its owner for access", field="name")
-    return DatasetAccess(record, policy, who)
+    if name not in records or not service.policies.can_read(who, name, policy):
+        raise _not_found(service, who, name)
+    return DatasetAccess(records[name], policy, who)
 
 
-async def readable_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
+# The dependencies below are plain functions: FastAPI runs them in its thread pool, so a catalog scan or a
+# slow database never blocks the event loop.
+def readable_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
     """A dataset the caller may see (metadata; terms not required)."""
     return _visible(service, who, name)
 
 
-async def data_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
+def data_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> DatasetAccess:
     """A dataset whose data the caller may read: visible, and its terms accepted."""
     acc = _visible(service, who, name)
     if service.policies.terms_pending(who, acc.policy):
@@ -131,14 +133,15 @@ async def data_dataset(name: DatasetName, service: ServiceDep, who: PrincipalDep
     return acc
 
 
-async def writable_name(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> str:
+def writable_name(name: DatasetName, service: ServiceDep, who: PrincipalDep) -> str:
     """A dataset name the caller may write (ingest into): new, owned, granted ``write``, or admin."""
     policy = service.policies.policy(name)
     exists = name in service.catalog.records()
     if not exists and policy.owner is None and not policy.private:
         return name  # a new name: whoever ingests it owns it
-    if not service.policies.can_read(who, name, policy):
-        raise ApiError(403, "forbidden", f"dataset {name!r} is private; ask its owner for access", field="name")
+    if not service.policies.can_read(who, name, policy):  # the same words whether or not it exists
+        raise ApiError(403, "forbidden", f"the dataset name {name!r} is not available to you; ingest under "
+                       "another name", field="name")
     if not service.policies.can_write(who, name, policy):
         raise ApiError(403, "forbidden", f"you may read {name!r} but not write it; ask its owner or an admin for "
                        "write access, or ingest under a new name", field="name")

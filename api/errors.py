@@ -19,8 +19,13 @@ DatasetNotFoundError       404     ``dataset_not_found``
 SourceNotFoundError        404     ``not_found`` (e.g. an unknown state id)
 SchedulerError             503     ``cluster_unavailable``
 DependencyError            501     ``not_available``
+OSError ENOSPC / EDQUOT    507     ``disk_full`` (also when it caused another error)
 other ConnectomeError      500     ``internal``
 =========================  ======  ======================================
+
+Messages never show the server's folders: the data root, the data home and
+the project checkout are replaced by ``<data root>``, ``<data home>`` and
+``<server>`` (:func:`redact_paths`).
 
 Examples
 --------
@@ -35,14 +40,62 @@ Examples
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from connectome import errors as cxe
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ApiError", "ERROR_CODES", "error_body", "error_from_exception", "install_handlers"]
+__all__ = ["ApiError", "ERROR_CODES", "error_body", "error_from_exception", "install_handlers", "redact_paths",
+           "set_redactions", "disk_full_cause"]
+
+#: (folder, placeholder) pairs replaced in every error message (see :func:`set_redactions`).
+_REDACTIONS: list[tuple[str, str]] = []
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def set_redactions(pairs: Iterable[tuple[Any, str]]) -> None:
+    """Folders (longest first) that error messages must not show, and what replaces them."""
+    clean = [(str(folder).rstrip("/"), label) for folder, label in pairs if str(folder).strip("/")]
+    _REDACTIONS[:] = sorted(set(clean), key=lambda p: -len(p[0]))
+
+
+def redact_paths(text: str) -> str:
+    """``text`` without the server's folders (see :func:`set_redactions`).
+
+    Examples
+    --------
+    >>> set_redactions([("/srv/cx", "<data root>")])
+    >>> redact_paths("cannot write /srv/cx/states/ab.json (No space left on device)")
+    'cannot write <data root>/states/ab.json (No space left on device)'
+    >>> set_redactions([])
+    """
+    for folder, label in _REDACTIONS:
+        text = re.sub(re.escape(folder) + r"(?=/|\b|$)", label, text)
+    return text
+
+
+def disk_full_cause(exc: BaseException | None) -> OSError | None:
+    """The ``OSError`` (no space, quota) behind ``exc`` — itself, its cause or context — if any.
+
+    Examples
+    --------
+    >>> disk_full_cause(OSError(errno.ENOSPC, "No space left on device")).errno == errno.ENOSPC
+    True
+    >>> disk_full_cause(ValueError("x")) is None
+    True
+    """
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
 
 
 class ApiError(Exception):
@@ -107,7 +160,10 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
 def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """HTTP status and JSON body for an exception of the project's tree (or :class:`ApiError`)."""
     if isinstance(exc, ApiError):
-        return exc.status, error_body(exc.code, exc.message, exc.field, **exc.extra)
+        return exc.status, error_body(exc.code, redact_paths(exc.message), exc.field, **exc.extra)
+    if disk_full_cause(exc) is not None:
+        return 507, error_body("disk_full", "the server's disk is full; nothing was written. Retry later (the "
+                               "operator must free space)", None, retryable=True)
     for cls, status, code in ERROR_CODES:
         if isinstance(exc, cls):
             field = getattr(exc, "parameter", None)
@@ -121,7 +177,7 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
                 field = exc.column if field in (None, "nodes", "edges") else field
             if isinstance(exc, cxe.DatasetNotFoundError):
                 field = "name"
-            return status, error_body(code, str(exc), field, **extra)
+            return status, error_body(code, redact_paths(str(exc)), field, **extra)
     return 500, error_body("internal", "internal error; the server log has the details")
 
 
@@ -175,5 +231,9 @@ def install_handlers(app: Any) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if disk_full_cause(exc) is not None:
+            logger.error("%s %s: disk full: %s", request.method, request.url.path, exc)
+            status, body = error_from_exception(exc)
+            return respond(status, body, {"Retry-After": "60"})
         logger.error("%s %s failed unexpectedly", request.method, request.url.path, exc_info=exc)
         return respond(500, error_body("internal", "internal error; the server log has the details"))

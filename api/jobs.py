@@ -47,12 +47,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connectome.atomic import replace_atomically
 from connectome.manifest import utc_now
 
 from .auth import Principal
 from .db import Database
-from .errors import ApiError, error_from_exception
+from .errors import ApiError, disk_full_cause, error_from_exception
+from .integrity import CorruptFileError, read_sealed, write_sealed
 from .limits import retry_after
 from .settings import Settings
 
@@ -196,6 +196,13 @@ class _ThreadBackend:
     def kill(self, future: Any) -> None:
         future.cancel()  # a running thread stops at its next progress report
 
+    def wait_stopped(self, future: Any, timeout: float) -> bool:
+        """Wait until the job's thread returned (it stops at its next progress report)."""
+        import concurrent.futures
+
+        done, _ = concurrent.futures.wait([future], timeout=timeout)
+        return bool(done)
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "threads", "workers": self._pool._max_workers}
 
@@ -203,26 +210,65 @@ class _ThreadBackend:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-class _DaskBackend:
-    """Jobs on a dask.distributed cluster (a LocalCluster we start, or an external scheduler)."""
+def _runs_key(key: str, dask_worker: Any = None) -> bool:
+    """True while ``dask_worker`` still executes task ``key`` (a cancelled task runs on until it returns)."""
+    state = getattr(dask_worker, "state", None)
+    if state is None:
+        return False
+    return any(ts.key == key for ts in (*state.executing, *state.long_running))
 
-    def __init__(self, cluster: str, workers: int, on_event: Callable[[dict], None]) -> None:
+
+def _external_client(cluster: str, tls: tuple[str | None, str | None, str | None] | None) -> Any:
+    """A client of an external scheduler, with the operator's TLS files if given.
+
+    An external cluster's security is the operator's: who may connect to its
+    scheduler, and so run code on its workers and read the data root they
+    share, is decided there. The service only presents ``tls`` (CA, client
+    certificate, client key) when the scheduler asks for TLS.
+    """
+    from distributed import Client
+
+    from connectome.errors import SchedulerError
+
+    security = None
+    if tls is not None and any(tls):
+        from distributed.security import Security
+
+        for flag, path in zip(("--cluster-tls-ca", "--cluster-tls-cert", "--cluster-tls-key"), tls):
+            if path and not Path(path).expanduser().is_file():
+                raise SchedulerError(f"{flag}: {path!r} is not a file; give the PEM file (or the matching "
+                                     f"CONNECTOME_API_{flag[2:].upper().replace('-', '_')} variable)")
+        ca, cert, key = (str(Path(x).expanduser()) if x else None for x in tls)
+        security = Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, require_encryption=True)
+    elif cluster.strip().lower().startswith("tls://"):
+        raise SchedulerError(f"cluster: {cluster!r} is a TLS scheduler; give --cluster-tls-ca and --cluster-tls-cert "
+                             "(and --cluster-tls-key) so the service can present a certificate")
+    try:
+        return Client(cluster, timeout="10s", set_as_default=False, security=security)
+    except Exception as exc:  # OSError, TimeoutError, ssl errors, "encryption required" ...
+        raise SchedulerError(f"cluster: cannot reach the Dask scheduler at {cluster!r} ({type(exc).__name__}: "
+                             f"{exc}); check the address and the --cluster-tls-* files") from None
+
+
+class _DaskBackend:
+    """Jobs on a dask.distributed cluster (a LocalCluster we start, or an external scheduler).
+
+    The LocalCluster speaks TLS with a temporary certificate held in memory
+    (only this server and its workers can connect: nobody else on the machine
+    can submit work to it) and serves no HTTP pages unless ``dashboard``.
+    """
+
+    def __init__(self, cluster: str, workers: int, on_event: Callable[[dict], None], *, dashboard: bool = False,
+                 tls: tuple[str | None, str | None, str | None] | None = None) -> None:
         from .tasks import EVENT_TOPIC
 
         self.owned = cluster.strip().lower() == "local"
         if self.owned:
             from connectome.scheduler import local_cluster
 
-            self.client = local_cluster(n_workers=workers, threads_per_worker=1)
+            self.client = local_cluster(n_workers=workers, threads_per_worker=1, security=True, dashboard=dashboard)
         else:
-            from distributed import Client
-
-            from connectome.errors import SchedulerError
-
-            try:
-                self.client = Client(cluster, timeout="10s", set_as_default=False)
-            except (OSError, TimeoutError) as exc:
-                raise SchedulerError(f"cluster: cannot reach the Dask scheduler at {cluster!r} ({exc})") from None
+            self.client = _external_client(cluster, tls)
         self.name = "local" if self.owned else cluster
         self.client.subscribe_topic(EVENT_TOPIC, lambda event: on_event(event[1]))
 
@@ -247,6 +293,23 @@ class _DaskBackend:
             except Exception as exc:  # pragma: no cover
                 logger.warning("could not restart worker(s) %s: %s", running_on, exc)
 
+    def wait_stopped(self, future: Any, timeout: float) -> bool:
+        """Wait until no worker executes the task of ``future`` any more; ``False`` if that is unknown."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                busy = any(self.client.run(_runs_key, future.key).values())
+            except Exception as exc:  # the cluster is closing: recovery sweeps the marker
+                logger.debug("could not ask the workers about %s: %s", future.key, exc)
+                return False
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
+
     def describe(self) -> dict[str, Any]:
         try:
             info = self.client.scheduler_info()
@@ -254,7 +317,8 @@ class _DaskBackend:
             address = info.get("address")
         except Exception:  # pragma: no cover
             workers, address = None, None
-        return {"kind": "local" if self.owned else "external", "scheduler": address, "workers": workers}
+        return {"kind": "local" if self.owned else "external", "scheduler": address, "workers": workers,
+                "tls": bool(address and str(address).startswith("tls://"))}
 
     def close(self) -> None:
         cluster = getattr(self.client, "_connectome_owns_cluster", None)
@@ -299,7 +363,9 @@ class JobManager:
         if cluster.strip().lower() == "threads":
             self._backend = _ThreadBackend(self.settings.workers, self._on_event)
         else:
-            self._backend = _DaskBackend(cluster, self.settings.workers, self._on_event)
+            s = self.settings
+            self._backend = _DaskBackend(cluster, s.workers, self._on_event, dashboard=s.dashboard,
+                                         tls=(s.cluster_tls_ca, s.cluster_tls_cert, s.cluster_tls_key))
         logger.info("jobs run on %s", self._backend.name)
         self._started.set()
         self.recover()
@@ -331,12 +397,37 @@ class JobManager:
         return self.settings.results_dir / f"{job_id}.cancel"
 
     def _write_result(self, job_id: str, result: dict[str, Any]) -> Path:
-        return replace_atomically(self.result_path(job_id),
-                                  lambda tmp: tmp.write_text(json.dumps(result, default=str)), fsync=True)
+        return write_sealed(self.result_path(job_id), json.dumps(result, default=str).encode(), fsync=True)
 
     def read_result(self, job_id: str) -> bytes:
-        """The encoded result of a finished job."""
-        return self.result_path(job_id).read_bytes()
+        """The encoded result of a finished job, checked against the checksum written with it.
+
+        Raises
+        ------
+        ApiError
+            410 ``result_missing`` when the file is gone, 410 ``result_corrupt``
+            when it does not match its checksum (truncated or edited): never served.
+        """
+        try:
+            return read_sealed(self.result_path(job_id), f"result of job {job_id}")
+        except FileNotFoundError:
+            raise ApiError(410, "result_missing", f"the result of job {job_id} is missing on the server; submit "
+                           "the job again", field="job_id") from None
+        except CorruptFileError as exc:
+            logger.error("result of job %s is corrupt: %s", job_id, exc)
+            raise ApiError(410, "result_corrupt", f"the result of job {job_id} is damaged on the server (its "
+                           "checksum does not match); submit the job again", field="job_id") from None
+        except OSError as exc:
+            raise ApiError(503, "result_unreadable", f"the result of job {job_id} cannot be read right now "
+                           f"({exc.strerror or type(exc).__name__}); retry later", field="job_id",
+                           headers=retry_after(5)) from None
+
+    def _result_intact(self, job_id: str) -> bool:
+        try:
+            read_sealed(self.result_path(job_id), f"result of job {job_id}")
+            return True
+        except (OSError, CorruptFileError):
+            return False
 
     # ------------------------------------------------------------------ submit
     def submit(self, kind: str, dataset: str | None, params: dict[str, Any], who: Principal,
@@ -390,8 +481,15 @@ class JobManager:
                 del self._futures[job_id]
         try:
             self._finish(job_id, attempt, future)
-        except Exception as exc:  # pragma: no cover - keep the callback thread alive
+        except Exception as exc:  # never leave a finished job 'running': fail it with the reason
             logger.exception("finishing job %s failed: %s", job_id, exc)
+            try:
+                self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(),
+                                  error_code="disk_full" if disk_full_cause(exc) else "job_failed",
+                                  error_message=f"the job could not be completed: {type(exc).__name__}: {exc}",
+                                  message="failed")
+            except Exception as db_exc:  # the database itself is failing: recovery at the next start decides
+                logger.error("could not mark job %s failed: %s", job_id, db_exc)
 
     def _finish(self, job_id: str, attempt: int, future: Any) -> None:
         if not self.running:
@@ -407,7 +505,11 @@ class JobManager:
         exc = future.exception()
         if exc is None:
             result = future.result()
-            path = self._write_result(job_id, result)
+            try:
+                path = self._write_result(job_id, result)
+            except OSError as write_exc:  # a full disk fails the job (retryable) and frees its slot
+                self._fail_write(job_id, write_exc)
+                return
             job = self.store.update(job_id, only_if=ACTIVE, state="succeeded", progress=1.0, message="done",
                                     result_path=str(path), finished=utc_now())
             logger.info("job %s succeeded", job_id)
@@ -431,6 +533,15 @@ class JobManager:
                           error_message=err["message"], message="failed")
         logger.info("job %s failed: %s", job_id, err["code"])
 
+    def _fail_write(self, job_id: str, exc: OSError) -> None:
+        full = disk_full_cause(exc) is not None
+        code = "disk_full" if full else "result_write_failed"
+        what = "the server's disk is full" if full else f"writing it failed ({exc.strerror or exc})"
+        logger.error("job %s: could not write its result: %s", job_id, exc)
+        self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code=code,
+                          error_message=f"the job finished but its result could not be saved: {what}; submit it "
+                                        "again once space is freed (retryable)", message="failed")
+
     # ------------------------------------------------------------------ cancel
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued or running job (a finished job is returned unchanged)."""
@@ -443,11 +554,60 @@ class JobManager:
                                 message="cancelled by the user") or job
         with self._lock:
             future = self._futures.pop(job_id, None)
-        if future is not None and self._backend is not None:
-            threading.Thread(target=self._backend.kill, args=(future,), daemon=True,
-                             name=f"cancel-{job_id}").start()
+        threading.Thread(target=self._stop_attempt, args=(job_id, future), daemon=True,
+                         name=f"cancel-{job_id}").start()
         logger.info("job %s cancelled", job_id)
         return job
+
+    #: How long a cancelled attempt may take to reach its next progress report before its marker is
+    #: left to the sweep at the next start.
+    CANCEL_WAIT_S = 3600.0
+
+    def _stop_attempt(self, job_id: str, future: Any) -> None:
+        """Stop a cancelled job's attempt, then remove its ``.cancel`` marker once nothing runs it."""
+        backend = self._backend
+        stopped = False
+        try:
+            if future is None:  # no attempt of this server runs it (an external cluster may still: keep the marker)
+                stopped = backend is None or getattr(backend, "owned", True)
+            elif backend is not None:
+                backend.kill(future)
+                stopped = backend.wait_stopped(future, self.CANCEL_WAIT_S)
+        except Exception as exc:  # pragma: no cover - the sweep at the next start cleans up
+            logger.warning("stopping job %s failed: %s", job_id, exc)
+        if stopped:
+            self._cancel_marker(job_id).unlink(missing_ok=True)
+
+    def sweep_cancel_markers(self) -> list[str]:
+        """Remove ``.cancel`` markers no attempt needs any more (at a start, before recovery).
+
+        A marker of a finished or unknown job is stale. A marker of a job still
+        queued or running (the server stopped between writing the marker and
+        the record) is a cancel request that was not recorded: the job is
+        marked cancelled instead of resumed. An attempt that a previous server
+        left running on an external cluster no longer sees the marker.
+
+        Returns
+        -------
+        list of str
+            Ids of the jobs whose marker was removed.
+        """
+        removed = []
+        results = self.settings.results_dir
+        for marker in sorted(results.glob("job_*.cancel")) if results.is_dir() else ():
+            job_id = marker.name[: -len(".cancel")]
+            with self._lock:
+                if job_id in self._futures:
+                    continue
+            job = self.store.get(job_id)
+            if job is not None and job["state"] in ACTIVE:
+                self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(),
+                                  message="cancelled by the user")
+            marker.unlink(missing_ok=True)
+            removed.append(job_id)
+        if removed:
+            logger.info("removed %d stale cancel marker(s)", len(removed))
+        return removed
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[str]:
@@ -458,6 +618,7 @@ class JobManager:
         list of str
             Ids of the jobs started again.
         """
+        self.sweep_cancel_markers()
         resumed = []
         for job in self.store.active():
             job_id = job["id"]
@@ -465,7 +626,7 @@ class JobManager:
                 if job_id in self._futures:
                     continue
             path = self.result_path(job_id)
-            if path.is_file():  # finished, but the record was not updated before the crash
+            if self._result_intact(job_id):  # finished, but the record was not updated before the crash
                 self.store.update(job_id, only_if=ACTIVE, state="succeeded", progress=1.0, message="done",
                                   result_path=str(path), finished=utc_now())
                 done = self.store.get(job_id)

@@ -1,8 +1,12 @@
 """Limits that keep a shared server up: body size, requests in flight, compute queue.
 
 - :class:`LimitsMiddleware` (pure ASGI) answers ``413`` to bodies above
-  ``max_body_bytes`` (by ``Content-Length`` or while streaming) and ``503`` with
-  ``Retry-After`` when more than ``max_inflight`` requests are being handled.
+  ``max_body_bytes`` (by ``Content-Length`` or while streaming), ``408`` to a
+  body that takes longer than ``body_timeout_s`` to arrive, ``429`` with
+  ``Retry-After`` to a token with more than ``max_inflight_per_token``
+  requests in flight, and ``503`` with ``Retry-After`` when more than
+  ``max_inflight`` requests are being handled.
+- :mod:`api.http_timeouts` closes connections whose headers do not arrive in time.
 - :class:`ComputePool` runs uncached computations on a bounded thread pool:
   identical requests share one computation, a full queue answers ``503`` with
   ``Retry-After``, and a request whose time budget runs out answers ``503``
@@ -50,8 +54,18 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class _BodyTimeout(Exception):
+    pass
+
+
 class LimitsMiddleware:
-    """ASGI middleware: request body size and requests in flight.
+    """ASGI middleware: request body size and read time, requests in flight (in all and per token).
+
+    It runs inside :class:`api.deps.AuthMiddleware`, so it knows the caller:
+    one token's requests beyond ``max_inflight_per_token`` are refused at once
+    (429), and never use up the capacity others need. A body must arrive
+    within ``body_timeout_s`` (408 otherwise), so slow senders free their
+    slot.
 
     Parameters
     ----------
@@ -60,13 +74,23 @@ class LimitsMiddleware:
         Largest request body (413 ``body_too_large`` above it).
     max_inflight : int
         Requests handled at once (503 ``overloaded`` with ``Retry-After`` above it).
+    max_inflight_per_token : int, optional
+        Requests of one token handled at once (429 ``too_many_requests`` with
+        ``Retry-After`` above it). Default: no bound of its own.
+    body_timeout_s : float, optional
+        Seconds a request body may take to arrive, from the first read
+        (408 ``body_timeout``). Default: no bound.
     """
 
-    def __init__(self, app: Any, max_body_bytes: int, max_inflight: int) -> None:
+    def __init__(self, app: Any, max_body_bytes: int, max_inflight: int, max_inflight_per_token: int | None = None,
+                 body_timeout_s: float | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_inflight = max_inflight
+        self.max_inflight_per_token = max_inflight_per_token
+        self.body_timeout_s = body_timeout_s
         self.inflight = 0
+        self.per_token: dict[str, int] = {}
 
     @staticmethod
     async def _send_json(send: Any, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
@@ -79,6 +103,14 @@ class LimitsMiddleware:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        principal = scope.get("state", {}).get("principal")
+        token = getattr(principal, "token_id", None)
+        if token is not None and self.max_inflight_per_token is not None and \
+                self.per_token.get(token, 0) >= self.max_inflight_per_token:
+            await self._send_json(send, 429, error_body(
+                "too_many_requests", f"this token already has {self.per_token[token]} requests in flight (limit "
+                f"{self.max_inflight_per_token}); wait for them to finish"), retry_after(1))
             return
         if self.inflight >= self.max_inflight:
             await self._send_json(send, 503, error_body(
@@ -102,41 +134,67 @@ class LimitsMiddleware:
 
         received = 0
         started = False
-        too_large = False
+        refused: str | None = None  # "size" or "time" once we interrupted the app's read
+        body_done = False
+        deadline: float | None = None
+        loop = asyncio.get_running_loop()
 
-        async def counting_receive() -> dict:
-            nonlocal received, too_large
-            message = await receive()
+        async def guarded_receive() -> dict:
+            nonlocal received, refused, body_done, deadline
+            if body_done or self.body_timeout_s is None:
+                message = await receive()
+            else:
+                if deadline is None:
+                    deadline = loop.time() + self.body_timeout_s
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+                except asyncio.TimeoutError:
+                    refused = "time"
+                    raise _BodyTimeout() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if received > limit:
-                    too_large = True
+                    refused = "size"
                     raise _BodyTooLarge()
             return message
 
-        async def too_large_response() -> None:
-            await self._send_json(send, 413, error_body(
-                "body_too_large", f"request body is larger than the limit of {limit} bytes", "body"))
+        async def refusal() -> None:
+            if refused == "time":
+                await self._send_json(send, 408, error_body(
+                    "body_timeout", f"the request body did not arrive within {self.body_timeout_s:g} s", "body"),
+                    {"Connection": "close"})
+            else:
+                await self._send_json(send, 413, error_body(
+                    "body_too_large", f"request body is larger than the limit of {limit} bytes", "body"))
 
         async def tracking_send(message: dict) -> None:
             nonlocal started
-            if too_large:  # the app turned our interruption into its own error: answer 413 instead
+            if refused:  # the app turned our interruption into its own error: answer ours instead
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await too_large_response()
+                    await refusal()
                 return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         self.inflight += 1
+        if token is not None:
+            self.per_token[token] = self.per_token.get(token, 0) + 1
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
+            await self.app(scope, guarded_receive, tracking_send)
+        except (_BodyTooLarge, _BodyTimeout):
             if not started:
-                await too_large_response()
+                await refusal()
         finally:
             self.inflight -= 1
+            if token is not None:
+                left = self.per_token.get(token, 1) - 1
+                if left > 0:
+                    self.per_token[token] = left
+                else:
+                    self.per_token.pop(token, None)
 
 
 class ComputePool:
@@ -197,8 +255,8 @@ class ComputePool:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), budget_s)
         except asyncio.TimeoutError:
             raise ApiError(503, "still_computing",
-                           f"the result was not ready within {budget_s:g} s; it is still being computed "
-                           "and will be cached: retry later", headers=retry_after(min(30.0, max(1.0, budget_s))),
+                           f"the result was not ready within {budget_s:g} s; it is still being computed, "
+                           "and its result or its final error will be kept: retry after Retry-After seconds", headers=retry_after(min(30.0, max(1.0, budget_s))),
                            ) from None
 
     def close(self) -> None:

@@ -19,12 +19,12 @@ from typing import Any
 from fastapi.responses import Response
 
 from .cache import CacheKey
-from .errors import ApiError
+from .errors import ApiError, error_from_exception
 from .service import Service, dumps
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["json_response", "cached", "budget", "dataset_version", "ERRORS"]
+__all__ = ["json_response", "cached", "cached_error", "budget", "dataset_version", "ERRORS"]
 
 
 def json_response(body: bytes | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -62,16 +62,32 @@ async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], bu
     hit = service.cache.get(key)
     if hit is not None:
         return hit, True
+    known = service.cache.get_error(key, budget_s)
+    if known is not None:
+        raise cached_error(*known)
 
     def work() -> bytes:
         again = service.cache.get(key)
         if again is not None:
             return again
-        body = dumps(compute())
+        try:
+            body = dumps(compute())
+        except Exception as exc:
+            status, err = error_from_exception(exc)
+            if 400 <= status < 500:  # final for this budget: a client retrying after 503 reaches this error
+                service.cache.put_error(key, status, err, getattr(exc, "headers", None), budget_s=budget_s)
+            raise
         service.cache.put(key, body)
         return body
 
     return await service.compute.run(key.id, work, budget_s), False
+
+
+def cached_error(status: int, body: dict[str, Any], headers: dict[str, str]) -> ApiError:
+    """An :class:`ApiError` that answers exactly as the remembered error did."""
+    err = dict(body["error"])
+    code, message, field = err.pop("code"), err.pop("message"), err.pop("field", None)
+    return ApiError(status, code, message, field=field, headers=headers or None, **err)
 
 
 def _err(description: str) -> dict[str, Any]:

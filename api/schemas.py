@@ -68,8 +68,44 @@ ViewerSource = Annotated[str, AfterValidator(_remote_source), Field(
     description="flywire, microns, or a Neuroglancer source URL (precomputed://..., graphene://..., https://...)")]
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where in a JSON value a string holds a NUL character (``None`` if nowhere)."""
+    if isinstance(value, str):
+        return path or "value" if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            where = _nul_path(k, path) if isinstance(k, str) and "\x00" in k else _nul_path(v, f"{path}.{k}" if path else str(k))
+            if where:
+                return where
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            where = _nul_path(v, f"{path}.{i}" if path else str(i))
+            if where:
+                return where
+    return None
+
+
 class _Strict(BaseModel):
+    """Request bodies: unknown fields and NUL characters in strings are refused (400).
+
+    Examples
+    --------
+    >>> MotifCountRequest(query="A -> B" + chr(0))
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for MotifCountRequest
+      Value error, query: strings may not contain NUL (\\u0000) characters ...
+    """
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = _nul_path(data)
+        if where:
+            raise ValueError(f"{where}: strings may not contain NUL (\\u0000) characters")
+        return data
 
 
 # ----------------------------------------------------------------------------- errors

@@ -16,10 +16,15 @@ the database are made when the app starts.
     share) or ``threads`` (a thread pool inside the server, for development).
 ``CONNECTOME_API_WORKERS``
     Process workers of the LocalCluster (default 2).
+``CONNECTOME_API_DASHBOARD``
+    ``1`` serves Dask's status pages of the LocalCluster on 127.0.0.1:8787 (default off).
+``CONNECTOME_API_CLUSTER_TLS_CA``, ``CONNECTOME_API_CLUSTER_TLS_CERT``, ``CONNECTOME_API_CLUSTER_TLS_KEY``
+    TLS files to connect to an external ``tls://`` scheduler (its security is the operator's).
 ``CONNECTOME_API_MAX_BODY_BYTES``, ``CONNECTOME_API_MAX_PAGE_SIZE``,
 ``CONNECTOME_API_QUERY_TIMEOUT_S``, ``CONNECTOME_API_MAX_QUERY_TIMEOUT_S``,
 ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
-``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_COMPUTE_THREADS``,
+``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
+``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_COMPUTE_THREADS``,
 ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``
     Limits and the URL clients reach the service at (see :class:`Settings`).
 
@@ -88,6 +93,12 @@ class Settings:
         Queued + running jobs of the whole service (503 above it).
     max_inflight : int
         Requests handled at once (503 with ``Retry-After`` above it).
+    max_inflight_per_token : int
+        Requests of one token handled at once (429 with ``Retry-After`` above
+        it), so that one token's connections never use up ``max_inflight``.
+    header_timeout_s, body_timeout_s : float
+        Seconds a client may take to send its request headers (the
+        connection is closed with 408 after it) and its body (408).
     compute_threads : int
         Threads computing uncached results (statistics, motif queries).
     job_attempts : int
@@ -101,6 +112,17 @@ class Settings:
     cave_servers : str
         Comma-separated CAVE server URLs an ingest job may name (besides the
         presets' own servers); the service uses its own CAVE credentials.
+    dashboard : bool
+        Serve Dask's status pages on 127.0.0.1:8787 for the LocalCluster
+        (``connectome serve --dashboard``). Off by default: nothing but the
+        API and the cluster's TLS ports listen.
+    cluster_tls_ca, cluster_tls_cert, cluster_tls_key : str, optional
+        TLS files for an external cluster (``cluster="tls://..."``): the CA
+        that signed the scheduler's certificate, and this client's certificate
+        and key (``--cluster-tls-ca/--cluster-tls-cert/--cluster-tls-key``).
+        An external cluster's security is the operator's: the service only
+        presents these credentials. The service's own LocalCluster always
+        speaks TLS with a temporary certificate held in memory.
     """
 
     data_root: Path = field(default_factory=_default_root)
@@ -116,21 +138,28 @@ class Settings:
     max_jobs_per_token: int = 2
     max_queued_jobs: int = 32
     max_inflight: int = 256
+    max_inflight_per_token: int = 16
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 20.0
     compute_threads: int = 4
     job_attempts: int = 2
     cache_entries: int = 512
     max_matches: int = 100_000
     cave_servers: str = ""
+    dashboard: bool = False
+    cluster_tls_ca: str | None = None
+    cluster_tls_cert: str | None = None
+    cluster_tls_key: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
         for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
-                     "max_queued_jobs", "max_inflight", "compute_threads", "job_attempts", "cache_entries",
+                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "compute_threads", "job_attempts", "cache_entries",
                      "max_matches"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, not {value!r}", name)
-        for name in ("query_timeout_s", "max_query_timeout_s"):
+        for name in ("query_timeout_s", "max_query_timeout_s", "header_timeout_s", "body_timeout_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise InputError(f"{name} must be a positive number of seconds, not {value!r}", name)
@@ -140,6 +169,16 @@ class Settings:
         if s not in ("local", "threads") and "://" not in s:
             raise InputError(f"cluster must be 'local', 'threads' or a Dask scheduler address such as "
                              f"'tcp://127.0.0.1:8786', not {self.cluster!r}", "cluster")
+        if not isinstance(self.dashboard, bool):
+            raise InputError(f"dashboard must be true or false, not {self.dashboard!r}", "dashboard")
+        tls = {n: getattr(self, n) for n in ("cluster_tls_ca", "cluster_tls_cert", "cluster_tls_key")}
+        if any(tls.values()):
+            if s in ("local", "threads"):
+                raise InputError("cluster_tls_*: TLS files are for an external cluster (--cluster tls://host:port); "
+                                 "the service's own LocalCluster makes its own certificate", "cluster_tls_ca")
+            if not (tls["cluster_tls_ca"] and tls["cluster_tls_cert"]):
+                raise InputError("cluster_tls_ca and cluster_tls_cert: give both (the key too, unless the "
+                                 "certificate file holds it)", "cluster_tls_ca")
 
     # ------------------------------------------------------------------ derived paths
     @property
@@ -217,13 +256,18 @@ class Settings:
             if raw is None or raw == "":
                 continue
             try:
-                if "int" in str(typ):
+                if "bool" in str(typ):
+                    if raw.strip().lower() not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+                        raise ValueError(raw)
+                    values[name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                elif "int" in str(typ):
                     values[name] = int(raw)
                 elif "float" in str(typ):
                     values[name] = float(raw)
                 else:
                     values[name] = raw
             except ValueError:
-                raise InputError(f"{_PREFIX}{name.upper()}: {raw!r} is not a number", name) from None
+                kind = "true or false" if "bool" in str(types[name]) else "a number"
+                raise InputError(f"{_PREFIX}{name.upper()}: {raw!r} is not {kind}", name) from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -177,11 +177,14 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     model.save(out / "model")
     progress(0.9, "predicting")
     pred = model.predict(c)
-    _write_parquet(pred, out / "predictions.parquet")
+    path = _write_parquet(pred, out / "predictions.parquet")
     progress(1.0, "done")
     metrics = getattr(model, "metrics", None)
+    import hashlib
+
     return {"dataset": spec["dataset"], "version": spec.get("version"), "model_id": spec["id"],
-            "params": spec["params"], "metrics": _jsonable(metrics), "predictions": int(len(pred))}
+            "params": spec["params"], "metrics": _jsonable(metrics), "predictions": int(len(pred)),
+            "predictions_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
 KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
@@ -194,10 +197,10 @@ KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
 # ----------------------------------------------------------------------------- helpers
 
 
-def _write_parquet(df: Any, path: Path) -> None:
+def _write_parquet(df: Any, path: Path) -> Path:
     from connectome.atomic import replace_atomically
 
-    replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
+    return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def _jsonable(value: Any) -> Any:

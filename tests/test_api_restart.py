@@ -92,7 +92,7 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
         job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
                                     spec={"params": {"n": 1}})
         svc.jobs.store.update(job["id"], state="running", attempts=1)
-        (settings.results_dir / f"{job['id']}.json").write_text('{"table": []}')
+        svc.jobs._write_result(job["id"], {"table": []})  # the crash comes right after this write
     finally:
         svc.close()
     svc = Service(settings).open(lock=False)
@@ -101,5 +101,31 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
         after = svc.jobs.store.get(job["id"])
         assert after["state"] == "succeeded" and after["progress"] == 1.0
         assert svc.jobs.read_result(job["id"]) == b'{"table": []}'
+    finally:
+        svc.close()
+
+
+def test_a_torn_result_file_is_never_taken_for_a_finished_job(tmp_path):
+    """A result file cut short by the crash (no valid checksum) does not complete the job: it runs again."""
+    from api.service import Service
+    from api.settings import Settings
+
+    settings = Settings(data_root=tmp_path / "svc", cluster="threads")
+    svc = Service(settings).open(lock=False)
+    try:
+        job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
+                                    spec={"params": {"n": 1}})
+        svc.jobs.store.update(job["id"], state="running", attempts=1)
+        path = svc.jobs._write_result(job["id"], {"table": [1, 2, 3]})
+        path.write_bytes(path.read_bytes()[:-4])  # torn
+    finally:
+        svc.close()
+    svc = Service(settings).open(lock=False)
+    try:
+        svc.jobs._started.set()  # recovery without a cluster: record what it would dispatch
+        sent = []
+        svc.jobs._dispatch = lambda job, spec: sent.append(job["id"]) or job
+        svc.jobs.recover()
+        assert sent == [job["id"]] and svc.jobs.store.get(job["id"])["state"] == "queued"
     finally:
         svc.close()

@@ -219,9 +219,14 @@ def test_ingest_job_makes_a_private_dataset(alice, bob, root, server):
     assert alice.get("/v1/datasets/alice_worm/triad-census").status_code == 200
     # another user neither sees it in the list nor reads it
     assert "alice_worm" not in [d["name"] for d in bob.get("/v1/datasets").json()["datasets"]]
-    assert_error(bob.get("/v1/datasets/alice_worm"), 403, "forbidden", "name")
-    assert_error(bob.get("/v1/datasets/alice_worm/triad-census"), 403, "forbidden", "name")
-    assert_error(bob.post("/v1/datasets/alice_worm/ingest", json={"source": "larva"}), 403, "forbidden", "name")
+    # ... and cannot tell it from a name that does not exist (404 in both cases, same words)
+    hidden = assert_error(bob.get("/v1/datasets/alice_worm"), 404, "dataset_not_found", "name")
+    unknown = assert_error(bob.get("/v1/datasets/alice_wyrm"), 404, "dataset_not_found", "name")
+    assert hidden["message"].replace("alice_worm", "X") == unknown["message"].replace("alice_wyrm", "X")
+    assert_error(bob.get("/v1/datasets/alice_worm/triad-census"), 404, "dataset_not_found", "name")
+    taken = assert_error(bob.post("/v1/datasets/alice_worm/ingest", json={"source": "larva"}), 403, "forbidden",
+                         "name")
+    assert "private" not in taken["message"]
     # a 404 never names another user's private dataset
     err = assert_error(bob.get("/v1/datasets/alice_wrm"), 404, "dataset_not_found", "name")
     assert "alice_worm" not in err["message"]
@@ -331,7 +336,7 @@ def test_every_route_needs_a_token(server, tokens):
             assert c.request(method, url, json={"__not_a_field__": 1}).status_code != 401, (method, path)
 
 
-def test_every_dataset_route_refuses_a_private_dataset_with_403(server, alice, bob):
+def test_every_dataset_route_hides_a_private_dataset(server, alice, bob):
     svc = server.service()
     try:
         svc.policies.set_policy("celegans_varshney2011", private=True, owner="alice")
@@ -345,7 +350,10 @@ def test_every_dataset_route_refuses_a_private_dataset_with_403(server, alice, b
             continue
         for method in ops:
             url = path.replace("{name}", "celegans_varshney2011").replace("{model_id}", "job_" + "1" * 32)
-            assert_error(bob.request(method, url, json=invalid), 403, "forbidden", "name")
+            if path.endswith("/ingest"):  # a name that is not free: refused without saying whose or why
+                assert_error(bob.request(method, url, json=invalid), 403, "forbidden", "name")
+            else:  # exactly as an unknown name
+                assert_error(bob.request(method, url, json=invalid), 404, "dataset_not_found", "name")
             assert alice.request(method, url, json=invalid).status_code in (200, 400, 404), (method, path)
             checked += 1
     assert checked >= 10
@@ -467,7 +475,8 @@ def test_links_store_states_served_without_a_token(alice, server):
     assert st.status_code == 200 and st.headers["access-control-allow-origin"] == "*"
     layer = st.json()["layers"][0]
     assert len(layer["segments"]) == 2 and all(isinstance(s, str) for s in layer["segments"])
-    assert_error(httpx.get(f"{server.url}/v1/states/{'0' * 64}"), 404, "not_found")
+    missing = assert_error(httpx.get(f"{server.url}/v1/states/{'0' * 64}"), 404, "not_found")
+    assert "/" not in missing["message"] and str(server.data_root) not in missing["message"]  # no server paths
     assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"select": {"cell_type": "AVA"}}), 400, "no_volume",
                  "source")
     assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["1"], "source": "flywire"}), 400,

@@ -44,7 +44,7 @@ def _item(service: Service, who: Principal, rec: DatasetRecord, policy: DatasetP
 
 
 @router.get("", response_model=DatasetList, summary="Datasets the caller may see")
-async def list_datasets(service: ServiceDep, who: PrincipalDep) -> DatasetList:
+def list_datasets(service: ServiceDep, who: PrincipalDep) -> DatasetList:  # a thread: may scan the catalog
     policies = service.policies.policies()
     items = []
     for name, rec in sorted(service.catalog.records().items()):
@@ -57,7 +57,7 @@ async def list_datasets(service: ServiceDep, who: PrincipalDep) -> DatasetList:
 
 
 @router.get("/{name}", response_model=DatasetInfo, summary="One dataset: provenance, version, columns, terms")
-async def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:
+def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:  # a thread: reads the manifest
     from connectome.store import read_manifest
 
     rec = acc.record
@@ -78,10 +78,12 @@ async def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:
 async def dataset_manifest(acc: ReadableDep, service: ServiceDep) -> Response:
     from connectome.store import read_manifest
 
+    import anyio
+
     await dataset_version(service, acc.name, service.settings.query_timeout_s)
     path = service.catalog.store_path(acc.name, build=False)
     assert path is not None
-    m, vdir = read_manifest(path)
+    m, vdir = await anyio.to_thread.run_sync(read_manifest, path)
     return json_response({**m.to_dict(), "store_version": vdir.name})
 
 
@@ -125,36 +127,34 @@ async def cell_types(
     scope = cursor_scope(version, params)
     offset = decode_cursor(cursor, scope)
 
-    def compute() -> dict[str, Any]:
+    def table() -> Any:
+        """The whole type-to-type table (computed once per version, kept as a checked frame)."""
         from connectome.errors import ColumnError
 
-        c = service.catalog.load(acc.name)[0]
-        try:
-            t = cx.collapse(c, by=by, min_synapses=min_synapses, edge_kind=None if edge_kind == "all" else edge_kind)
-        except ColumnError as exc:
-            raise ApiError(400, "unknown_column", str(exc), field="by", value=exc.column) from None
-        t = t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"})
+        full_key = CacheKey(acc.name, version, "types-table", params)
+        t = service.cache.get_frame(full_key)
+        if t is None:
+            c = service.catalog.load(acc.name)[0]
+            try:
+                t = cx.collapse(c, by=by, min_synapses=min_synapses,
+                                edge_kind=None if edge_kind == "all" else edge_kind)
+            except ColumnError as exc:
+                raise ApiError(400, "unknown_column", str(exc), field="by", value=exc.column) from None
+            t = t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"}).reset_index(drop=True)
+            service.cache.put_frame(full_key, t)
+        return t
+
+    def page() -> dict[str, Any]:  # in the compute pool: never parses or slices on the event loop
         from ..tasks import _records
 
-        return {"rows": _records(t)}
+        t = table()
+        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(t) else None
+        return {"dataset": acc.name, "version": version, "by": by, "total": int(len(t)),
+                "rows": _records(t.iloc[offset:offset + limit]), "next_cursor": nxt}
 
-    key = CacheKey(acc.name, version, "types", params)
-    full, _ = await cached(service, key, compute, b)
-    page_key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
-    hit = service.cache.get(page_key)
-    state = "hit" if hit is not None else "miss"
-    if hit is None:
-        import json
-
-        rows = json.loads(full)["rows"]
-        page = rows[offset:offset + limit]
-        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(rows) else None
-        from ..service import dumps
-
-        hit = dumps({"dataset": acc.name, "version": version, "by": by, "total": len(rows), "rows": page,
-                     "next_cursor": nxt})
-        service.cache.put(page_key, hit)
-    return json_response(hit, headers={"X-Cache": state})
+    key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
+    body, hit = await cached(service, key, page, b)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -211,9 +211,21 @@ def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any],
              summary="Start an ingest job that writes (or replaces) this dataset's store")
 async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalDep,
                          req: Annotated[IngestRequest, Body()]) -> Response:
-    shown, spec = _ingest_spec(service, name, req)
-    policy = service.policies.policy(name)
-    if policy.owner is None and name not in service.catalog.records():
-        service.policies.set_policy(name, owner=who.user, private=req.private)
-    job = service.jobs.submit("ingest", name, shown, who, spec)
-    return job_response(job, status=202)
+    import anyio
+
+    def submit() -> dict[str, Any]:
+        shown, spec = _ingest_spec(service, name, req)
+        new = service.policies.policy(name).owner is None and name not in service.catalog.records()
+        # the job is accepted (limits checked) before the name is claimed: a refused request reserves nothing
+        job = service.jobs.submit("ingest", name, shown, who, spec)
+        if new:
+            owner = service.policies.policy(name).owner
+            if owner is None:
+                service.policies.set_policy(name, owner=who.user, private=req.private)
+            elif owner != who.user:  # another user claimed the name meanwhile
+                service.jobs.cancel(job["id"])
+                raise ApiError(403, "forbidden", f"the dataset name {name!r} is not available to you; ingest "
+                               "under another name", field="name")
+        return job
+
+    return job_response(await anyio.to_thread.run_sync(submit), status=202)

@@ -79,7 +79,9 @@ async def job_result(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> R
         detail = f": {job['error_code']}: {job['error_message']}" if job["state"] == "failed" else ""
         raise ApiError(409, f"job_{job['state']}", f"job {job_id} is {job['state']}{detail}; poll GET /v1/jobs/{job_id}",
                        field="job_id", state=job["state"])
-    return json_response(service.jobs.read_result(job_id))
+    import anyio
+
+    return json_response(await anyio.to_thread.run_sync(service.jobs.read_result, job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobInfo, summary="Cancel a queued or running job")

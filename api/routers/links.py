@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from ..deps import DataDep, ServiceDep
+from ..deps import DataDep, PrincipalDep, ServiceDep
 from ..errors import ApiError
 from ..jobs import JOB_ID_PATTERN
 from ..responses import ERRORS, json_response
@@ -99,15 +99,28 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
 @router.get("/states/{state_id}", response_model=dict, responses=_NOT_FOUND,
             summary="A stored Neuroglancer state (no token: Neuroglancer fetches it by json_url)")
 async def get_state(state_id: StateId, service: ServiceDep) -> Response:
-    body = state_store(service).read_bytes(state_id)
+    body = await _read_state(service, "read_bytes", state_id, "state")
     return Response(body, media_type="application/json", headers=_CORS)
 
 
 @router.get("/states/segment_properties/{properties_id}/info", response_model=dict, responses=_NOT_FOUND,
             summary="Segment properties (labels shown in the viewer) referenced by stored states")
 async def get_segment_properties(properties_id: StateId, service: ServiceDep) -> Response:
-    body = state_store(service).read_properties(properties_id)
+    body = await _read_state(service, "read_properties", properties_id, "segment properties")
     return Response(body, media_type="application/json", headers=_CORS)
+
+
+async def _read_state(service: Service, method: str, sid: str, what: str) -> bytes:
+    """A stored state file (off the event loop); 404 naming only the id, never a server path."""
+    import anyio
+
+    from connectome.neuroglancer.statestore import StateNotFoundError
+
+    try:
+        return await anyio.to_thread.run_sync(getattr(state_store(service), method), sid)
+    except StateNotFoundError:
+        raise ApiError(404, "not_found", f"no {what} {sid} on this service; make the link again",
+                       field="state_id" if what == "state" else "properties_id") from None
 
 
 ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (the id of its training job)")]
@@ -117,22 +130,22 @@ SourceQ = Annotated[ViewerSource | None, Query(description="volume to show: flyw
 
 @router.get("/datasets/{name}/models/{model_id}/link", response_model=Link, responses=ERRORS,
             summary="A Neuroglancer link with neurons coloured by predicted type (and the disagreements)")
-async def prediction_link(acc: DataDep, service: ServiceDep, model_id: ModelId, source: SourceQ = None,
+async def prediction_link(acc: DataDep, service: ServiceDep, who: PrincipalDep, model_id: ModelId,
+                          source: SourceQ = None,
                           only_disagreements: Annotated[bool, Query()] = False,
                           min_probability: Annotated[float | None, Query(ge=0, le=1)] = None) -> Response:
     import anyio
-    import pandas as pd
 
     import connectome as cx
 
-    from .models import _model
+    from .models import _model, model_predictions
 
-    job = _model(service, acc.name, model_id)
+    job = _model(service, who, acc.name, model_id)
     label = job["params"].get("label")
 
     def work() -> dict[str, Any]:
         c = service.catalog.load(acc.name)[0]
-        pred = pd.read_parquet(service.model_dir(model_id) / "predictions.parquet")
+        pred = model_predictions(service, job)
         truth = label if label in c.label_columns else None
         url = build_link(cx.neuroglancer.prediction_link, c, pred, source=source, truth=truth,
                          only_disagreements=only_disagreements, min_probability=min_probability,

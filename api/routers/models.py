@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
+
+import anyio
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from ..cache import CacheKey
+from ..auth import Principal
 from ..deps import DataDep, PrincipalDep, ServiceDep
 from ..errors import ApiError
+from ..integrity import read_frame
 from ..jobs import JOB_ID_PATTERN
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import ERRORS, dataset_version, json_response
 from ..schemas import JobInfo, ModelInfo, ModelList, PredictionPage, SignificanceRequest, TrainRequest
 from ..service import Service, dumps
 from .jobs import job_response
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/datasets", tags=["jobs", "models"], responses=ERRORS)
 _NOT_TRAINED = {409: {"model": ERRORS[400]["model"], "description": "the model's training job has not succeeded"}}
@@ -73,10 +80,13 @@ async def train(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Train
                          label=("label", req.label))
 
 
-def _model(service: Service, dataset: str, model_id: str) -> dict[str, Any]:
+def _model(service: Service, who: Principal, dataset: str, model_id: str) -> dict[str, Any]:
+    """A trained model of ``dataset`` that ``who`` may use: its trainer's, or any for admins (as jobs)."""
     job = service.jobs.store.get(model_id)
     if job is None or job["kind"] != "train" or job["dataset"] != dataset:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} of dataset {dataset!r}", field="model_id")
+    if job["user"] != who.user and not who.admin:
+        raise ApiError(403, "forbidden", f"model {model_id!r} belongs to another user", field="model_id")
     if job["state"] != "succeeded":
         raise ApiError(409, f"job_{job['state']}", f"model {model_id} is not trained yet ({job['state']}); poll "
                        f"GET /v1/jobs/{model_id}", field="model_id")
@@ -86,46 +96,91 @@ def _model(service: Service, dataset: str, model_id: str) -> dict[str, Any]:
 def _model_info(service: Service, job: dict[str, Any]) -> dict[str, Any]:
     try:
         result = json.loads(service.jobs.read_result(job["id"]))
-    except (OSError, ValueError):
+    except ApiError as exc:  # a missing or damaged result file: the model is listed without metrics
+        logger.warning("model %s: %s", job["id"], exc.message)
         result = {}
     return {"id": job["id"], "dataset": job["dataset"], "params": job["params"], "metrics": result.get("metrics"),
             "created": job["created"], "finished": job["finished"]}
 
 
+def model_predictions(service: Service, job: dict[str, Any]) -> Any:
+    """The predictions table of a trained model, checked against the checksum its job recorded.
+
+    Raises
+    ------
+    ApiError
+        410 ``predictions_missing`` or ``predictions_corrupt`` (never a 500, never a damaged table).
+    """
+    import hashlib
+
+    model_id = job["id"]
+    key = CacheKey(job["dataset"], f"model-{model_id}", "predictions-table", {})
+    df = service.cache.get_frame(key)
+    if df is not None:
+        return df
+    path = service.model_dir(model_id) / "predictions.parquet"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ApiError(410, "predictions_missing", f"the predictions of model {model_id} are missing on the server; "
+                       "train the model again", field="model_id") from None
+    expected = json.loads(service.jobs.read_result(model_id)).get("predictions_sha256")
+    damaged = expected is not None and hashlib.sha256(raw).hexdigest() != expected
+    if not damaged:
+        try:
+            df = read_frame(raw)
+        except Exception as exc:  # not Parquet (models saved before checksums were recorded)
+            logger.error("predictions of model %s are unreadable: %s", model_id, exc)
+            damaged = True
+    if damaged:
+        raise ApiError(410, "predictions_corrupt", f"the predictions of model {model_id} are damaged on the server "
+                       "(truncated or edited); train the model again", field="model_id")
+    service.cache.put_frame(key, df)
+    return df
+
+
 @router.get("/{name}/models", response_model=ModelList, summary="Trained models of a dataset")
-async def list_models(acc: DataDep, service: ServiceDep) -> Response:
-    jobs = service.jobs.store.list(dataset=acc.name, kind="train", state="succeeded", limit=1000)
-    return json_response({"models": [_model_info(service, j) for j in jobs]})
+async def list_models(acc: DataDep, service: ServiceDep, who: PrincipalDep) -> Response:
+    def work() -> bytes:
+        jobs = service.jobs.store.list(user=None if who.admin else who.user, dataset=acc.name, kind="train",
+                                       state="succeeded", limit=1000)
+        return dumps({"models": [_model_info(service, j) for j in jobs]})
+
+    return json_response(await anyio.to_thread.run_sync(work))
 
 
 @router.get("/{name}/models/{model_id}", response_model=ModelInfo, responses=_NOT_TRAINED,
             summary="One trained model and its metrics")
-async def get_model(acc: DataDep, service: ServiceDep, model_id: ModelId) -> Response:
-    return json_response(_model_info(service, _model(service, acc.name, model_id)))
+async def get_model(acc: DataDep, service: ServiceDep, who: PrincipalDep, model_id: ModelId) -> Response:
+    job = _model(service, who, acc.name, model_id)
+    return json_response(await anyio.to_thread.run_sync(_model_info, service, job))
 
 
 @router.get("/{name}/models/{model_id}/predictions", response_model=PredictionPage, responses=_NOT_TRAINED,
             summary="Predictions of a model for every neuron of the dataset, paged")
-async def predictions(acc: DataDep, service: ServiceDep, model_id: ModelId,
+async def predictions(acc: DataDep, service: ServiceDep, who: PrincipalDep, model_id: ModelId,
                       limit: Annotated[int, Query(ge=1)] = 100,
                       cursor: Annotated[str | None, Query(max_length=512)] = None) -> Response:
-    _model(service, acc.name, model_id)
+    job = _model(service, who, acc.name, model_id)
     check_limit(limit, service.settings.max_page_size)
     scope = cursor_scope(model_id, {"dataset": acc.name})
     offset = decode_cursor(cursor, scope)
     key = CacheKey(acc.name, f"model-{model_id}", "predictions", {"offset": offset, "limit": limit})
-    body = service.cache.get(key)
-    if body is None:
-        import pandas as pd
 
+    def page() -> bytes:
+        body = service.cache.get(key)
+        if body is not None:
+            return body
         from ..tasks import _records
 
-        df = pd.read_parquet(service.model_dir(model_id) / "predictions.parquet")
-        page = df.iloc[offset:offset + limit].copy()
-        if "root_id" in page.columns:
-            page["root_id"] = page["root_id"].astype("uint64").astype(str)
+        df = model_predictions(service, job)
+        part = df.iloc[offset:offset + limit].copy()
+        if "root_id" in part.columns:
+            part["root_id"] = part["root_id"].astype("uint64").astype(str)
         nxt = encode_cursor(offset + limit, scope) if offset + limit < len(df) else None
         body = dumps({"dataset": acc.name, "model": model_id, "total": int(len(df)),
-                      "columns": [str(c) for c in df.columns], "rows": _records(page), "next_cursor": nxt})
+                      "columns": [str(c) for c in df.columns], "rows": _records(part), "next_cursor": nxt})
         service.cache.put(key, body)
-    return json_response(body)
+        return body
+
+    return json_response(await anyio.to_thread.run_sync(page))
