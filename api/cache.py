@@ -88,6 +88,7 @@ class ResultCache:
         self._mem: OrderedDict[tuple, bytes] = OrderedDict()
         self._frames: OrderedDict[tuple, Any] = OrderedDict()
         self._errors: OrderedDict[tuple, tuple[float, float, int, dict, dict]] = OrderedDict()
+        self._frame_locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -182,6 +183,22 @@ class ResultCache:
         """Keep a table in memory and (atomically) on disk as Parquet."""
         self._remember_frame(key, df)
         self._write_disk(self._frame_path(key), frame_bytes(df))
+
+    def frame(self, key: CacheKey, compute: Any) -> Any:
+        """The cached table of ``key``, or ``compute()`` — run once even when many pages ask at once."""
+        df = self.get_frame(key)
+        if df is not None:
+            return df
+        with self._lock:
+            lock = self._frame_locks.setdefault(key.id, threading.Lock())
+        with lock:
+            df = self.get_frame(key)
+            if df is None:
+                df = compute()
+                self.put_frame(key, df)
+        with self._lock:
+            self._frame_locks.pop(key.id, None)
+        return df
 
     # ------------------------------------------------------------------ final errors
     def put_error(self, key: CacheKey, status: int, body: dict, headers: dict | None = None, *, budget_s: float,

@@ -96,10 +96,13 @@ def assert_error(r: httpx.Response, status: int, code: str, field: str | None = 
 # --------------------------------------------------------------------------- the client session
 
 
-def test_health_and_openapi(server):
+def test_health_and_openapi(server, alice, root):
     h = httpx.get(server.url + "/v1/health").json()
-    assert h["status"] == "ok"
-    assert h["jobs"]["kind"] == "local" and h["jobs"]["workers"] == 2  # a real LocalCluster
+    assert set(h) == {"status", "version"} and h["status"] == "ok"  # nothing about the cluster without a token
+    jobs = root.get("/v1/service").json()["jobs"]
+    assert jobs["kind"] == "local" and jobs["workers"] == 2 and jobs["tls"]  # a real LocalCluster, TLS only
+    assert jobs["scheduler"].startswith("tls://")  # shown to admins ...
+    assert alice.get("/v1/service").json()["jobs"].get("scheduler") is None  # ... and to no one else
     schema = httpx.get(server.url + "/openapi.json").json()
     paths = schema["paths"]
     assert all(p.startswith("/v1/") for p in paths)
@@ -517,11 +520,53 @@ def test_training_job_then_predictions_and_their_link(alice):
     assert_error(alice.get(f"/v1/datasets/{DS}/models/job_{'2' * 32}"), 404, "model_not_found", "model_id")
 
 
+def test_models_and_predictions_belong_to_their_owner(server, tokens, alice, bob, root):
+    """Another user's models are neither listed nor readable (403 as for jobs); admins see all."""
+    mine = alice.get(f"/v1/datasets/{DS}/models").json()["models"]
+    assert mine, "test_training_job_then_predictions_and_their_link trains alice's model first"
+    model_id = mine[0]["id"]
+    assert model_id not in [m["id"] for m in bob.get(f"/v1/datasets/{DS}/models").json()["models"]]
+    for path in (f"/models/{model_id}", f"/models/{model_id}/predictions", f"/models/{model_id}/link"):
+        assert_error(bob.get(f"/v1/datasets/{DS}{path}", params={"source": "microns"} if "link" in path else None),
+                     403, "forbidden", "model_id")
+        assert root.get(f"/v1/datasets/{DS}{path}", params={"source": "microns"} if "link" in path else None
+                        ).status_code == 200
+    assert model_id in [m["id"] for m in root.get(f"/v1/datasets/{DS}/models").json()["models"]]
+
+
+def test_damaged_or_missing_result_files_are_never_served(server, alice):
+    """A result file edited, cut or deleted on the server answers 410 with a code, never a 500 or wrong data."""
+    model_id = alice.get(f"/v1/datasets/{DS}/models").json()["models"][0]["id"]
+    preds = server.data_root / "models" / model_id / "predictions.parquet"
+    raw = preds.read_bytes()
+    result = server.data_root / "results" / f"{model_id}.json"
+    good = result.read_bytes()
+    try:
+        preds.write_bytes(raw[:-100])  # truncated predictions: checked against the job's checksum
+        r = alice.get(f"/v1/datasets/{DS}/models/{model_id}/predictions", params={"limit": 7})
+        assert_error(r, 410, "predictions_corrupt", "model_id")
+        preds.unlink()
+        assert_error(alice.get(f"/v1/datasets/{DS}/models/{model_id}/link", params={"source": "microns"}), 410,
+                     "predictions_missing", "model_id")
+        result.write_bytes(good.replace(b'"predictions": 473', b'"predictions": 474'))  # edited
+        assert_error(alice.get(f"/v1/jobs/{model_id}/result"), 410, "result_corrupt", "job_id")
+        result.unlink()
+        assert_error(alice.get(f"/v1/jobs/{model_id}/result"), 410, "result_missing", "job_id")
+    finally:
+        preds.write_bytes(raw)
+        result.write_bytes(good)
+    assert alice.get(f"/v1/jobs/{model_id}/result").json()["predictions"] == 473
+
+
 def test_tokens_are_never_logged(server, tokens, alice):
     alice.get("/v1/whoami")
     httpx.get(server.url + "/v1/whoami", headers={"Authorization": "Bearer cx_wrong-token-for-the-log"})
+    # a token put in the URL is not accepted (header only) and never reaches the access log either
+    assert httpx.get(server.url + "/v1/whoami", params={"token": tokens["bob"]}).status_code == 401
+    alice.get("/v1/whoami", params={"access_token": "cx_in-a-query-string", "api_key": "k-secret"})
     log = server.log_text()
     assert '"GET /v1/whoami HTTP/1.1" 200' in log and "job" in log  # requests and jobs are logged ...
-    for secret in [*tokens.values(), "cx_wrong-token-for-the-log"]:
+    assert "token=REDACTED" in log and "api_key=REDACTED" in log
+    for secret in [*tokens.values(), "cx_wrong-token-for-the-log", "cx_in-a-query-string", "k-secret"]:
         assert secret not in log  # ... tokens never
     assert "Bearer" not in log

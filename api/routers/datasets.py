@@ -131,18 +131,16 @@ async def cell_types(
         """The whole type-to-type table (computed once per version, kept as a checked frame)."""
         from connectome.errors import ColumnError
 
-        full_key = CacheKey(acc.name, version, "types-table", params)
-        t = service.cache.get_frame(full_key)
-        if t is None:
+        def compute() -> Any:
             c = service.catalog.load(acc.name)[0]
             try:
                 t = cx.collapse(c, by=by, min_synapses=min_synapses,
                                 edge_kind=None if edge_kind == "all" else edge_kind)
             except ColumnError as exc:
                 raise ApiError(400, "unknown_column", str(exc), field="by", value=exc.column) from None
-            t = t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"}).reset_index(drop=True)
-            service.cache.put_frame(full_key, t)
-        return t
+            return t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"}).reset_index(drop=True)
+
+        return service.cache.frame(CacheKey(acc.name, version, "types-table", params), compute)
 
     def page() -> dict[str, Any]:  # in the compute pool: never parses or slices on the event loop
         from ..tasks import _records

@@ -1,4 +1,4 @@
-"""Service routes: health (public) and who am I."""
+"""Service routes: health (public: liveness only), the service and its jobs backend, who am I."""
 
 from __future__ import annotations
 
@@ -6,17 +6,28 @@ from fastapi import APIRouter
 
 from ..deps import PrincipalDep, ServiceDep
 from ..responses import ERRORS
-from ..schemas import Health, WhoAmI
+from ..schemas import Health, JobsBackend, ServiceInfo, WhoAmI
 
 router = APIRouter(prefix="/v1", tags=["service"])
 
 
-@router.get("/health", response_model=Health, summary="Liveness and where jobs run (no token needed)")
+@router.get("/health", response_model=Health, summary="Liveness and version (no token needed)")
 async def health(service: ServiceDep) -> Health:
     from connectome import __version__
 
-    running = service.jobs.running
-    return Health(status="ok" if running else "starting", version=__version__, jobs=service.jobs.describe())
+    return Health(status="ok" if service.jobs.running else "starting", version=__version__)
+
+
+@router.get("/service", response_model=ServiceInfo, responses=ERRORS,
+            summary="The service and where jobs run (the scheduler address for admin tokens only)")
+async def service_info(service: ServiceDep, who: PrincipalDep) -> ServiceInfo:
+    from connectome import __version__
+
+    jobs = dict(service.jobs.describe())
+    if not who.admin:  # whoever can reach the scheduler may run code as the service: admins only
+        jobs.pop("scheduler", None)
+    return ServiceInfo(status="ok" if service.jobs.running else "starting", version=__version__,
+                       jobs=JobsBackend(**{k: v for k, v in jobs.items() if k in JobsBackend.model_fields}))
 
 
 @router.get("/whoami", response_model=WhoAmI, responses=ERRORS, summary="The user behind the bearer token")

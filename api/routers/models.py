@@ -114,10 +114,6 @@ def model_predictions(service: Service, job: dict[str, Any]) -> Any:
     import hashlib
 
     model_id = job["id"]
-    key = CacheKey(job["dataset"], f"model-{model_id}", "predictions-table", {})
-    df = service.cache.get_frame(key)
-    if df is not None:
-        return df
     path = service.model_dir(model_id) / "predictions.parquet"
     try:
         raw = path.read_bytes()
@@ -135,7 +131,6 @@ def model_predictions(service: Service, job: dict[str, Any]) -> Any:
     if damaged:
         raise ApiError(410, "predictions_corrupt", f"the predictions of model {model_id} are damaged on the server "
                        "(truncated or edited); train the model again", field="model_id")
-    service.cache.put_frame(key, df)
     return df
 
 

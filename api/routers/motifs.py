@@ -68,12 +68,11 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
     all_key = CacheKey(acc.name, version, "motif-matches", params)
 
     def matches() -> Any:
-        df = service.cache.get_frame(all_key)
-        if df is None:
+        def compute() -> Any:
             g = _graph(service, acc.name, req.min_synapses)
-            df = cx.find_motifs(g, params["query"], limit=s.max_matches + 1, timeout=b, edge_kind=req.edge_kind)
-            service.cache.put_frame(all_key, df)
-        return df
+            return cx.find_motifs(g, params["query"], limit=s.max_matches + 1, timeout=b, edge_kind=req.edge_kind)
+
+        return service.cache.frame(all_key, compute)
 
     def page() -> dict[str, Any]:
         df = matches()
