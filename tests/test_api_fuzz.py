@@ -140,3 +140,80 @@ def test_fuzz_every_endpoint_from_the_openapi_schema(server):
     assert any(200 in s for s in statuses.values())
     assert 200 in statuses["GET /v1/datasets/{name}/triad-census"]
     assert all(code < 500 for s in statuses.values() for code in s)
+
+
+def _string_fields(schema: dict, raw: dict, seen: frozenset = frozenset()) -> set[str]:
+    """Names of the string properties of a (possibly referenced, possibly union) body schema."""
+    ref = schema.get("$ref")
+    if ref:
+        name = ref.rsplit("/", 1)[-1]
+        return set() if name in seen else _string_fields(raw["components"]["schemas"][name], raw, seen | {name})
+    out: set[str] = set()
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            out |= _string_fields(sub, raw, seen)
+    for prop, sub in schema.get("properties", {}).items():
+        types = {sub.get("type")} | {s.get("type") for s in sub.get("anyOf", [])}
+        if "string" in types:
+            out.add(prop)
+    return out
+
+
+def test_fuzz_hostile_strings_in_every_string_field(server):
+    """Every string parameter and body field, filled with NUL characters, paths, huge and odd text:
+    a clear JSON 4xx (or a success), never a 5xx or a reset connection."""
+    from hypothesis import strategies as st
+
+    token = server.token("hostile")
+    raw = httpx.get(server.url + "/openapi.json").json()
+    hostile = st.one_of(
+        st.text(max_size=30).map(lambda s: s + "\x00" + s),
+        st.sampled_from(["\x00", "%00", "../../../etc/passwd", "/etc/passwd", "a" * 5000, "\U0001f4a5" * 200,
+                         "' OR 1=1 --", "${jndi:ldap://x}", "\r\nX-Injected: 1", "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace")]),
+    )
+    fixed = {"name": DS, "job_id": "job_" + "0" * 32, "model_id": "job_" + "0" * 32, "state_id": "0" * 64,
+             "properties_id": "0" * 64}
+    base_bodies = {"/v1/datasets/{name}/ingest": {"source": "tables", "edges": "e.csv"},
+                   "/v1/datasets/{name}/motifs/count": {"query": "A -> B"},
+                   "/v1/datasets/{name}/motifs/matches": {"query": "A -> B"}}
+    failures: list[str] = []
+    sent = [0]
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+        for path, ops in raw["paths"].items():
+            for method, op in ops.items():
+                url = path
+                for k, v in fixed.items():
+                    url = url.replace("{" + k + "}", v)
+                queries = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"
+                           and "string" in ({p["schema"].get("type")} | {s.get("type") for s in p["schema"].get("anyOf", [])})]
+                body_schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+                fields = sorted(_string_fields(body_schema, raw)) if body_schema else []
+                targets = [("query", q) for q in queries] + [("body", f) for f in fields]
+                for where, fld in targets:
+                    _hostile_case(c, hostile, method, path, url, where, fld, base_bodies.get(path, {}), failures,
+                                  sent)()
+    assert not failures, "\n".join(failures[:10])
+    assert sent[0] >= 60
+
+
+def _hostile_case(c, hostile, method, path, url, where, fld, base, failures, sent):
+    """A hypothesis test sending hostile values in one field of one operation."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    @settings(max_examples=6, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(value=hostile)
+    def one(value) -> None:
+        kwargs: dict = {"params": {fld: value}} if where == "query" else {"json": {**base, fld: value}}
+        try:
+            r = c.request(method.upper(), url, **kwargs)
+        except httpx.HTTPError as exc:
+            failures.append(f"{method} {path} {where}.{fld}={value[:40]!r}: {exc!r}")
+            return
+        sent[0] += 1
+        if r.status_code >= 500 or not r.headers.get("content-type", "").startswith("application/json"):
+            failures.append(f"{method} {path} {where}.{fld}={value[:40]!r} -> {r.status_code}: {r.text[:200]}")
+        elif r.status_code >= 400:
+            assert r.json()["error"]["code"]
+
+    return one

@@ -27,18 +27,18 @@ BIG = "big_types"
 
 
 def _big_store(home) -> None:
-    """A store whose type-to-type table is large (~60k type pairs): pages of it are real work."""
+    """A store whose type-to-type table is large (~390k type pairs, ~30 MB of JSON): pages of it are real work."""
     import connectome as cx
 
     rng = np.random.default_rng(0)
-    n, m = 12_000, 150_000
+    n, m = 30_000, 400_000
     ids = np.arange(1, n + 1, dtype=np.uint64) * 7919
     pre, post = rng.integers(0, n, m), rng.integers(0, n, m)
     keep = pre != post
     edges = pd.DataFrame({"pre_root_id": ids[pre[keep]], "post_root_id": ids[post[keep]],
                           "synapse_count": rng.integers(1, 20, keep.sum())})
     edges = edges.groupby(["pre_root_id", "post_root_id"], as_index=False)["synapse_count"].sum()
-    nodes = pd.DataFrame({"root_id": ids, "cell_type": [f"t{i}" for i in rng.integers(0, 4000, n)]})
+    nodes = pd.DataFrame({"root_id": ids, "cell_type": [f"t{i}" for i in rng.integers(0, 20_000, n)]})
     cx.from_edges(edges, nodes, name=BIG).save(home / BIG)
 
 
@@ -116,18 +116,23 @@ def test_heavy_pages_do_not_block_cheap_requests(server, tokens):
             r = c.get(f"/v1/datasets/{BIG}/types", params={"by": "cell_type", "limit": limit})
             results.append(r.status_code)
             if r.status_code == 200:
-                assert r.json()["total"] > 50_000 and len(r.json()["rows"]) == limit
+                assert r.json()["total"] > 300_000 and len(r.json()["rows"]) == limit
 
     threads = [threading.Thread(target=heavy, args=(1000 - i,)) for i in range(20)]
     for t in threads:
         t.start()
-    lat = _timed_cheap_requests(server, tokens["bob"], 60, pause_s=0.02)
+    lat: list[float] = []
+    deadline = time.monotonic() + 120
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:  # cheap requests all along
+        lat += _timed_cheap_requests(server, tokens["bob"], 5, pause_s=0.02)
     for t in threads:
-        t.join(120)
+        t.join(10)
     # 8 requests in flight per token: alice's excess pages are refused (429), never a 5xx
     assert results.count(200) >= 8 and set(results) <= {200, 429}, results
-    assert float(np.percentile(np.array(lat) * 1000, 99)) <= 1000, sorted(lat)[-5:]
-    assert float(np.median(lat)) * 1000 <= 250
+    print(f"cheap requests during 20 heavy pages: median {np.median(lat) * 1000:.0f} ms, "
+          f"p99 {np.percentile(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+    assert max(lat) <= 1.0 and float(np.percentile(np.array(lat) * 1000, 99)) <= 500, sorted(lat)[-5:]
+    assert float(np.median(lat)) * 1000 <= 100
 
 
 def test_a_refused_ingest_reserves_no_name(server, tokens):
