@@ -24,7 +24,8 @@ the database are made when the app starts.
 ``CONNECTOME_API_QUERY_TIMEOUT_S``, ``CONNECTOME_API_MAX_QUERY_TIMEOUT_S``,
 ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
 ``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
-``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_COMPUTE_THREADS``,
+``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
+``CONNECTOME_API_COMPUTE_THREADS``,
 ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``
     Limits and the URL clients reach the service at (see :class:`Settings`).
 
@@ -96,6 +97,9 @@ class Settings:
     max_inflight_per_token : int
         Requests of one token handled at once (429 with ``Retry-After`` above
         it), so that one token's connections never use up ``max_inflight``.
+    query_memory_bytes : int
+        Memory a motif query's parse may use (DotMotif runs in a child
+        process with this address-space limit; 400 ``query_too_large`` above it).
     header_timeout_s, body_timeout_s : float
         Seconds a client may take to send its request headers (the
         connection is closed with 408 after it) and its body (408).
@@ -138,7 +142,8 @@ class Settings:
     max_jobs_per_token: int = 2
     max_queued_jobs: int = 32
     max_inflight: int = 256
-    max_inflight_per_token: int = 16
+    max_inflight_per_token: int = 64
+    query_memory_bytes: int = 512 * 1024 * 1024
     header_timeout_s: float = 10.0
     body_timeout_s: float = 20.0
     compute_threads: int = 4
@@ -154,7 +159,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
         for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
-                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "compute_threads", "job_attempts", "cache_entries",
+                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "compute_threads", "job_attempts", "cache_entries",
                      "max_matches"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

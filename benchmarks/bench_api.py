@@ -7,7 +7,11 @@ clients (asyncio + httpx, one keep-alive connection each) for a fixed number of 
 - cached statistics: ``GET /v1/datasets/{ds}/statistics`` (cx.stats), ``GET .../triad-census``
   and ``GET .../summary``;
 - a cached motif count: ``POST /v1/datasets/{ds}/motifs/count`` (feed-forward loop);
-- the first (uncached) motif count, single request, for reference.
+- the first (uncached) motif count, single request, for reference;
+- under attack: the cached summary for 50 clients of one user while another token runs 300 slow-body
+  connections (a declared 100 kB body sent one byte per 10 s), 16 query bombs (macros nested 16 deep,
+  ``timeout_s: 1``) and a job flood (significance jobs as fast as it can), side by side with the same
+  scenario when the server is idle. Target: zero errors and p99 at most twice the idle p99.
 
 Usage::
 
@@ -76,6 +80,9 @@ def main() -> None:
                          "p50_ms": round(res.p50_ms, 1), "p99_ms": round(res.p99_ms, 1), "rps": round(res.rps),
                          "errors": res.errors})
             print(res.summary(), "—", name, flush=True)
+        attack = under_attack(sp, token, reqs=[("GET", f"/v1/datasets/{ds}/summary", None)], clients=args.clients,
+                              total=args.requests)
+        rows += attack
         load_after = os.getloadavg()
     finally:
         sp.stop()
@@ -92,6 +99,72 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "cold_motif_count_ms": cold_ms,
                                                "loadavg": [load_before, load_after]}, indent=2))
+
+
+def under_attack(sp, token: str, reqs: list, clients: int, total: int) -> list[dict]:
+    """The same cheap scenario idle, then while another token attacks: slow bodies, query bombs, a job flood."""
+    import threading
+
+    import httpx
+
+    from api.attack import SlowBodyClients, query_bomb
+    from api.testing import run_load
+
+    def row(name, res, extra=""):
+        print(res.summary(), "—", name, extra, flush=True)
+        return {"scenario": name, "clients": clients, "requests": res.requests, "p50_ms": round(res.p50_ms, 1),
+                "p99_ms": round(res.p99_ms, 1), "rps": round(res.rps), "errors": res.errors}
+
+    run_load(sp.url, token, reqs, clients=clients, total=min(500, total))
+    idle = run_load(sp.url, token, reqs, clients=clients, total=total, max_seconds=300)
+    out = [row("idle: cached summary (GET /summary)", idle)]
+    mallory = sp.token("mallory")
+    answers: dict[str, list[int]] = {"bombs": [], "jobs": []}
+    stop = threading.Event()
+
+    def bombs() -> None:
+        with httpx.Client(base_url=sp.url, headers={"Authorization": f"Bearer {mallory}"}, timeout=120) as c:
+            def one() -> None:
+                r = c.post("/v1/datasets/celegans_cook2019_herm/motifs/count",
+                           json={"query": query_bomb(16), "timeout_s": 1})
+                answers["bombs"].append(r.status_code)
+            ts = [threading.Thread(target=one) for _ in range(16)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(120)
+
+    def flood() -> None:
+        with httpx.Client(base_url=sp.url, headers={"Authorization": f"Bearer {mallory}"}, timeout=60) as c:
+            seed = 0
+            while not stop.is_set() and seed < 2000:
+                r = c.post("/v1/datasets/celegans_cook2019_herm/significance",
+                           json={"null": "er", "n": 50, "seed": seed})
+                answers["jobs"].append(r.status_code)
+                seed += 1
+
+    with SlowBodyClients(sp.url, mallory, connections=300, declared_bytes=100_000, interval_s=10.0,
+                         max_seconds=300) as slow:
+        attackers = [threading.Thread(target=bombs), threading.Thread(target=flood)]
+        for t in attackers:
+            t.start()
+        time.sleep(1.0)
+        hit = run_load(sp.url, token, reqs, clients=clients, total=total, max_seconds=300)
+        stop.set()
+        for t in attackers:
+            t.join(120)
+    from collections import Counter
+
+    extra = (f"(attacker: slow bodies {dict(slow.statuses)}, bombs {dict(Counter(answers['bombs']))}, "
+             f"jobs {dict(Counter(answers['jobs']))})")
+    out.append(row("under attack: cached summary (GET /summary)", hit, extra))
+    print(f"under attack / idle p99: {hit.p99_ms / idle.p99_ms:.2f}x (target <= 2x); errors {hit.errors} "
+          f"(target 0)")
+    with httpx.Client(base_url=sp.url, headers={"Authorization": f"Bearer {mallory}"}, timeout=60) as c:
+        for state in ("queued", "running"):
+            for job in c.get("/v1/jobs", params={"state": state}).json()["jobs"]:
+                c.post(f"/v1/jobs/{job['id']}/cancel")
+    return out
 
 
 if __name__ == "__main__":

@@ -100,6 +100,36 @@ def test_slow_clients_of_one_token_do_not_lock_other_users_out(server, tokens):
     assert sum(attack.statuses.values()) == 300 and attack.statuses[None] == 0, attack.statuses
 
 
+def test_query_bombs_are_refused_before_expansion(server, tokens):
+    """16 concurrent macro bombs (each level triples the expansion): 400 query_too_large in well under a
+    second each, and the server's memory stays where it was."""
+    import psutil
+
+    from api.attack import query_bomb
+
+    proc = psutil.Process(server.proc.pid)
+    before = proc.memory_info().rss
+    statuses: list[tuple[int, str, float]] = []
+
+    def bomb() -> None:
+        with _client(server, tokens["mallory"]) as c:
+            t0 = time.perf_counter()
+            r = c.post(f"/v1/datasets/{DS}/motifs/count", json={"query": query_bomb(16), "timeout_s": 1})
+            statuses.append((r.status_code, r.json()["error"]["code"], time.perf_counter() - t0))
+
+    threads = [threading.Thread(target=bomb) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [(s, c) for s, c, _ in statuses] == [(400, "query_too_large")] * 16, statuses
+    assert max(sec for _, _, sec in statuses) < 5
+    assert proc.memory_info().rss - before < 200 * 2**20
+    with _client(server, tokens["mallory"]) as c:  # the same token, an ordinary query: still served
+        r = c.post(f"/v1/datasets/{DS}/motifs/count", json={"query": "A -> B [weight >= 40]\nB -> A"})
+        assert r.status_code == 200 and r.json()["count"] >= 0, r.text
+
+
 def test_slow_request_headers_are_cut_off(server):
     status, seconds = slow_headers(server.url, interval_s=0.25, max_seconds=30)
     assert status == 408 and seconds < 6, (status, seconds)

@@ -28,6 +28,23 @@ def _graph(service: Service, name: str, min_synapses: int | None) -> Any:
     return c if min_synapses is None else cx.filter_edges(c, min_synapses=min_synapses)
 
 
+def _parsed(service: Service, text: str, budget_s: float) -> tuple[Any, float]:
+    """The parsed query and the budget left for running it.
+
+    Parsing happens here, in the compute pool and inside the request's time budget: the query is
+    bounded before expansion (:class:`connectome.QueryLimits`, a bomb is refused in milliseconds with
+    ``query_too_large``), then DotMotif parses it in a child process with a memory cap
+    (``query_memory_bytes``) that is killed when the budget runs out.
+    """
+    import time
+
+    from connectome.motifs.query import parse_query_isolated
+
+    start = time.monotonic()
+    q = parse_query_isolated(text, timeout=budget_s, memory_bytes=service.settings.query_memory_bytes)
+    return q, max(0.05, budget_s - (time.monotonic() - start))
+
+
 def _params(req: MotifCountRequest) -> dict[str, Any]:
     return {"query": req.query.strip(), "edge_kind": req.edge_kind, "min_synapses": req.min_synapses}
 
@@ -42,8 +59,9 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
     params = _params(req)
 
     def compute() -> dict[str, Any]:
+        q, left = _parsed(service, params["query"], b)
         g = _graph(service, acc.name, req.min_synapses)
-        n = cx.count_motifs(g, params["query"], timeout=b, edge_kind=req.edge_kind)
+        n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
 
     body, hit = await cached(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S)
@@ -69,8 +87,9 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
 
     def matches() -> Any:
         def compute() -> Any:
+            q, left = _parsed(service, params["query"], b)
             g = _graph(service, acc.name, req.min_synapses)
-            return cx.find_motifs(g, params["query"], limit=s.max_matches + 1, timeout=b, edge_kind=req.edge_kind)
+            return cx.find_motifs(g, q, limit=s.max_matches + 1, timeout=left, edge_kind=req.edge_kind)
 
         return service.cache.frame(all_key, compute)
 
