@@ -11,7 +11,14 @@ is safe to show and log. Tokens belong to a *user*; permissions belong to users:
   admin rights; a new name belongs to whoever ingests it;
 - a dataset may carry data-use terms (e.g. FlyWire's): its data is served to a
   user only after they accepted the current terms (``POST
-  /v1/datasets/{name}/terms``); the owner is exempt.
+  /v1/datasets/{name}/terms``); the owner is exempt;
+- a dataset's policy is also written beside the service's stores
+  (``<stores>/<name>.access.json``), so a dataset stays private when the
+  database is lost; a store in the service's stores folder with no policy at
+  all is private with no owner (admins only).
+
+A token may expire (``connectome token create USER --expires 90d``): an
+expired token is refused like a revoked one, with a message saying it expired.
 
 Examples
 --------
@@ -30,15 +37,22 @@ True
 True
 >>> tokens.authenticate(issued.token) is None
 True
+>>> short = tokens.create("bob", expires="1h")
+>>> tokens.authenticate(short.token).user, tokens.list("bob")[0]["expires"] is not None
+('bob', True)
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
+import json
 import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from connectome.errors import InputError
@@ -48,11 +62,13 @@ from .db import Database
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Principal", "IssuedToken", "TokenStore", "DatasetPolicy", "Policies", "hash_token", "USER_PATTERN"]
+__all__ = ["Principal", "IssuedToken", "TokenStore", "DatasetPolicy", "Policies", "hash_token", "USER_PATTERN",
+           "parse_duration"]
 
 TOKEN_PREFIX = "cx_"
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 _USER_RE = re.compile(USER_PATTERN)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # dataset names (api.schemas.NAME_PATTERN)
 
 
 def hash_token(token: str) -> str:
@@ -87,6 +103,59 @@ def check_user(user: str) -> str:
     return user
 
 
+_DURATION_RE = re.compile(r"^\s*([0-9]+)\s*([dhm])\s*$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_duration(text: str, what: str = "--expires") -> _dt.timedelta:
+    """A positive duration such as ``90d``, ``12h`` or ``30m`` (days, hours, minutes).
+
+    Examples
+    --------
+    >>> parse_duration("90d")
+    datetime.timedelta(days=90)
+    >>> parse_duration("30m").total_seconds()
+    1800.0
+    >>> parse_duration("2w")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: --expires: '2w' is not a duration; give a whole number with d (days), h (hours) or m (minutes), e.g. 90d
+    """
+    m = _DURATION_RE.match(str(text))
+    if m is None or int(m.group(1)) < 1:
+        raise InputError(f"{what}: {text!r} is not a duration; give a whole number with d (days), h (hours) or "
+                         "m (minutes), e.g. 90d", what.lstrip("-"))
+    try:
+        return _dt.timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        raise InputError(f"{what}: {text!r} is too long", what.lstrip("-")) from None
+
+
+def _expiry(expires: str | _dt.timedelta | _dt.datetime | None) -> str | None:
+    """The stored expiry (ISO 8601, UTC) of ``expires``: a duration from now or a time."""
+    if expires is None:
+        return None
+    if isinstance(expires, str):
+        expires = parse_duration(expires)
+    if isinstance(expires, _dt.timedelta):
+        if expires <= _dt.timedelta(0):
+            raise InputError("expires: the duration must be positive", "expires")
+        expires = _dt.datetime.now(_dt.timezone.utc) + expires
+    if expires.tzinfo is None:
+        raise InputError("expires: give a timezone-aware time (UTC)", "expires")
+    return expires.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _expired(expires: str | None, now: _dt.datetime | None = None) -> bool:
+    if not expires:
+        return False
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    try:
+        return _dt.datetime.fromisoformat(expires) <= now
+    except ValueError:  # an unreadable expiry refuses the token
+        return True
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the user behind a valid token."""
@@ -115,27 +184,44 @@ class TokenStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def create(self, user: str, *, admin: bool = False, note: str = "") -> IssuedToken:
-        """Issue a token for ``user``; the secret is returned only here."""
+    def create(self, user: str, *, admin: bool = False, note: str = "",
+               expires: str | _dt.timedelta | _dt.datetime | None = None) -> IssuedToken:
+        """Issue a token for ``user``; the secret is returned only here.
+
+        ``expires``: a duration from now (``"90d"``, ``"12h"``, ``"30m"`` or a
+        ``timedelta``) or a time (aware ``datetime``); ``None``: never.
+        """
         check_user(user)
+        until = _expiry(expires)
         token_id = "tok_" + secrets.token_hex(6)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         self.db.execute(
-            "INSERT INTO tokens (id, user, hash, admin, note, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (token_id, user, hash_token(token), int(bool(admin)), str(note), utc_now()),
+            "INSERT INTO tokens (id, user, hash, admin, note, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (token_id, user, hash_token(token), int(bool(admin)), str(note), utc_now(), until),
         )
-        logger.info("token %s created for user %s", token_id, user)
+        logger.info("token %s created for user %s%s", token_id, user, f" (expires {until})" if until else "")
         return IssuedToken(token_id, user, token, bool(admin))
 
-    def authenticate(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked token, else ``None``."""
+    def _row(self, token: str) -> Any:
         if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 256:
             return None
-        row = self.db.one("SELECT id, user, admin FROM tokens WHERE hash = ? AND revoked IS NULL",
-                          (hash_token(token),))
-        if row is None:
+        return self.db.one("SELECT id, user, admin, expires FROM tokens WHERE hash = ? AND revoked IS NULL",
+                           (hash_token(token),))
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked, unexpired token, else ``None`` (see :meth:`refusal`)."""
+        row = self._row(token)
+        if row is None or _expired(row["expires"]):
             return None
         return Principal(user=row["user"], token_id=row["id"], admin=bool(row["admin"]))
+
+    def refusal(self, token: str) -> str:
+        """Why :meth:`authenticate` refuses ``token``, in words for a 401 answer (the secret is never repeated)."""
+        row = self._row(token)
+        if row is not None and _expired(row["expires"]):
+            return (f"the bearer token {row['id']} expired at {row['expires']}; ask an admin for a new one "
+                    "(`connectome token create USER --expires 90d`)")
+        return "the bearer token is not valid or was revoked"
 
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by its public id; ``False`` if no such active token."""
@@ -147,10 +233,11 @@ class TokenStore:
 
     def list(self, user: str | None = None) -> list[dict[str, Any]]:
         """Tokens (without secrets or hashes), newest first."""
-        sql = "SELECT id, user, admin, note, created, revoked FROM tokens"
+        sql = "SELECT id, user, admin, note, created, revoked, expires FROM tokens"
         rows = self.db.all(sql + (" WHERE user = ?" if user else "") + " ORDER BY created DESC, id",
                            (user,) if user else ())
-        return [{**dict(r), "admin": bool(r["admin"])} for r in rows]
+        now = _dt.datetime.now(_dt.timezone.utc)
+        return [{**dict(r), "admin": bool(r["admin"]), "expired": _expired(r["expires"], now)} for r in rows]
 
 
 @dataclass(frozen=True)
@@ -175,6 +262,12 @@ class DatasetPolicy:
 class Policies:
     """Dataset policies, grants and accepted terms, kept in the service database.
 
+    With ``stores_dir`` (the service's stores folder), every policy set is also
+    written to ``<stores_dir>/<name>.access.json``, and a name with no row in
+    the database takes its policy from that file: a private dataset stays
+    private when the database is lost or replaced. A store folder under
+    ``stores_dir`` with neither is private with no owner (admins only).
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -187,24 +280,96 @@ class Policies:
     (True, False, True)
     >>> p.grant("bob", "secret_ds", "read"); p.can_read(bob, "secret_ds"), p.can_write(bob, "secret_ds")
     (True, False)
+
+    The policy kept beside the stores outlives the database:
+
+    >>> stores = pathlib.Path(tempfile.mkdtemp())
+    >>> Policies(db, stores).set_policy("mine", private=True, owner="alice")
+    >>> sorted(x.name for x in stores.iterdir())
+    ['mine.access.json']
+    >>> empty = Database(pathlib.Path(tempfile.mkdtemp()) / "s.db"); empty.migrate()
+    >>> Policies(empty, stores).can_read(bob, "mine"), Policies(empty, stores).policy("mine").owner
+    (False, 'alice')
     """
 
-    def __init__(self, db: Database) -> None:
+    #: Suffix of the policy files kept beside the service's stores.
+    SIDECAR = ".access.json"
+
+    def __init__(self, db: Database, stores_dir: str | Path | None = None) -> None:
         self.db = db
+        self.stores_dir = Path(stores_dir) if stores_dir is not None else None
+
+    @staticmethod
+    def _from_row(r: Any) -> DatasetPolicy:
+        return DatasetPolicy(r["name"], r["owner"], bool(r["private"]), r["terms"], r["terms_url"], r["path"])
+
+    def _sidecar(self, name: str) -> Path | None:
+        if self.stores_dir is None or not _NAME_RE.match(name):
+            return None
+        return self.stores_dir / f"{name}{self.SIDECAR}"
+
+    def _fallback(self, name: str) -> DatasetPolicy | None:
+        """The policy kept beside the stores, or private-with-no-owner for a bare service store; else ``None``."""
+        side = self._sidecar(name)
+        if side is None:
+            return None
+        try:
+            raw = json.loads(side.read_text())
+        except FileNotFoundError:
+            raw = None
+        except (OSError, ValueError) as exc:  # unreadable: fail closed
+            logger.warning("dataset %s: unreadable policy file %s (%s); private to admins", name, side, exc)
+            return DatasetPolicy(name, None, True)
+        if isinstance(raw, dict):
+            owner = raw.get("owner")
+            return DatasetPolicy(name, owner if isinstance(owner, str) and _USER_RE.match(owner) else None,
+                                 raw.get("private") is not False, raw.get("terms") or None,
+                                 raw.get("terms_url") or None, raw.get("path") or None)
+        if raw is not None or (self.stores_dir / name).is_dir():  # type: ignore[operator]
+            return DatasetPolicy(name, None, True)  # a service store with no policy: admins only
+        return None
 
     def policy(self, name: str) -> DatasetPolicy:
-        """The policy of ``name`` (public, no owner, no terms when none was set)."""
+        """The policy of ``name``: the database's, else the one kept beside the stores, else public.
+
+        A store under the service's stores folder with neither is private with no owner.
+        """
         row = self.db.one("SELECT name, owner, private, terms, terms_url, path FROM datasets WHERE name = ?", (name,))
         if row is None:
-            return DatasetPolicy(name)
-        return DatasetPolicy(row["name"], row["owner"], bool(row["private"]), row["terms"], row["terms_url"],
-                             row["path"])
+            return self._fallback(name) or DatasetPolicy(name)
+        return self._from_row(row)
 
     def policies(self) -> dict[str, DatasetPolicy]:
-        """Every dataset the service has metadata for."""
+        """Every dataset the service has metadata for (database rows, then policies kept beside the stores)."""
         rows = self.db.all("SELECT name, owner, private, terms, terms_url, path FROM datasets")
-        return {r["name"]: DatasetPolicy(r["name"], r["owner"], bool(r["private"]), r["terms"], r["terms_url"],
-                                         r["path"]) for r in rows}
+        out = {r["name"]: self._from_row(r) for r in rows}
+        if self.stores_dir is not None and self.stores_dir.is_dir():
+            for p in self.stores_dir.iterdir():
+                if p.name.startswith("."):
+                    continue
+                name = p.name[: -len(self.SIDECAR)] if p.name.endswith(self.SIDECAR) else p.name
+                if name not in out and (p.is_dir() or p.name.endswith(self.SIDECAR)):
+                    fb = self._fallback(name)
+                    if fb is not None:
+                        out[name] = fb
+        return out
+
+    def _write_sidecar(self, policy: DatasetPolicy) -> None:
+        side = self._sidecar(policy.name)
+        if side is None:
+            return
+        from connectome.atomic import replace_atomically
+
+        body = json.dumps({"name": policy.name, "owner": policy.owner, "private": policy.private,
+                           "terms": policy.terms, "terms_url": policy.terms_url, "path": policy.path,
+                           "updated": utc_now()}, indent=1)
+
+        def write(tmp: Path) -> None:
+            tmp.write_text(body)
+            os.chmod(tmp, 0o600)
+
+        side.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(side, write, fsync=True)
 
     _UNSET: Any = object()
 
@@ -229,6 +394,8 @@ class Policies:
             "terms_url = :terms_url, path = :path, updated = :now",
             {"name": name, "now": now, **new},
         )
+        self._write_sidecar(DatasetPolicy(name, new["owner"], bool(new["private"]), new["terms"], new["terms_url"],
+                                          new["path"]))
 
     def grant(self, user: str, dataset: str, permission: str = "read") -> None:
         """Give ``user`` ``read`` or ``write`` access to ``dataset``."""

@@ -1,9 +1,17 @@
 """``connectome serve``, ``connectome token`` and ``connectome access`` (entry point ``connectome.cli``).
 
-``connectome serve``
-    Run the HTTP service with uvicorn (127.0.0.1:8000 by default).
-``connectome token create USER [--admin] | list | revoke TOKEN_ID``
-    Bearer tokens. ``create`` prints the secret once; the database keeps only its hash.
+``connectome serve [--init] [--dashboard] [--cluster tls://… --cluster-tls-ca/-cert/-key PEM]``
+    Run the HTTP service with uvicorn (127.0.0.1:8000 by default). Files it
+    creates are private to its user (umask 077). It refuses to start when the
+    data root holds data but its database is missing, empty or another
+    service's; ``--init`` starts over with the database found (restore
+    ``service.db`` from a backup instead, if you have one). ``--dashboard``
+    serves Dask's status pages on 127.0.0.1:8787 (off by default). The
+    ``--cluster-tls-*`` files are presented to an external scheduler, whose
+    security is its operator's.
+``connectome token create USER [--admin] [--expires 90d] | list | revoke TOKEN_ID``
+    Bearer tokens. ``create`` prints the secret once; the database keeps only
+    its hash. ``--expires`` (d, h or m) makes the token stop working after that long.
 ``connectome access dataset NAME [--private|--public] [--owner USER] [--terms TEXT] [--terms-url URL] [--store PATH]``
     The service's metadata of a dataset: visibility, owner, data-use terms, or
     register an existing store under NAME.
@@ -23,6 +31,10 @@ Examples
 8123
 >>> p.parse_args(["token", "create", "alice", "--admin"]).admin
 True
+>>> p.parse_args(["token", "create", "alice", "--expires", "90d"]).expires
+'90d'
+>>> a = p.parse_args(["serve", "--init", "--dashboard"]); a.init, a.dashboard
+(True, True)
 """
 
 from __future__ import annotations
@@ -45,8 +57,11 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 
 
 def _service(args: argparse.Namespace) -> Any:
+    import os
+
     from .service import Service
 
+    os.umask(0o077)  # what the admin commands create is the service's user's only
     return Service(_settings(args)).open(lock=False)
 
 
@@ -55,8 +70,17 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
+    import os
+
+    from .service import Service
+
     settings = _settings(args, host=args.host, port=args.port, cluster=args.cluster, workers=args.workers,
-                         public_url=args.public_url)
+                         public_url=args.public_url, dashboard=True if args.dashboard else None,
+                         cluster_tls_ca=args.cluster_tls_ca, cluster_tls_cert=args.cluster_tls_cert,
+                         cluster_tls_key=args.cluster_tls_key)
+    os.umask(0o077)  # the data root, the database, results, stores and models: the service's user's only
+    # check the data root and its database before uvicorn starts (a refusal is one line, exit 2)
+    Service(settings).open(lock=True, init=args.init).close()
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         logger.warning("serving on %s: the service is reachable from other machines", settings.host)
     print(f"connectome service on {settings.base_url} (data root {settings.data_root}, jobs on {settings.cluster}); "
@@ -73,12 +97,14 @@ def _cmd_token(args: argparse.Namespace) -> int:
     svc = _service(args)
     try:
         if args.token_command == "create":
-            issued = svc.tokens.create(args.user, admin=args.admin, note=args.note or "")
+            issued = svc.tokens.create(args.user, admin=args.admin, note=args.note or "", expires=args.expires)
+            expires = next((r["expires"] for r in svc.tokens.list(args.user) if r["id"] == issued.id), None)
             if args.json:
-                print(json.dumps({"id": issued.id, "user": issued.user, "admin": issued.admin, "token": issued.token}))
+                print(json.dumps({"id": issued.id, "user": issued.user, "admin": issued.admin, "token": issued.token,
+                                  "expires": expires}))
             else:
-                print(f"token id: {issued.id}  user: {issued.user}{'  (admin)' if issued.admin else ''}",
-                      file=sys.stderr)
+                print(f"token id: {issued.id}  user: {issued.user}{'  (admin)' if issued.admin else ''}"
+                      f"{f'  expires {expires}' if expires else ''}", file=sys.stderr)
                 print("the token below is shown once; the server keeps only its hash:", file=sys.stderr)
                 print(issued.token)
         elif args.token_command == "list":
@@ -87,7 +113,12 @@ def _cmd_token(args: argparse.Namespace) -> int:
                 print(json.dumps(rows, indent=2))
             else:
                 for r in rows:
-                    state = f"revoked {r['revoked']}" if r["revoked"] else "active"
+                    if r["revoked"]:
+                        state = f"revoked {r['revoked']}"
+                    elif r["expires"]:
+                        state = f"{'expired' if r['expired'] else 'expires'} {r['expires']}"
+                    else:
+                        state = "active"
                     print(f"{r['id']}  {r['user']:<20} {'admin' if r['admin'] else 'user ':<6} {state:<30} "
                           f"{r['created']}  {r['note']}")
         elif args.token_command == "revoke":
@@ -158,6 +189,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where jobs run: local (a LocalCluster, default), threads, or tcp://host:port")
     s.add_argument("--workers", type=int, default=None, help="process workers of the LocalCluster (default 2)")
     s.add_argument("--public-url", default=None, help="URL clients reach the service at (for Neuroglancer links)")
+    s.add_argument("--init", action="store_true",
+                   help="start over when the data root holds data but its database is missing, empty or another "
+                        "service's (restore service.db from a backup instead, if you can)")
+    s.add_argument("--dashboard", action="store_true",
+                   help="serve Dask's status pages of the LocalCluster on 127.0.0.1:8787 (off by default)")
+    s.add_argument("--cluster-tls-ca", default=None, metavar="PEM",
+                   help="CA certificate of an external tls:// scheduler (its security is the operator's)")
+    s.add_argument("--cluster-tls-cert", default=None, metavar="PEM",
+                   help="this service's client certificate for an external tls:// scheduler")
+    s.add_argument("--cluster-tls-key", default=None, metavar="PEM", help="the key of --cluster-tls-cert")
     s.add_argument("--uvicorn-log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     s.add_argument("--no-access-log", action="store_true", help="do not log one line per request")
     s.set_defaults(func=_cmd_serve)
@@ -169,6 +210,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     tc.add_argument("user", help="user name (letters, digits, _ . @ -)")
     tc.add_argument("--admin", action="store_true", help="may read and write every dataset and see every job")
     tc.add_argument("--note", default="", help="a note shown by `token list`")
+    tc.add_argument("--expires", default=None, metavar="DURATION",
+                    help="stop accepting the token after this long: a number with d, h or m (e.g. 90d)")
     tc.add_argument("--json", action="store_true", help="print id, user and token as JSON")
     tl = tsub.add_parser("list", parents=[common], help="tokens (never their secrets)")
     tl.add_argument("--user", default=None)

@@ -1,5 +1,11 @@
 """The service database: one SQLite file in WAL mode (tokens, permissions, datasets, jobs).
 
+The ``meta`` table keeps the schema version (:data:`SCHEMA_VERSION`;
+:meth:`Database.migrate` upgrades older databases in place and refuses newer
+ones) and the service's identity (``service_id``, also written to a marker
+file in the data root by :class:`~api.service.Service`), so that a lost or
+swapped database is noticed instead of silently replaced by an empty one.
+
 WAL lets the server read while the admin CLI (or another thread) writes, and a
 committed row survives a crash of the process. Each thread gets its own
 connection; statements run in autocommit mode and multi-statement changes use
@@ -16,6 +22,8 @@ Examples
 'wal'
 >>> db.scalar("SELECT count(*) FROM jobs")
 0
+>>> db.schema_version() == SCHEMA_VERSION, db.get_meta("service_id") is None
+(True, True)
 >>> db.close()
 """
 
@@ -29,11 +37,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from connectome.errors import StoreVersionError
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["Database", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+#: 1: the first schema; 2: ``tokens.expires``.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -47,7 +58,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     admin   INTEGER NOT NULL DEFAULT 0,
     note    TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
-    revoked TEXT
+    revoked TEXT,
+    expires TEXT                         -- UTC time (ISO 8601) after which it is refused; NULL: never
 );
 CREATE TABLE IF NOT EXISTS datasets (    -- the service's metadata about a dataset
     name      TEXT PRIMARY KEY,
@@ -133,11 +145,56 @@ class Database:
         return conn
 
     def migrate(self) -> None:
-        """Create the folder and tables if needed (idempotent)."""
+        """Create the folder and tables if needed and upgrade an older schema in place (idempotent).
+
+        Raises
+        ------
+        connectome.errors.StoreVersionError
+            The database was written by a newer version of the service.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self.connection()
         conn.executescript(_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        with self.transaction() as c:  # one process upgrades; the others wait and see it done
+            row = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            found = int(row[0]) if row is not None else SCHEMA_VERSION
+            if found > SCHEMA_VERSION:
+                raise StoreVersionError(f"{self.path}: the database has schema version {found}, newer than this "
+                                        f"service's {SCHEMA_VERSION}; upgrade connectome-service")
+            token_columns = {r[1] for r in c.execute("PRAGMA table_info(tokens)")}
+            if "expires" not in token_columns:  # schema 1 -> 2
+                c.execute("ALTER TABLE tokens ADD COLUMN expires TEXT")
+                logger.info("database %s: tokens.expires added (schema %d -> 2)", self.path, found)
+            c.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def schema_version(self) -> int | None:
+        """The schema version recorded in the database (``None`` before :meth:`migrate`)."""
+        value = self.get_meta("schema_version")
+        return None if value is None else int(value)
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the ``meta`` table (``None`` when unset or when the table does not exist yet)."""
+        try:
+            return self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        except sqlite3.OperationalError:  # no meta table: a new or empty database
+            return None
+
+    def set_meta(self, key: str, value: str, *, replace: bool = True) -> str:
+        """Set a ``meta`` value (with ``replace=False``, only if unset); returns the value now stored."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        self.execute(f"{verb} INTO meta (key, value) VALUES (?, ?)", (key, str(value)))
+        return self.get_meta(key)  # type: ignore[return-value]
+
+    def has_records(self) -> bool:
+        """True when any token, dataset policy, grant or job is recorded (``False`` for a missing table)."""
+        for table in ("tokens", "datasets", "grants", "jobs"):
+            try:
+                if self.scalar(f"SELECT 1 FROM {table} LIMIT 1") is not None:
+                    return True
+            except sqlite3.OperationalError:
+                return False
+        return False
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
         """Run one statement (autocommit)."""

@@ -71,7 +71,7 @@ async def current_principal(request: Request, service: ServiceDep,
                                "(create one with `connectome token create USER`)")
     who = service.tokens.authenticate(creds.credentials)
     if who is None:
-        raise _unauthenticated("the bearer token is not valid or was revoked")
+        raise _unauthenticated(service.tokens.refusal(creds.credentials))  # says so when it expired
     request.state.principal = who
     return who
 
@@ -184,7 +184,7 @@ class AuthMiddleware:
                 scope.setdefault("state", {})["principal"] = who
                 await self.app(scope, receive, send)
                 return
-            err = _unauthenticated("the bearer token is not valid or was revoked")
+            err = _unauthenticated(service.tokens.refusal(token))  # says so when it expired
         import json
 
         from .errors import error_body

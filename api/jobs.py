@@ -385,7 +385,7 @@ class JobManager:
         return self._started.is_set() and self._backend is not None
 
     def describe(self) -> dict[str, Any]:
-        """Where jobs run (for ``/v1/health``)."""
+        """Where jobs run (for ``GET /v1/service``; the scheduler address is shown to admins only)."""
         return self._backend.describe() if self._backend is not None else {"kind": "stopped"}
 
     # ------------------------------------------------------------------ files

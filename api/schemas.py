@@ -28,7 +28,7 @@ __all__ = [
     "NAME_PATTERN", "RootId", "ErrorDetail", "ErrorResponse", "Terms", "DatasetItem", "DatasetList", "DatasetInfo",
     "TypeRow", "TypePage", "TriadCensus", "DyadCensus", "MotifCountRequest", "MotifCount", "MotifMatchesRequest",
     "MotifMatches", "SignificanceRequest", "TrainRequest", "IngestRequest", "JobInfo", "JobList", "LinkRequest",
-    "Link", "ViewerSource", "Health", "WhoAmI", "TermsAccepted", "ModelInfo", "ModelList", "PredictionPage",
+    "Link", "ViewerSource", "Health", "JobsBackend", "ServiceInfo", "WhoAmI", "TermsAccepted", "ModelInfo", "ModelList", "PredictionPage",
 ]
 
 #: Dataset names accepted in paths (never interpreted as file paths).
@@ -128,9 +128,23 @@ class ErrorResponse(BaseModel):
 
 
 class Health(BaseModel):
+    """Liveness only: nothing here helps an unauthenticated caller reach the cluster."""
+
     status: Literal["ok", "starting"]
     version: str
-    jobs: dict[str, Any]
+
+
+class JobsBackend(BaseModel):
+    kind: str = Field(description="local (the service's own TLS LocalCluster), external, threads or stopped")
+    workers: int | None = None
+    tls: bool | None = Field(None, description="whether the Dask scheduler speaks TLS")
+    scheduler: str | None = Field(None, description="the Dask scheduler's address (admin tokens only)")
+
+
+class ServiceInfo(BaseModel):
+    status: Literal["ok", "starting"]
+    version: str
+    jobs: JobsBackend
 
 
 class WhoAmI(BaseModel):

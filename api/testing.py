@@ -78,10 +78,13 @@ class ServiceProcess:
         Where the server's output goes (default ``<data_root>/../server-<port>.log``).
     verbose : bool
         Log every request (uvicorn's access log) and the service's INFO messages.
+    args : sequence of str
+        More ``connectome serve`` flags (e.g. ``["--init"]`` or ``["--dashboard"]``).
     """
 
     def __init__(self, data_root: str | Path, *, cluster: str = "local", workers: int = 2, port: int | None = None,
-                 env: dict[str, str] | None = None, log: str | Path | None = None, verbose: bool = False) -> None:
+                 env: dict[str, str] | None = None, log: str | Path | None = None, verbose: bool = False,
+                 args: Sequence[str] = ()) -> None:
         self.data_root = Path(data_root)
         self.cluster = cluster
         self.workers = workers
@@ -89,6 +92,7 @@ class ServiceProcess:
         self.env = {**os.environ, **(env or {})}
         self.log = Path(log) if log else self.data_root.parent / f"server-{self.port}.log"
         self.verbose = verbose
+        self.args = list(args)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -107,6 +111,7 @@ class ServiceProcess:
             cmd = [str(exe), "--log-level", "INFO", *cmd[1:], "--uvicorn-log-level", "info"]
         else:
             cmd += ["--uvicorn-log-level", "warning", "--no-access-log"]
+        cmd += self.args
         self.log.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -60,6 +60,7 @@ _EXPORTS = {
     "path_lengths": "connectivity",
     "find_motifs": "motifs",
     "count_motifs": "motifs",
+    "QueryLimits": "motifs",
     "MotifSignificance": "significance",
     # where Dask work runs
     "use_scheduler": "scheduler",

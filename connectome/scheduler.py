@@ -168,27 +168,130 @@ def _connect(address: str) -> Any:
         return client
 
 
-def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, **kwargs: Any) -> Any:
+def _security(security: Any) -> Any:
+    """A ``distributed.security.Security`` (or ``None``) from ``security``.
+
+    ``True`` makes a temporary one (a self-signed certificate in memory,
+    which needs the ``cryptography`` package); ``None``/``False`` means none;
+    anything else is used as given.
+    """
+    if security is None or security is False:
+        return None
+    if security is True:
+        try:
+            from distributed.security import Security
+
+            return Security.temporary()
+        except ImportError as exc:
+            from .errors import DependencyError
+
+            raise DependencyError(f"security: a TLS-secured LocalCluster needs the 'cryptography' package ({exc}); "
+                                  "install it (pip install cryptography) or pass security=None") from None
+    return security
+
+
+class _NoWorkerHttp:
+    """A worker plugin that closes the worker's HTTP listener (its status pages and metrics).
+
+    Registered on the scheduler, it runs on every worker, including workers
+    started later (a restarted worker gets it too). The ``WorkerPlugin``
+    subclass, :class:`NoWorkerHttp`, is made on first use (module
+    ``__getattr__``), so importing this module imports no ``distributed``.
+    """
+
+    name = "connectome-no-worker-http"
+    idempotent = True
+
+    def setup(self, worker: Any) -> None:
+        server = getattr(worker, "http_server", None)
+        if server is not None:
+            server.stop()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NoWorkerHttp":
+        from distributed.diagnostics.plugin import WorkerPlugin
+
+        cls = type("NoWorkerHttp", (_NoWorkerHttp, WorkerPlugin), {"__module__": __name__})
+        globals()["NoWorkerHttp"] = cls  # found by reference when workers unpickle it
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, *, security: Any = None,
+                  dashboard: bool | str = False, **kwargs: Any) -> Any:
     """Start a ``LocalCluster`` with process workers and return a Client to it.
 
     Call it under ``if __name__ == "__main__":`` in scripts: process workers
     re-import the main module. Close it with ``client.close(); cluster.close()``
     or use it as a context manager (``with local_cluster() as client: ...``).
+
+    Parameters
+    ----------
+    n_workers : int, optional
+        Process workers (default ``CONNECTOME_WORKERS`` or 2).
+    threads_per_worker : int
+        Threads of each worker.
+    security : bool or distributed.security.Security, optional
+        ``True``: the scheduler, the workers and the returned client speak TLS
+        with a temporary certificate held in memory, so nobody else on the
+        machine can connect (needs ``cryptography``; the HTTP service always
+        does this). ``None`` (default) or ``False``: plain TCP, reachable by
+        every local user, who can then run code in this cluster's processes,
+        and by a second process of yours that knows only the address. A
+        ``Security``: used as given. The client's ``security`` attribute holds
+        what a second client must pass to connect.
+    dashboard : bool or str
+        ``False`` (default): no HTTP listener at all (Dask otherwise serves
+        status pages on 127.0.0.1:8787 even with ``dashboard_address=None``).
+        ``True``: Dask's pages on ``127.0.0.1:8787``; a string: on that address.
+    **kwargs
+        Passed to ``LocalCluster``.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     n = n_workers or int(os.environ.get("CONNECTOME_WORKERS", "2"))
+    sec = _security(security)
+    if sec is not None:
+        kwargs["security"] = sec
+        kwargs.setdefault("host", "127.0.0.1")
+    if dashboard:
+        address = dashboard if isinstance(dashboard, str) else "127.0.0.1:8787"
+        config: dict[str, Any] = {}
+    else:  # no routes, on a free loopback port (never 8787), and the listener is closed once started
+        address = "127.0.0.1:0"
+        kwargs["scheduler_kwargs"] = {**kwargs.get("scheduler_kwargs", {}), "dashboard": False}
+        config = {"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}
     try:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
-                               dashboard_address=None, **kwargs)
+        with dask.config.set(config):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
+                                   dashboard_address=address, **kwargs)
     except Exception as exc:  # Nanny failures surface as various exception types
         raise SchedulerError(
             f"could not start a LocalCluster with {n} process workers ({exc}). In a script, "
             "start it under `if __name__ == '__main__':`"
         ) from exc
-    client = Client(cluster, set_as_default=False)
+    client = Client(cluster, set_as_default=False, security=sec)
     client._connectome_owns_cluster = cluster  # closed with the client
+    if not dashboard:
+        _close_http(cluster, client)
     return client
+
+
+def _close_http(cluster: Any, client: Any) -> None:
+    """Close the HTTP listeners Dask starts even without a dashboard (scheduler and workers)."""
+
+    async def stop_scheduler_http() -> None:
+        server = getattr(cluster.scheduler, "http_server", None)
+        if server is not None:
+            server.stop()
+
+    try:
+        cluster.sync(stop_scheduler_http)
+        client.register_plugin((globals().get("NoWorkerHttp") or __getattr__("NoWorkerHttp"))())
+    except Exception as exc:  # pragma: no cover - the routes are empty anyway
+        logger.warning("could not close Dask's HTTP listeners: %s", exc)
 
 
 def _shared_local() -> Any:

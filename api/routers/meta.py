@@ -20,7 +20,8 @@ async def health(service: ServiceDep) -> Health:
 
 @router.get("/service", response_model=ServiceInfo, responses=ERRORS,
             summary="The service and where jobs run (the scheduler address for admin tokens only)")
-async def service_info(service: ServiceDep, who: PrincipalDep) -> ServiceInfo:
+def service_info(service: ServiceDep, who: PrincipalDep) -> ServiceInfo:
+    """A plain function: FastAPI runs it in a worker thread (asking the scheduler must not block the event loop)."""
     from connectome import __version__
 
     jobs = dict(service.jobs.describe())

@@ -47,17 +47,21 @@ def _check_label(path: Any, field: str, column: str) -> None:
 async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
                   out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False) -> Response:
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
-    path = service.catalog.store_path(acc.name, build=False)
-    if label is not None:
-        _check_label(path, *label)
-    shown = {**params, "version": version}
-    if reuse:  # deterministic jobs: the same request on the same dataset version has the same result
-        done = service.jobs.store.find_succeeded(kind, acc.name, shown, who.user)
-        if done is not None:
-            return job_response(done, status=200)
-    spec = {"store": str(path), "version": version, "params": params, "out": out}
-    job = service.jobs.submit(kind, acc.name, shown, who, spec)
-    return job_response(job, status=202)
+
+    def submit() -> tuple[dict[str, Any], int]:  # a thread: manifest read, database transaction
+        path = service.catalog.store_path(acc.name, build=False)
+        if label is not None:
+            _check_label(path, *label)
+        shown = {**params, "version": version}
+        if reuse:  # deterministic jobs: the same request on the same dataset version has the same result
+            done = service.jobs.store.find_succeeded(kind, acc.name, shown, who.user)
+            if done is not None:
+                return done, 200
+        spec = {"store": str(path), "version": version, "params": params, "out": out}
+        return service.jobs.submit(kind, acc.name, shown, who, spec), 202
+
+    job, status = await anyio.to_thread.run_sync(submit)
+    return job_response(job, status=status)
 
 
 @router.post("/{name}/significance", status_code=202, response_model=JobInfo,

@@ -39,18 +39,35 @@ import pandas as pd
 from ..errors import InputError, QueryTimeoutError
 from ..graph import Connectome
 from .engine import Host, Plan
-from .query import MotifQuery, parse_query, validate_query
+from .query import (
+    DEFAULT_QUERY_LIMITS,
+    MotifQuery,
+    QueryLimits,
+    check_limits,
+    parse_query,
+    parse_query_isolated,
+    validate_query,
+)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["find_motifs", "count_motifs", "parse_query", "MotifQuery"]
+__all__ = ["find_motifs", "count_motifs", "parse_query", "parse_query_isolated", "MotifQuery", "QueryLimits",
+           "DEFAULT_QUERY_LIMITS"]
 
 _BLOCK_ROWS = 250_000
 
 
 def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool, edge_kind: str | None,
-             scheduler: Any) -> tuple[Host, Plan]:
-    q = query if isinstance(query, MotifQuery) else parse_query(query, exclude_automorphisms=exclude_automorphisms)
+             scheduler: Any, limits: QueryLimits | None, timeout: float | None, started: float) -> tuple[Host, Plan]:
+    if isinstance(query, MotifQuery):
+        q = query
+        check_limits(q, limits)
+    else:
+        q = parse_query(query, exclude_automorphisms=exclude_automorphisms, limits=limits)
+    if timeout is not None and time.time() - started >= timeout:
+        raise QueryTimeoutError(
+            f"motif query: parsing used the whole time budget of {timeout} s; simplify the query (fewer macros, "
+            "shorter text) or raise timeout")
     validate_query(q, c.label_columns)
     host = Host.build(c, q, edge_kind=edge_kind, scheduler=scheduler)
     return host, host.plan()
@@ -73,13 +90,13 @@ def _blocks(host: Host, plan: Plan, blocks: int | None) -> list[tuple[int, int]]
 
 
 def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: float | None, blocks: int | None,
-             scheduler: Any, progress: bool | None) -> Any:
+             scheduler: Any, progress: bool | None, started: float) -> Any:
     import dask
 
     from ..progress import progress_bar
     from ..scheduler import compute, get_scheduler, share
 
-    deadline = None if timeout is None else time.time() + float(timeout)
+    deadline = None if timeout is None else started + float(timeout)  # parsing counts against the budget
     ranges = _blocks(host, plan, blocks)
     try:
         if len(ranges) == 1:
@@ -132,6 +149,7 @@ def find_motifs(
     blocks: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
+    limits: QueryLimits | None = None,
 ) -> pd.DataFrame:
     """All matches of a DotMotif ``query`` in ``c``.
 
@@ -154,6 +172,10 @@ def find_motifs(
         Dask scheduler (see :mod:`connectome.scheduler`).
     progress : bool, optional
         Progress bar over seed blocks.
+    limits : QueryLimits, optional
+        Size limits of the query (None: :data:`~connectome.motifs.DEFAULT_QUERY_LIMITS`:
+        20,000 characters, 32 nodes, 128 edges, 256 constraints, macro depth 8,
+        10,000 statements after macro expansion); checked before DotMotif parses.
 
     Returns
     -------
@@ -168,14 +190,29 @@ def find_motifs(
     QueryError
         An unknown node or edge attribute (the message lists those that exist).
     QueryTooLargeError
-        A motif node without edges or constraints (every neuron would match).
+        A motif node without edges or constraints (every neuron would match), or
+        a query over ``limits`` (the message names the limit and how to raise it).
     QueryTimeoutError
-        The time budget ran out.
+        The time budget ran out (parsing counts against it).
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> named = cx.find_motifs(c, "A -> B as ab\\nab.weight >= 40\\n")
+    >>> named.equals(cx.find_motifs(c, "A -> B [weight >= 40]"))
+    True
+    >>> ring = "\\n".join(f"N{i} -> N{i + 1}" for i in range(40))
+    >>> cx.count_motifs(c, ring)
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QueryTooLargeError: motif query: the number of motif nodes is 41, over the limit max_nodes=32; to allow it, pass limits=QueryLimits(max_nodes=41)
     """
+    started = time.time()
     _check_positive(limit, "limit")
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler)
-    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress)
+    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler, limits, timeout, started)
+    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress, started)
     cols = {v: np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64) for v in plan.variables}
     nodes = host.query.nodes
     n_found = len(cols[plan.variables[0]]) if plan.variables else 0
@@ -194,6 +231,7 @@ def count_motifs(
     blocks: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
+    limits: QueryLimits | None = None,
 ) -> int:
     """Number of matches of a DotMotif ``query`` (see :func:`find_motifs`), without materialising them.
 
@@ -203,6 +241,7 @@ def count_motifs(
     >>> cx.count_motifs(cx.load("celegans_cook2019_herm"), "A -> B\\nB -> A", exclude_automorphisms=True)
     669
     """
+    started = time.time()
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler)
-    return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress)))
+    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler, limits, timeout, started)
+    return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started)))

@@ -165,7 +165,7 @@ class Host:
     def from_pairs(cls, g: DirectedPairs, nodes: pd.DataFrame, q: MotifQuery) -> Host:
         base = Relation.from_pairs(g.n, g.src, g.dst)
         relations: dict[tuple, Relation] = {(): base}
-        for e in q.edges:
+        for e in q.edges + q.negative:  # a constrained negative edge forbids only the edges that match
             key = _constraint_key(e)
             if key in relations:
                 continue
@@ -294,7 +294,7 @@ class Host:
         for e in loops:
             step_for(e.u).checks.append((e.u, e.u, _constraint_key(e)))
         for e in q.negative:
-            step_for(e.u, e.v).antis.append((e.u, e.v))
+            step_for(e.u, e.v).antis.append((e.u, e.v, _constraint_key(e)))
         for a, b in q.automorphism_pairs:
             step_for(a, b).order.append((a, b))
         for var, cons in q.dynamic_node_constraints.items():
@@ -415,10 +415,11 @@ class Host:
             rel = self.relations[key]
             ok = has_edges(rel.out_ptr, rel.out_idx, bind[a], bind[b])
             bind = {k: v[ok] for k, v in bind.items()}
-        for a, b in st.antis:
+        for a, b, key in st.antis:
             if len(bind[st.var]) == 0:
                 break
-            ok = ~has_edges(self.base.out_ptr, self.base.out_idx, bind[a], bind[b])
+            rel = self.relations[key]
+            ok = ~has_edges(rel.out_ptr, rel.out_idx, bind[a], bind[b])
             bind = {k: v[ok] for k, v in bind.items()}
         for a, key, op, b, key_b in st.dynamic:
             if len(bind[st.var]) == 0:

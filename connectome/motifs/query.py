@@ -1,32 +1,58 @@
 """Parse a DotMotif query and check it against a connectome's attributes.
 
 DotMotif's own parser (the field's package) reads the text: edges ``A -> B``,
-negative edges ``A !> B``, edge constraints ``[weight >= 5]``, node
-constraints ``A.cell_type == "KC"``, comparisons between nodes
-``A.size > B.size``, macros and ``===`` automorphism notation. This module
-turns the result into a plain :class:`MotifQuery` and reports problems with
-the project's errors: syntax errors with line and column, unknown attributes
-with the list of those that exist, and patterns that would be unbounded.
+negative edges ``A !> B``, edge constraints ``[weight >= 5]``, named edges
+``A -> B as ab`` with ``ab.weight >= 5``, node constraints
+``A.cell_type == "KC"``, comparisons between nodes ``A.size > B.size``, macros
+and ``===`` automorphism notation. This module turns the result into a plain
+:class:`MotifQuery` and reports problems with the project's errors: syntax
+errors with line and column, unknown attributes with the list of those that
+exist, values that are not literals, constraints DotMotif would lose, and
+patterns that would be unbounded.
+
+Queries are bounded before DotMotif sees them (:class:`QueryLimits`): DotMotif
+expands macros eagerly, and nested macros multiply (each level of
+``m1(a,b) { m0(a,b) m0(b,a) m0(a,b) }`` triples the expansion), so a few
+hundred characters could otherwise take minutes and gigabytes. The text is
+scanned first and its expanded size computed without expanding it;
+:func:`parse_query_isolated` also runs DotMotif in a child process with a time
+and memory budget, for servers.
 
 Examples
 --------
 >>> q = parse_query('A -> B [weight >= 5]\\nB -> C\\nA.cell_type == "AVA"\\nC !> A')
 >>> q.nodes, [(e.u, e.v) for e in q.edges], [(e.u, e.v) for e in q.negative]
 (['A', 'B', 'C'], [('A', 'B'), ('B', 'C')], [('C', 'A')])
+>>> parse_query("A -> B as ab\\nab.weight >= 5\\n").edges[0].constraint_items()
+[('weight', '>=', 5)]
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import operator
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import QueryError, QuerySyntaxError, QueryTooLargeError
+from ..errors import InputError, QueryError, QuerySyntaxError, QueryTimeoutError, QueryTooLargeError
 
-__all__ = ["MotifEdge", "MotifQuery", "parse_query", "OPERATORS", "EDGE_ATTRIBUTES"]
+__all__ = [
+    "MotifEdge",
+    "MotifQuery",
+    "QueryLimits",
+    "DEFAULT_QUERY_LIMITS",
+    "parse_query",
+    "parse_query_isolated",
+    "check_limits",
+    "OPERATORS",
+    "EDGE_ATTRIBUTES",
+]
 
 #: DotMotif's comparison semantics (``x`` is the graph's value, ``y`` the query's).
 OPERATORS = {
@@ -46,10 +72,241 @@ OPERATORS = {
 #: Edge attributes a query can constrain: ``weight`` is DotMotif's name for the synapse count.
 EDGE_ATTRIBUTES = ("weight", "synapse_count")
 
+_MiB = 1 << 20
 
+
+# ---------------------------------------------------------------------------------------------- limits
+@dataclass(frozen=True)
+class QueryLimits:
+    """Upper bounds on the size of a motif query, checked before and after DotMotif parses it.
+
+    The defaults are far above any motif a connectome study asks for and far
+    below what would let one query exhaust a machine. Raise one by passing your
+    own ``QueryLimits`` (the others keep their defaults), e.g.
+    ``cx.find_motifs(c, q, limits=cx.QueryLimits(max_nodes=64))``.
+
+    Parameters
+    ----------
+    max_query_chars : int
+        Characters of query text (default 20,000; DotMotif's parser takes about
+        1 s per 10,000 characters).
+    max_nodes : int
+        Motif nodes (default 32).
+    max_edges : int
+        Motif edges, negative edges included (default 128).
+    max_constraints : int
+        Constraints: each value of a node or edge constraint and each comparison
+        between two nodes or edges counts one (default 256).
+    max_macro_depth : int
+        Macro nesting depth: a macro that calls no macro has depth 1, one that
+        calls it depth 2, ... (default 8).
+    max_expanded_statements : int
+        Statements after macro expansion, counted from the text alone before
+        DotMotif runs: DotMotif expands every macro definition eagerly, so the
+        count is the sum over all definitions and the top level (default 10,000).
+
+    Raises
+    ------
+    InputError
+        A limit that is not a positive integer.
+
+    Examples
+    --------
+    >>> DEFAULT_QUERY_LIMITS.max_nodes, DEFAULT_QUERY_LIMITS.max_macro_depth
+    (32, 8)
+    >>> QueryLimits(max_nodes=64).max_nodes
+    64
+    >>> q = "m0(a,b) { a -> b }\\n" + "".join(
+    ...     f"m{i}(a,b) {{ m{i-1}(a,b) m{i-1}(b,a) m{i-1}(a,b) }}\\n" for i in range(1, 16)) + "m15(A,B)\\n"
+    >>> parse_query(q)
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QueryTooLargeError: motif query: macro nesting depth is 9 (macro m8, line 9), over the limit max_macro_depth=8; to allow it, pass limits=QueryLimits(max_macro_depth=9)
+    """
+
+    max_query_chars: int = 20_000
+    max_nodes: int = 32
+    max_edges: int = 128
+    max_constraints: int = 256
+    max_macro_depth: int = 8
+    max_expanded_statements: int = 10_000
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InputError(f"QueryLimits.{f.name} must be a positive integer, not {v!r}", f.name)
+
+
+#: The limits used when ``limits=None``.
+DEFAULT_QUERY_LIMITS = QueryLimits()
+
+
+def _resolve_limits(limits: QueryLimits | None) -> QueryLimits:
+    if limits is None:
+        return DEFAULT_QUERY_LIMITS
+    if not isinstance(limits, QueryLimits):
+        raise InputError(f"limits must be a connectome.QueryLimits or None, not {type(limits).__name__}", "limits")
+    return limits
+
+
+def _too_large(what: str, value: int, name: str, limit: int, where: str = "", at_least: bool = False) -> QueryTooLargeError:
+    shown = f"at least {value:,}" if at_least else f"{value:,}"
+    return QueryTooLargeError(
+        f"motif query: {what} is {shown}{where}, over the limit {name}={limit}; "
+        f"to allow it, pass limits=QueryLimits({name}={value})", "query")
+
+
+# ---------------------------------------------------------------------------------------------- static scan
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"[^"]*")
+  | (?P<key>'[^'\n]*')
+  | (?P<rel>[-~!][>+|-])
+  | (?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<op>===|<>|[!=<>]=?)
+  | (?P<name>[A-Za-z_-]\w*)
+  | (?P<other>.)
+""", re.VERBOSE | re.DOTALL)
+
+
+@dataclass
+class _Macro:
+    name: str
+    line: int
+    size: int = 0
+    depth: int = 1
+
+
+def _static_check(text: str, limits: QueryLimits) -> tuple[int, int]:
+    """Bound the query from its text alone, before DotMotif expands anything; return the bound
+    on statements after expansion and the deepest macro nesting.
+
+    A small lexer that mirrors DotMotif's terminals (strings and comments hide
+    their content, as in DotMotif) finds macro definitions ``name(args) { ... }``
+    and calls ``name(args)``. Every relation (``->``, ``!>``, ...), comparison
+    operator and ``===`` counts one statement (an over-count: a constraint in
+    brackets is part of its edge's statement). A macro's expanded size is its
+    own statements plus the expanded sizes of the macros it calls, resolved as
+    DotMotif resolves them: to the latest definition before the call, so no
+    recursion is possible. DotMotif stores every definition expanded, so the
+    total is the sum over all definitions plus the top level's expansion.
+    """
+    if len(text) > limits.max_query_chars:
+        raise _too_large("the query's length in characters", len(text), "max_query_chars", limits.max_query_chars)
+    toks: list[tuple[str, str, int]] = []  # (kind, value, line)
+    line = 1
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "other"
+        val = m.group()
+        if kind not in ("ws", "comment"):
+            toks.append((kind, val, line))
+        line += val.count("\n")
+    defs: dict[str, _Macro] = {}
+    total = 0
+    top = 0
+    current: _Macro | None = None
+    i, n = 0, len(toks)
+
+    def callee(name: str) -> _Macro | None:
+        # a call resolves to the latest definition before it; names DotMotif's lexer might split
+        # differently (leading '-') are tried both ways, keeping the larger
+        found = [defs[k] for k in {name, name.lstrip("-")} if k in defs]
+        return max(found, key=lambda d: (d.size, d.depth)) if found else None
+
+    while i < n:
+        kind, val, ln = toks[i]
+        if kind == "name" and i + 1 < n and toks[i + 1][1] == "(":
+            j = i + 2
+            while j < n and toks[j][1] not in (")", "(", "{", "}"):
+                j += 1
+            after = j + 1 if j < n and toks[j][1] == ")" else j
+            if current is None and after < n and toks[after][1] == "{":  # a definition
+                current = _Macro(val, ln)
+                i = after + 1
+                continue
+            target = callee(val)
+            size = target.size if target is not None else 1
+            if current is not None:
+                current.size += size
+                if target is not None:
+                    current.depth = max(current.depth, target.depth + 1)
+            else:
+                top += size
+            if total + top + (current.size if current else 0) > limits.max_expanded_statements:
+                where = f" (macro {current.name}, line {current.line})" if current else f" (line {ln})"
+                raise _too_large("the number of statements after macro expansion",
+                                 total + top + (current.size if current else 0), "max_expanded_statements",
+                                 limits.max_expanded_statements, where, at_least=True)
+            i = after
+            continue
+        if val == "}" and current is not None:
+            if current.depth > limits.max_macro_depth:
+                raise _too_large("macro nesting depth", current.depth, "max_macro_depth", limits.max_macro_depth,
+                                 f" (macro {current.name}, line {current.line})")
+            defs[current.name] = current
+            total += current.size
+            current = None
+        elif kind == "rel" or kind == "op":
+            if current is not None:
+                current.size += 1
+            else:
+                top += 1
+        i += 1
+        if total + top + (current.size if current else 0) > limits.max_expanded_statements:
+            where = f" (macro {current.name}, line {current.line})" if current else ""
+            raise _too_large("the number of statements after macro expansion",
+                             total + top + (current.size if current else 0), "max_expanded_statements",
+                             limits.max_expanded_statements, where, at_least=True)
+    if current is not None and current.depth > limits.max_macro_depth:  # unclosed: DotMotif refuses it anyway
+        raise _too_large("macro nesting depth", current.depth, "max_macro_depth", limits.max_macro_depth,
+                         f" (macro {current.name}, line {current.line})")
+    depth = max([d.depth for d in defs.values()] + [current.depth if current else 0])
+    return total + top + (current.size if current else 0), depth
+
+
+def _n_constraints(q: MotifQuery) -> int:
+    n = sum(len(vals) for cons in q.node_constraints.values() for ops in cons.values() for vals in ops.values())
+    n += sum(len(vals) for cons in q.dynamic_node_constraints.values() for ops in cons.values()
+             for vals in ops.values())
+    n += sum(len(e.constraint_items()) for e in q.edges + q.negative)
+    n += sum(len(vals) for cons in q.dynamic_edge_constraints.values() for ops in cons.values()
+             for vals in ops.values())
+    return n
+
+
+def check_limits(q: MotifQuery, limits: QueryLimits | None = None) -> None:
+    """Check a parsed query's nodes, edges and constraints against ``limits`` (None: the defaults).
+
+    Raises
+    ------
+    QueryTooLargeError
+        A count over its limit (the message names the limit and how to raise it).
+
+    Examples
+    --------
+    >>> q = parse_query("A -> B\\nB -> C\\nC -> A\\n")
+    >>> check_limits(q, QueryLimits(max_edges=2))
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QueryTooLargeError: motif query: the number of edges (negative edges included) is 3, over the limit max_edges=2; to allow it, pass limits=QueryLimits(max_edges=3)
+    """
+    lim = _resolve_limits(limits)
+    if len(q.nodes) > lim.max_nodes:
+        raise _too_large("the number of motif nodes", len(q.nodes), "max_nodes", lim.max_nodes)
+    n_edges = len(q.edges) + len(q.negative)
+    if n_edges > lim.max_edges:
+        raise _too_large("the number of edges (negative edges included)", n_edges, "max_edges", lim.max_edges)
+    n_cons = _n_constraints(q)
+    if n_cons > lim.max_constraints:
+        raise _too_large("the number of constraints", n_cons, "max_constraints", lim.max_constraints)
+
+
+# ---------------------------------------------------------------------------------------------- the query
 @dataclass(frozen=True)
 class MotifEdge:
-    """One edge of the motif and its constraints ``{attribute: {op: [values]}}``."""
+    """One edge of the motif and its constraints ``{attribute: {op: [values]}}`` (frozen)."""
 
     u: str
     v: str
@@ -62,7 +319,7 @@ class MotifEdge:
 @dataclass
 class MotifQuery:
     """A parsed motif: nodes in order of appearance, positive and negative edges,
-    static and dynamic constraints, and DotMotif's automorphism pairs."""
+    static and dynamic constraints, and DotMotif's automorphism pairs (picklable)."""
 
     text: str
     nodes: list[str]
@@ -92,8 +349,8 @@ def dotmotif() -> Any:
 
 
 def _freeze(constraints: dict) -> tuple:
-    return tuple(sorted((k, tuple(sorted((op, tuple(vals)) for op, vals in ops.items())))
-                        for k, ops in constraints.items()))
+    return tuple(sorted((str(k), tuple(sorted((op, tuple(vals)) for op, vals in ops.items())))
+                        for k, ops in constraints.items() if ops))
 
 
 def _location(text: str, exc: Any) -> tuple[int | None, int | None]:
@@ -105,37 +362,123 @@ def _location(text: str, exc: Any) -> tuple[int | None, int | None]:
     return line, col
 
 
-def parse_query(text: str, *, exclude_automorphisms: bool = False) -> MotifQuery:
-    """Parse DotMotif text into a :class:`MotifQuery` (parsed queries are cached by text).
-
-    Raises
-    ------
-    QuerySyntaxError
-        The text does not parse (with 1-based line and column).
-    QueryError
-        The text parses but is inconsistent (e.g. ``A -> B`` and ``A !> B``).
-
-    Examples
-    --------
-    >>> parse_query("A -> B\\nB -> ")
-    Traceback (most recent call last):
-    ...
-    connectome.errors.QuerySyntaxError: motif query: unexpected end of input (line 2, column 6)
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise QueryError("query: give a DotMotif motif, e.g. 'A -> B\\nB -> C'", "query")
-    return copy.deepcopy(_parse_cached(text, bool(exclude_automorphisms)))
+_LITERAL_WORDS = {"True": True, "False": False}
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_cached(text: str, exclude_automorphisms: bool) -> MotifQuery:
+def _flatten_rules(rules: list) -> list:
+    out = []
+    for rule in rules:
+        if isinstance(rule, tuple):
+            out.append(rule)
+        else:
+            out.extend(rule)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _parser_class() -> type:
+    """DotMotif's v2 parser with guards: values must be literals (checked before DotMotif would
+    ``eval`` them), and constraints DotMotif would lose or misplace are refused."""
+    dotmotif()
+    import lark
+    from dotmotif.parsers.v2 import DotMotifTransformer, ParserV2, dm_parser
+
+    def literal(tok: Any) -> None:
+        if isinstance(tok, lark.Token) and tok.type == "WORD" and str(tok) not in _LITERAL_WORDS:
+            raise QuerySyntaxError(
+                f"motif query: value {str(tok)!r} is not a literal; values are numbers, quoted strings "
+                f"or True/False: quote strings, e.g. \"{tok}\"", tok.line, tok.column)
+
+    class Transformer(DotMotifTransformer):
+        def edge_clause(self, tup: Any) -> Any:
+            literal(tup[2])
+            return super().edge_clause(tup)
+
+        def node_constraint(self, tup: Any) -> Any:
+            if len(tup) == 4:
+                literal(tup[3])
+            return super().node_constraint(tup)
+
+        def macro_node_constraint(self, tup: Any) -> Any:
+            if len(tup) == 4:
+                literal(tup[3])
+            return super().macro_node_constraint(tup)
+
+        def named_edge_macro(self, tup: Any) -> Any:
+            rule = super().named_edge_macro(tup)
+            attrs = rule[4]
+            if isinstance(attrs, dict):  # DotMotif's macro expansion expects (key, op, value) triples here
+                attrs = [(k, op, val) for k, ops in attrs.items() for op, vals in ops.items() for val in vals]
+            return rule[:4] + (attrs, rule[5])
+
+        def edge(self, tup: Any) -> Any:
+            u, rel, v = str(tup[0]), tup[1], str(tup[2])
+            attrs = tup[3] if len(tup) == 4 else {}
+            if attrs and self.G.has_edge(u, v):
+                for d in self.G.get_edge_data(u, v).values():
+                    if d["exists"] == rel["exists"] and d.get("constraints") != attrs:
+                        arrow = "->" if rel["exists"] else "!>"
+                        raise QueryError(
+                            f"motif query: edge {u} {arrow} {v} is written more than once with different "
+                            f"constraints ({_show(d.get('constraints') or {})} and {_show(attrs)}); DotMotif "
+                            "keeps only the first, so write them all on one edge, e.g. "
+                            "[weight >= 5, weight < 10], or name it (as e) and constrain e", "query")
+            return super().edge(tup)
+
+        def macro_call_re(self, tup: Any) -> Any:
+            callname, _ = tup
+            macro = self.macros.get(callname)
+            if macro is not None:
+                for rule in _flatten_rules(macro["rules"]):
+                    lost = (rule[0] == "node_constraint" or (rule[0] == "named_edge" and rule[4])
+                            or (rule[0] != "named_edge" and len(rule) == 4 and rule[3]))
+                    if lost:
+                        raise QueryError(
+                            f"motif query: macro {callname!r} has constraints and is called inside another "
+                            "macro; DotMotif loses or misplaces the constraints of nested macro calls, so "
+                            f"call {callname!r} at the top level, or write its constraints in the calling "
+                            "macro", "query")
+            return super().macro_call_re(tup)
+
+        def macro_call(self, tup: Any) -> Any:
+            callname, _ = tup
+            macro = self.macros.get(callname)
+            if macro is not None:
+                rules = _flatten_rules(macro["rules"])
+                named = {r[5] for r in rules if r[0] == "named_edge"}
+                for rule in rules:
+                    if rule[0] == "node_constraint" and len(rule) == 6 and rule[1] not in named:
+                        raise QueryError(
+                            f"motif query: macro {callname!r} compares two nodes ({rule[1]}.{rule[2]} {rule[3]} "
+                            f"{rule[4]}.{rule[5]}); DotMotif does not map the second node to the macro's "
+                            "arguments, so write this comparison at the top level", "query")
+            return super().macro_call(tup)
+
+    class Parser(ParserV2):
+        def parse(self, dm: str) -> Any:
+            tree = dm_parser.parse(dm)
+            return Transformer(validators=self.validators).transform(tree)
+
+    return Parser
+
+
+def _show(cons: Any) -> str:
+    if isinstance(cons, dict):
+        items = [(k, op, v) for k, ops in cons.items() for op, vals in ops.items() for v in vals]
+    else:
+        items = list(cons)
+    return "[" + ", ".join(f"{k} {op} {v!r}" for k, op, v in items) + "]"
+
+
+def _parse(text: str, exclude_automorphisms: bool) -> MotifQuery:
+    """Run DotMotif on ``text`` (already bounded) and convert its result."""
     import lark
 
     Motif = dotmotif().Motif
     # DotMotif treats a one-line string as a possible file name; motifs are always text here
     source = text if "\n" in text else text + "\n"
     try:
-        m = Motif(source, exclude_automorphisms=exclude_automorphisms)
+        m = Motif(source, exclude_automorphisms=exclude_automorphisms, parser=_parser_class())
     except lark.exceptions.UnexpectedEOF as exc:
         line, col = _location(source, exc)
         raise QuerySyntaxError("motif query: unexpected end of input", line, col) from None
@@ -146,26 +489,349 @@ def _parse_cached(text: str, exclude_automorphisms: bool) -> MotifQuery:
         line, col = _location(source, exc)
         raise QuerySyntaxError(f"motif query: unexpected {exc.token!s}", line, col) from None
     except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, MemoryError):
+            raise MemoryError from None
+        if isinstance(exc.orig_exc, QueryError):
+            raise exc.orig_exc from None
         raise QueryError(f"motif query: {exc.orig_exc}", "query") from None
+    except MemoryError:
+        raise
     except (KeyError, ValueError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         raise QueryError(f"motif query: {msg}", "query") from None
     except Exception as exc:  # DotMotif validators raise their own exception types
         raise QueryError(f"motif query: {exc}", "query") from None
+    return _convert(text, m, exclude_automorphisms)
+
+
+def _check_value(where: str, value: Any) -> None:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return
+    raise QueryError(f"motif query: value {value!r} of {where} is not a literal; values are numbers, quoted "
+                     "strings or True/False (quote strings)", "query")
+
+
+def _convert(text: str, m: Any, exclude_automorphisms: bool) -> MotifQuery:
     g = m.to_nx()
     nodes = [str(x) for x in g.nodes]
+    node_set = set(nodes)
+    edge_cons = {(str(u), str(v)): cons for (u, v), cons in m.list_edge_constraints().items()}
+    pairs = {(str(u), str(v)) for u, v in g.edges()}
+    for (u, v), cons in edge_cons.items():
+        if any(ops for ops in cons.values()) and (u, v) not in pairs:
+            raise QueryError(f"motif query: the constraint {_show(cons)} is placed by DotMotif on {u} -> {v}, "
+                             "which is not an edge of the motif; write it on a named edge at the top level",
+                             "query")
+        for key, ops in cons.items():
+            for vals in ops.values():
+                for val in vals:
+                    _check_value(f"edge {u} -> {v} ({key})", val)
     pos, neg = [], []
     for u, v, attrs in g.edges(data=True):
-        e = MotifEdge(str(u), str(v), _freeze(attrs.get("constraints", {}) or {}))
+        e = MotifEdge(str(u), str(v), _freeze(edge_cons.get((str(u), str(v)), {}) or {}))
         (pos if attrs.get("exists", True) else neg).append(e)
+    node_constraints = {str(k): v for k, v in m.list_node_constraints().items() if v}
+    for node, cons in node_constraints.items():
+        if node not in node_set:
+            raise QueryError(f"motif query: constraint on {node}, which is neither a node nor a named edge "
+                             "of the motif", "query")
+        for key, ops in cons.items():
+            for vals in ops.values():
+                for val in vals:
+                    _check_value(f"{node}.{key}", val)
+    dynamic = {str(k): v for k, v in m.list_dynamic_node_constraints().items() if v}
+    for node, cons in dynamic.items():
+        for key, ops in cons.items():
+            for op, others in ops.items():
+                for other, okey in others:
+                    for x in (node, other):
+                        if str(x) not in node_set:
+                            raise QueryError(f"motif query: the comparison {node}.{key} {op} {other}.{okey} "
+                                             f"names {x}, which is not a node of the motif", "query")
     autos = [(str(a), str(b)) for a, b in m.list_automorphisms()] if exclude_automorphisms else []
     return MotifQuery(
         text=text, nodes=nodes, edges=pos, negative=neg,
-        node_constraints={str(k): v for k, v in m.list_node_constraints().items() if v},
-        dynamic_node_constraints={str(k): v for k, v in m.list_dynamic_node_constraints().items() if v},
+        node_constraints=node_constraints,
+        dynamic_node_constraints=dynamic,
         dynamic_edge_constraints=dict(m.list_dynamic_edge_constraints()),
         automorphism_pairs=autos, exclude_automorphisms=exclude_automorphisms,
     )
+
+
+# ---------------------------------------------------------------------------------------------- cache
+class _Cache:
+    """Parsed queries by (text, exclude_automorphisms); thread-safe LRU (servers parse from threads)."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._d: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> MotifQuery | None:
+        with self._lock:
+            q = self._d.get(key)
+            if q is not None:
+                self._d.move_to_end(key)
+            return q
+
+    def put(self, key: tuple, q: MotifQuery) -> None:
+        with self._lock:
+            self._d[key] = q
+            self._d.move_to_end(key)
+            while len(self._d) > self.maxsize:
+                self._d.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+
+_CACHE = _Cache()
+
+
+def _check_text(text: Any) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise QueryError("query: give a DotMotif motif, e.g. 'A -> B\\nB -> C'", "query")
+
+
+def parse_query(text: str, *, exclude_automorphisms: bool = False, limits: QueryLimits | None = None) -> MotifQuery:
+    """Parse DotMotif text into a :class:`MotifQuery` (parsed queries are cached by text).
+
+    The text is bounded by ``limits`` before DotMotif runs (length, macro
+    nesting depth, statements after macro expansion, computed from the text
+    alone), and the parsed motif after (nodes, edges, constraints).
+
+    Parameters
+    ----------
+    text : str
+        DotMotif text.
+    exclude_automorphisms : bool
+        Compute DotMotif's automorphism pairs (one match per automorphism class).
+    limits : QueryLimits, optional
+        Size limits; None uses :data:`DEFAULT_QUERY_LIMITS`.
+
+    Raises
+    ------
+    QuerySyntaxError
+        The text does not parse, or a value is not a literal (with 1-based line and column).
+    QueryError
+        The text parses but is inconsistent (e.g. ``A -> B`` and ``A !> B``), or has
+        a constraint DotMotif would lose (a constrained macro called inside another macro).
+    QueryTooLargeError
+        The query is over one of ``limits``.
+
+    Examples
+    --------
+    >>> parse_query("A -> B\\nB -> ")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QuerySyntaxError: motif query: unexpected end of input (line 2, column 6)
+    >>> parse_query('A -> B\\nA.cell_type == KC\\n')
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QuerySyntaxError: motif query: value 'KC' is not a literal; values are numbers, quoted strings or True/False: quote strings, e.g. "KC" (line 2, column 16)
+    >>> len(parse_query("A -> B\\nB -> C\\n", limits=QueryLimits(max_nodes=3)).nodes)
+    3
+    """
+    _check_text(text)
+    lim = _resolve_limits(limits)
+    _static_check(text, lim)
+    key = (text, bool(exclude_automorphisms))
+    q = _CACHE.get(key)
+    if q is None:
+        q = _parse(text, bool(exclude_automorphisms))
+        _CACHE.put(key, q)
+    check_limits(q, lim)
+    return copy.deepcopy(q)
+
+
+# ---------------------------------------------------------------------------------------------- isolation
+_CTX_LOCK = threading.Lock()
+_CTX: Any = None
+
+
+_LAUNCH = threading.local()
+
+
+def _context() -> Any:
+    """The forkserver context (never fork: servers call this from threads), with this module and
+    DotMotif preloaded in the server so that a child starts in milliseconds.
+
+    A child started by multiprocessing re-imports the parent's ``__main__`` script (a server's
+    entry point) before it runs; the parse child needs nothing from it, so the preparation data
+    of the processes started here leaves it out (only in the thread that starts them)."""
+    global _CTX
+    with _CTX_LOCK:
+        if _CTX is None:
+            import multiprocessing
+            from multiprocessing import spawn
+
+            original = spawn.get_preparation_data
+            if not getattr(original, "_connectome_wrapped", False):
+                def get_preparation_data(name: str) -> dict:
+                    data = original(name)
+                    if getattr(_LAUNCH, "active", False):
+                        data.pop("init_main_from_path", None)
+                        data.pop("init_main_from_name", None)
+                    return data
+
+                get_preparation_data._connectome_wrapped = True  # type: ignore[attr-defined]
+                spawn.get_preparation_data = get_preparation_data
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["connectome.motifs.query", "dotmotif"])
+            _CTX = ctx
+        return _CTX
+
+
+def _address_space() -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - not Linux
+        return None
+    return None  # pragma: no cover
+
+
+def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int | None) -> None:
+    """Parse in a child process under an address-space limit; send back ("ok", query) or an error."""
+    try:
+        try:
+            if memory_bytes is not None:
+                import resource
+
+                base = _address_space()
+                if base is not None:
+                    cap = base + int(memory_bytes)
+                    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+                    if hard != resource.RLIM_INFINITY:
+                        cap = min(cap, hard)
+                    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+            msg: tuple = ("ok", _parse(text, exclude_automorphisms))
+        except MemoryError:
+            msg = ("memory", None)
+        except QuerySyntaxError as exc:
+            full = str(exc)
+            suffix = f" (line {exc.line}, column {exc.column})" if exc.line is not None else ""
+            base_msg = full[:-len(suffix)] if suffix and full.endswith(suffix) else full
+            msg = ("syntax", (base_msg, exc.line, exc.column))
+        except QueryTooLargeError as exc:
+            msg = ("too_large", str(exc))
+        except QueryError as exc:
+            msg = ("error", str(exc))
+        except Exception as exc:  # anything else DotMotif raises is the query's fault
+            msg = ("error", f"motif query: {exc}")
+        conn.send(msg)
+    except MemoryError:  # pragma: no cover - could not even report it: the parent reads the exit
+        pass
+    finally:
+        conn.close()
+
+
+def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, limits: QueryLimits | None = None,
+                         timeout: float, memory_bytes: int | None = 512 * _MiB) -> MotifQuery:
+    """:func:`parse_query` with DotMotif run in a child process under a time and memory budget.
+
+    For servers: the static checks of ``limits`` run here, then DotMotif parses
+    in a child started from a ``forkserver`` (never a plain fork, which is
+    unsafe in a multi-threaded process) with its address space capped by
+    ``resource.setrlimit(RLIMIT_AS)``; the child is killed when ``timeout``
+    passes. Successful results are cached in this process by
+    ``(text, exclude_automorphisms)``, shared with :func:`parse_query`, so a
+    repeated query starts no child. The :class:`MotifQuery` returned can be
+    passed to :func:`~connectome.motifs.find_motifs` and
+    :func:`~connectome.motifs.count_motifs`.
+
+    Parameters
+    ----------
+    text, exclude_automorphisms, limits
+        As :func:`parse_query`.
+    timeout : float
+        Seconds the parse may take, from the child's start (the first call in a
+        process also starts the forkserver, which is not counted).
+    memory_bytes : int or None
+        Address space the child may add to what it starts with (default 512 MiB;
+        Linux). None: no memory limit.
+
+    Raises
+    ------
+    QuerySyntaxError, QueryError
+        As :func:`parse_query` (the same messages, line and column).
+    QueryTooLargeError
+        Over ``limits``, or the parse ran out of ``memory_bytes``.
+    QueryTimeoutError
+        The parse ran past ``timeout``; the child is killed.
+
+    Examples
+    --------
+    >>> q = parse_query_isolated("A -> B [weight >= 5]\\nB -> A\\n", timeout=30)
+    >>> q == parse_query("A -> B [weight >= 5]\\nB -> A\\n")
+    True
+    """
+    _check_text(text)
+    lim = _resolve_limits(limits)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
+    if memory_bytes is not None and (isinstance(memory_bytes, bool) or not isinstance(memory_bytes, int)
+                                     or memory_bytes <= 0):
+        raise InputError(f"memory_bytes must be a positive integer or None, not {memory_bytes!r}", "memory_bytes")
+    _static_check(text, lim)
+    key = (text, bool(exclude_automorphisms))
+    q = _CACHE.get(key)
+    if q is None:
+        q = _parse_in_child(text, bool(exclude_automorphisms), float(timeout), memory_bytes)
+        _CACHE.put(key, q)
+    check_limits(q, lim)
+    return copy.deepcopy(q)
+
+
+def _parse_in_child(text: str, exclude_automorphisms: bool, timeout: float, memory_bytes: int | None) -> MotifQuery:
+    ctx = _context()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, text, exclude_automorphisms, memory_bytes),
+                       name="connectome-motif-parse", daemon=True)
+    msg: Any = None
+    timed_out = False
+    try:
+        _LAUNCH.active = True
+        try:
+            proc.start()
+        finally:
+            _LAUNCH.active = False
+        send.close()
+        if recv.poll(timeout):
+            try:
+                msg = recv.recv()
+            except (EOFError, OSError):  # the child died without a word
+                msg = None
+        else:
+            timed_out = True
+    finally:
+        send.close()
+        recv.close()
+        if proc.pid is not None:  # started
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            proc.close()
+    if timed_out:
+        raise QueryTimeoutError(
+            f"motif query: parsing ran past its time budget of {timeout} s; simplify the query "
+            "(fewer macros, shorter text) or raise the time budget")
+    if msg is None or msg[0] == "memory":
+        mem = "no limit" if memory_bytes is None else f"{memory_bytes:,} bytes"
+        raise QueryTooLargeError(
+            f"motif query: parsing ran out of its memory budget ({mem}); simplify the query "
+            "(fewer macros, shorter text) or raise memory_bytes", "query")
+    kind, payload = msg
+    if kind == "ok":
+        return payload
+    if kind == "syntax":
+        raise QuerySyntaxError(*payload)
+    if kind == "too_large":
+        raise QueryTooLargeError(payload, "query")
+    raise QueryError(payload, "query")
 
 
 def validate_query(q: MotifQuery, node_columns: Iterable[str]) -> None:
@@ -192,7 +858,7 @@ def validate_query(q: MotifQuery, node_columns: Iterable[str]) -> None:
                     if key not in cols:
                         raise QueryError(f"motif query: node attribute {key!r} (on {other}) does not exist; "
                                          f"node attributes: {', '.join(cols)}", "query")
-    for e in q.edges:
+    for e in q.edges + q.negative:
         for key, _, _ in e.constraint_items():
             if key not in EDGE_ATTRIBUTES:
                 raise QueryError(f"motif query: edge attribute {key!r} (on {e.u} -> {e.v}) does not exist; "
