@@ -448,7 +448,7 @@ class JobManager:
     def _dispatch(self, job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
         attempt = int(job["attempts"]) + 1
         full = {**spec, "id": job["id"], "kind": job["kind"], "dataset": job["dataset"], "attempt": attempt,
-                "results_dir": str(self.settings.results_dir)}
+                "results_dir": str(self.settings.results_dir), "nice": self.settings.job_nice}
         job = self.store.update(job["id"], attempts=attempt) or job
         future = self._backend.submit(full)
         with self._lock:

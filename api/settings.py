@@ -25,7 +25,7 @@ the database are made when the app starts.
 ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
 ``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
 ``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
-``CONNECTOME_API_COMPUTE_THREADS``,
+``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``,
 ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``
     Limits and the URL clients reach the service at (see :class:`Settings`).
 
@@ -97,6 +97,9 @@ class Settings:
     max_inflight_per_token : int
         Requests of one token handled at once (429 with ``Retry-After`` above
         it), so that one token's connections never use up ``max_inflight``.
+    job_nice : int
+        CPU niceness of job work (0-19; default 10): jobs use idle CPU first,
+        so that requests keep their latency while jobs run on the same machine.
     query_memory_bytes : int
         Memory a motif query's parse may use (DotMotif runs in a child
         process with this address-space limit; 400 ``query_too_large`` above it).
@@ -144,6 +147,7 @@ class Settings:
     max_inflight: int = 256
     max_inflight_per_token: int = 64
     query_memory_bytes: int = 512 * 1024 * 1024
+    job_nice: int = 10
     header_timeout_s: float = 10.0
     body_timeout_s: float = 20.0
     compute_threads: int = 4
@@ -168,6 +172,8 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise InputError(f"{name} must be a positive number of seconds, not {value!r}", name)
+        if isinstance(self.job_nice, bool) or not isinstance(self.job_nice, int) or not 0 <= self.job_nice <= 19:
+            raise InputError(f"job_nice must be an integer from 0 to 19, not {self.job_nice!r}", "job_nice")
         if self.query_timeout_s > self.max_query_timeout_s:
             raise InputError("query_timeout_s must not exceed max_query_timeout_s", "query_timeout_s")
         s = self.cluster.strip().lower()

@@ -238,6 +238,43 @@ def _records(df: Any) -> list[dict[str, Any]]:
     return [_jsonable(r) for r in df.to_dict(orient="records")]
 
 
+def lower_priority(nice: int) -> int | None:
+    """Run this job's CPU work at niceness ``nice`` (at least), so that it never slows the requests.
+
+    On a Dask worker the whole worker process is lowered (every thread of it;
+    threads it starts later inherit the value); in the server's own job
+    threads, only the calling thread. Niceness is only ever raised. Returns
+    the niceness now in force (``None`` where the platform has none).
+
+    Examples
+    --------
+    >>> lower_priority(0) is None or isinstance(lower_priority(0), int)
+    True
+    """
+    import os
+    import threading
+
+    if not hasattr(os, "setpriority"):  # pragma: no cover - not on Linux/macOS
+        return None
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        tids = [int(t) for t in os.listdir("/proc/self/task")] if os.path.isdir("/proc/self/task") else [0]
+    except (ImportError, ValueError):
+        tids = [threading.get_native_id()]
+    now = None
+    for tid in tids:
+        try:
+            current = os.getpriority(os.PRIO_PROCESS, tid)
+            if current < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+            now = max(current, nice)
+        except OSError as exc:  # a thread that ended meanwhile, or no permission: the job still runs
+            logger.debug("could not lower the priority of thread %s: %s", tid, exc)
+    return now
+
+
 def run_job(spec: dict[str, Any], reporter: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Run one job attempt (on a Dask worker, or in the server's thread pool).
 
@@ -257,6 +294,7 @@ def run_job(spec: dict[str, Any], reporter: Callable[[dict], None] | None = None
     fn = KINDS.get(spec.get("kind", ""))
     if fn is None:
         raise InputError(f"kind: unknown job kind {spec.get('kind')!r}; known: {', '.join(sorted(KINDS))}", "kind")
+    lower_priority(int(spec.get("nice", 0)))
     progress = Progress(spec, reporter or _worker_events)
     progress(0.0, "started")
     from connectome.scheduler import use_scheduler

@@ -337,3 +337,23 @@ def test_still_computing_converges_to_the_final_error(tmp_path):
         assert len(calls) == 2
     finally:
         svc.close()
+
+
+def test_job_work_runs_at_a_lower_cpu_priority():
+    """Jobs yield the CPU to requests: their thread (or worker process) runs at niceness >= job_nice."""
+    import os
+
+    from api.tasks import lower_priority
+
+    seen = {}
+
+    def job_thread():
+        seen["now"] = lower_priority(7)
+        seen["nice"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=job_thread)
+    t.start()
+    t.join()
+    assert seen == {"now": max(7, before), "nice": max(7, before)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the server's thread: untouched
