@@ -321,11 +321,10 @@ class _DaskBackend:
                 "tls": bool(address and str(address).startswith("tls://"))}
 
     def close(self) -> None:
-        cluster = getattr(self.client, "_connectome_owns_cluster", None)
+        from connectome.scheduler import close_client
+
         try:
-            self.client.close()
-            if cluster is not None:
-                cluster.close()
+            close_client(self.client)
         except Exception as exc:  # pragma: no cover
             logger.warning("closing the Dask cluster failed: %s", exc)
 

@@ -62,8 +62,7 @@ def main() -> None:
                                       progress=True)
             elapsed = time.perf_counter() - t0
         finally:
-            client.close()
-            client._connectome_owns_cluster.close()
+            cx.close_client(client)
     print(f"{args.n} degree-preserving samples ({args.swaps:g} swaps/edge) + censuses on {args.workers} "
           f"process workers: {elapsed:.0f} s ({elapsed / 60:.1f} min), {elapsed / args.n:.1f} s per sample")
     print(f"peak RSS of driver + workers: {rss.peak / 2**30:.2f} GiB")

@@ -66,6 +66,7 @@ _EXPORTS = {
     "use_scheduler": "scheduler",
     "set_scheduler": "scheduler",
     "local_cluster": "scheduler",
+    "close_client": "scheduler",
 }
 
 __all__ = sorted(_EXPORTS) + ["errors", "neuroglancer", "__version__"]

@@ -31,6 +31,7 @@ import contextvars
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -40,6 +41,7 @@ from .errors import InputError, SchedulerError
 logger = logging.getLogger(__name__)
 
 __all__ = ["use_scheduler", "set_scheduler", "get_scheduler", "compute", "local_cluster", "scheduler_name",
+           "owned_cluster", "close_client",
            "close_clients", "share"]
 
 ENV = "CONNECTOME_SCHEDULER"
@@ -47,6 +49,8 @@ _current: contextvars.ContextVar[Any] = contextvars.ContextVar("connectome_sched
 _global: list[Any] = [None]
 _clients: dict[str, Any] = {}
 _lock = threading.Lock()
+#: LocalClusters started by :func:`local_cluster`, by their client (see :func:`owned_cluster`).
+_owned: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 _NAMED = {"sync": "sync", "synchronous": "sync", "single-threaded": "sync",
           "threads": "threads", "threading": "threads"}
@@ -273,7 +277,7 @@ def local_cluster(n_workers: int | None = None, threads_per_worker: int = 1, *, 
             "start it under `if __name__ == '__main__':`"
         ) from exc
     client = Client(cluster, set_as_default=False, security=sec)
-    client._connectome_owns_cluster = cluster  # closed with the client
+    _owned[client] = cluster  # closed with the client (close_client)
     if not dashboard:
         _close_http(cluster, client)
     return client
@@ -354,15 +358,25 @@ def compute(*collections: Any, scheduler: Any = None) -> tuple:
     return dask.compute(*collections, scheduler=sched)
 
 
+def owned_cluster(client: Any) -> Any:
+    """The LocalCluster that :func:`local_cluster` started for ``client`` (``None`` for any other client)."""
+    return _owned.get(client)
+
+
+def close_client(client: Any) -> None:
+    """Close ``client`` and, when :func:`local_cluster` started it, its LocalCluster."""
+    cluster = _owned.pop(client, None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
 @atexit.register
 def close_clients() -> None:
     """Close the clients (and LocalClusters) this module opened; called at exit."""
     for client in list(_clients.values()):
-        cluster = getattr(client, "_connectome_owns_cluster", None)
         try:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-        except Exception:
-            pass
+            close_client(client)
+        except Exception as exc:  # at exit: report, and go on closing the others
+            logger.debug("closing a Dask client at exit failed: %s", exc)
     _clients.clear()

@@ -34,17 +34,14 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def cluster_client():
     """A real dask.distributed LocalCluster with 2 process workers."""
-    from connectome.scheduler import close_clients, local_cluster
+    from connectome.scheduler import close_client, close_clients, local_cluster
 
     client = local_cluster(n_workers=2, threads_per_worker=1)
     try:
         yield client
     finally:
         close_clients()  # clients that connected by address go first
-        cluster = getattr(client, "_connectome_owns_cluster", None)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close_client(client)
 
 
 @pytest.fixture(scope="session")

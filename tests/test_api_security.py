@@ -134,9 +134,9 @@ def test_local_cluster_dashboard_only_when_asked():
     from api.testing import free_port
 
     def close(client):
-        cluster = client._connectome_owns_cluster
-        client.close()
-        cluster.close()
+        from connectome.scheduler import close_client
+
+        close_client(client)
 
     client = local_cluster(n_workers=1, security=True)
     try:
