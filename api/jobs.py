@@ -29,9 +29,9 @@ Examples
 >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "s.db"); db.migrate()
 >>> store = JobStore(db)
 >>> job = store.create("ingest", "mine", {"source": "larva"}, user="alice", token_id="tok_1")
->>> job["state"], job["attempts"]
+>>> job.state, job.attempts
 ('queued', 0)
->>> store.update(job["id"], state="running", progress=0.5)["progress"]
+>>> store.update(job.id, state="running", progress=0.5).progress
 0.5
 >>> store.active_count(token_id="tok_1")
 1
@@ -43,6 +43,7 @@ import json
 import logging
 import threading
 import uuid
+from dataclasses import dataclass
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JobStore", "JobManager", "ACTIVE", "TERMINAL", "JOB_ID_PATTERN"]
+__all__ = ["JobRecord", "JobStore", "JobManager", "ACTIVE", "TERMINAL", "JOB_ID_PATTERN"]
 
 ACTIVE = ("queued", "running")
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -68,12 +69,46 @@ _COLUMNS = ("id", "kind", "dataset", "user", "token_id", "params", "state", "pro
             "error_message", "result_path", "attempts", "created", "started", "finished", "updated")
 
 
-def _row(r: Any) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    d = dict(r)
-    d["params"] = json.loads(d["params"])
-    return d
+@dataclass(frozen=True)
+class JobRecord:
+    """One job as the service database holds it (what :class:`JobStore` returns)."""
+
+    id: str
+    kind: str
+    dataset: str | None
+    user: str
+    token_id: str
+    params: dict[str, Any]
+    state: str
+    progress: float
+    message: str
+    error_code: str | None
+    error_message: str | None
+    result_path: str | None
+    attempts: int
+    created: str
+    started: str | None
+    finished: str | None
+    updated: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> JobRecord:
+        """A record from a database row of :data:`_COLUMNS`."""
+        d = dict(row)
+        d["params"] = json.loads(d["params"])
+        d["progress"] = float(d["progress"])
+        d["attempts"] = int(d["attempts"])
+        d["message"] = d["message"] or ""
+        return cls(**d)
+
+    @property
+    def active(self) -> bool:
+        """Queued or running."""
+        return self.state in ACTIVE
+
+
+def _row(r: Any) -> JobRecord | None:
+    return None if r is None else JobRecord.from_row(r)
 
 
 class JobStore:
@@ -84,7 +119,7 @@ class JobStore:
 
     def create(self, kind: str, dataset: str | None, params: dict[str, Any], *, user: str, token_id: str,
                spec: dict[str, Any] | None = None, max_per_token: int | None = None,
-               max_total: int | None = None) -> dict[str, Any]:
+               max_total: int | None = None) -> JobRecord:
         """Insert a queued job, enforcing the limits atomically.
 
         Raises
@@ -118,7 +153,7 @@ class JobStore:
         assert job is not None
         return job
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str) -> JobRecord | None:
         """A job record, or ``None``."""
         return _row(self.db.one(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id = ?", (job_id,)))
 
@@ -127,7 +162,7 @@ class JobStore:
         raw = self.db.scalar("SELECT spec FROM jobs WHERE id = ?", (job_id,))
         return None if raw is None else json.loads(raw)
 
-    def update(self, job_id: str, *, only_if: tuple[str, ...] | None = None, **fields: Any) -> dict[str, Any] | None:
+    def update(self, job_id: str, *, only_if: tuple[str, ...] | None = None, **fields: Any) -> JobRecord | None:
         """Change fields of a job (only while its state is in ``only_if``, if given)."""
         fields["updated"] = utc_now()
         sets = ", ".join(f"{k} = ?" for k in fields)
@@ -140,7 +175,7 @@ class JobStore:
         return self.get(job_id)
 
     def list(self, *, user: str | None = None, dataset: str | None = None, kind: str | None = None,
-             state: str | None = None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+             state: str | None = None, limit: int = 100, offset: int = 0) -> list[JobRecord]:
         """Jobs, newest first."""
         where, args = [], []
         for col, value in (("user", user), ("dataset", dataset), ("kind", kind), ("state", state)):
@@ -153,14 +188,14 @@ class JobStore:
         sql += " ORDER BY created DESC, id DESC LIMIT ? OFFSET ?"
         return [_row(r) for r in self.db.all(sql, (*args, limit, offset))]  # type: ignore[misc]
 
-    def find_succeeded(self, kind: str, dataset: str | None, params: dict[str, Any], user: str) -> dict[str, Any] | None:
+    def find_succeeded(self, kind: str, dataset: str | None, params: dict[str, Any], user: str) -> JobRecord | None:
         """The newest succeeded job of ``user`` with exactly these parameters, if any."""
         row = self.db.one(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE kind = ? AND dataset IS ? AND params = ? "
                           "AND user = ? AND state = 'succeeded' ORDER BY finished DESC LIMIT 1",
                           (kind, dataset, json.dumps(params, sort_keys=True), user))
         return _row(row)
 
-    def active(self) -> list[dict[str, Any]]:
+    def active(self) -> list[JobRecord]:
         """Queued and running jobs, oldest first."""
         rows = self.db.all(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state IN ('queued', 'running') "
                            "ORDER BY created, id")
@@ -345,7 +380,7 @@ class JobManager:
     """
 
     def __init__(self, settings: Settings, db: Database,
-                 on_finished: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_finished: Callable[[JobRecord], None] | None = None) -> None:
         self.settings = settings
         self.store = JobStore(db)
         self.on_finished = on_finished
@@ -430,7 +465,7 @@ class JobManager:
 
     # ------------------------------------------------------------------ submit
     def submit(self, kind: str, dataset: str | None, params: dict[str, Any], who: Principal,
-               spec: dict[str, Any]) -> dict[str, Any]:
+               spec: dict[str, Any]) -> JobRecord:
         """Record a job and send it to the cluster.
 
         ``params`` are what the client asked for (stored, shown back);
@@ -444,16 +479,16 @@ class JobManager:
                                 max_total=self.settings.max_queued_jobs)
         return self._dispatch(job, spec)
 
-    def _dispatch(self, job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-        attempt = int(job["attempts"]) + 1
-        full = {**spec, "id": job["id"], "kind": job["kind"], "dataset": job["dataset"], "attempt": attempt,
+    def _dispatch(self, job: JobRecord, spec: dict[str, Any]) -> JobRecord:
+        attempt = job.attempts + 1
+        full = {**spec, "id": job.id, "kind": job.kind, "dataset": job.dataset, "attempt": attempt,
                 "results_dir": str(self.settings.results_dir), "nice": self.settings.job_nice}
-        job = self.store.update(job["id"], attempts=attempt) or job
+        job = self.store.update(job.id, attempts=attempt) or job
         future = self._backend.submit(full)
         with self._lock:
-            self._futures[job["id"]] = future
-        future.add_done_callback(lambda f, _id=job["id"], _a=attempt: self._on_done(_id, _a, f))
-        logger.info("job %s (%s, attempt %d) submitted", job["id"], job["kind"], attempt)
+            self._futures[job.id] = future
+        future.add_done_callback(lambda f, _id=job.id, _a=attempt: self._on_done(_id, _a, f))
+        logger.info("job %s (%s, attempt %d) submitted", job.id, job.kind, attempt)
         return job
 
     # ------------------------------------------------------------------ events
@@ -465,11 +500,11 @@ class JobManager:
             job_id = msg["job"]
             attempt = int(msg.get("attempt", 0))
             job = self.store.get(job_id)
-            if job is None or job["state"] in TERMINAL or int(job["attempts"]) != attempt:
+            if job is None or job.state in TERMINAL or job.attempts != attempt:
                 return
             fields: dict[str, Any] = {"progress": float(msg.get("progress", 0.0)), "message": str(msg.get("message", ""))}
-            if job["state"] == "queued":
-                fields.update(state="running", started=job["started"] or utc_now())
+            if job.state == "queued":
+                fields.update(state="running", started=job.started or utc_now())
             self.store.update(job_id, only_if=ACTIVE, **fields)
         except Exception as exc:  # never let a bad message break the event stream
             logger.warning("ignoring job event %r: %s", msg, exc)
@@ -494,9 +529,9 @@ class JobManager:
         if not self.running:
             return  # the server is stopping: the job stays active and recovery resumes it
         job = self.store.get(job_id)
-        if job is None or int(job["attempts"]) != attempt:
+        if job is None or job.attempts != attempt:
             return  # a newer attempt owns the job
-        if job["state"] in TERMINAL:
+        if job.state in TERMINAL:
             return
         if future.cancelled():
             self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(), message="cancelled")
@@ -512,7 +547,7 @@ class JobManager:
             job = self.store.update(job_id, only_if=ACTIVE, state="succeeded", progress=1.0, message="done",
                                     result_path=str(path), finished=utc_now())
             logger.info("job %s succeeded", job_id)
-            if job is not None and job["state"] == "succeeded" and self.on_finished is not None:
+            if job is not None and job.state == "succeeded" and self.on_finished is not None:
                 try:
                     self.on_finished(job)
                 except Exception as cb_exc:
@@ -542,11 +577,11 @@ class JobManager:
                                         "again once space is freed (retryable)", message="failed")
 
     # ------------------------------------------------------------------ cancel
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a queued or running job (a finished job is returned unchanged)."""
         job = self.store.get(job_id)
-        if job is None or job["state"] in TERMINAL:
-            return job  # type: ignore[return-value]
+        if job is None or job.state in TERMINAL:
+            return job
         self._cancel_marker(job_id).parent.mkdir(parents=True, exist_ok=True)
         self._cancel_marker(job_id).touch()
         job = self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(),
@@ -599,7 +634,7 @@ class JobManager:
                 if job_id in self._futures:
                     continue
             job = self.store.get(job_id)
-            if job is not None and job["state"] in ACTIVE:
+            if job is not None and job.state in ACTIVE:
                 self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(),
                                   message="cancelled by the user")
             marker.unlink(missing_ok=True)
@@ -620,7 +655,7 @@ class JobManager:
         self.sweep_cancel_markers()
         resumed = []
         for job in self.store.active():
-            job_id = job["id"]
+            job_id = job.id
             with self._lock:
                 if job_id in self._futures:
                     continue
@@ -636,7 +671,7 @@ class JobManager:
                         logger.exception("post-processing of job %s failed: %s", job_id, exc)
                 continue
             spec = self.store.spec(job_id)
-            attempts = int(job["attempts"])
+            attempts = job.attempts
             if attempts >= self.settings.job_attempts:
                 reason = f"the server stopped while it ran, {attempts} time(s) (limit {self.settings.job_attempts})"
                 self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code="interrupted",

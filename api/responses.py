@@ -17,19 +17,26 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from .cache import CacheKey
 from .errors import ApiError, error_from_exception
-from .service import Service, dumps
+from .encoding import dumps, model_bytes
+from .service import Service
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["json_response", "cached", "cached_error", "budget", "dataset_version", "ERRORS"]
 
 
-def json_response(body: bytes | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response from encoded bytes (or an object to encode)."""
-    raw = body if isinstance(body, bytes) else dumps(body)
+def json_response(body: bytes | BaseModel | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response from encoded bytes, a response model, or a plain value to encode."""
+    if isinstance(body, bytes):
+        raw = body
+    elif isinstance(body, BaseModel):
+        raw = body.model_dump_json().encode()
+    else:
+        raw = dumps(body)
     return Response(content=raw, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -51,8 +58,13 @@ async def dataset_version(service: Service, name: str, budget_s: float) -> str:
     return await service.compute.run(("build", name), lambda: service.catalog.version(name, build=True), budget_s)
 
 
-async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float) -> tuple[bytes, bool]:
+async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float,
+                 model: type[BaseModel] | None = None) -> tuple[bytes, bool]:
     """The encoded result for ``key``: from the cache, or computed once (shared by identical requests).
+
+    With ``model`` (the route's response model) the computed value is validated
+    against it before it is encoded and cached: the bytes served, now and from
+    the cache later, are the model's.
 
     Returns
     -------
@@ -71,7 +83,8 @@ async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], bu
         if again is not None:
             return again
         try:
-            body = dumps(compute())
+            value = compute()
+            body = model_bytes(model, value) if model is not None else dumps(value)
         except Exception as exc:
             status, err = error_from_exception(exc)
             if 400 <= status < 500:  # final for this budget: a client retrying after 503 reaches this error

@@ -50,13 +50,13 @@ from .auth import Policies, TokenStore
 from .cache import ResultCache
 from .catalog import Catalog
 from .db import Database
-from .jobs import JobManager
+from .jobs import JobManager, JobRecord
 from .limits import ComputePool
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Service", "dumps", "DatabaseLostError", "MARKER"]
+__all__ = ["Service", "DatabaseLostError", "MARKER"]
 
 #: The identity marker in the data root: the service id that must match the database's.
 MARKER = "service.id"
@@ -82,22 +82,6 @@ def _private_file(path: Path) -> None:
             os.chmod(path, 0o600)
     except FileNotFoundError:
         pass
-
-
-def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes (orjson when available; NaN becomes null).
-
-    Examples
-    --------
-    >>> dumps({"a": 1, "b": [1.5, None]})
-    b'{"a":1,"b":[1.5,null]}'
-    """
-    try:
-        import orjson
-
-        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS)
-    except ImportError:  # pragma: no cover
-        return json.dumps(obj, default=str, separators=(",", ":")).encode()
 
 
 class Service:
@@ -289,7 +273,7 @@ class Service:
         return self.settings.models_dir / job_id
 
     # ------------------------------------------------------------------ job hooks
-    def _job_finished(self, job: dict[str, Any]) -> None:
-        if job["kind"] == "ingest":
+    def _job_finished(self, job: JobRecord) -> None:
+        if job.kind == "ingest":
             self.catalog.invalidate()
-            logger.info("dataset %s ingested by job %s", job["dataset"], job["id"])
+            logger.info("dataset %s ingested by job %s", job.dataset, job.id)

@@ -32,6 +32,8 @@ from typing import Any
 
 from connectome.errors import ConnectomeError, InputError
 
+from .encoding import plain
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["run_job", "KINDS", "EVENT_TOPIC", "JobCancelled", "Progress"]
@@ -151,7 +153,7 @@ def _significance(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     with _cluster() as client:  # on a Dask worker: spread the samples over the whole cluster
         res = fn(c, **p, scheduler=client, progress=False)
     progress(1.0, "done")
-    out = _jsonable(res.to_dict())
+    out = plain(res.to_dict())
     return {"dataset": spec["dataset"], "version": spec.get("version"), **out}
 
 
@@ -183,7 +185,7 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     import hashlib
 
     return {"dataset": spec["dataset"], "version": spec.get("version"), "model_id": spec["id"],
-            "params": spec["params"], "metrics": _jsonable(metrics), "predictions": int(len(pred)),
+            "params": spec["params"], "metrics": plain(metrics), "predictions": int(len(pred)),
             "predictions_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
@@ -201,41 +203,6 @@ def _write_parquet(df: Any, path: Path) -> Path:
     from connectome.atomic import replace_atomically
 
     return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types (numpy scalars to Python, NaN to None, DataFrames to records)."""
-    import math
-
-    import numpy as np
-    import pandas as pd
-
-    if isinstance(value, pd.DataFrame):
-        return _records(value)
-    if isinstance(value, pd.Series):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    if value is pd.NA:
-        return None
-    return str(value)
-
-
-def _records(df: Any) -> list[dict[str, Any]]:
-    return [_jsonable(r) for r in df.to_dict(orient="records")]
 
 
 def lower_priority(nice: int) -> int | None:

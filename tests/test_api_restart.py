@@ -91,16 +91,16 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
     try:
         job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
                                     spec={"params": {"n": 1}})
-        svc.jobs.store.update(job["id"], state="running", attempts=1)
-        svc.jobs._write_result(job["id"], {"table": []})  # the crash comes right after this write
+        svc.jobs.store.update(job.id, state="running", attempts=1)
+        svc.jobs._write_result(job.id, {"table": []})  # the crash comes right after this write
     finally:
         svc.close()
     svc = Service(settings).open(lock=False)
     try:
         assert svc.jobs.recover() == []  # recovery alone: nothing to start again
-        after = svc.jobs.store.get(job["id"])
-        assert after["state"] == "succeeded" and after["progress"] == 1.0
-        assert svc.jobs.read_result(job["id"]) == b'{"table": []}'
+        after = svc.jobs.store.get(job.id)
+        assert after.state == "succeeded" and after.progress == 1.0
+        assert svc.jobs.read_result(job.id) == b'{"table": []}'
     finally:
         svc.close()
 
@@ -115,8 +115,8 @@ def test_a_torn_result_file_is_never_taken_for_a_finished_job(tmp_path):
     try:
         job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
                                     spec={"params": {"n": 1}})
-        svc.jobs.store.update(job["id"], state="running", attempts=1)
-        path = svc.jobs._write_result(job["id"], {"table": [1, 2, 3]})
+        svc.jobs.store.update(job.id, state="running", attempts=1)
+        path = svc.jobs._write_result(job.id, {"table": [1, 2, 3]})
         path.write_bytes(path.read_bytes()[:-4])  # torn
     finally:
         svc.close()
@@ -124,8 +124,8 @@ def test_a_torn_result_file_is_never_taken_for_a_finished_job(tmp_path):
     try:
         svc.jobs._started.set()  # recovery without a cluster: record what it would dispatch
         sent = []
-        svc.jobs._dispatch = lambda job, spec: sent.append(job["id"]) or job
+        svc.jobs._dispatch = lambda job, spec: sent.append(job.id) or job
         svc.jobs.recover()
-        assert sent == [job["id"]] and svc.jobs.store.get(job["id"])["state"] == "queued"
+        assert sent == [job.id] and svc.jobs.store.get(job.id).state == "queued"
     finally:
         svc.close()

@@ -436,27 +436,27 @@ def test_cancel_markers_are_removed_once_nothing_runs_the_job(tmp_path, monkeypa
         who = Principal("alice", "tok_a")
         job = svc.jobs.submit("sleepy", None, {}, who, {"params": {}})
         deadline = time.monotonic() + 30
-        while svc.jobs.store.get(job["id"])["state"] != "running" and time.monotonic() < deadline:
+        while svc.jobs.store.get(job.id).state != "running" and time.monotonic() < deadline:
             time.sleep(0.05)
-        marker = svc.settings.results_dir / f"{job['id']}.cancel"
-        assert svc.jobs.cancel(job["id"])["state"] == "cancelled"
+        marker = svc.settings.results_dir / f"{job.id}.cancel"
+        assert svc.jobs.cancel(job.id).state == "cancelled"
         deadline = time.monotonic() + 30
         while marker.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not marker.exists(), "the .cancel marker outlived its job"
-        assert svc.jobs.store.get(job["id"])["state"] == "cancelled"
+        assert svc.jobs.store.get(job.id).state == "cancelled"
 
         # markers left by a previous server: stale ones go; an unrecorded cancel request is honoured
         store = svc.jobs.store
         done = store.create("sleepy", None, {}, user="alice", token_id="tok_a")
-        store.update(done["id"], state="succeeded")
+        store.update(done.id, state="succeeded")
         pending = store.create("sleepy", None, {}, user="alice", token_id="tok_a")
         results = svc.settings.results_dir
-        for job_id in (done["id"], pending["id"], "job_" + "f" * 32):
+        for job_id in (done.id, pending.id, "job_" + "f" * 32):
             (results / f"{job_id}.cancel").touch()
         svc.jobs.recover()
         assert sorted(results.glob("*.cancel")) == []
-        assert store.get(pending["id"])["state"] == "cancelled"
+        assert store.get(pending.id).state == "cancelled"
     finally:
         release.set()
         svc.close()

@@ -198,15 +198,15 @@ def test_recovery_resumes_or_fails_with_a_reason(tmp_path):
         store = svc.jobs.store
         a = store.create("significance", "x", {}, user="u", token_id="t", spec={"params": {}})
         b = store.create("significance", "x", {}, user="u", token_id="t", spec={"params": {}})
-        store.update(a["id"], state="running", attempts=1)
-        store.update(b["id"], state="running", attempts=2)
+        store.update(a.id, state="running", attempts=1)
+        store.update(b.id, state="running", attempts=2)
         dispatched = []
-        svc.jobs._dispatch = lambda job, spec: dispatched.append(job["id"]) or job  # no cluster needed here
-        assert svc.jobs.recover() == [a["id"]] and dispatched == [a["id"]]
-        assert store.get(a["id"])["state"] == "queued" and "resumed" in store.get(a["id"])["message"]
-        failed = store.get(b["id"])
-        assert failed["state"] == "failed" and failed["error_code"] == "interrupted"
-        assert "2 time(s)" in failed["error_message"]
+        svc.jobs._dispatch = lambda job, spec: dispatched.append(job.id) or job  # no cluster needed here
+        assert svc.jobs.recover() == [a.id] and dispatched == [a.id]
+        assert store.get(a.id).state == "queued" and "resumed" in store.get(a.id).message
+        failed = store.get(b.id)
+        assert failed.state == "failed" and failed.error_code == "interrupted"
+        assert "2 time(s)" in failed.error_message
     finally:
         svc.close()
 
@@ -220,6 +220,6 @@ def test_job_records_are_committed_durably(tmp_path):
     assert over.value.status == 429 and over.value.headers["Retry-After"]
     svc.close()
     conn = sqlite3.connect(settings.db_path)  # another process's view: the row is there, WAL mode on
-    assert conn.execute("SELECT state FROM jobs WHERE id = ?", (job["id"],)).fetchone() == ("queued",)
+    assert conn.execute("SELECT state FROM jobs WHERE id = ?", (job.id,)).fetchone() == ("queued",)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()

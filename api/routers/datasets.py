@@ -13,6 +13,7 @@ from ..cache import CacheKey
 from ..catalog import DatasetRecord
 from ..deps import DataDep, PrincipalDep, ReadableDep, ServiceDep, WritableDep
 from ..errors import ApiError
+from ..jobs import JobRecord
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import ERRORS, cached, dataset_version, json_response
 from ..schemas import (
@@ -143,15 +144,13 @@ async def cell_types(
         return service.cache.frame(CacheKey(acc.name, version, "types-table", params), compute)
 
     def page() -> dict[str, Any]:  # in the compute pool: never parses or slices on the event loop
-        from ..tasks import _records
-
         t = table()
         nxt = encode_cursor(offset + limit, scope) if offset + limit < len(t) else None
         return {"dataset": acc.name, "version": version, "by": by, "total": int(len(t)),
-                "rows": _records(t.iloc[offset:offset + limit]), "next_cursor": nxt}
+                "rows": t.iloc[offset:offset + limit], "next_cursor": nxt}
 
     key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
-    body, hit = await cached(service, key, page, b)
+    body, hit = await cached(service, key, page, b, model=TypePage)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
@@ -211,7 +210,7 @@ async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalD
                          req: Annotated[IngestRequest, Body()]) -> Response:
     import anyio
 
-    def submit() -> dict[str, Any]:
+    def submit() -> JobRecord:
         shown, spec = _ingest_spec(service, name, req)
         new = service.policies.policy(name).owner is None and name not in service.catalog.records()
         # the job is accepted (limits checked) before the name is claimed: a refused request reserves nothing
@@ -221,7 +220,7 @@ async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalD
             if owner is None:
                 service.policies.set_policy(name, owner=who.user, private=req.private)
             elif owner != who.user:  # another user claimed the name meanwhile
-                service.jobs.cancel(job["id"])
+                service.jobs.cancel(job.id)
                 raise ApiError(403, "forbidden", f"the dataset name {name!r} is not available to you; ingest "
                                "under another name", field="name")
         return job

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from ..auth import Principal
 from ..deps import PrincipalDep, ServiceDep
 from ..errors import ApiError
-from ..jobs import JOB_ID_PATTERN
+from ..jobs import JOB_ID_PATTERN, JobRecord
 from ..pagination import check_limit
 from ..responses import ERRORS, json_response
-from ..schemas import JobInfo, JobList
+from ..schemas import ErrorDetail, JobInfo, JobList
 from ..service import Service
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
@@ -21,33 +21,29 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=ERRORS)
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a job id (job_ + 32 hex digits)")]
 
 
-def job_info(job: dict[str, Any]) -> dict[str, Any]:
+def job_info(job: JobRecord) -> JobInfo:
     """The public view of a job record."""
     err = None
-    if job["state"] == "failed":
-        err = {"code": job["error_code"] or "job_failed", "message": job["error_message"] or "the job failed",
-               "field": None}
-    return {
-        "id": job["id"], "kind": job["kind"], "dataset": job["dataset"], "state": job["state"],
-        "progress": float(job["progress"]), "message": job["message"] or "", "params": job["params"],
-        "attempts": int(job["attempts"]), "created": job["created"], "started": job["started"],
-        "finished": job["finished"], "error": err,
-        "result_url": f"/v1/jobs/{job['id']}/result" if job["state"] == "succeeded" else None,
-    }
+    if job.state == "failed":
+        err = ErrorDetail(code=job.error_code or "job_failed", message=job.error_message or "the job failed")
+    return JobInfo(id=job.id, kind=job.kind, dataset=job.dataset, state=job.state, progress=job.progress,
+                   message=job.message, params=job.params, attempts=job.attempts, created=job.created,
+                   started=job.started, finished=job.finished, error=err,
+                   result_url=f"/v1/jobs/{job.id}/result" if job.state == "succeeded" else None)
 
 
-def job_response(job: dict[str, Any], status: int = 200) -> Response:
+def job_response(job: JobRecord, status: int = 200) -> Response:
     """A job as JSON (202 with ``Location`` for a new job)."""
-    headers = {"Location": f"/v1/jobs/{job['id']}"} if status == 202 else None
+    headers = {"Location": f"/v1/jobs/{job.id}"} if status == 202 else None
     return json_response(job_info(job), status=status, headers=headers)
 
 
-def owned_job(service: Service, who: Principal, job_id: str) -> dict[str, Any]:
+def owned_job(service: Service, who: Principal, job_id: str) -> JobRecord:
     """A job of the caller (or any job, for admins)."""
     job = service.jobs.store.get(job_id)
     if job is None:
         raise ApiError(404, "job_not_found", f"no job {job_id!r}", field="job_id")
-    if job["user"] != who.user and not who.admin:
+    if job.user != who.user and not who.admin:
         raise ApiError(403, "forbidden", f"job {job_id!r} belongs to another user", field="job_id")
     return job
 
@@ -63,7 +59,7 @@ async def list_jobs(
     check_limit(limit, service.settings.max_page_size)
     jobs = service.jobs.store.list(user=None if who.admin else who.user, state=state, kind=kind, limit=limit,
                                    offset=offset)
-    return json_response({"jobs": [job_info(j) for j in jobs]})
+    return json_response(JobList(jobs=[job_info(j) for j in jobs]))
 
 
 @router.get("/{job_id}", response_model=JobInfo, summary="State and progress of a job")
@@ -75,10 +71,10 @@ async def get_job(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> Resp
             responses={409: {"model": ERRORS[400]["model"], "description": "the job has not succeeded"}})
 async def job_result(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> Response:
     job = owned_job(service, who, job_id)
-    if job["state"] != "succeeded":
-        detail = f": {job['error_code']}: {job['error_message']}" if job["state"] == "failed" else ""
-        raise ApiError(409, f"job_{job['state']}", f"job {job_id} is {job['state']}{detail}; poll GET /v1/jobs/{job_id}",
-                       field="job_id", state=job["state"])
+    if job.state != "succeeded":
+        detail = f": {job.error_code}: {job.error_message}" if job.state == "failed" else ""
+        raise ApiError(409, f"job_{job.state}", f"job {job_id} is {job.state}{detail}; poll GET /v1/jobs/{job_id}",
+                       field="job_id", state=job.state)
     import anyio
 
     return json_response(await anyio.to_thread.run_sync(service.jobs.read_result, job_id))

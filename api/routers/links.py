@@ -37,15 +37,15 @@ def state_store(service: Service) -> Any:
     return StateStore(service.settings.states_dir, base_url=service.settings.base_url + "/v1/states")
 
 
-def link_response(service: Service, url: str) -> dict[str, Any]:
+def link_response(service: Service, url: str) -> Link:
     """``{url, state_id, state_url}``; the state fields are set when the state was stored here."""
     from connectome.neuroglancer import parse_link
 
     parsed = parse_link(url)
     base = service.settings.base_url + "/v1/states/"
     if parsed.state_url and parsed.state_url.startswith(base):
-        return {"url": url, "state_id": parsed.state_url[len(base):], "state_url": parsed.state_url}
-    return {"url": url, "state_id": None, "state_url": None}
+        return Link(url=url, state_id=parsed.state_url[len(base):], state_url=parsed.state_url)
+    return Link(url=url)
 
 
 def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> str:
@@ -73,7 +73,7 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
 
     await dataset_version(service, acc.name, service.settings.max_query_timeout_s)  # builds a buildable dataset
 
-    def work() -> dict[str, Any]:
+    def work() -> Link:
         c = service.catalog.load(acc.name)[0]
         if req.root_ids is not None:
             ids = [int(i) for i in req.root_ids]
@@ -141,9 +141,9 @@ async def prediction_link(acc: DataDep, service: ServiceDep, who: PrincipalDep, 
     from .models import _model, model_predictions
 
     job = _model(service, who, acc.name, model_id)
-    label = job["params"].get("label")
+    label = job.params.get("label")
 
-    def work() -> dict[str, Any]:
+    def work() -> Link:
         c = service.catalog.load(acc.name)[0]
         pred = model_predictions(service, job)
         truth = label if label in c.label_columns else None

@@ -11,16 +11,17 @@ import anyio
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from ..cache import CacheKey
 from ..auth import Principal
+from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
+from ..encoding import model_bytes
 from ..errors import ApiError
 from ..integrity import read_frame
-from ..jobs import JOB_ID_PATTERN
+from ..jobs import JOB_ID_PATTERN, JobRecord
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import ERRORS, dataset_version, json_response
 from ..schemas import JobInfo, ModelInfo, ModelList, PredictionPage, SignificanceRequest, TrainRequest
-from ..service import Service, dumps
+from ..service import Service
 from .jobs import job_response
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: d
                   out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False) -> Response:
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
 
-    def submit() -> tuple[dict[str, Any], int]:  # a thread: manifest read, database transaction
+    def submit() -> tuple[JobRecord, int]:  # a thread: manifest read, database transaction
         path = service.catalog.store_path(acc.name, build=False)
         if label is not None:
             _check_label(path, *label)
@@ -84,30 +85,30 @@ async def train(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Train
                          label=("label", req.label))
 
 
-def _model(service: Service, who: Principal, dataset: str, model_id: str) -> dict[str, Any]:
+def _model(service: Service, who: Principal, dataset: str, model_id: str) -> JobRecord:
     """A trained model of ``dataset`` that ``who`` may use: its trainer's, or any for admins (as jobs)."""
     job = service.jobs.store.get(model_id)
-    if job is None or job["kind"] != "train" or job["dataset"] != dataset:
+    if job is None or job.kind != "train" or job.dataset != dataset:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} of dataset {dataset!r}", field="model_id")
-    if job["user"] != who.user and not who.admin:
+    if job.user != who.user and not who.admin:
         raise ApiError(403, "forbidden", f"model {model_id!r} belongs to another user", field="model_id")
-    if job["state"] != "succeeded":
-        raise ApiError(409, f"job_{job['state']}", f"model {model_id} is not trained yet ({job['state']}); poll "
+    if job.state != "succeeded":
+        raise ApiError(409, f"job_{job.state}", f"model {model_id} is not trained yet ({job.state}); poll "
                        f"GET /v1/jobs/{model_id}", field="model_id")
     return job
 
 
-def _model_info(service: Service, job: dict[str, Any]) -> dict[str, Any]:
+def _model_info(service: Service, job: JobRecord) -> ModelInfo:
     try:
-        result = json.loads(service.jobs.read_result(job["id"]))
+        result = json.loads(service.jobs.read_result(job.id))
     except ApiError as exc:  # a missing or damaged result file: the model is listed without metrics
-        logger.warning("model %s: %s", job["id"], exc.message)
+        logger.warning("model %s: %s", job.id, exc.message)
         result = {}
-    return {"id": job["id"], "dataset": job["dataset"], "params": job["params"], "metrics": result.get("metrics"),
-            "created": job["created"], "finished": job["finished"]}
+    return ModelInfo(id=job.id, dataset=job.dataset or "", params=job.params, metrics=result.get("metrics"),
+                     created=job.created, finished=job.finished)
 
 
-def model_predictions(service: Service, job: dict[str, Any]) -> Any:
+def model_predictions(service: Service, job: JobRecord) -> Any:
     """The predictions table of a trained model, checked against the checksum its job recorded.
 
     Raises
@@ -117,7 +118,7 @@ def model_predictions(service: Service, job: dict[str, Any]) -> Any:
     """
     import hashlib
 
-    model_id = job["id"]
+    model_id = job.id
     path = service.model_dir(model_id) / "predictions.parquet"
     try:
         raw = path.read_bytes()
@@ -140,10 +141,10 @@ def model_predictions(service: Service, job: dict[str, Any]) -> Any:
 
 @router.get("/{name}/models", response_model=ModelList, summary="Trained models of a dataset")
 async def list_models(acc: DataDep, service: ServiceDep, who: PrincipalDep) -> Response:
-    def work() -> bytes:
+    def work() -> ModelList:
         jobs = service.jobs.store.list(user=None if who.admin else who.user, dataset=acc.name, kind="train",
                                        state="succeeded", limit=1000)
-        return dumps({"models": [_model_info(service, j) for j in jobs]})
+        return ModelList(models=[_model_info(service, j) for j in jobs])
 
     return json_response(await anyio.to_thread.run_sync(work))
 
@@ -170,15 +171,14 @@ async def predictions(acc: DataDep, service: ServiceDep, who: PrincipalDep, mode
         body = service.cache.get(key)
         if body is not None:
             return body
-        from ..tasks import _records
-
         df = model_predictions(service, job)
         part = df.iloc[offset:offset + limit].copy()
         if "root_id" in part.columns:
             part["root_id"] = part["root_id"].astype("uint64").astype(str)
         nxt = encode_cursor(offset + limit, scope) if offset + limit < len(df) else None
-        body = dumps({"dataset": acc.name, "model": model_id, "total": int(len(df)),
-                      "columns": [str(c) for c in df.columns], "rows": _records(part), "next_cursor": nxt})
+        body = model_bytes(PredictionPage, {"dataset": acc.name, "model": model_id, "total": int(len(df)),
+                                            "columns": [str(c) for c in df.columns], "rows": part,
+                                            "next_cursor": nxt})
         service.cache.put(key, body)
         return body
 

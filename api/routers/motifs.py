@@ -64,7 +64,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
         n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S)
+    body, hit = await cached(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S,
+                             model=MotifCount)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
@@ -113,5 +114,5 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
 
     key = CacheKey(acc.name, version, "motif-page", {**params, "offset": offset, "limit": limit,
                                                       "link": req.link, "source": req.source})
-    body, hit = await cached(service, key, page, b + GRACE_S)
+    body, hit = await cached(service, key, page, b + GRACE_S, model=MotifMatches)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})

@@ -33,7 +33,8 @@ async def _census(kind: str, acc: DataDep, service: ServiceDep, edge_kind: str, 
         return {"dataset": acc.name, "version": version, **params,
                 "counts": {str(k): int(v) for k, v in s.items()}}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, kind, params), compute, b)
+    body, hit = await cached(service, CacheKey(acc.name, version, kind, params), compute, b,
+                             model=TriadCensus if kind == "triads" else DyadCensus)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
