@@ -98,7 +98,7 @@ def _core_demo(ctx: DemoContext) -> None:
     print(t.head(8).to_string(index=False))
 
     strong = filter_edges(c, min_synapses=5, edge_kind="chemical")
-    if "cell_type" in c.label_columns and len(ids_of(c, cell_type="AVA")):
+    if "cell_type" in c.label_columns and len(ids_of(c, cell_type="AVA", allow_empty=True)):
         ctx.section("inputs to the command interneuron AVA (>= 5 synapses)")
         hood = neighborhood(strong, ids_of(c, cell_type="AVA"), k=1, direction="in")
         n = hood.node_table()

@@ -23,6 +23,7 @@ __all__ = [
     "ConnectomeError",
     "InputError",
     "ColumnError",
+    "LabelError",
     "IdError",
     "SynapseCountError",
     "DuplicateEdgeError",
@@ -84,6 +85,10 @@ class ColumnError(InputError):
         super().__init__(msg, parameter=table)
         self.column = column
         self.available = available
+
+
+class LabelError(InputError):
+    """A label value that no node has (the message lists close values and the columns that have it)."""
 
 
 class IdError(InputError):

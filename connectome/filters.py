@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, InputError
+from .errors import ColumnError, InputError, LabelError
 from .graph import Connectome, both_in
 from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 
@@ -162,15 +162,27 @@ def subgraph(c: Connectome, root_ids: Any) -> Connectome:
     return _induced(c, ids, f"subgraph({len(ids)} ids)")
 
 
-def ids_of(c: Connectome, query: str | None = None, **labels: Any) -> np.ndarray:
+def ids_of(c: Connectome, query: str | None = None, *, allow_empty: bool = False, **labels: Any) -> np.ndarray:
     """Root ids of the nodes whose labels match (all conditions must hold).
 
     Parameters
     ----------
     query : str, optional
         A :meth:`pandas.DataFrame.query` expression over node columns.
+    allow_empty : bool
+        Return an empty array when nothing matches, instead of raising
+        :class:`~connectome.errors.LabelError`.
     **labels
         ``column=value`` or ``column=[values]``.
+
+    Raises
+    ------
+    ColumnError
+        A column that does not exist.
+    LabelError
+        No node matches (unless ``allow_empty``). The message lists the values
+        of the column closest to the one asked for, and the other columns
+        where that value does occur (e.g. ``primary_type`` for a FlyWire type).
 
     Examples
     --------
@@ -182,6 +194,12 @@ def ids_of(c: Connectome, query: str | None = None, **labels: Any) -> np.ndarray
     Traceback (most recent call last):
     ...
     connectome.errors.ColumnError: column 'celltype' not found in nodes (columns: ...); did you mean 'cell_type'?
+    >>> cx.ids_of(c, cell_type="AVAL")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.LabelError: cell_type: no node has cell_type='AVAL'; close values of cell_type: 'AVL', 'AVA', 'VA'; 'AVAL' occurs in column name; pass allow_empty=True to accept an empty result
+    >>> len(cx.ids_of(c, cell_type="AVAL", allow_empty=True))
+    0
     """
     nodes = c.node_table()
     mask = pd.Series(True, index=nodes.index)
@@ -195,11 +213,39 @@ def ids_of(c: Connectome, query: str | None = None, **labels: Any) -> np.ndarray
         except Exception as exc:  # pandas raises many types for bad expressions
             raise InputError(f"query: cannot evaluate {query!r} over node columns ({exc})", "query") from None
         mask &= pd.Series(hit, index=nodes.index).fillna(False).astype(bool)
+    if not mask.any() and not allow_empty and (labels or query is not None) and len(nodes):
+        raise _no_match(nodes, labels, query)
     return nodes.loc[mask, ROOT_ID].to_numpy(dtype=ID_DTYPE)
 
 
-def select(c: Connectome, query: str | None = None, **labels: Any) -> Connectome:
-    """The subgraph induced on nodes whose labels match.
+def _no_match(nodes: pd.DataFrame, labels: dict[str, Any], query: str | None) -> LabelError:
+    """Why nothing matched: the first condition that matches no node, with close values and other columns."""
+    import difflib
+
+    for col, value in labels.items():
+        wanted = _as_list(value)
+        if nodes[col].isin(wanted).any():
+            continue
+        present = [str(v) for v in pd.unique(nodes[col].dropna())]
+        close: list[str] = []
+        for w in wanted:
+            close += [v for v in difflib.get_close_matches(str(w), present, n=5, cutoff=0.6) if v not in close]
+        where = [other for other in nodes.columns if other not in (col, ROOT_ID) and nodes[other].isin(wanted).any()]
+        shown = value if not isinstance(value, (list, tuple, set, np.ndarray)) else list(wanted)
+        msg = f"{col}: no node has {col}={shown!r}"
+        if close:
+            msg += f"; close values of {col}: {', '.join(repr(v) for v in close)}"
+        if where:
+            msg += f"; {shown!r} occurs in column{'s' if len(where) > 1 else ''} {', '.join(where)}"
+        return LabelError(msg + "; pass allow_empty=True to accept an empty result", col)
+    conds = [f"{k}={v!r}" for k, v in labels.items()] + ([f"query={query!r}"] if query is not None else [])
+    return LabelError(f"no node matches all of {', '.join(conds)} (each condition alone matches some); pass "
+                      "allow_empty=True to accept an empty result", next(iter(labels), "query"))
+
+
+def select(c: Connectome, query: str | None = None, *, allow_empty: bool = False, **labels: Any) -> Connectome:
+    """The subgraph induced on nodes whose labels match (see :func:`ids_of`; an empty match raises
+    :class:`~connectome.errors.LabelError` unless ``allow_empty``).
 
     Examples
     --------
@@ -209,7 +255,7 @@ def select(c: Connectome, query: str | None = None, **labels: Any) -> Connectome
     >>> set(sensory.node_table()["super_class"])
     {'sensory'}
     """
-    ids = ids_of(c, query, **labels)
+    ids = ids_of(c, query, allow_empty=allow_empty, **labels)
     desc = ", ".join([f"{k}={v!r}" for k, v in labels.items()] + ([f"query={query!r}"] if query else []))
     return _induced(c, ids, f"select({desc})")
 

@@ -347,11 +347,11 @@ class Connectome:
 
         return filter_edges(self, min_synapses=min_synapses, edge_kind=edge_kind, neuropil=neuropil)
 
-    def select(self, query: str | None = None, **labels: Any) -> Connectome:
+    def select(self, query: str | None = None, *, allow_empty: bool = False, **labels: Any) -> Connectome:
         """Induced subgraph on nodes matching labels; see :func:`connectome.select`."""
         from .filters import select
 
-        return select(self, query, **labels)
+        return select(self, query, allow_empty=allow_empty, **labels)
 
     def subgraph(self, root_ids: Any) -> Connectome:
         """Induced subgraph on ``root_ids``; see :func:`connectome.subgraph`."""

@@ -9,6 +9,7 @@ import pytest
 
 import connectome as cx
 from connectome.errors import ColumnError, InputError
+from connectome.config import shared_data_dir
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +172,26 @@ def test_ids_dtype_is_uint64_everywhere(cook):
     assert cook.node_table()["root_id"].dtype == np.uint64
     assert cook.edge_table()["pre_root_id"].dtype == np.uint64
     assert cook.edges.dtypes["post_root_id"] == np.uint64
+
+
+def test_a_label_lookup_that_matches_nothing_says_why():
+    """FlyWire's oviIN is a primary_type, not a cell_type: the error says so instead of returning []."""
+    from connectome.errors import LabelError
+
+    nodes = pd.read_parquet(shared_data_dir() / "flywire_v783_labels" / "neurons_v783.parquet",
+                            columns=["root_id", "cell_type", "primary_type", "super_class"])
+    c = cx.from_edges(pd.DataFrame({"pre_root_id": nodes.root_id[:2].to_numpy(),
+                                    "post_root_id": nodes.root_id[1:3].to_numpy(), "synapse_count": [5, 6]}),
+                      nodes, name="flywire_labels")
+    with pytest.raises(LabelError) as err:
+        cx.ids_of(c, cell_type="oviIN")
+    msg = str(err.value)
+    assert err.value.parameter == "cell_type" and "primary_type" in msg and "allow_empty=True" in msg
+    assert "close values of cell_type" in msg  # a near miss is named
+    assert len(cx.ids_of(c, primary_type="oviIN")) == 2
+    assert len(cx.ids_of(c, cell_type="oviIN", allow_empty=True)) == 0
+    with pytest.raises(LabelError, match="no node matches all of"):  # each alone matches, not together
+        cx.ids_of(c, primary_type="oviIN", super_class="optic")
+    with pytest.raises(LabelError):
+        cx.select(c, cell_type="oviIN")
+    assert cx.select(c, cell_type="oviIN", allow_empty=True).n_nodes == 0

@@ -86,9 +86,7 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
 
                     err = ColumnError("nodes", col, known)
                     raise ApiError(400, "unknown_column", f"select: {err}", field="select", value=col)
-            ids = cx.ids_of(c, **labels)
-            if len(ids) == 0:
-                raise ApiError(400, "invalid_input", "select: no neuron has these labels", field="select")
+            ids = cx.ids_of(c, **labels)  # nothing matching: LabelError (400) naming close values and columns
         url = build_link(cx.neuroglancer.link, c, ids, source=req.source, color_by=req.color_by,
                          store=state_store(service), max_length=0 if req.store else None)
         return link_response(service, url)
