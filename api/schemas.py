@@ -232,7 +232,9 @@ class DyadCensus(BaseModel):
 # ----------------------------------------------------------------------------- motifs
 
 _Query = Annotated[str, Field(min_length=1, max_length=20_000, description="a DotMotif query",
-                              examples=["A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]"])]
+                              examples=["A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]",
+                                        'A -> B [neuropil == "AL_L", weight >= 5]\nB -> C [neuropil == "AL_L", '
+                                        'weight >= 5]\nA -> C [neuropil == "AL_L", weight >= 5]'])]
 _Timeout = Annotated[float | None, Field(None, gt=0, description="time budget in seconds (default and maximum: "
                                                                 "the server's settings)")]
 EdgeKind = Literal["chemical", "gap_junction"]
@@ -275,7 +277,7 @@ class MotifMatches(BaseModel):
 
 
 class SignificanceRequest(_Strict):
-    null: Literal["degree", "er", "reciprocal_er", "block"] = "degree"
+    null: Literal["degree", "degree_reciprocal", "er", "reciprocal_er", "block"] = "degree"
     n: int = Field(100, ge=1, le=10_000, description="null graphs to sample")
     seed: int = Field(0, ge=0, le=2**32 - 1)
     edge_kind: EdgeKind | None = Field("chemical", description="edges that connect a pair (null: all kinds)")
@@ -330,6 +332,36 @@ class IngestCave(_Strict):
     min_synapses: int | None = Field(None, ge=1, le=1_000_000, description="default: the preset's (FlyWire: 5)")
     keep_synapses: bool = True
     private: bool = True
+
+    def ingest_arguments(self) -> dict[str, Any]:
+        """The typed arguments of ``ingest.cave.ingest_cave`` this request stands for.
+
+        The route calls it to refuse a bad request at once (an ``InputError``
+        names the field: HTTP 400); the job worker validates the stored
+        parameters with this model again and calls it, so both read a request
+        the same way and a misspelt key fails loudly.
+
+        Examples
+        --------
+        >>> args = IngestCave(source="cave", preset="microns", version=1300, root_ids=["5"]).ingest_arguments()
+        >>> args["preset"].datastack, args["selection"].root_ids, args["version"]
+        ('minnie65_public', (5,), 1300)
+        """
+        from connectome.errors import InputError
+        from ingest.cave import CavePreset, Selection, get_preset
+        from ingest.cave.options import version_or_timestamp
+
+        version_or_timestamp(self.version, self.timestamp)
+        base = get_preset(self.preset)
+        if base is None:
+            if self.datastack is None:
+                raise InputError("datastack: give a datastack or a preset (flywire, microns)", "datastack")
+            base = CavePreset(self.datastack)
+        preset = base.with_overrides(datastack=self.datastack, server=self.server, synapse_table=self.synapse_table,
+                                     cell_tables=self.cell_tables, min_synapses=self.min_synapses)
+        selection = Selection(root_ids=[int(r) for r in self.root_ids] if self.root_ids else None, side=self.side)
+        return {"preset": preset, "selection": selection, "version": self.version, "timestamp": self.timestamp,
+                "keep_synapses": self.keep_synapses}
 
 
 IngestRequest = Annotated[IngestCelegans | IngestLarva | IngestTables | IngestCave, Field(discriminator="source")]

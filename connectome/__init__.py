@@ -62,6 +62,7 @@ _EXPORTS = {
     "count_motifs": "motifs",
     "QueryLimits": "motifs",
     "MotifSignificance": "significance",
+    "null_graph": "significance",
     # where Dask work runs
     "use_scheduler": "scheduler",
     "set_scheduler": "scheduler",

@@ -110,7 +110,7 @@ def _cmd_census(args: argparse.Namespace) -> int:
                            min_synapses=args.min_synapses, by=args.by, swaps=args.swaps, progress=args.progress)
     if out is not None:
         r.table.to_csv(out / "motif_significance.csv", index=False)
-        r.samples.to_csv(out / "null_samples.csv", index=False)
+        r.censuses.to_csv(out / "null_samples.csv", index=False)
         r.plot(out / "motif_profile.png")
     import pandas as pd
 
@@ -172,7 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser("census", help="triad census, optionally against a null model")
     _selection(c)
-    c.add_argument("--null", choices=["degree", "er", "reciprocal_er", "block"], default=None,
+    c.add_argument("--null", choices=["degree", "degree_reciprocal", "er", "reciprocal_er", "block"], default=None,
                    help="compare with this null model")
     c.add_argument("--n", type=int, default=100, help="null samples (default 100)")
     c.add_argument("--seed", type=int, default=0)

@@ -216,3 +216,82 @@ def rewire_directed(src, dst, n, attempts, seed):
         dst[j] = b
         accepted += 1
     return accepted
+
+
+@numba.njit(nogil=True, cache=True)
+def rewire_reciprocal(asrc, adst, mu, mv, n, attempts, seed):
+    """Reciprocity-preserving degree swaps in place.
+
+    One-way edges ``asrc → adst`` swap among themselves, (a→b, c→d) → (a→d,
+    c→b); mutual pairs ``{mu, mv}`` swap among themselves, ({a,b}, {c,d}) →
+    ({a,d}, {c,b}) with a random orientation of the second pair. A swap is
+    rejected when it would make a self-loop, an edge that exists in either
+    direction (so no one-way edge becomes mutual and no pair is doubled).
+    Every node keeps its one-way in- and out-degree and its number of mutual
+    partners, so in- and out-degrees and the number of mutual pairs are kept.
+    Returns accepted swaps.
+    """
+    np.random.seed(seed)
+    ma = len(asrc)
+    mm = len(mu)
+    cap = 1
+    while cap < 2 * (ma + 2 * mm) + 16:
+        cap *= 2
+    mask = cap - 1
+    table = np.full(cap, -1, np.int64)
+    for e in range(ma):
+        _insert(table, mask, asrc[e] * n + adst[e])
+    for e in range(mm):
+        _insert(table, mask, mu[e] * n + mv[e])
+        _insert(table, mask, mv[e] * n + mu[e])
+    accepted = 0
+    total = ma + mm
+    if total == 0:
+        return accepted
+    for _ in range(attempts):
+        one_way = np.random.randint(total) < ma
+        if one_way:
+            if ma < 2:
+                continue
+            i = np.random.randint(ma)
+            j = np.random.randint(ma)
+            a = asrc[i]
+            b = adst[i]
+            c = asrc[j]
+            d = adst[j]
+        else:
+            if mm < 2:
+                continue
+            i = np.random.randint(mm)
+            j = np.random.randint(mm)
+            a = mu[i]
+            b = mv[i]
+            if np.random.randint(2) == 0:
+                c = mu[j]
+                d = mv[j]
+            else:
+                c = mv[j]
+                d = mu[j]
+        if a == c or b == d or a == d or c == b:
+            continue
+        if (_find(table, mask, a * n + d) >= 0 or _find(table, mask, d * n + a) >= 0
+                or _find(table, mask, c * n + b) >= 0 or _find(table, mask, b * n + c) >= 0):
+            continue
+        _delete(table, mask, a * n + b)
+        _delete(table, mask, c * n + d)
+        _insert(table, mask, a * n + d)
+        _insert(table, mask, c * n + b)
+        if one_way:
+            adst[i] = d
+            adst[j] = b
+        else:
+            _delete(table, mask, b * n + a)
+            _delete(table, mask, d * n + c)
+            _insert(table, mask, d * n + a)
+            _insert(table, mask, b * n + c)
+            mu[i] = a
+            mv[i] = d
+            mu[j] = c
+            mv[j] = b
+        accepted += 1
+    return accepted

@@ -8,7 +8,13 @@
 ``"degree"``
     Degree-preserving directed rewiring (Maslov & Sneppen 2002): edge swaps
     (a→b, c→d) → (a→d, c→b) keep every in- and out-degree and never create a
-    self-loop or a duplicate edge.
+    self-loop or a duplicate edge. Reciprocity is not kept: swaps break mutual
+    pairs, which inflates the z-scores of the triads made of them.
+``"degree_reciprocal"``
+    Reciprocity-preserving degree rewiring: mutual pairs are swapped among
+    themselves and one-way edges among themselves, never turning a one-way
+    edge into a mutual pair. Every node keeps its in- and out-degree and its
+    number of mutual partners, and the graph its number of mutual pairs.
 ``"block"``
     Cell-type block model: for every (pre type, post type) block, the same
     number of edges placed uniformly among the block's neuron pairs.
@@ -39,9 +45,9 @@ from .errors import InputError, NullModelError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NULL_MODELS", "sample_null", "rewire", "check_rewirable"]
+__all__ = ["NULL_MODELS", "sample_null", "rewire", "rewire_reciprocal", "check_rewirable"]
 
-NULL_MODELS = ("er", "reciprocal_er", "degree", "block")
+NULL_MODELS = ("er", "reciprocal_er", "degree", "degree_reciprocal", "block")
 
 
 def _check_model(model: str) -> None:
@@ -139,6 +145,52 @@ def rewire(g: DirectedPairs, rng: np.random.Generator, swaps: float = 10.0) -> D
     if rate < 0.01:
         logger.warning("only %.2f%% of swaps were accepted; the null graph may stay close to the data", 100 * rate)
     return from_arrays(g.n, src, dst, ids=g.ids)
+
+
+def _mutual(g: DirectedPairs) -> np.ndarray:
+    """Which edges of ``g`` have their reverse in ``g``."""
+    fwd = g.src * np.int64(g.n) + g.dst
+    rev = g.dst * np.int64(g.n) + g.src
+    return np.isin(fwd, rev, assume_unique=True)
+
+
+def rewire_reciprocal(g: DirectedPairs, rng: np.random.Generator, swaps: float = 10.0) -> DirectedPairs:
+    """Reciprocity-preserving degree rewiring with ``swaps × m`` attempted swaps (see ``"degree_reciprocal"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from connectome.adjacency import from_arrays
+    >>> g = from_arrays(6, [0, 1, 2, 3, 4, 5, 0, 2], [1, 0, 3, 2, 5, 4, 2, 4])
+    >>> s = rewire_reciprocal(g, np.random.default_rng(0))
+    >>> int(_mutual(s).sum()) // 2, np.bincount(s.src, minlength=6).tolist() == np.bincount(g.src, minlength=6).tolist()
+    (3, True)
+
+    Raises
+    ------
+    NullModelError
+        No swap can be made in either class of edges.
+    """
+    from .kernels import rewire_reciprocal as kernel
+
+    mutual = _mutual(g)
+    one_way = ~mutual
+    up = mutual & (g.src < g.dst)  # each mutual pair once
+    asrc, adst = g.src[one_way].copy(), g.dst[one_way].copy()
+    mu, mv = g.src[up].copy(), g.dst[up].copy()
+    if len(asrc) < 2 and len(mu) < 2:
+        raise NullModelError("reciprocity-preserving rewiring needs at least 2 one-way edges or 2 mutual pairs; "
+                             f"this graph has {len(asrc)} and {len(mu)}")
+    attempts = max(int(swaps * g.m), 1)
+    seed = int(rng.integers(0, 2**31 - 1))
+    accepted = kernel(asrc, adst, mu, mv, np.int64(g.n), np.int64(attempts), seed)
+    if accepted == 0:
+        raise NullModelError("reciprocity-preserving rewiring made no swap: every swap would create a self-loop "
+                             "or an edge that exists (the graph is too dense or star-like); use null='reciprocal_er'")
+    if accepted / attempts < 0.01:
+        logger.warning("only %.2f%% of swaps were accepted; the null graph may stay close to the data",
+                       100 * accepted / attempts)
+    return from_arrays(g.n, np.concatenate([asrc, mu, mv]), np.concatenate([adst, mv, mu]), ids=g.ids)
 
 
 def check_rewirable(g: DirectedPairs) -> None:
@@ -244,12 +296,12 @@ def sample_null(g: DirectedPairs, model: str, rng: np.random.Generator, *, label
     Parameters
     ----------
     g : DirectedPairs
-    model : {"er", "reciprocal_er", "degree", "block"}
+    model : {"er", "reciprocal_er", "degree", "degree_reciprocal", "block"}
     rng : numpy.random.Generator
     labels : array of int, optional
         Block (cell type) code of each node; required for ``"block"``.
     swaps : float
-        Attempted swaps per edge for ``"degree"``.
+        Attempted swaps per edge for ``"degree"`` and ``"degree_reciprocal"``.
 
     Examples
     --------
@@ -268,6 +320,8 @@ def sample_null(g: DirectedPairs, model: str, rng: np.random.Generator, *, label
         return _reciprocal_er(g, rng)
     if model == "degree":
         return rewire(g, rng, swaps=swaps)
+    if model == "degree_reciprocal":
+        return rewire_reciprocal(g, rng, swaps=swaps)
     if labels is None:
         raise InputError("null='block' needs node labels (by=...)", "by")
     return _block(g, rng, labels)

@@ -36,7 +36,7 @@ from .triads import _TRICODES, TRIAD_NAMES, census_of
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MotifSignificance", "motif_significance", "analytic_census"]
+__all__ = ["MotifSignificance", "motif_significance", "analytic_census", "null_graph"]
 
 
 def analytic_census(n: int, p_mutual: float, p_one_way: float) -> np.ndarray:
@@ -87,19 +87,47 @@ class MotifSignificance:
         One row per triad class: ``motif``, ``observed``, ``null_mean``,
         ``null_std``, ``z``, ``p_over`` (P[null ≥ observed]), ``p_under``
         (P[null ≤ observed]), ``analytic_mean`` (closed form where known).
-    samples : pandas.DataFrame
+    censuses : pandas.DataFrame
         The census of every null sample (rows) by triad class (columns).
     null, n, seed : model name, number of samples, seed.
     params : dict
         Everything else that defines the run (edge kind, threshold, swaps, by).
+    seeds : list of int
+        The seed of each sample: :meth:`samples` rebuilds sample ``i`` from it.
     """
 
     table: pd.DataFrame
-    samples: pd.DataFrame
+    censuses: pd.DataFrame
     null: str
     n: int
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
+    _source: Any = field(default=None, repr=False, compare=False)
+
+    def samples(self, i: int) -> Connectome:
+        """Null sample ``i`` as a :class:`~connectome.Connectome` (the graph whose census is ``censuses.iloc[i]``).
+
+        Its nodes and labels are the data's; its edges are the null model's,
+        carrying the data's synapse counts in random order (see :func:`null_graph`).
+
+        Examples
+        --------
+        >>> import connectome as cx
+        >>> c = cx.load("celegans_witvliet2021_8")
+        >>> sig = cx.motif_significance(c, null="degree", n=3, seed=4)
+        >>> g = sig.samples(1)
+        >>> int(cx.triad_census(g)["030T"]) == int(sig.censuses.loc[1, "030T"])
+        True
+        """
+        if self._source is None:
+            raise InputError("samples: this result no longer holds its connectome (it was rebuilt from a "
+                             "dictionary); call cx.null_graph(c, null=..., seed=sig.seeds[i]) instead", "i")
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.seeds):
+            raise InputError(f"i must be a sample number from 0 to {len(self.seeds) - 1}, not {i!r}", "i")
+        c, g, labels = self._source
+        return _as_connectome(c, g, self.null, self.seeds[int(i)], labels, self.params["swaps"],
+                              self.params["edge_kind"])
 
     def plot(self, path: str | Path | None = None, *, exclude: tuple[str, ...] = ("003",)) -> Any:
         """Motif profile: observed vs null mean ± std (log scale) and z-scores.
@@ -141,6 +169,69 @@ class MotifSignificance:
                 "table": t.to_dict("records")}
 
 
+def _as_connectome(c: Connectome, g: DirectedPairs, null: str, seed: int, labels: np.ndarray | None, swaps: float,
+                   edge_kind: str | None) -> Connectome:
+    """The null sample of ``g`` drawn with ``seed`` (as in :func:`motif_significance`), as a Connectome."""
+    from .build import from_edges
+
+    s = sample_null(g, null, np.random.default_rng(seed), labels=labels, swaps=swaps)
+    weights = np.random.default_rng([seed, 1]).permutation(g.weight)
+    edges = pd.DataFrame({"pre_root_id": g.ids[s.src], "post_root_id": g.ids[s.dst], "synapse_count": weights,
+                          "edge_kind": edge_kind or "chemical"})
+    return from_edges(edges, c.node_table(), name=f"{c.name} ({null} null, seed {seed})",
+                      manifest={"source": {"kind": "null-model", "null": null, "seed": int(seed), "swaps": swaps,
+                                           "of": c.name, "edge_kind": edge_kind}})
+
+
+def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind: str | None = "chemical",
+               min_synapses: int | None = None, by: str = "cell_type", swaps: float = 10.0) -> Connectome:
+    """One sample of a null model of ``c``, as a :class:`~connectome.Connectome` to inspect.
+
+    The sample is drawn over the neuron pairs that :func:`motif_significance`
+    uses (``edge_kind``, ``min_synapses``, autapses dropped); ``seed`` seeds
+    it directly (``sig.samples(i)`` is ``null_graph(c, ..., seed=sig.seeds[i])``).
+    Nodes and their labels are the data's. Edges are the null model's; each
+    carries one of the data's pair synapse counts, in random order, so the
+    weight distribution is the data's. The manifest names the model and seed.
+
+    Parameters
+    ----------
+    c : Connectome
+    null : {"degree", "degree_reciprocal", "er", "reciprocal_er", "block"}
+        The null model (see :mod:`connectome.nulls`).
+    seed : int
+    edge_kind, min_synapses, by, swaps :
+        As :func:`motif_significance`.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_witvliet2021_8")
+    >>> g = cx.null_graph(c, null="degree_reciprocal", seed=1)
+    >>> def degrees(x):
+    ...     p = cx.pair_totals(x)
+    ...     p = p[p.pre_root_id != p.post_root_id]
+    ...     return p.pre_root_id.value_counts().sort_index(), p.post_root_id.value_counts().sort_index()
+    >>> all(a.equals(b) for a, b in zip(degrees(g), degrees(c)))   # every in- and out-degree
+    True
+    >>> cx.reciprocity(g)["pairs"] == cx.reciprocity(c)["pairs"]   # and the reciprocity
+    True
+    >>> g.manifest.source["null"], g.n_nodes == c.n_nodes
+    ('degree_reciprocal', True)
+    """
+    if null not in NULL_MODELS:
+        raise InputError(f"null: unknown null model {null!r}; use one of {list(NULL_MODELS)}", "null")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer, not {seed!r}", "seed")
+    if swaps <= 0:
+        raise InputError(f"swaps must be positive, not {swaps!r}", "swaps")
+    labels = _block_labels(c, by) if null == "block" else None
+    g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False)
+    if null == "degree":
+        check_rewirable(g)
+    return _as_connectome(c, g, null, int(seed), labels, swaps, edge_kind)
+
+
 def _block_labels(c: Connectome, by: str) -> np.ndarray:
     nodes = c.node_table()
     if by not in nodes.columns or by == ROOT_ID:
@@ -167,8 +258,10 @@ def motif_significance(
     Parameters
     ----------
     c : Connectome
-    null : {"degree", "er", "reciprocal_er", "block"}
-        The null model (see :mod:`connectome.nulls`).
+    null : {"degree", "degree_reciprocal", "er", "reciprocal_er", "block"}
+        The null model (see :mod:`connectome.nulls`). ``"degree"`` keeps in-
+        and out-degrees but breaks mutual pairs; ``"degree_reciprocal"`` also
+        keeps every node's mutual partners count and the number of mutual pairs.
     n : int
         Number of null samples (each one Dask task).
     seed : int
@@ -178,7 +271,7 @@ def motif_significance(
     by : str
         Node label defining the blocks of ``null="block"``.
     swaps : float
-        Attempted swaps per edge for ``null="degree"``.
+        Attempted swaps per edge for ``null="degree"`` and ``"degree_reciprocal"``.
     scheduler : optional
         Dask scheduler; a LocalCluster spreads the samples over process workers.
     progress : bool, optional
@@ -213,7 +306,8 @@ def motif_significance(
                           "analytic_mean": analytic})
     params = {"dataset": c.name, "edge_kind": edge_kind, "min_synapses": min_synapses, "swaps": swaps,
               "by": by if null == "block" else None, "nodes": g.n, "edges": g.m}
-    return MotifSignificance(table, pd.DataFrame(samples, columns=list(TRIAD_NAMES)), null, int(n), int(seed), params)
+    return MotifSignificance(table, pd.DataFrame(samples, columns=list(TRIAD_NAMES)), null, int(n), int(seed), params,
+                             seeds=seeds, _source=(c, g, labels))
 
 
 def _analytic(g: DirectedPairs, null: str) -> np.ndarray:

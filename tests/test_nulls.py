@@ -119,9 +119,9 @@ def test_same_seed_same_samples_on_every_scheduler(larva_store):
     c = cx.load(larva_store)
     a = cx.motif_significance(c, null="degree", n=4, seed=11, min_synapses=5, scheduler="sync")
     b = cx.motif_significance(c, null="degree", n=4, seed=11, min_synapses=5, scheduler="threads")
-    pd.testing.assert_frame_equal(a.samples, b.samples)
+    pd.testing.assert_frame_equal(a.censuses, b.censuses)
     other = cx.motif_significance(c, null="degree", n=4, seed=12, min_synapses=5)
-    assert not a.samples.equals(other.samples)
+    assert not a.censuses.equals(other.censuses)
 
 
 @pytest.mark.cluster
@@ -130,3 +130,57 @@ def test_null_samples_on_process_workers(larva_store, cluster_client):
     local = cx.motif_significance(c, null="reciprocal_er", n=6, seed=2, scheduler="sync")
     dist = cx.motif_significance(c, null="reciprocal_er", n=6, seed=2, scheduler=cluster_client)
     pd.testing.assert_frame_equal(local.table, dist.table)
+
+
+def _mutual_partners(g) -> np.ndarray:
+    fwd = g.src * np.int64(g.n) + g.dst
+    rev = g.dst * np.int64(g.n) + g.src
+    mutual = np.isin(fwd, rev)
+    return np.bincount(g.src[mutual], minlength=g.n)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_reciprocity_preserving_degree_null_keeps_degrees_and_mutual_pairs(seed):
+    g = directed_pairs(cx.load("drosophila_larva_winding2023"), self_loops=False)
+    s = sample_null(g, "degree_reciprocal", np.random.default_rng(seed))
+    simple(s)
+    assert s.m == g.m
+    assert np.array_equal(np.bincount(s.src, minlength=g.n), np.bincount(g.src, minlength=g.n))
+    assert np.array_equal(np.bincount(s.dst, minlength=g.n), np.bincount(g.dst, minlength=g.n))
+    assert np.array_equal(_mutual_partners(s), _mutual_partners(g))  # every node's mutual partners count
+    assert len(edge_set(s) & edge_set(g)) < 0.5 * g.m  # and it did rewire
+    plain = sample_null(g, "degree", np.random.default_rng(seed))
+    assert _mutual_partners(plain).sum() < 0.5 * _mutual_partners(g).sum()  # the plain null destroys reciprocity
+
+
+def test_reciprocity_preserving_null_keeps_mutual_pair_triads_in_proportion():
+    """The plain degree null destroys reciprocity, so triads made of mutual pairs (102, 201, 300) look
+    hugely over-represented; keeping reciprocity brings their null means close to the data."""
+    c = cx.load("celegans_cook2019_herm")
+    plain = cx.motif_significance(c, null="degree", n=8, seed=3).table.set_index("motif")
+    kept = cx.motif_significance(c, null="degree_reciprocal", n=8, seed=3).table.set_index("motif")
+    for motif in ("102", "201", "300"):
+        fold = lambda t: abs(np.log(t.loc[motif, "observed"] / t.loc[motif, "null_mean"]))  # noqa: E731
+        assert fold(kept) < fold(plain) / 2, motif
+    assert abs(kept.loc["102", "observed"] / kept.loc["102", "null_mean"] - 1) < 0.1  # the mutual pairs themselves
+
+
+def test_null_graphs_can_be_inspected():
+    c = cx.load("celegans_witvliet2021_8")
+    sig = cx.motif_significance(c, null="degree_reciprocal", n=4, seed=9)
+    for i in (0, 3):
+        g = sig.samples(i)
+        assert isinstance(g, cx.Connectome) and g.n_nodes == c.n_nodes
+        census = cx.triad_census(g)
+        assert [int(census[k]) for k in cx.TRIAD_NAMES] == sig.censuses.iloc[i].astype(int).tolist()
+        same = cx.null_graph(c, null="degree_reciprocal", seed=sig.seeds[i])
+        pd.testing.assert_frame_equal(cx.pair_totals(same), cx.pair_totals(g))
+    obs = cx.pair_totals(c)
+    obs = obs[obs.pre_root_id != obs.post_root_id]
+    null_w = cx.pair_totals(g)["synapse_count"]
+    assert sorted(null_w.tolist()) == sorted(obs["synapse_count"].tolist())  # the data's weights, reshuffled
+    assert g.manifest.source["null"] == "degree_reciprocal" and g.manifest.source["seed"] == sig.seeds[3]
+    with pytest.raises(InputError, match="sample number"):
+        sig.samples(4)
+    with pytest.raises(InputError, match="unknown null model"):
+        cx.null_graph(c, null="configuration")
