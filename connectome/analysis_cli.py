@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, SourceNotFoundError
 
 __all__ = ["register", "read_query", "census_step", "motif_step"]
 
@@ -121,18 +122,47 @@ def _cmd_census(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_query(text_or_file: str) -> str:
-    """A DotMotif query given as text or as the path of a file holding it.
+def read_query(text: str | None = None, file: str | None = None) -> str:
+    """The DotMotif query of ``--query TEXT`` or ``--query-file PATH`` (exactly one).
+
+    ``--query`` takes only text (``;`` or ``\\n`` separate lines); a text that
+    looks like a file name is refused with a word about it, never parsed as a
+    query.
 
     Examples
     --------
-    >>> read_query("A -> B")
-    'A -> B'
+    >>> read_query("A -> B; B -> A")
+    'A -> B\\nB -> A'
+    >>> read_query("nofile.txt")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: --query: 'nofile.txt' looks like a file name, but there is no such file, and it is not a DotMotif query; to read a query from a file use --query-file PATH, or give the query text, e.g. --query "A -> B; B -> C"
     """
-    p = Path(text_or_file)
-    if "\n" not in text_or_file and len(text_or_file) < 4096 and p.is_file():
+    if file is not None:
+        p = Path(file).expanduser()
+        if not p.is_file():
+            raise SourceNotFoundError(file, "--query-file", "give the path of a file holding a DotMotif query")
         return p.read_text()
-    return text_or_file.replace("\\n", "\n").replace(";", "\n")
+    if text is None:
+        raise InputError("--query: give the query text (--query \"A -> B; B -> C\") or a file (--query-file PATH)",
+                         "query")
+    if _looks_like_path(text):
+        if Path(text).expanduser().is_file():
+            raise InputError(f"--query takes the query text; {text!r} is a file: pass it with --query-file {text}",
+                             "query")
+        raise InputError(f"--query: {text!r} looks like a file name, but there is no such file, and it is not a "
+                         "DotMotif query; to read a query from a file use --query-file PATH, or give the query "
+                         "text, e.g. --query \"A -> B; B -> C\"", "query")
+    return re.sub(r";[ \t]*", "\n", text.replace("\\n", "\n"))
+
+
+def _looks_like_path(text: str) -> bool:
+    """No edge of a motif (``->``, ``!>``, a macro body) and the shape of a file name."""
+    t = text.strip()
+    if any(tok in t for tok in ("->", "!>", "{", "\n", ";")):
+        return False
+    return ("/" in t or "\\" in t or Path(t).suffix.lower() in (".txt", ".motif", ".dm", ".dot", ".dotmotif", ".query")
+            or Path(t).expanduser().exists())
 
 
 def _cmd_motifs(args: argparse.Namespace) -> int:
@@ -140,7 +170,7 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
     from .registry import load
 
     c = load(args.dataset, progress=args.progress)
-    q = read_query(args.query)
+    q = read_query(args.query, args.query_file)
     if args.count:
         print(count_motifs(c, q, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
                            edge_kind=_kind(args), progress=args.progress))
@@ -183,7 +213,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     m = sub.add_parser("motifs", help="find or count a DotMotif motif")
     _selection(m)
-    m.add_argument("--query", required=True, help="DotMotif text (';' or '\\n' separate lines) or a file")
+    which = m.add_mutually_exclusive_group(required=True)
+    which.add_argument("--query", help="DotMotif text (';' or '\\n' separate lines)")
+    which.add_argument("--query-file", metavar="PATH", help="a file holding the DotMotif query")
     m.add_argument("--limit", type=int, default=None, help="stop after this many matches")
     m.add_argument("--timeout", type=float, default=None, help="time budget in seconds")
     m.add_argument("--count", action="store_true", help="print only the number of matches")

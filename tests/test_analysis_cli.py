@@ -35,7 +35,7 @@ def test_census_cli_with_null(tmp_path):
 def test_motifs_cli(tmp_path):
     q = tmp_path / "ffl.motif"
     q.write_text("A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]\n")
-    out = run_cli("motifs", "celegans_cook2019_herm", "--query", str(q), "--out", str(tmp_path / "m.csv"))
+    out = run_cli("motifs", "celegans_cook2019_herm", "--query-file", str(q), "--out", str(tmp_path / "m.csv"))
     assert out.returncode == 0, out.stderr
     got = pd.read_csv(tmp_path / "m.csv", dtype=str)
     ref = cx.find_motifs(cx.load("celegans_cook2019_herm"), q.read_text()).astype(str)
@@ -48,9 +48,24 @@ def test_motifs_cli(tmp_path):
 def test_motif_errors_from_cli():
     bad = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B; B => C")
     assert bad.returncode == 2
-    assert bad.stderr.startswith("error: motif query: unexpected character '=' (line 2, column 4)")
+    assert bad.stderr.startswith("error: motif query: unexpected character '=' (line 2, column 3)")  # line 2 is 'B => C'
     unknown = run_cli("motifs", "celegans_cook2019_herm", "--query", 'A -> B; A.celltype == "AVA"')
     assert unknown.returncode == 2 and "node attributes:" in unknown.stderr
+
+
+def test_query_text_and_query_files_are_never_confused(tmp_path):
+    """--query takes text, --query-file a path; a file name given as text is refused with a word about it."""
+    missing = run_cli("motifs", "celegans_cook2019_herm", "--query", "nofile.txt")
+    assert missing.returncode == 2 and "looks like a file name" in missing.stderr and "--query-file" in missing.stderr
+    assert "unexpected end of input" not in missing.stderr
+    q = tmp_path / "pair.motif"
+    q.write_text("A -> B\nB -> A\n")
+    as_text = run_cli("motifs", "celegans_cook2019_herm", "--query", str(q), "--count")
+    assert as_text.returncode == 2 and f"--query-file {q}" in as_text.stderr
+    no_file = run_cli("motifs", "celegans_cook2019_herm", "--query-file", str(tmp_path / "none.motif"), "--count")
+    assert no_file.returncode == 2 and "--query-file" in no_file.stderr and "does not exist" in no_file.stderr
+    both = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B", "--query-file", str(q))
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
 
 
 def test_motif_example():
