@@ -219,17 +219,24 @@ def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind:
     >>> g.manifest.source["null"], g.n_nodes == c.n_nodes
     ('degree_reciprocal', True)
     """
-    if null not in NULL_MODELS:
-        raise InputError(f"null: unknown null model {null!r}; use one of {list(NULL_MODELS)}", "null")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative integer, not {seed!r}", "seed")
+    g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps)
+    return _as_connectome(c, g, null, int(seed), labels, swaps, edge_kind)
+
+
+def _null_inputs(c: Connectome, null: str, edge_kind: str | None, min_synapses: int | None, by: str, swaps: float,
+                 scheduler: Any = None) -> tuple[DirectedPairs, np.ndarray | None]:
+    """The pair graph a null model samples from, and the block labels (``null="block"``), checked."""
+    if null not in NULL_MODELS:
+        raise InputError(f"null: unknown null model {null!r}; use one of {list(NULL_MODELS)}", "null")
     if swaps <= 0:
         raise InputError(f"swaps must be positive, not {swaps!r}", "swaps")
     labels = _block_labels(c, by) if null == "block" else None
-    g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False)
+    g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False, scheduler=scheduler)
     if null == "degree":
-        check_rewirable(g)
-    return _as_connectome(c, g, null, int(seed), labels, swaps, edge_kind)
+        check_rewirable(g)  # fail early, saying why, if no swap can ever be made
+    return g, labels
 
 
 def _block_labels(c: Connectome, by: str) -> np.ndarray:
@@ -281,17 +288,10 @@ def motif_significance(
     -------
     MotifSignificance
     """
-    if null not in NULL_MODELS:
-        raise InputError(f"null: unknown null model {null!r}; use one of {list(NULL_MODELS)}", "null")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"n must be a positive number of samples, not {n!r}", "n")
-    if swaps <= 0:
-        raise InputError(f"swaps must be positive, not {swaps!r}", "swaps")
-    labels = _block_labels(c, by) if null == "block" else None
-    g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False, scheduler=scheduler)
+    g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps, scheduler)
     observed = census_of(g, scheduler=scheduler)
-    if null == "degree":
-        check_rewirable(g)  # fail early, saying why, if no swap can ever be made
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(int(n))]
     samples = _run_samples(g, null, seeds, labels, swaps, scheduler, progress)
     mean = samples.mean(axis=0)

@@ -81,8 +81,8 @@ def test_jobs_survive_a_crash_and_a_graceful_restart(tmp_path):
         d.stop()
 
 
-def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
-    """A crash between writing the result file and updating the record loses nothing."""
+def _job_with_a_result(tmp_path, result: dict):
+    """A running job whose result file was written just before a crash (the record still says running)."""
     from api.service import Service
     from api.settings import Settings
 
@@ -92,9 +92,17 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
         job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
                                     spec={"params": {"n": 1}})
         svc.jobs.store.update(job.id, state="running", attempts=1)
-        svc.jobs._write_result(job.id, {"table": []})  # the crash comes right after this write
+        path = svc.jobs._write_result(job.id, result)
     finally:
         svc.close()
+    return settings, job, path
+
+
+def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
+    """A crash between writing the result file and updating the record loses nothing."""
+    from api.service import Service
+
+    settings, job, _ = _job_with_a_result(tmp_path, {"table": []})
     svc = Service(settings).open(lock=False)
     try:
         assert svc.jobs.recover() == []  # recovery alone: nothing to start again
@@ -108,18 +116,9 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
 def test_a_torn_result_file_is_never_taken_for_a_finished_job(tmp_path):
     """A result file cut short by the crash (no valid checksum) does not complete the job: it runs again."""
     from api.service import Service
-    from api.settings import Settings
 
-    settings = Settings(data_root=tmp_path / "svc", cluster="threads")
-    svc = Service(settings).open(lock=False)
-    try:
-        job = svc.jobs.store.create("significance", DS, {"n": 1}, user="alice", token_id="tok_x",
-                                    spec={"params": {"n": 1}})
-        svc.jobs.store.update(job.id, state="running", attempts=1)
-        path = svc.jobs._write_result(job.id, {"table": [1, 2, 3]})
-        path.write_bytes(path.read_bytes()[:-4])  # torn
-    finally:
-        svc.close()
+    settings, job, path = _job_with_a_result(tmp_path, {"table": [1, 2, 3]})
+    path.write_bytes(path.read_bytes()[:-4])  # torn
     svc = Service(settings).open(lock=False)
     try:
         svc.jobs._started.set()  # recovery without a cluster: record what it would dispatch
