@@ -3,7 +3,9 @@
 The neurons are real FlyWire v783 neurons (their root ids open in FlyWire's public
 segmentation, ``precomputed://gs://flywire_v141_m783``); the edges come from the
 FlyWire-size *synthetic* graph in ``../shared/data`` (real neurons, synthetic wiring:
-the matches and predictions illustrate the calls, not fly biology).
+the matches and predictions illustrate the calls, not fly biology). Its manifest names
+no datastack (it is synthetic), so the volume is named: ``dataset="flywire:783"``
+(FlyWire's image and v783 segmentation; links open in FlyWire's viewer, ngl.flywire.ai).
 
 1. Feed-forward loops among descending neurons (``cx.find_motifs``) → one link for
    the top 3 matches, and one link per match.
@@ -14,12 +16,13 @@ the matches and predictions illustrate the calls, not fly biology).
 
 Links whose state is longer than 8,000 characters are stored in the state store
 (``--states``, default ``CONNECTOME_STATES`` or ``<data home>/states``) and point at
-``CONNECTOME_STATE_SERVER`` (default: the API's ``http://127.0.0.1:8000/v1/states``);
+``CONNECTOME_STATE_SERVER`` (default: the API's ``http://127.0.0.1:8000/v1/states``,
+which only this machine reaches: the script warns then; ``--state-server`` a shared URL);
 ``connectome open <link>`` shows any of them locally.
 
 Run::
 
-    python examples/neuroglancer_links.py [--states DIR] [--prefix neuroglancer-demo]
+    python examples/neuroglancer_links.py [--states DIR] [--state-server URL] [--prefix neuroglancer-demo]
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ import argparse
 import pandas as pd
 
 import connectome as cx
+
+SOURCE = "flywire:783"  # FlyWire's public image and v783 segmentation
 
 FFL = """
 A -> B [weight >= 5]
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--states", help="state store folder for long states")
     p.add_argument("--state-server", help="URL where the store is served")
-    p.add_argument("--prefix", default=None, help="viewer name or URL (default neuroglancer-demo)")
+    p.add_argument("--prefix", default=None, help="viewer name or URL (default: FlyWire's, ngl.flywire.ai)")
     args = p.parse_args(argv)
     ng = cx.neuroglancer
     store = ng.StateStore(args.states, base_url=args.state_server)
@@ -74,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     matches = cx.find_motifs(dn, FFL, limit=50)
     print(f"\nfeed-forward loops among {dn.n_nodes:,} descending neurons: {len(matches)} (first 50)")
     print(matches.head(3).to_string())
-    top = ng.motif_link(dn, matches, top_k=3, prefix=args.prefix, store=store)
+    top = ng.motif_link(dn, matches, top_k=3, dataset=SOURCE, prefix=args.prefix, store=store)
     print(f"\nlink for the top 3 matches:\n{top}")
-    each = ng.motif_links(dn, matches, top_k=3, prefix=args.prefix, store=store)
+    each = ng.motif_links(dn, matches, top_k=3, dataset=SOURCE, prefix=args.prefix, store=store)
     print("\none link per match:")
     for i, url in each.items():
         print(f"  match {i}: {url[:140]}{'...' if len(url) > 140 else ''}")
@@ -90,13 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nneighbour-vote predictions of 'class' for {len(predictions):,} neurons: {wrong:,} disagree")
     colors = {"ALPN": "#1f77b4", "LHLN": "#ff7f0e", "MBON": "#2ca02c", "DAN": "#d62728"}
     url = ng.prediction_link(central, predictions, truth="class", colors=colors, default_color="#bbbbbb",
-                             prefix=args.prefix, store=store)
+                             dataset=SOURCE, prefix=args.prefix, store=store)
     print(f"link (coloured by predicted class; layer 'disagreements'):\n{url}")
 
     # 3. a pair of neurons
     a, b = int(matches.iloc[0]["A"]), int(matches.iloc[0]["B"])
     # (this store has no per-synapse table; with one, pair_link draws the synapses as points)
-    print(f"\npair {a} -> {b}:\n{ng.pair_link(dn, a, b, synapses=False, prefix=args.prefix, store=store)}")
+    print(f"\npair {a} -> {b}:\n{ng.pair_link(dn, a, b, synapses=False, dataset=SOURCE, prefix=args.prefix, store=store)}")
     print(f"\nlong states are in {store.folder}; served at {store.base_url}/<id> by the API "
           "(or `connectome open <link>` locally)")
     return 0

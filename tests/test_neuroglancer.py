@@ -45,7 +45,8 @@ def fly():
                         "x_nm": [8.0, 12.0, 16.0, 20.0], "y_nm": [4.0, 8.0, 12.0, 16.0],
                         "z_nm": [80.0, 120.0, 160.0, 200.0]})
     return cx.from_edges(edges, nodes, synapses=syn, name="flywire_toy",
-                         manifest={"version": {"materialization": 783}})
+                         manifest={"source": {"kind": "cave", "datastack": "flywire_fafb_public"},
+                                   "version": {"materialization": 783}})
 
 
 def seg_layers(state):
@@ -158,15 +159,16 @@ def test_segment_properties_file(fly, store):
 
 # ---------------------------------------------------------------------- links and the state store
 def test_long_states_are_stored_content_addressed(fly, store):
-    short = ng.link(fly, BIG[:1], properties=False, store=store)
+    demo = "neuroglancer-demo"  # mainline Neuroglancer: a stored state is given as the fragment
+    short = ng.link(fly, BIG[:1], properties=False, store=store, prefix=demo)
     assert short.startswith("https://neuroglancer-demo.appspot.com/#!%7B") and len(short) <= 8000
     assert not store.folder.exists()  # nothing stored for a short link
-    url = ng.link(fly, BIG, synapses=True, color_by="cell_type", store=store, max_length=500)
+    url = ng.link(fly, BIG, synapses=True, color_by="cell_type", store=store, max_length=500, prefix=demo)
     assert url.startswith("https://neuroglancer-demo.appspot.com/#!http://127.0.0.1:8000/v1/states/")
     sid = url.rsplit("/", 1)[-1]
     raw = (store.folder / f"{sid}.json").read_bytes()
     assert hashlib.sha256(raw).hexdigest() == sid  # the id is the hash of the stored bytes
-    assert ng.link(fly, BIG, synapses=True, color_by="cell_type", store=store, max_length=500) == url
+    assert ng.link(fly, BIG, synapses=True, color_by="cell_type", store=store, max_length=500, prefix=demo) == url
     assert ng.resolve_link(url, store=store) == json.loads(raw)
     # json_url style: the flywire viewer, and any custom prefix
     fw = ng.link(fly, BIG, store=store, max_length=0, prefix="flywire", properties=False)
@@ -318,7 +320,8 @@ def test_pair_link_synapses_as_points(fly, store, caplog):
     assert layers[f"synapses {a} -> {b}"]["annotationColor"] == "#1f77b4"
     assert layers["pair"]["segmentColors"] == {str(a): "#1f77b4", str(b): "#ff7f0e"}
     bare = cx.from_edges(pd.DataFrame({"pre_root_id": [1], "post_root_id": [2], "synapse_count": [3]}),
-                         name="flywire_bare")
+                         name="flywire_bare", manifest={"source": {"kind": "flywire-codex"},
+                                                        "version": {"materialization": 783}})
     url = ng.pair_link(bare, 1, 2, properties=False)
     assert "no synapse table" in caplog.text and "%221%22" in url
     with pytest.raises(InputError, match="synapses: flywire_bare has no synapse table"):
@@ -330,3 +333,170 @@ def test_dataset_without_volume_says_how_to_fix():
     with pytest.raises(InputError, match="no image or segmentation volume is known for 'celegans_cook2019_herm'; "
                                          "pass dataset="):
         ng.link(c, cx.ids_of(c, cell_type="AVA"))
+
+
+# ---------------------------------------------------------------------- issue 16: links that show what they claim
+def edges3():
+    return pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 3], "synapse_count": [3, 4]})
+
+
+def urls_of(state):
+    return {layer["name"]: layer["source"][0]["url"] for layer in state["layers"]}
+
+
+@pytest.mark.parametrize("manifest,name,image,seg", [
+    # a pinky100 export ingested with the MICrONS conventions: pinky100's volumes, not minnie65's
+    ({"source": {"kind": "cave-release", "datastack": "pinky100", "preset": "microns"},
+      "version": {"materialization": "185"}, "title": "MICrONS mouse visual cortex (minnie65)"},
+     "pinky100", "precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked",
+     "precomputed://gs://microns_public_datasets/pinky100_v185/seg"),
+    ({"source": {"datastack": "minnie65_public_v343"}},
+     "microns", "precomputed://https://bossdb-open-data.s3.amazonaws.com/iarpa_microns/minnie/minnie65/em",
+     "precomputed://gs://iarpa_microns/minnie/minnie65/seg_m343"),
+    ({"source": {"kind": "neuprint", "dataset": "hemibrain:v1.1"}},
+     "hemibrain", "precomputed://gs://neuroglancer-janelia-flyem-hemibrain/emdata/clahe_yz/jpeg",
+     "precomputed://gs://neuroglancer-janelia-flyem-hemibrain/v1.1/segmentation"),
+    ({"source": {"kind": "neuprint", "dataset": "manc:v1.2.1"}},
+     "manc", "precomputed://gs://flyem-vnc-2-26-213dba213ef26e094c16c860ae7f4be0/v3_emdata_clahe_xy/jpeg",
+     "precomputed://gs://manc-seg-v1p2/manc-seg-v1.2"),
+    ({"source": {"kind": "flywire-codex"}, "version": {"materialization": "630"}},
+     "flywire", "precomputed://https://bossdb-open-data.s3.amazonaws.com/flywire/fafbv14",
+     "precomputed://gs://flywire_v141_m630"),
+], ids=["pinky100", "minnie65_v343", "hemibrain", "manc", "flywire_630"])
+def test_the_manifests_datastack_and_version_pick_the_volume(manifest, name, image, seg):
+    c = cx.from_edges(edges3(), name="minnie65_flywire_lookalike", manifest=manifest)  # the name does not count
+    with ng.collect_warnings() as found:
+        state = ng.build_state(c, [1, 2], properties=False)
+    assert urls_of(state) == {"em": image, name: seg}
+    assert found == []
+    res = ng.KNOWN_DATASETS[name].resolution_nm
+    assert state["dimensions"]["x"][0] == pytest.approx(res[0] * 1e-9)
+    assert state["dimensions"]["z"][0] == pytest.approx(res[2] * 1e-9)
+
+
+def test_the_table_of_known_datasets_is_complete():
+    for key, src in ng.KNOWN_DATASETS.items():
+        assert src.name == key and src.image and src.segmentation and src.viewer and src.datastacks
+        assert len(src.resolution_nm) == 3 and all(r > 0 for r in src.resolution_nm)
+        assert src.segmentation in dict(src.versions).values()  # the default is one of the cited releases
+    assert ng.KNOWN_DATASETS["pinky100"].resolution_nm == (3.58, 3.58, 40.0)
+    assert ng.KNOWN_DATASETS["hemibrain"].resolution_nm == (8.0, 8.0, 8.0)
+    assert ng.known_dataset("minnie65_public") == ("microns", None)
+    assert ng.known_dataset("flywire_fafb_production") == ("flywire", None)
+
+
+def test_a_version_without_static_segmentation_warns_loudly(caplog):
+    c = cx.from_edges(edges3(), name="minnie_v661", manifest={"source": {"datastack": "minnie65_public"},
+                                                              "version": {"materialization": 661}})
+    with ng.collect_warnings() as found:
+        state = ng.build_state(c, [1], properties=False)
+    assert urls_of(state)["microns"] == "precomputed://gs://iarpa_microns/minnie/minnie65/seg_m1300"
+    assert len(found) == 1
+    msg = found[0]
+    assert "minnie_v661 is microns version 661, which has no public static segmentation" in msg
+    assert "known: 343, 943, 1300" in msg and "dataset= (CLI: --source)" in msg
+    assert msg in caplog.text  # logged too: on stderr when logging is not configured
+    # no version recorded: the latest public segmentation, said out loud
+    bare = cx.from_edges(edges3(), name="minnie_nover", manifest={"source": {"datastack": "minnie65_public"}})
+    with ng.collect_warnings() as found:
+        ng.build_state(bare, [1], properties=False)
+    assert len(found) == 1 and "records no materialization version" in found[0] and "seg_m1300" in found[0]
+
+
+def test_an_unknown_datastack_is_refused_not_guessed():
+    c = cx.from_edges(edges3(), name="fanc_sample", manifest={"source": {"datastack": "fanc_production_mar2021"},
+                                                              "version": {"materialization": 1}})
+    with pytest.raises(InputError) as e:
+        ng.link(c, [1, 2])
+    msg = str(e.value)
+    assert e.value.parameter == "dataset"
+    assert "datastack 'fanc_production_mar2021'" in msg and "dataset= (CLI: --source)" in msg
+    # the way out works
+    url = ng.link(c, [1, 2], dataset="precomputed://gs://bucket/fanc_seg", properties=False)
+    assert "gs://bucket/fanc_seg" in urllib.parse.unquote(url)
+
+
+def test_flywire_is_recognised_by_its_manifest_and_opens_in_flywires_viewer(fly, store, monkeypatch):
+    monkeypatch.delenv("CONNECTOME_VIEWER", raising=False)
+    # a store named "flywire..." without a FlyWire datastack is not taken for FlyWire ...
+    lookalike = cx.from_edges(edges3(), name="flywire_lookalike")
+    with pytest.raises(InputError, match="no image or segmentation volume is known for 'flywire_lookalike'.*"
+                                         "--source"):
+        ng.link(lookalike, [1])
+    # ... and a FlyWire store with any name is, from its source and datastack
+    codex = cx.from_edges(edges3(), name="my_subgraph", manifest={"source": {"kind": "flywire-codex"},
+                                                                  "version": {"materialization": 783}})
+    assert ng.link(codex, [1, 2], properties=False).startswith("https://ngl.flywire.ai/#!")
+    assert ng.link(fly, BIG, store=store, properties=False).startswith("https://ngl.flywire.ai/#!")
+    stored = ng.link(fly, BIG, store=store, properties=False, max_length=0)
+    assert stored.startswith("https://ngl.flywire.ai/?json_url=http://127.0.0.1:8000/v1/states/")
+    # prefix= and CONNECTOME_VIEWER still choose
+    assert ng.link(fly, BIG, store=store, properties=False, prefix="neuroglancer-demo").startswith(
+        "https://neuroglancer-demo.appspot.com/#!")
+    matches = pd.DataFrame({"A": [BIG[0]], "B": [BIG[1]]}, dtype="uint64")
+    assert ng.motif_link(fly, matches, store=store, properties=False).startswith("https://ngl.flywire.ai/#!")
+    monkeypatch.setenv("CONNECTOME_VIEWER", "spelunker")
+    assert ng.pair_link(fly, BIG[0], BIG[1], store=store, properties=False).startswith(
+        "https://spelunker.cave-explorer.org/#!")
+    # other datasets keep mainline Neuroglancer
+    monkeypatch.delenv("CONNECTOME_VIEWER")
+    hemi = cx.from_edges(edges3(), name="h", manifest={"source": {"kind": "neuprint", "dataset": "hemibrain:v1.2"}})
+    assert ng.link(hemi, [1], properties=False).startswith("https://neuroglancer-demo.appspot.com/#!")
+
+
+def test_links_that_need_a_server_on_this_machine_say_so(fly, store, tmp_path, monkeypatch):
+    # inline, no labels: nothing is loaded from the state server, no warning
+    with ng.collect_warnings() as found:
+        ng.link(fly, BIG, store=store, properties=False)
+    assert found == []
+    # stored state on 127.0.0.1: a warning, once per block, naming the way out
+    with ng.collect_warnings() as found:
+        ng.link(fly, BIG, store=store, properties=False, max_length=0)
+        ng.motif_links(fly, pd.DataFrame({"A": [BIG[0], BIG[1]], "B": [BIG[1], BIG[2]]}, dtype="uint64"),
+                       store=store, properties=False, max_length=0)
+    assert len(found) == 1
+    msg = found[0]
+    assert msg.startswith("link: this link loads its state from http://127.0.0.1:8000, a loopback address")
+    assert "only on this machine" in msg and "connectome serve" in msg
+    assert "CONNECTOME_STATE_SERVER" in msg and "--public-url" in msg
+    # segment labels from 127.0.0.1 (an inline link): the same warning, about the labels
+    with ng.collect_warnings() as found:
+        ng.link(fly, BIG, store=store, color_by="cell_type")
+    assert len(found) == 1 and "loads its segment labels from http://127.0.0.1:8000" in found[0]
+    # a state server others reach: no warning
+    shared = ng.StateStore(tmp_path / "shared", base_url="https://connectome.lab.example.org/v1/states")
+    with ng.collect_warnings() as found:
+        url = ng.link(fly, BIG, store=shared, color_by="cell_type", max_length=0)
+    assert found == [] and "?json_url=https://connectome.lab.example.org/v1/states/" in url
+    monkeypatch.setenv("CONNECTOME_STATES", str(tmp_path / "env"))
+    monkeypatch.setenv("CONNECTOME_STATE_SERVER", "https://connectome.lab.example.org/v1/states")
+    with ng.collect_warnings() as found:
+        ng.link(fly, BIG, color_by="cell_type", max_length=0)
+    assert found == []
+
+
+def test_color_by_without_values_warns_and_names_the_columns_that_have_them(fly, store, caplog):
+    # neuron 12 has no cell_type; its super_class is known
+    with ng.collect_warnings() as found:
+        state = ng.build_state(fly, [12], color_by="cell_type", store=store)
+    assert seg_layers(state)[0]["segmentColors"] == {"12": "#808080"}
+    assert found == ["color_by: the selected neuron has no value in 'cell_type', so it is drawn in grey (#808080); "
+                     "columns with values for them: super_class (1 of 1); colour by one of those with color_by= "
+                     "(CLI: --color-by)"]
+    assert found[0] in caplog.text
+    nodes = fly.node_table()
+    primary = {BIG[0]: "oviIN", BIG[1]: None}  # one of the two has a primary_type
+    nodes = nodes.assign(cell_type=None, primary_type=[primary.get(int(i), "x") for i in nodes["root_id"]])
+    two = cx.from_edges(fly.edge_table(), nodes, name="flywire_toy2",
+                        manifest={"source": {"datastack": "flywire_fafb_public"}, "version": {"materialization": 783}})
+    with ng.collect_warnings() as found:
+        ng.build_state(two, BIG[:2], color_by="cell_type", default_color="white", store=store)
+    assert len(found) == 1
+    assert "none of the 2 selected neurons has a value in 'cell_type', so all are drawn in default_color 'white'" \
+        in found[0]
+    assert "primary_type (1 of 2), super_class (2 of 2)" not in found[0]  # sorted by coverage
+    assert "super_class (2 of 2), primary_type (1 of 2)" in found[0]
+    # some neurons labelled: colours are informative, no warning
+    with ng.collect_warnings() as found:
+        ng.build_state(fly, [BIG[0], 12], color_by="cell_type", store=store)
+    assert found == []

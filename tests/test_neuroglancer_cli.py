@@ -30,7 +30,8 @@ def fly_store(tmp_path) -> Path:
     edges = pd.DataFrame({"pre_root_id": ids[[0, 1, 0, 2]], "post_root_id": ids[[1, 2, 2, 3]],
                           "synapse_count": [12, 7, 5, 9]})
     path = tmp_path / "flywire_toy"
-    cx.from_edges(edges, nodes, name="flywire_toy", manifest={"version": {"materialization": 783}}).save(path)
+    cx.from_edges(edges, nodes, name="flywire_toy", manifest={"source": {"datastack": "flywire_fafb_public"},
+                                                              "version": {"materialization": 783}}).save(path)
     return path
 
 
@@ -88,7 +89,7 @@ def test_link_motifs_from_a_query_in_one_call(fly_store, tmp_path):
                   "--states", str(tmp_path / "s"))
     assert out.returncode == 0, out.stderr
     urls = out.stdout.split()
-    assert len(urls) == 1 and urls[0].startswith("https://neuroglancer-demo.appspot.com/#!")
+    assert len(urls) == 1 and urls[0].startswith("https://ngl.flywire.ai/#!")  # a FlyWire store: FlyWire's viewer
     state = state_of(urls[0], tmp_path / "s")
     seg = [layer for layer in state["layers"] if layer["type"] == "segmentation"][0]
     assert seg["segments"] == sorted(BIG[:3], key=int)
@@ -120,7 +121,7 @@ def test_link_neurons_and_pair(cli, fly_store, tmp_path):
     out = cli("link", "pair", str(fly_store), BIG[0], BIG[1], "--states", str(tmp_path / "s"))
     assert out.returncode == 0, out.stderr
     assert "no synapse table" in out.stderr  # a warning, and the link still comes
-    assert out.stdout.startswith("https://neuroglancer-demo.appspot.com/#!")
+    assert out.stdout.startswith("https://ngl.flywire.ai/#!")  # a FlyWire store: FlyWire's viewer
 
 
 @pytest.mark.parametrize("args,message", [
@@ -172,7 +173,7 @@ def test_import_is_cheap_and_attribute_access_works():
             "assert 'neuroglancer' in sys.modules; print(u[:40])")
     out = run_python(code)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("https://neuroglancer-demo.appspot.com/")
+    assert out.stdout.startswith("https://ngl.flywire.ai/")  # FlyWire's volumes: FlyWire's viewer
 
 
 def test_example_script(tmp_path):
@@ -186,4 +187,99 @@ def test_example_script(tmp_path):
         state = cx.neuroglancer.resolve_link(u, store=cx.neuroglancer.StateStore(tmp_path / "s"))
         assert any(layer["type"] == "segmentation" for layer in state["layers"])
     assert os.listdir(tmp_path / "s")  # the prediction link's state was long enough to be stored
-    assert all(urllib.parse.urlsplit(u).netloc == "neuroglancer-demo.appspot.com" for u in urls)
+    assert all(urllib.parse.urlsplit(u).netloc == "ngl.flywire.ai" for u in urls)  # FlyWire volumes, FlyWire viewer
+    assert "link: this link loads" in out.stderr and "127.0.0.1:8000" in out.stderr  # says it only works here
+
+
+# ---------------------------------------------------------------------- issue 16: links that show what they claim
+PINKY = ["648518346349538235", "648518346349539462"]
+
+
+def test_a_pinky100_export_links_to_pinky100_not_minnie65(cli, tmp_path):
+    pd.DataFrame({"pre_pt_root_id": PINKY, "post_pt_root_id": PINKY[::-1], "syn_count": [3, 4]}).to_csv(
+        tmp_path / "conn.csv", index=False)
+    store = tmp_path / "pinky"
+    out = cli("ingest", "cave-files", "--connections", str(tmp_path / "conn.csv"), "--preset", "microns",
+              "--datastack", "pinky100", "--version", "185", "--out", str(store))
+    assert out.returncode == 0, out.stderr
+    m = cx.load(store).manifest
+    assert m.title == "CAVE datastack pinky100 (release v185)" and "minnie65" not in m.title
+    out = cli("link", "neurons", str(store), *PINKY, "--states", str(tmp_path / "s"), "--json",
+              "--state-server", "https://connectome.lab.example.org/v1/states")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    urls = {layer["name"]: layer["source"][0]["url"] for layer in res["state"]["layers"]}
+    assert urls == {"em": "precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked",
+                    "pinky100": "precomputed://gs://microns_public_datasets/pinky100_v185/seg"}
+    assert res["warnings"] == [] and "warning:" not in out.stderr
+    # a MICrONS materialization without a static segmentation: said on stderr and in --json
+    out = cli("ingest", "cave-files", "--connections", str(tmp_path / "conn.csv"), "--preset", "microns",
+              "--version", "661", "--out", str(tmp_path / "m661"))
+    assert out.returncode == 0, out.stderr
+    out = cli("link", "neurons", str(tmp_path / "m661"), *PINKY, "--states", str(tmp_path / "s"), "--json",
+              "--state-server", "https://connectome.lab.example.org/v1/states")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert len(res["warnings"]) == 1 and "version 661, which has no public static segmentation" in res["warnings"][0]
+    assert "warning: dataset: microns_release_v661 is microns version 661" in out.stderr
+
+
+def test_an_unknown_datastack_names_source(cli, tmp_path):
+    path = tmp_path / "fanc"
+    cx.from_edges(pd.DataFrame({"pre_root_id": [1], "post_root_id": [2], "synapse_count": [3]}), name="fanc",
+                  manifest={"source": {"datastack": "fanc_production_mar2021"}}).save(path)
+    out = cli("link", "neurons", str(path), "1", "2", "--states", str(tmp_path / "s"))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith("error: dataset: fanc comes from datastack 'fanc_production_mar2021'")
+    assert "--source" in out.stderr
+    out = cli("link", "neurons", str(path), "1", "2", "--states", str(tmp_path / "s"),
+              "--source", "precomputed://gs://bucket/fanc_seg")
+    assert out.returncode == 0, out.stderr
+
+
+def test_link_says_when_it_opens_only_on_this_machine(cli, fly_store, tmp_path, monkeypatch):
+    monkeypatch.delenv("CONNECTOME_STATE_SERVER", raising=False)
+    monkeypatch.delenv("CONNECTOME_VIEWER", raising=False)
+    args = ["link", "neurons", str(fly_store), BIG[0], BIG[1], "--color-by", "cell_type",
+            "--states", str(tmp_path / "s")]
+    out = cli(*args)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("https://ngl.flywire.ai/#!")  # a FlyWire store opens in FlyWire's viewer
+    warning = [line for line in out.stderr.splitlines() if line.startswith("warning: link:")]
+    assert len(warning) == 1
+    assert "segment labels from http://127.0.0.1:8000, a loopback address: it opens only on this machine" in warning[0]
+    res = json.loads(cli(*args, "--max-length", "0", "--json").stdout)
+    assert res["stored"] and res["link"].startswith("https://ngl.flywire.ai/?json_url=http://127.0.0.1:8000/")
+    assert any("loads its state and its segment labels from http://127.0.0.1:8000" in w for w in res["warnings"])
+    # a shared state server: --state-server or CONNECTOME_STATE_SERVER
+    out = cli(*args, "--state-server", "https://connectome.lab.example.org/v1/states", "--max-length", "0")
+    assert out.returncode == 0 and "warning:" not in out.stderr
+    assert out.stdout.startswith("https://ngl.flywire.ai/?json_url=https://connectome.lab.example.org/v1/states/")
+    monkeypatch.setenv("CONNECTOME_STATE_SERVER", "https://connectome.lab.example.org/v1/states")
+    out = cli(*args, "--prefix", "neuroglancer-demo")
+    assert out.returncode == 0 and "warning:" not in out.stderr
+    assert out.stdout.startswith("https://neuroglancer-demo.appspot.com/#!")  # --prefix still chooses
+
+
+def test_color_by_a_label_no_selected_neuron_has_warns(cli, tmp_path):
+    ids = np.array([int(x) for x in BIG[:3]], dtype="uint64")
+    nodes = pd.DataFrame({"root_id": ids, "cell_type": [None, None, "KC"], "primary_type": ["oviIN", "oviIN", None],
+                          "side": ["left", "right", "left"]})
+    path = tmp_path / "fw"
+    cx.from_edges(pd.DataFrame({"pre_root_id": ids[:2], "post_root_id": ids[1:], "synapse_count": [5, 6]}), nodes,
+                  name="fw", manifest={"source": {"kind": "flywire-codex"}, "version": {"materialization": 783}}
+                  ).save(path)
+    out = cli("link", "neurons", str(path), BIG[0], BIG[1], "--color-by", "cell_type", "--json",
+              "--states", str(tmp_path / "s"), "--state-server", "https://connectome.lab.example.org/v1/states")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    expected = ("color_by: none of the 2 selected neurons has a value in 'cell_type', so all are drawn in grey "
+                "(#808080); columns with values for them: primary_type (2 of 2), side (2 of 2); colour by one of "
+                "those with color_by= (CLI: --color-by)")
+    assert res["warnings"] == [expected]
+    assert f"warning: {expected}" in out.stderr
+    seg = [layer for layer in res["state"]["layers"] if layer["type"] == "segmentation"][0]
+    assert set(seg["segmentColors"].values()) == {"#808080"}
+    out = cli("link", "neurons", str(path), BIG[0], BIG[2], "--color-by", "cell_type", "--states",
+              str(tmp_path / "s"), "--state-server", "https://connectome.lab.example.org/v1/states")
+    assert out.returncode == 0 and "warning:" not in out.stderr  # one of them has a cell_type: no warning

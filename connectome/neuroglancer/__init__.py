@@ -13,14 +13,18 @@
   :func:`pair_link` — one call per result.
 - :func:`open` — serve the viewer that ships in the ``neuroglancer`` wheel on
   127.0.0.1 for local volumes and states.
+- :data:`KNOWN_DATASETS` — the datasets whose public volumes are known (FlyWire,
+  MICrONS minnie65 and pinky100, hemibrain, MANC), picked by the manifest's datastack.
+- :func:`collect_warnings` — the warnings of a block (wrong-version segmentation,
+  links that open only on this machine, ``color_by`` without values).
 - :class:`HeadlessBrowser`, :func:`screenshot` — render a link in headless Chromium.
 
 Examples
 --------
 >>> import connectome as cx
 >>> url = cx.neuroglancer.link(None, [720575940621039145], dataset="flywire", colors="red")
->>> url.split("#!")[0]
-'https://neuroglancer-demo.appspot.com/'
+>>> url.split("#!")[0]                      # FlyWire's volumes open in FlyWire's own viewer
+'https://ngl.flywire.ai/'
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ _EXPORTS = {
     "Sources": "sources",
     "KNOWN_DATASETS": "sources",
     "dataset_sources": "sources",
+    "known_dataset": "sources",
+    "collect_warnings": "notices",
     "motif_link": "results",
     "motif_links": "results",
     "prediction_link": "results",

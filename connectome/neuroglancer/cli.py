@@ -9,8 +9,10 @@
     connectome open TARGET [ID ...] [--colors ID=red ...] [--port 8080] [--no-ui]
 
 Every ``link`` command prints the link (``--json`` prints the link, the state id
-if stored, and the state); ``--prefix``, ``--max-length``, ``--states`` and
-``--state-server`` set where links point and where long states go.
+if stored, the state and the warnings); ``--prefix``, ``--max-length``, ``--states``
+and ``--state-server`` set where links point and where long states go. Warnings
+(a segmentation that does not match the store's version, a link that opens only
+on this machine, ``--color-by`` without values) go to stderr as ``warning: ...``.
 
 Examples
 --------
@@ -24,8 +26,10 @@ Examples
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +88,7 @@ def _link_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _emit(args: argparse.Namespace, urls: list[str], store: Any) -> int:
+    notes: list[str] = getattr(args, "_warnings", [])
     if getattr(args, "json", False):
         from .links import parse_link, resolve_link
 
@@ -92,11 +97,27 @@ def _emit(args: argparse.Namespace, urls: list[str], store: Any) -> int:
             p = parse_link(u)
             sid = p.state_url.rstrip("/").rsplit("/", 1)[-1] if p.state_url else None
             out.append({"link": u, "state_id": sid, "stored": sid is not None,
-                        "state": resolve_link(u, store=store)})
+                        "state": resolve_link(u, store=store), "warnings": list(notes)})
         print(json.dumps(out if len(out) > 1 else out[0], indent=2))
     else:
         print("\n".join(urls))
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
     return 0
+
+
+def _warned(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a ``link`` command collecting its warnings (``_emit`` prints them on stderr and in ``--json``)."""
+
+    @functools.wraps(cmd)
+    def run(args: argparse.Namespace) -> int:
+        from .notices import collect_warnings
+
+        with collect_warnings(log=False) as notes:
+            args._warnings = notes
+            return cmd(args)
+
+    return run
 
 
 def _cmd_neurons(args: argparse.Namespace) -> int:
@@ -214,16 +235,18 @@ def _cmd_open(args: argparse.Namespace) -> int:
 def _common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("link options")
     g.add_argument("--prefix", help="viewer name (neuroglancer-demo, spelunker, flywire, seunglab) or URL "
-                   "(default: CONNECTOME_VIEWER or neuroglancer-demo)")
+                   "(default: CONNECTOME_VIEWER, else the dataset's own viewer: flywire for FlyWire, else "
+                   "neuroglancer-demo)")
     g.add_argument("--max-length", type=int, default=None,
                    help="longest inline URL; longer states are stored and linked by URL (default 8000)")
     g.add_argument("--remote", choices=["json_url", "fragment"], default=None,
                    help="how the viewer is pointed at a stored state (default: the viewer's own syntax)")
     g.add_argument("--states", help="state store folder (default: CONNECTOME_STATES or <data home>/states)")
     g.add_argument("--state-server", help="URL where the store is served (default: CONNECTOME_STATE_SERVER "
-                   "or http://127.0.0.1:8000/v1/states)")
-    g.add_argument("--source", help="what to show: flywire, microns, a precomputed folder or source URL "
-                   "(default: from the dataset's manifest)")
+                   "or http://127.0.0.1:8000/v1/states, which works only on this machine)")
+    g.add_argument("--source", help="what to show: a known dataset (flywire, microns, pinky100, hemibrain, manc, "
+                   "or a datastack such as minnie65_public), a precomputed folder or a source URL (default: from "
+                   "the datastack and version in the dataset's manifest)")
     g.add_argument("--no-properties", action="store_true", help="leave segment properties (labels) out")
     g.add_argument("--json", action="store_true", help="print the link, the state id and the state as JSON")
 
@@ -244,7 +267,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--default-color", help="colour of labels/ids not in --colors")
     n.add_argument("--synapses", action="store_true", help="synapse points among the neurons")
     _common(n)
-    n.set_defaults(func=_cmd_neurons)
+    n.set_defaults(func=_warned(_cmd_neurons))
 
     m = what.add_parser("motifs", help="motif matches: one link for the top k, or one per match")
     m.add_argument("dataset", help="dataset name or store path")
@@ -257,7 +280,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--colors", nargs="*", metavar="NODE=COLOUR", help="motif node colours, e.g. A=red B=blue")
     m.add_argument("--synapses", action="store_true", help="synapse points between the matched neurons")
     _common(m)
-    m.set_defaults(func=_cmd_motifs)
+    m.set_defaults(func=_warned(_cmd_motifs))
 
     r = what.add_parser("predictions", help="neurons coloured by predicted type, with the disagreements")
     r.add_argument("dataset", help="dataset name or store path")
@@ -270,7 +293,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--colors", nargs="*", metavar="LABEL=COLOUR", help="colour per predicted label")
     r.add_argument("--default-color", help="colour of labels not in --colors")
     _common(r)
-    r.set_defaults(func=_cmd_predictions)
+    r.set_defaults(func=_warned(_cmd_predictions))
 
     q = what.add_parser("pair", help="two neurons and the synapses between them")
     q.add_argument("dataset", help="dataset name or store path")
@@ -278,7 +301,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("b", help="second root id")
     q.add_argument("--synapses", action="store_true", help="require the synapse table")
     _common(q)
-    q.set_defaults(func=_cmd_pair)
+    q.set_defaults(func=_warned(_cmd_pair))
 
     o = sub.add_parser("open", help="serve the Neuroglancer viewer locally (127.0.0.1) and print its URL",
                        description="Serve the viewer that ships in the neuroglancer wheel on 127.0.0.1 for a "

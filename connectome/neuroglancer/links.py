@@ -11,6 +11,16 @@ link) and the link points the viewer at its URL, in the viewer's own syntax:
 - ``#!<url>`` for mainline Neuroglancer (``neuroglancer-demo``, ``spelunker``),
   which loads a state from a URL given as the fragment.
 
+The viewer is ``prefix=``, else ``CONNECTOME_VIEWER``, else the dataset's own
+viewer (FlyWire stores open in ``ngl.flywire.ai``), else ``neuroglancer-demo``.
+
+A link that loads anything (a stored state, segment labels) from a loopback
+address (``127.0.0.1``, ``localhost``) works only on this machine, and only
+while the state server (``connectome serve``) runs: :func:`state_link` warns
+(see :func:`~connectome.neuroglancer.collect_warnings`). Serve the state store
+where the link's readers can reach it and set ``CONNECTOME_STATE_SERVER`` (or
+``connectome serve --public-url``) to make links shareable.
+
 Examples
 --------
 >>> state = {"layers": [], "layout": "xy"}
@@ -26,6 +36,7 @@ connectome.errors.InputError: prefix: 'not a url' is not a viewer URL; use http(
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -36,6 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectomeError, InputError
+from .notices import warn
 from .statestore import StateNotFoundError, StateStore, canonical_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["Viewer", "VIEWERS", "DEFAULT_MAX_LENGTH", "link", "state_link", "viewer_prefix", "parse_link",
-           "ParsedLink", "resolve_link", "check_http_url", "remote_link"]
+           "ParsedLink", "resolve_link", "check_http_url", "remote_link", "loopback_urls"]
 
 #: Longest URL a link may be before its state goes to the state store.
 DEFAULT_MAX_LENGTH = 8000
@@ -140,6 +152,62 @@ def _store(store: StateStore | str | os.PathLike | None) -> StateStore:
     return store if isinstance(store, StateStore) else StateStore(store)
 
 
+_URL_RE = re.compile(r"https?://[^\s\"'<>#?]+")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_unspecified
+
+
+def loopback_urls(text: str) -> list[str]:
+    """The distinct ``scheme://host:port`` origins of http(s) URLs in ``text`` that only this machine reaches.
+
+    Examples
+    --------
+    >>> loopback_urls('{"source": "precomputed://http://127.0.0.1:8000/v1/states/x", "b": "https://h.org/y"}')
+    ['http://127.0.0.1:8000']
+    >>> loopback_urls("https://ngl.flywire.ai/?json_url=http://localhost:8000/v1/states/abc")
+    ['http://localhost:8000']
+    """
+    out: list[str] = []
+    for m in _URL_RE.finditer(text):
+        parts = urllib.parse.urlsplit(m.group(0))
+        if _is_loopback(parts.hostname):
+            origin = f"{parts.scheme}://{parts.netloc}"
+            if origin not in out:
+                out.append(origin)
+    return out
+
+
+def _warn_if_local(link_url: str, state_text: str, stored: bool) -> None:
+    """Warn when the link needs a server on this machine (the state, segment labels, volumes)."""
+    local = loopback_urls(link_url if stored else "") + loopback_urls(state_text)
+    if not local:
+        return
+    origins = ", ".join(dict.fromkeys(local))
+    what = []
+    if stored:
+        what.append("its state")
+    if "/segment_properties/" in state_text and loopback_urls(state_text):
+        what.append("its segment labels")
+    if not what:
+        what.append("data")
+    warn(logger, f"link: this link loads {' and '.join(what)} from {origins}, a loopback address: it opens only "
+         "on this machine, and only while the state server (connectome serve) runs there. To share links, run "
+         "`connectome serve --host 0.0.0.0 --public-url https://<host reachable by readers>` and set "
+         "CONNECTOME_STATE_SERVER=https://<that host>/v1/states (CLI: --state-server) and CONNECTOME_STATES to "
+         "the service's states folder (see the README's Neuroglancer section)")
+
+
 def state_link(state: Mapping[str, Any], *, prefix: str | None = None, max_length: int | None = None,
                store: StateStore | str | os.PathLike | None = None, remote: str | None = None) -> str:
     """A link for ``state``: inline while the URL fits ``max_length``, else stored and linked by URL.
@@ -149,7 +217,8 @@ def state_link(state: Mapping[str, Any], *, prefix: str | None = None, max_lengt
     state : dict
         A Neuroglancer state (e.g. from :func:`~connectome.neuroglancer.build_state`).
     prefix : str, optional
-        Viewer name (see :data:`VIEWERS`) or URL; default ``CONNECTOME_VIEWER`` or ``neuroglancer-demo``.
+        Viewer name (see :data:`VIEWERS`) or URL; default ``CONNECTOME_VIEWER`` or ``neuroglancer-demo``
+        (:func:`link` and the result helpers default to the dataset's own viewer instead).
     max_length : int, optional
         Longest inline URL (default :data:`DEFAULT_MAX_LENGTH`); ``0`` always stores.
     store : StateStore or path, optional
@@ -164,11 +233,13 @@ def state_link(state: Mapping[str, Any], *, prefix: str | None = None, max_lengt
     text = canonical_json(state)
     url = f"{viewer.url}#!{urllib.parse.quote(text, safe=_SAFE)}"
     if len(url) <= limit:
+        _warn_if_local(url, text, stored=False)
         return url
     st = _store(store)
     sid = st.put(state)
     out = remote_link(viewer, st.url(sid))
     logger.info("state of %d characters stored as %s (%s)", len(url), sid, st.folder)
+    _warn_if_local(out, text, stored=True)
     return out
 
 
@@ -265,24 +336,31 @@ def link(
 
     Builds the state with :func:`~connectome.neuroglancer.build_state` (same
     parameters) and turns it into a link with :func:`state_link` (``prefix``,
-    ``max_length``, ``store``, ``remote``).
+    ``max_length``, ``store``, ``remote``). Without ``prefix`` the link opens in
+    ``CONNECTOME_VIEWER``, else in the dataset's own viewer (FlyWire:
+    ``ngl.flywire.ai``), else in ``neuroglancer-demo``. Warnings (see
+    :func:`~connectome.neuroglancer.collect_warnings`): a segmentation that does
+    not match the store's version, ``color_by`` values missing for every neuron,
+    a link that needs a server on this machine.
 
     Examples
     --------
     >>> import tempfile
-    >>> url = link(None, [720575940621039145], dataset="flywire", colors="red")
+    >>> url = link(None, [720575940621039145], dataset="flywire", colors="red", prefix="neuroglancer-demo")
     >>> url.startswith("https://neuroglancer-demo.appspot.com/#!")
     True
     >>> "720575940621039145" in urllib.parse.unquote(url)
     True
-    >>> stored = link(None, [720575940621039145], dataset="flywire", max_length=0,
-    ...               store=StateStore(tempfile.mkdtemp(), "http://127.0.0.1:8000/v1/states"))
-    >>> stored.split("#!")[1].startswith("http://127.0.0.1:8000/v1/states/")
+    >>> stored = link(None, [720575940621039145], dataset="flywire", max_length=0, prefix="flywire",
+    ...               store=StateStore(tempfile.mkdtemp(), "https://connectome.lab.example.org/v1/states"))
+    >>> stored.split("?json_url=")[1].startswith("https://connectome.lab.example.org/v1/states/")
     True
     """
-    from .state import build_state
+    from .sources import default_viewer
+    from .state import _build_state
 
-    state = build_state(c, root_ids, color_by=color_by, colors=colors, default_color=default_color,
-                        synapses=synapses, lines=lines, dataset=dataset, properties=properties, alpha=alpha,
-                        view=view, store=store)
-    return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
+    state, sources = _build_state(c, root_ids, color_by=color_by, colors=colors, default_color=default_color,
+                                  synapses=synapses, lines=lines, dataset=dataset, properties=properties,
+                                  alpha=alpha, view=view, store=store)
+    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
+                      remote=remote)

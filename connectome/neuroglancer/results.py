@@ -10,7 +10,8 @@
 - :func:`pair_link` — two neurons and the synapses between them as points.
 
 All take the link options of :func:`~connectome.neuroglancer.link` (``prefix``,
-``max_length``, ``store``, ``remote``, ``dataset``, ``alpha``, ``view``).
+``max_length``, ``store``, ``remote``, ``dataset``, ``alpha``, ``view``); without
+``prefix`` a link opens in ``CONNECTOME_VIEWER`` or the dataset's own viewer.
 
 Examples
 --------
@@ -19,8 +20,8 @@ Examples
 >>> edges = pd.DataFrame({"pre_root_id": [1, 2, 1], "post_root_id": [2, 3, 3], "synapse_count": [5, 6, 7]})
 >>> c = cx.from_edges(edges, nodes, name="flywire_toy")
 >>> matches = pd.DataFrame({"A": [1], "B": [2], "C": [3]}, dtype="uint64")
->>> url = motif_link(c, matches, dataset="flywire", properties=False)
->>> url.startswith("https://neuroglancer-demo.appspot.com/#!")
+>>> url = motif_link(c, matches, dataset="flywire", properties=False)   # FlyWire: FlyWire's own viewer
+>>> url.startswith("https://ngl.flywire.ai/#!")
 True
 """
 
@@ -39,7 +40,7 @@ from ..schema import EDGE_KIND, POSITION_COLUMNS, POST, PRE, ROOT_ID, SYNAPSE_CO
 from .annotations import AnnotationGroup, neuron_lines, synapse_points
 from .colors import _label_key, label_colors, palette, to_hex
 from .links import state_link
-from .sources import Sources, dataset_sources
+from .sources import Sources, dataset_sources, default_viewer
 from .state import SegmentGroup, _property_columns, _store, assemble_state, check_known_ids, segment_properties
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +115,7 @@ def _center(nodes: pd.DataFrame, ids: np.ndarray) -> list[float] | None:
 # ---------------------------------------------------------------------- motifs
 def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], roles: list[str], *,
                  colors: Any, lines: bool, synapses: bool, dataset: Any, properties: Any, alpha: Any,
-                 view: Any, store: Any) -> dict[str, Any]:
+                 view: Any, store: Any) -> tuple[dict[str, Any], Sources]:
     sub = matches.loc[list(rows), roles]
     ids_by_row = {r: coerce_ids(pd.Series(list(sub.loc[r]), dtype=object), "matches") for r in rows}
     all_ids = np.unique(np.concatenate(list(ids_by_row.values())))
@@ -155,8 +156,9 @@ def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], role
             keep |= syn[PRE].isin(ids).to_numpy() & syn[POST].isin(ids).to_numpy()
         annotations.append(synapse_points(syn[keep], name="synapses"))
     props = _properties_url(nodes, all_ids, properties, None, st)
-    return assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
-                          position_nm=_center(nodes, all_ids), view=view)
+    state = assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
+                           position_nm=_center(nodes, all_ids), view=view)
+    return state, sources
 
 
 def motif_link(c: Connectome, matches: pd.DataFrame, *, top_k: int | None = 5, rows: Sequence[Any] | None = None,
@@ -198,9 +200,10 @@ def motif_link(c: Connectome, matches: pd.DataFrame, *, top_k: int | None = 5, r
             raise InputError(f"rows: {unknown[:5]} are not index labels of matches", "rows")
     if not rows:
         raise InputError("top_k: must be at least 1", "top_k")
-    state = _match_state(c, matches, rows, role_cols, colors=colors, lines=lines, synapses=synapses,
-                         dataset=dataset, properties=properties, alpha=alpha, view=view, store=store)
-    return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
+    state, sources = _match_state(c, matches, rows, role_cols, colors=colors, lines=lines, synapses=synapses,
+                                  dataset=dataset, properties=properties, alpha=alpha, view=view, store=store)
+    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
+                      remote=remote)
 
 
 def motif_links(c: Connectome, matches: pd.DataFrame, *, top_k: int | None = None, **kwargs: Any) -> pd.Series:
@@ -293,7 +296,8 @@ def prediction_link(c: Connectome, predictions: pd.DataFrame, *, truth: str | No
     props = _properties_url(merged, ids, properties, "predicted", st, extra=extra)
     state = assemble_state(sources, groups, (), properties_url=props, alpha=alpha,
                            position_nm=_center(merged, ids), view=view)
-    return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
+    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
+                      remote=remote)
 
 
 # ---------------------------------------------------------------------- pairs
@@ -356,7 +360,8 @@ def pair_link(c: Connectome, a: Any, b: Any, *, colors: Sequence[Any] = ("#1f77b
         position = _center(nodes, ids)
     state = assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
                            position_nm=position, view=view)
-    return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
+    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
+                      remote=remote)
 
 
 for _fn in (motif_link, prediction_link, pair_link):

@@ -41,7 +41,8 @@ import pandas as pd
 from ..errors import ColumnError, IdError, InputError
 from ..schema import POSITION_COLUMNS, POST, PRE, ROOT_ID, coerce_ids
 from .annotations import AnnotationGroup, neuron_lines, nm_to_voxels, synapse_points
-from .colors import label_colors, to_hex
+from .colors import MISSING_COLOR, MISSING_LABEL, label_colors, to_hex
+from .notices import warn
 from .sources import Sources, dataset_sources
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,6 +142,35 @@ def _group_colors(ids: np.ndarray, nodes: pd.DataFrame | None, color_by: str | N
     from .colors import _label_key
 
     return {int(i): lab[_label_key(v)] for i, v in zip(ids, labels)}
+
+
+def _warn_if_unlabelled(nodes: pd.DataFrame, ids: np.ndarray, color_by: str, colors: Any,
+                        default_color: Any) -> None:
+    """Warn when none of ``ids`` has a value in ``color_by`` (every neuron would be painted alike),
+    naming the node columns that do have values for them."""
+    sub = nodes.drop_duplicates(ROOT_ID).set_index(ROOT_ID).reindex(ids)
+    if len(sub) == 0 or sub[color_by].notna().any():
+        return
+    filled = {col: int(sub[col].notna().sum()) for col in sub.columns
+              if col != color_by and col not in POSITION_COLUMNS}
+    ranked = sorted(((n, col) for col, n in filled.items() if n), key=lambda x: (-x[0], x[1]))
+    if ranked:
+        shown = ", ".join(f"{col} ({n} of {len(ids)})" for n, col in ranked[:8])
+        more = f" and {len(ranked) - 8} more" if len(ranked) > 8 else ""
+        hint = f"columns with values for them: {shown}{more}; colour by one of those with color_by= (CLI: --color-by)"
+    else:
+        hint = "no node column has values for them; attach labels with c.with_node_columns(...)"
+    if isinstance(colors, Mapping) and any(str(k) == MISSING_LABEL for k in colors):
+        colour = "the colour given for '(none)'"
+    elif default_color is not None:
+        colour = f"default_color {default_color!r}"
+    else:
+        colour = f"grey ({MISSING_COLOR})"
+    if len(ids) == 1:
+        what = f"the selected neuron has no value in {color_by!r}, so it is drawn in {colour}"
+    else:
+        what = f"none of the {len(ids)} selected neurons has a value in {color_by!r}, so all are drawn in {colour}"
+    warn(logger, f"color_by: {what}; {hint}")
 
 
 # ---------------------------------------------------------------------- properties
@@ -382,7 +412,22 @@ def build_state(
     -------
     dict
         The state as JSON-ready data (root ids as strings).
+
+    Warns (logged; see :func:`~connectome.neuroglancer.collect_warnings`) when
+    ``color_by`` has no value for any selected neuron, naming the columns that do,
+    and when the store's version has no static segmentation.
     """
+    return _build_state(c, root_ids, color_by=color_by, colors=colors, default_color=default_color,
+                        synapses=synapses, lines=lines, dataset=dataset, properties=properties, alpha=alpha,
+                        view=view, store=store)[0]
+
+
+def _build_state(c: Connectome | None, root_ids: Any, *, color_by: str | None, colors: Any, default_color: Any,
+                 synapses: pd.DataFrame | bool | None, lines: pd.DataFrame | None,
+                 dataset: str | os.PathLike | Sources | None, properties: Sequence[str] | str | bool | None,
+                 alpha: float | None, view: Mapping[str, Any] | None,
+                 store: StateStore | str | os.PathLike | None) -> tuple[dict[str, Any], Sources]:
+    """:func:`build_state`, also returning the resolved :class:`Sources` (for the link's default viewer)."""
     named = _resolve_groups(c, root_ids, "")
     all_ids = np.unique(np.concatenate([ids for _, ids in named])) if named else np.zeros(0, np.uint64)
     nodes: pd.DataFrame | None = None
@@ -399,6 +444,7 @@ def build_state(
         if color_by not in nodes.columns:
             raise ColumnError("nodes", color_by, [col for col in nodes.columns if col != ROOT_ID],
                               "(color_by= names a node column)")
+        _warn_if_unlabelled(nodes, all_ids, color_by, colors, default_color)
     groups = [SegmentGroup(name, ids, _group_colors(ids, nodes, color_by, colors, default_color))
               for name, ids in named]
 
@@ -438,5 +484,6 @@ def build_state(
     elif properties not in (None, False):
         raise InputError("properties: segment properties come from node columns; pass a connectome", "properties")
 
-    return assemble_state(sources, groups, annotations, properties_url=properties_url, alpha=alpha,
-                          position_nm=position_nm, view=view)
+    state = assemble_state(sources, groups, annotations, properties_url=properties_url, alpha=alpha,
+                           position_nm=position_nm, view=view)
+    return state, sources
