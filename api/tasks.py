@@ -121,12 +121,11 @@ def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     elif source == "cave":
         from ingest.cave import ingest_cave
 
-        ids = [int(i) for i in p["root_ids"]] if p.get("root_ids") else None
-        path = ingest_cave(p.get("datastack"), out=out, version=p.get("version"), timestamp=p.get("timestamp"),
-                           preset=p.get("preset"), server=p.get("server"), synapse_table=p.get("synapse_table"),
-                           cell_tables=p.get("cell_tables"), root_ids=ids, side=p.get("side", "both"),
-                           min_synapses=p.get("min_synapses", "preset"), keep_synapses=p.get("keep_synapses", True),
-                           name=spec["dataset"], progress=False)
+        from .schemas import IngestCave
+
+        # the stored parameters pass the request's model again: the route and the worker read them alike
+        args = IngestCave.model_validate({"source": source, **p}).ingest_arguments()
+        path = ingest_cave(out=out, name=spec["dataset"], progress=False, **args)
     else:
         raise InputError(f"source: unknown ingest source {source!r}", "source")
     from connectome.store import read_manifest

@@ -42,10 +42,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.cave import ingest_cave  # noqa: E402
-from ingest.cave_fetch import plan_span  # noqa: E402
-from ingest.cave_ledger import chop  # noqa: E402
-from ingest.cave_session import FetchOptions, connect  # noqa: E402
+from ingest.cave import CavePreset, FetchOptions, Selection, ingest_cave  # noqa: E402
+from ingest.cave.fetch import plan_span  # noqa: E402
+from ingest.cave.ledger import chop  # noqa: E402
+from ingest.cave.session import connect  # noqa: E402
 
 TABLE, VERSION, DATASTACK = "synapses_pni_2", 661, "minnie65_public"
 SELECT = ["id", "pre_pt_root_id", "post_pt_root_id", "ctr_pt_position", "pre_pt_supervoxel_id",
@@ -92,9 +92,9 @@ def set_delay(url: str, delay: float) -> None:
 
 def ours(url: str, page_rows: int, concurrency: int, out: Path) -> int:
     shutil.rmtree(out, ignore_errors=True)
-    p = ingest_cave(DATASTACK, out, version=VERSION, server=url, cell_tables=[], autapses="keep",
-                    zero_root="keep", options=FetchOptions(page_rows=page_rows, concurrency=concurrency),
-                    progress=False)
+    p = ingest_cave(CavePreset(DATASTACK, server=url), out, version=VERSION,
+                    selection=Selection(autapses="keep", zero_root="keep"),
+                    options=FetchOptions(page_rows=page_rows, concurrency=concurrency), progress=False)
     from connectome.store import read_manifest
 
     return read_manifest(p)[0].rows("synapses")

@@ -5,8 +5,8 @@
 Online you would point the same calls at the real servers (they need a CAVE
 token, see the README):
 
-    ingest_cave(preset="flywire", version=783, out="stores/flywire_783")
-    ingest_cave(preset="microns", version=1300, out="stores/microns_1300")
+    ingest_cave("flywire", "stores/flywire_783", version=783)
+    ingest_cave("microns", "stores/microns_1300", version=1300)
 
 Offline, this script starts the project's loopback CAVE server
 (``ingest.testing``) with synthetic FlyWire- and MICrONS-format datastacks, so
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import connectome as cx
 from connectome.config import shared_data_dir
-from ingest.cave import FetchOptions, ingest_cave, plan_cave
+from ingest.cave import FetchOptions, Selection, get_preset, ingest_cave, plan_cave
 from ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
 from ingest.volume import ingest_volume, points_to_segments
 
@@ -30,24 +30,24 @@ def main(out: str | None = None) -> None:
     stacks = [flywire_datastack(30_000, 400), microns_datastack(30_000, 400)]
     with CaveTestServer(stacks, max_rows=5_000) as srv:  # a small row cap: many pages
         opts = FetchOptions(page_rows=4_000, concurrency=4)
+        flywire = get_preset("flywire").with_overrides(server=srv.url)  # the presets, served by the loopback server
+        microns = get_preset("microns").with_overrides(server=srv.url)
 
         print("== what a FlyWire ingest would fetch")
-        plan = plan_cave(preset="flywire", version=783, server=srv.url, options=opts)
+        plan = plan_cave(flywire, version=783, options=opts)
         for name, t in plan["tables"].items():
             print(f"  {name}: {t['table']} ({t['rows']:,} rows at {t['voxel_resolution_nm']} nm/voxel)")
 
         print("\n== FlyWire preset, version 783 (cleft score >= 50, connections of >= 5 synapses)")
-        fw = cx.load(ingest_cave(preset="flywire", version=783, server=srv.url, out=out_dir / "flywire_783",
-                                 options=opts, progress=False))
+        fw = cx.load(ingest_cave(flywire, out_dir / "flywire_783", version=783, options=opts, progress=False))
         print(cx.format_summary(cx.summary(fw)))
         e = fw.edge_table()
         print(e[["pre_root_id", "post_root_id", "synapse_count", "nt_type"]].head(3).to_string(index=False))
 
         print("\n== MICrONS preset at a timestamp, inside a bounding box given in nm")
         box_nm = [[500_000, 300_000, 700_000], [900_000, 800_000, 950_000]]
-        mi = cx.load(ingest_cave(preset="microns", timestamp="2024-01-01T00:00:00Z", server=srv.url,
-                                 bbox=box_nm, bbox_units="nm", out=out_dir / "microns_box", options=opts,
-                                 progress=False))
+        mi = cx.load(ingest_cave(microns, out_dir / "microns_box", timestamp="2024-01-01T00:00:00Z",
+                                 selection=Selection(bbox=box_nm, bbox_units="nm"), options=opts, progress=False))
         print(f"  version read: {mi.manifest.version}")
         print(f"  {mi.manifest.rows('synapses'):,} synapses, {mi.n_edges:,} edges, cell types:")
         print(mi.node_table()["cell_type"].value_counts().head(5).to_string())

@@ -2,7 +2,33 @@
 
 Sources: C. elegans datasets of ``cect`` (:mod:`ingest.celegans`), the larval
 *Drosophila* connectome (:mod:`ingest.larva`), FlyWire Codex and neuPrint
-release files and generic edge lists (:mod:`ingest.release`). Column names are
-renamed once, here, to the project's (:mod:`ingest.tables`). Remote clients
-(caveclient, cloud-volume) are imported only inside the functions that use them.
+release files and generic edge lists (:mod:`ingest.release`), CAVE datastacks
+and their release files (:mod:`ingest.cave`), CloudVolume segmentations
+(:mod:`ingest.volume`). Column names are renamed once, here, to the project's
+(:mod:`ingest.tables`). Remote clients (caveclient, cloud-volume) are imported
+only inside the functions that use them.
+
+The CAVE entry points are also importable from here (loaded on first use)::
+
+    from ingest import CavePreset, FetchOptions, Selection, ingest_cave, plan_cave
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Names re-exported from :mod:`ingest.cave`, imported when first used.
+_CAVE = ("ingest_cave", "plan_cave", "ingest_cave_files", "CavePreset", "CellTableSpec", "get_preset", "Selection",
+         "FetchOptions")
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _CAVE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import cave
+
+    return getattr(cave, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_CAVE))

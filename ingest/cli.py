@@ -112,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.set_defaults(func=_neuprint)
 
     # remote sources (caveclient / cloud-volume are imported only when a command runs)
-    from .cave_cli import add_cave_parsers
+    from .cave.cli import add_cave_parsers
     from .volume_cli import add_volume_parser
 
     add_cave_parsers(src)

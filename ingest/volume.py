@@ -136,7 +136,7 @@ def _check_box(bbox: Any, units: str | None) -> np.ndarray | None:
     """Shape and units of a box, checked before any volume is opened."""
     if bbox is None:
         return None
-    from .cave import bbox_array
+    from .cave.options import bbox_array
 
     box = bbox_array(bbox)
     if units not in UNITS:

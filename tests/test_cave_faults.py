@@ -13,13 +13,16 @@ import pytest
 
 import connectome as cx
 from connectome.store import read_table
-from ingest.cave import ingest_cave
-from ingest.cave_errors import CaveServerError, VersionExpiredError
-from ingest.cave_ledger import work_folder
-from ingest.cave_session import FetchOptions
+from ingest.cave import FetchOptions, Selection, get_preset, ingest_cave
+from ingest.cave.errors import CaveServerError, VersionExpiredError
+from ingest.cave.ledger import work_folder
 from ingest.testing import CaveTestServer, microns_datastack
 
 OPTS = FetchOptions(page_rows=1_000, concurrency=3, retries=4, backoff=0.01, max_backoff=0.05, timeout=5.0)
+
+
+def microns(url):
+    return get_preset("microns").with_overrides(server=url)
 
 
 def tables(path):
@@ -44,8 +47,8 @@ def server():
 
 @pytest.fixture(scope="module")
 def clean(server, tmp_path_factory):
-    p = ingest_cave(preset="microns", version=661, server=server.url,
-                    out=tmp_path_factory.mktemp("clean") / "s", options=OPTS, progress=False)
+    p = ingest_cave(microns(server.url), tmp_path_factory.mktemp("clean") / "s", version=661, options=OPTS,
+                    progress=False)
     return tables(p)
 
 
@@ -70,8 +73,7 @@ def test_transient_faults_end_with_exact_data(server, clean, tmp_path, kind, ext
     fault = server.add_fault(kind, **kw)
     opts = FetchOptions(page_rows=1_000, concurrency=3, retries=4, backoff=0.01, max_backoff=0.05,
                         timeout=0.5 if kind == "timeout" else 5.0)
-    p = ingest_cave(preset="microns", version=661, server=server.url, out=tmp_path / "s", options=opts,
-                    progress=False)
+    p = ingest_cave(microns(server.url), tmp_path / "s", version=661, options=opts, progress=False)
     assert fault.hits == 3  # the faults really happened
     assert_same(tables(p), clean)
     assert not work_folder(p).exists()
@@ -88,7 +90,7 @@ def test_plain_caveclient_misses_a_cut_arrow_stream_we_do_not(server):
     cut = client.materialize.query_table("synapses_pni_2", materialization_version=661, limit=1_000,
                                          split_positions=True)
     assert len(cut) < len(full) == 1_000  # rows lost without any error
-    from ingest.cave_session import connect
+    from ingest.cave.session import connect
 
     s = connect("minnie65_public", server.url, options=OPTS)
     server.add_fault("truncate", times=1)
@@ -102,35 +104,33 @@ def test_failure_past_all_retries_then_resume_is_exact(server, clean, tmp_path):
     server.add_fault("status", code=500, match="query", times=None, after=14)
     opts = FetchOptions(page_rows=1_000, concurrency=2, retries=2, backoff=0.01, max_backoff=0.02)
     with pytest.raises(CaveServerError, match="still failing after 2 retries .*rerun the same command"):
-        ingest_cave(preset="microns", version=661, server=server.url, out=out, options=opts, progress=False)
+        ingest_cave(microns(server.url), out, version=661, options=opts, progress=False)
     assert not (out / "CURRENT").exists()
     led = (work_folder(out) / "ledger.jsonl").read_text()
     assert led.count('"kind": "page"') >= 2
     server.clear_faults()
     server.reset_stats()
-    p = ingest_cave(preset="microns", version=661, server=server.url, out=out, options=opts, progress=False)
+    p = ingest_cave(microns(server.url), out, version=661, options=opts, progress=False)
     assert_same(tables(p), clean)
     resumed = server.stats["query"] + server.stats["join_query"]
     server.reset_stats()
-    ingest_cave(preset="microns", version=661, server=server.url, out=tmp_path / "full", options=opts,
-                progress=False)
+    ingest_cave(microns(server.url), tmp_path / "full", version=661, options=opts, progress=False)
     assert resumed < server.stats["query"] + server.stats["join_query"]  # the rerun skipped finished pages
 
 
 def test_latest_version_is_recorded_and_kept_when_a_new_one_appears(tmp_path):
     with CaveTestServer([microns_datastack(6_000, 150, seed=12)], max_rows=1_500) as srv:
-        ref = tables(ingest_cave(preset="microns", version=661, server=srv.url, out=tmp_path / "ref",
-                                 options=OPTS, progress=False))
+        ref = tables(ingest_cave(microns(srv.url), tmp_path / "ref", version=661, options=OPTS, progress=False))
         out = tmp_path / "latest"
         srv.add_fault("status", code=503, match="query", times=None, after=14)
         with pytest.raises(CaveServerError):
-            ingest_cave(preset="microns", server=srv.url, out=out, options=OPTS, progress=False)
+            ingest_cave(microns(srv.url), out, options=OPTS, progress=False)
         srv.clear_faults()
         new = srv.publish_version("minnie65_public")  # proofreading since 661 changed root ids
-        p = ingest_cave(preset="microns", server=srv.url, out=out, options=OPTS, progress=False)
+        p = ingest_cave(microns(srv.url), out, options=OPTS, progress=False)
         assert cx.load(p).manifest.version == {"materialization": 661}
         assert_same(tables(p), ref)
-        fresh = ingest_cave(preset="microns", server=srv.url, out=tmp_path / "fresh", options=OPTS, progress=False)
+        fresh = ingest_cave(microns(srv.url), tmp_path / "fresh", options=OPTS, progress=False)
         assert cx.load(fresh).manifest.version == {"materialization": new}
         assert not tables(fresh)["edges"]["pre_root_id"].equals(ref["edges"]["pre_root_id"])
 
@@ -153,42 +153,41 @@ def test_version_expiring_mid_ingest_says_so(tmp_path):
         th.start()
         opts = FetchOptions(page_rows=800, concurrency=1, retries=1, backoff=0.01)
         with pytest.raises(VersionExpiredError, match="661 of minnie65_public has expired.*--timestamp"):
-            ingest_cave(preset="microns", version=661, server=srv.url, out=out, options=opts, progress=False)
+            ingest_cave(microns(srv.url), out, version=661, options=opts, progress=False)
         th.join()
         srv.clear_faults()
         with pytest.raises(VersionExpiredError, match="cannot be completed: pass restart=True"):
-            ingest_cave(preset="microns", version=661, server=srv.url, out=out, options=opts, progress=False)
+            ingest_cave(microns(srv.url), out, version=661, options=opts, progress=False)
 
 
 def test_two_runs_never_share_a_work_folder(server, tmp_path):
-    from ingest.cave_errors import ResumeMismatchError
-    from ingest.cave_ledger import Ledger
+    from ingest.cave.errors import ResumeMismatchError
+    from ingest.cave.ledger import Ledger
 
     out = tmp_path / "s"
     held = Ledger.open(out, {"another": "run"})
     try:
         with pytest.raises(ResumeMismatchError, match="another ingest is running"):
-            ingest_cave(preset="microns", version=661, server=server.url, out=out, options=OPTS, progress=False)
+            ingest_cave(microns(server.url), out, version=661, options=OPTS, progress=False)
     finally:
         held.close()
-    p = ingest_cave(preset="microns", version=661, server=server.url, out=out, options=OPTS, progress=False,
-                    restart=True)
+    p = ingest_cave(microns(server.url), out, version=661, options=OPTS, progress=False, restart=True)
     assert cx.load(p).manifest.rows("synapses") > 0
 
 
 def test_other_parameters_do_not_resume_silently(server, tmp_path):
-    from ingest.cave_errors import ResumeMismatchError
+    from ingest.cave.errors import ResumeMismatchError
 
     out = tmp_path / "s"
     server.add_fault("status", code=500, match="query", times=None, after=12)
     opts = FetchOptions(page_rows=1_000, concurrency=1, retries=0, backoff=0.01)
     with pytest.raises(CaveServerError):
-        ingest_cave(preset="microns", version=661, server=server.url, out=out, options=opts, progress=False)
+        ingest_cave(microns(server.url), out, version=661, options=opts, progress=False)
     server.clear_faults()
     with pytest.raises(ResumeMismatchError, match="differing: selection"):
-        ingest_cave(preset="microns", version=661, server=server.url, out=out, options=opts, progress=False,
-                    bbox=[0, 0, 0, 10**6, 10**6, 10**5], bbox_units="voxels")
-    p = ingest_cave(preset="microns", version=661, server=server.url, out=out, options=opts, progress=False,
-                    bbox=[0, 0, 0, 10**6, 10**6, 10**5], bbox_units="voxels", restart=True)
+        ingest_cave(microns(server.url), out, version=661, options=opts, progress=False,
+                    selection=Selection(bbox=[0, 0, 0, 10**6, 10**6, 10**5], bbox_units="voxels"))
+    p = ingest_cave(microns(server.url), out, version=661, options=opts, progress=False,
+                    selection=Selection(bbox=[0, 0, 0, 10**6, 10**6, 10**5], bbox_units="voxels"), restart=True)
     assert cx.load(p).manifest.source["selection"]["bbox_units"] == "voxels"
     assert np.isfinite(read_table(p, "synapses")["x_nm"]).all()

@@ -12,6 +12,7 @@ and every kind of bad input.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -21,20 +22,25 @@ import connectome as cx
 from connectome.errors import ColumnError, InputError
 from connectome.store import read_table
 from helpers import run_cli
-from ingest.cave import ingest_cave, plan_cave
-from ingest.cave_errors import (
+from ingest.cave import CavePreset, FetchOptions, Selection, get_preset, ingest_cave, plan_cave
+from ingest.cave.errors import (
     CaveAuthError,
     CaveConnectionError,
     DatastackNotFoundError,
     TableNotFoundError,
     VersionExpiredError,
 )
-from ingest.cave_session import FetchOptions
 from ingest.testing import CaveTestServer, flywire_datastack, generic_datastack, microns_datastack
 from ingest.testing.cave_data import utc
 
 FAST = FetchOptions(page_rows=1_000, concurrency=3, retries=3, backoff=0.01, timeout=10.0)
 NT = ["gaba", "ach", "glut", "oct", "ser", "da"]
+
+
+def on(url, name, **changes):
+    """The preset ``name`` (or a plain datastack) served at ``url``, with some fields changed."""
+    base = get_preset(name) if name in ("flywire", "microns") else CavePreset(name)
+    return replace(base, server=url, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -119,8 +125,7 @@ def assert_same_synapses(got, want, extra=()):
 def test_flywire_preset_real_ids_exact(server, stacks, tmp_path):
     ds = stacks["fw"]
     server.reset_stats()
-    path = ingest_cave(preset="flywire", version=783, server=server.url, out=tmp_path / "fw", options=FAST,
-                       progress=False)
+    path = ingest_cave(on(server.url, "flywire"), tmp_path / "fw", version=783, options=FAST, progress=False)
     c = cx.load(path)
     raw = truth(ds, "synapses_nt_v1", 783)
     want, kept = expected_synapses(raw, "post_pt_position", (4, 4, 40), cleft=50)
@@ -166,8 +171,7 @@ def test_flywire_preset_real_ids_exact(server, stacks, tmp_path):
 
 def test_microns_preset_reference_table_exact(server, stacks, tmp_path):
     ds = stacks["mi"]
-    path = ingest_cave(preset="microns", version=661, server=server.url, out=tmp_path / "mi", options=FAST,
-                       progress=False)
+    path = ingest_cave(on(server.url, "microns"), tmp_path / "mi", version=661, options=FAST, progress=False)
     c = cx.load(path)
     want, kept = expected_synapses(truth(ds, "synapses_pni_2", 661), "ctr_pt_position", (4, 4, 40))
     want["size"] = kept.sort_values("id")["size"].to_numpy()
@@ -194,8 +198,8 @@ def test_microns_preset_reference_table_exact(server, stacks, tmp_path):
 
 def test_generic_datastack_neuropil_and_special_synapses(server, stacks, tmp_path):
     ds = stacks["toy"]
-    path = ingest_cave("toy_public", tmp_path / "toy", version=2, server=server.url, cell_tables=["cell_types"],
-                       autapses="keep", zero_root="drop", options=FAST, progress=False)
+    path = ingest_cave(on(server.url, "toy_public", cell_tables=["cell_types"]), tmp_path / "toy", version=2,
+                       selection=Selection(autapses="keep", zero_root="drop"), options=FAST, progress=False)
     c = cx.load(path)
     raw = truth(ds, "synapses", 2)
     raw = raw[(raw["pre_pt_root_id"] != 0) & (raw["post_pt_root_id"] != 0)]
@@ -223,8 +227,9 @@ def test_bbox_selection_half_open_and_explicit_units(server, stacks, tmp_path, u
     res = np.array([8.0, 8.0, 40.0])
     box = [lo_v.tolist(), hi_v.tolist()] if units == "voxels" else [(lo_v * res - 3).tolist(),
                                                                     (hi_v * res).tolist()]
-    path = ingest_cave("toy_public", tmp_path / units, version=2, server=server.url, cell_tables=[], bbox=box,
-                       bbox_units=units, autapses="keep", zero_root="keep", options=FAST, progress=False)
+    path = ingest_cave(on(server.url, "toy_public"), tmp_path / units, version=2,
+                       selection=Selection(bbox=box, bbox_units=units, autapses="keep", zero_root="keep"),
+                       options=FAST, progress=False)
     p = raw[[f"pre_pt_position_{a}" for a in "xyz"]].to_numpy()
     if units == "voxels":
         inside = np.all((p >= lo_v) & (p < hi_v), axis=1)
@@ -248,8 +253,8 @@ def test_root_id_selection(server, stacks, tmp_path, side):
     pre, post = raw["pre_pt_root_id"].isin(ids), raw["post_pt_root_id"].isin(ids)
     sel = {"both": pre | post, "pre": pre, "post": post, "within": pre & post}[side]
     opts = FetchOptions(page_rows=400, concurrency=3, backoff=0.01, id_batch=5)
-    path = ingest_cave(preset="microns", version=661, server=server.url, out=tmp_path / side, root_ids=ids,
-                       side=side, options=opts, progress=False)
+    path = ingest_cave(on(server.url, "microns"), tmp_path / side, version=661,
+                       selection=Selection(root_ids=ids, side=side), options=opts, progress=False)
     got = store_synapses(path)
     assert len(got) == int(sel.sum()) > 0
     np.testing.assert_array_equal(got["synapse_id"].to_numpy(), np.sort(raw[sel]["id"].to_numpy()).astype(np.uint64))
@@ -261,8 +266,8 @@ def test_root_id_selection(server, stacks, tmp_path, side):
 def test_timestamp_path_follows_root_id_churn(server, stacks, tmp_path):
     ds = stacks["fw"]
     ts = utc(2025, 1, 1)
-    path = ingest_cave(preset="flywire", timestamp="2025-01-01T00:00:00Z", server=server.url, out=tmp_path / "ts",
-                       cell_tables=[], min_synapses=None, options=FAST, progress=False)
+    path = ingest_cave(on(server.url, "flywire", cell_tables=[], min_synapses=None), tmp_path / "ts",
+                       timestamp="2025-01-01T00:00:00Z", options=FAST, progress=False)
     raw = truth(ds, "synapses_nt_v1", timestamp=ts)
     want, _ = expected_synapses(raw, "post_pt_position", (4, 4, 40), cleft=50)
     got = store_synapses(path)
@@ -274,23 +279,54 @@ def test_timestamp_path_follows_root_id_churn(server, stacks, tmp_path):
     # root ids valid at the timestamp select through caveclient's past-id mapping
     new_roots = np.setdiff1d(want["pre_root_id"].to_numpy(), at_version["pre_root_id"].to_numpy())[:3]
     assert len(new_roots)
-    p2 = ingest_cave(preset="flywire", timestamp=ts, server=server.url, out=tmp_path / "ts_ids", cell_tables=[],
-                     min_synapses=None, root_ids=new_roots, side="pre", options=FAST, progress=False)
+    p2 = ingest_cave(on(server.url, "flywire", cell_tables=[], min_synapses=None), tmp_path / "ts_ids", timestamp=ts,
+                     selection=Selection(root_ids=new_roots, side="pre"), options=FAST, progress=False)
     got2 = store_synapses(p2)
     w2 = want[want["pre_root_id"].isin(new_roots)]
     assert len(got2) == len(w2) > 0
     np.testing.assert_array_equal(got2["synapse_id"].to_numpy(), w2["synapse_id"].to_numpy())
     retired = np.setdiff1d(at_version["pre_root_id"].to_numpy(), want["pre_root_id"].to_numpy())[:2]
     with pytest.raises(InputError, match="root_ids: some ids are not valid at the timestamp"):
-        ingest_cave(preset="flywire", timestamp=ts, server=server.url, out=tmp_path / "old", cell_tables=[],
-                    root_ids=retired, options=FAST, progress=False)
+        ingest_cave(on(server.url, "flywire", cell_tables=[]), tmp_path / "old", timestamp=ts,
+                    selection=Selection(root_ids=retired), options=FAST, progress=False)
 
 
 def test_plan_reports_what_would_be_fetched(server):
-    plan = plan_cave(preset="microns", version=661, server=server.url)
+    plan = plan_cave(on(server.url, "microns"), version=661)
     assert plan["version"] == 661 and plan["tables"]["synapses"]["table"] == "synapses_pni_2"
     assert plan["tables"]["synapses"]["rows"] == 9_000
     assert plan["tables"]["aibs_metamodel_celltypes_v661"]["reference_table"] == "nucleus_detection_v0"
+
+
+def test_a_ready_client_is_used_then_handed_back(server, tmp_path):
+    """client= (as navis and fafbseg take one): the same store as connecting ourselves, and the client's
+    sessions get their own transport back afterwards."""
+    from caveclient import CAVEclient
+
+    client = CAVEclient("toy_public", server_address=server.url, write_server_cache=False)
+    sessions = [client.info.session, client.materialize.session]
+    before = [s.get_adapter(server.url) for s in sessions]
+    got = ingest_cave(client=client, out=tmp_path / "client", version=2, options=FAST, progress=False)
+    assert [s.get_adapter(server.url) for s in sessions] == before
+    want = ingest_cave(on(server.url, "toy_public"), tmp_path / "ours", version=2, options=FAST, progress=False)
+    for t in ("synapses", "edges", "nodes"):
+        pd.testing.assert_frame_equal(read_table(got, t), read_table(want, t), obj=t)
+    assert cx.load(got).manifest.source["datastack"] == "toy_public"
+    with pytest.raises(InputError, match="auth_token: a ready client carries its own token"):
+        ingest_cave(client=client, auth_token="f" * 32, out=tmp_path / "x")
+    with pytest.raises(InputError, match="client: needs a CAVEclient for one datastack"):
+        ingest_cave(client=CAVEclient(server_address=server.url), out=tmp_path / "y")
+
+
+def test_typed_arguments_refuse_loose_ones():
+    with pytest.raises(InputError, match="selection must be a Selection"):
+        ingest_cave("microns", selection={"root_ids": [1]})
+    with pytest.raises(TypeError, match="min_synaps"):
+        CavePreset("minnie65_public", min_synaps=3)  # a misspelt option fails loudly
+    with pytest.raises(InputError, match="preset: unknown preset 'flywyre'"):
+        ingest_cave("flywyre")
+    with pytest.raises(InputError, match="preset: name a preset"):
+        ingest_cave()
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -298,46 +334,42 @@ def test_plan_reports_what_would_be_fetched(server):
 
 def test_version_and_timestamp_never_both_and_timestamps_aware(server):
     with pytest.raises(InputError, match="not both"):
-        ingest_cave(preset="flywire", version=783, timestamp="2025-01-01T00:00:00Z", server=server.url)
+        ingest_cave(on(server.url, "flywire"), version=783, timestamp="2025-01-01T00:00:00Z")
     with pytest.raises(InputError, match="no timezone"):
-        ingest_cave(preset="flywire", timestamp="2025-01-01T00:00:00", server=server.url)
+        ingest_cave(on(server.url, "flywire"), timestamp="2025-01-01T00:00:00")
 
 
 def test_unknown_datastack_lists_what_exists(server, tmp_path):
     with pytest.raises(DatastackNotFoundError) as exc:
-        ingest_cave("minnie65_publik", tmp_path / "x", server=server.url)
+        ingest_cave(on(server.url, "minnie65_publik"), tmp_path / "x")
     msg = str(exc.value)
     assert "did you mean 'minnie65_public'" in msg and "flywire_fafb_public" in msg and "toy_public" in msg
 
 
 def test_unknown_table_lists_tables(server, tmp_path):
     with pytest.raises(TableNotFoundError) as exc:
-        ingest_cave(preset="microns", version=661, server=server.url, synapse_table="synapses_pni_3",
-                    out=tmp_path / "x")
+        ingest_cave(on(server.url, "microns", synapse_table="synapses_pni_3"), tmp_path / "x", version=661)
     assert "synapses_pni_2" in str(exc.value) and "did you mean" in str(exc.value)
     with pytest.raises(TableNotFoundError, match="cell_tables: table 'celltypes'"):
-        ingest_cave(preset="microns", version=661, server=server.url, cell_tables=["celltypes"], out=tmp_path / "y")
+        ingest_cave(on(server.url, "microns", cell_tables=["celltypes"]), tmp_path / "y", version=661)
 
 
 def test_expired_version_suggests_the_timestamp_path(server, tmp_path):
     with pytest.raises(VersionExpiredError) as exc:
-        ingest_cave(preset="flywire", version=630, server=server.url, out=tmp_path / "x")
+        ingest_cave(on(server.url, "flywire"), tmp_path / "x", version=630)
     msg = str(exc.value)
     assert "630" in msg and "has expired" in msg and "--timestamp 2023-09-01T00:00:00Z" in msg and "783" in msg
     with pytest.raises(VersionExpiredError, match="does not exist"):
-        ingest_cave(preset="flywire", version=999, server=server.url, out=tmp_path / "y")
+        ingest_cave(on(server.url, "flywire"), tmp_path / "y", version=999)
 
 
 def test_columns_the_table_lacks(server, tmp_path):
-    from ingest.cave_presets import get_preset
-
-    bad = get_preset("flywire").with_overrides(keep_columns=("size",))
+    bad = get_preset("flywire").with_overrides(keep_columns=("size",), server=server.url)
     with pytest.raises(ColumnError) as exc:
-        ingest_cave(preset=bad, version=783, server=server.url, out=tmp_path / "x")
+        ingest_cave(bad, tmp_path / "x", version=783)
     assert "'size' not found" in str(exc.value) and "cleft_score" in str(exc.value)
     with pytest.raises(ColumnError, match="'score' not found"):
-        ingest_cave(preset="flywire", version=783, server=server.url, out=tmp_path / "y",
-                    synapse_filters=[("score", ">=", 3)])
+        ingest_cave(on(server.url, "flywire", synapse_filters=[("score", ">=", 3)]), tmp_path / "y", version=783)
 
 
 @pytest.mark.parametrize("bbox, units, match", [
@@ -349,7 +381,7 @@ def test_columns_the_table_lacks(server, tmp_path):
 ])
 def test_bad_bounding_boxes(server, bbox, units, match):
     with pytest.raises(InputError, match=match):
-        ingest_cave(preset="microns", version=661, server=server.url, bbox=bbox, bbox_units=units)
+        ingest_cave(on(server.url, "microns"), version=661, selection=Selection(bbox=bbox, bbox_units=units))
 
 
 def test_unreachable_server_fails_fast_and_clearly(tmp_path):
@@ -361,7 +393,7 @@ def test_unreachable_server_fails_fast_and_clearly(tmp_path):
     s.close()  # nothing listens there
     t0 = time.monotonic()
     with pytest.raises(CaveConnectionError, match="cannot reach http://127.0.0.1"):
-        ingest_cave(preset="microns", version=661, server=f"http://127.0.0.1:{port}", out=tmp_path / "x")
+        ingest_cave(on(f"http://127.0.0.1:{port}", "microns"), tmp_path / "x", version=661)
     assert time.monotonic() - t0 < 3
     # a server that accepts but never answers: the connect timeout bounds the wait
     hang = socket.socket()
@@ -370,8 +402,8 @@ def test_unreachable_server_fails_fast_and_clearly(tmp_path):
     try:
         t0 = time.monotonic()
         with pytest.raises(CaveConnectionError, match="did not answer within 1 s"):
-            ingest_cave(preset="microns", version=661, server=f"http://127.0.0.1:{hang.getsockname()[1]}",
-                        options=FetchOptions(connect_timeout=1.0), out=tmp_path / "y")
+            ingest_cave(on(f"http://127.0.0.1:{hang.getsockname()[1]}", "microns"), tmp_path / "y", version=661,
+                        options=FetchOptions(connect_timeout=1.0))
         assert time.monotonic() - t0 < 4
     finally:
         hang.close()
@@ -388,7 +420,7 @@ def test_unreachable_local_server_fails_fast(stacks, tmp_path):
         srv.local_server = dead  # the info service answers; the materialization service does not
         t0 = time.monotonic()
         with pytest.raises(CaveConnectionError, match=f"cannot reach {dead}.*rerun the same command"):
-            ingest_cave("toy_public", tmp_path / "x", server=srv.url, cell_tables=[], progress=False)
+            ingest_cave(on(srv.url, "toy_public"), tmp_path / "x", progress=False)
         assert time.monotonic() - t0 < 3
 
 
@@ -400,17 +432,17 @@ def test_tokens_read_like_caveclient_and_refused_clearly(stacks, tmp_path, monke
     with CaveTestServer([generic_datastack(300, 20, seed=9)], tokens={"0123abcd" * 4}) as srv:
         t0 = time.monotonic()
         with pytest.raises(CaveAuthError) as exc:  # no token anywhere
-            ingest_cave("toy_public", tmp_path / "a", server=srv.url, cell_tables=[])
+            ingest_cave(on(srv.url, "toy_public"), tmp_path / "a")
         assert time.monotonic() - t0 < 3
         assert "no token found" in str(exc.value) and "setup_token" in str(exc.value)
         with pytest.raises(CaveAuthError, match="refused"):
-            ingest_cave("toy_public", tmp_path / "b", server=srv.url, auth_token="f" * 32, cell_tables=[])
+            ingest_cave(on(srv.url, "toy_public"), tmp_path / "b", auth_token="f" * 32)
         # the file caveclient reads: ~/.cloudvolume/secrets/<host:port>-cave-secret.json
         secrets = home / ".cloudvolume" / "secrets"
         secrets.mkdir(parents=True)
         host = srv.url.split("://")[1]
         (secrets / f"{host}-cave-secret.json").write_text(json.dumps({"token": "0123abcd" * 4}))
-        p = ingest_cave("toy_public", tmp_path / "c", server=srv.url, cell_tables=[], progress=False)
+        p = ingest_cave(on(srv.url, "toy_public"), tmp_path / "c", progress=False)
         assert cx.load(p).manifest.rows("synapses") > 0
 
 
@@ -438,8 +470,8 @@ def test_cli_ingest_cave_and_one_line_errors(server, tmp_path):
 
 
 def test_empty_selection_gives_an_empty_store(server, tmp_path):
-    p = ingest_cave("toy_public", tmp_path / "e", version=2, server=server.url, cell_tables=["cell_types"],
-                    bbox=[0, 0, 0, 5, 5, 5], bbox_units="voxels", options=FAST, progress=False)
+    p = ingest_cave(on(server.url, "toy_public", cell_tables=["cell_types"]), tmp_path / "e", version=2,
+                    selection=Selection(bbox=[0, 0, 0, 5, 5, 5], bbox_units="voxels"), options=FAST, progress=False)
     c = cx.load(p)
     assert (c.manifest.rows("synapses"), c.n_edges, c.n_nodes) == (0, 0, 0)
 

@@ -11,9 +11,7 @@ import connectome as cx
 from connectome.errors import ColumnError, InputError
 from connectome.store import read_table
 from helpers import run_cli
-from ingest.cave import ingest_cave
-from ingest.cave_release import ingest_cave_files
-from ingest.cave_session import FetchOptions
+from ingest.cave import FetchOptions, get_preset, ingest_cave, ingest_cave_files
 from ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
 
 OPTS = FetchOptions(page_rows=2_000, concurrency=2, backoff=0.01)
@@ -25,9 +23,10 @@ def live(tmp_path_factory):
     fw = flywire_datastack(5_000, 150, seed=32)
     d = tmp_path_factory.mktemp("live")
     with CaveTestServer([mi, fw], max_rows=3_000) as srv:
-        m = ingest_cave(preset="microns", version=661, server=srv.url, out=d / "mi", options=OPTS, progress=False)
-        f = ingest_cave(preset="flywire", version=783, server=srv.url, out=d / "fw", options=OPTS,
-                        cell_tables=[], progress=False)
+        m = ingest_cave(get_preset("microns").with_overrides(server=srv.url), d / "mi", version=661, options=OPTS,
+                        progress=False)
+        f = ingest_cave(get_preset("flywire").with_overrides(server=srv.url, cell_tables=[]), d / "fw", version=783,
+                        options=OPTS, progress=False)
     return {"mi": mi, "fw": fw, "mi_store": m, "fw_store": f}
 
 

@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from connectome.store import read_table
-from ingest.cave import ingest_cave
-from ingest.cave_ledger import work_folder
-from ingest.cave_session import FetchOptions
+from ingest.cave import FetchOptions, get_preset, ingest_cave
+from ingest.cave.ledger import work_folder
 from ingest.testing import CaveTestServer, flywire_datastack
 
 
@@ -62,7 +61,8 @@ def test_sigkill_mid_ingest_then_resume_equals_clean_run(tmp_path, mode):
         assert not work_folder(out).exists()
         srv.reset_stats()
         opts = FetchOptions(page_rows=700, concurrency=2)
-        clean = ingest_cave(preset="flywire", server=srv.url, out=tmp_path / "clean", options=opts, progress=False,
+        clean = ingest_cave(get_preset("flywire").with_overrides(server=srv.url), tmp_path / "clean", options=opts,
+                            progress=False,
                             **({"version": 783} if mode == "version" else {"timestamp": "2025-02-01T00:00:00Z"}))
         clean_queries = srv.stats["query"]
         got, want = _tables(out), _tables(clean)

@@ -180,22 +180,7 @@ def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any],
                                field=fld)
             params[fld] = str(p)
     elif req.source == "cave":
-        if req.version is not None and req.timestamp is not None:
-            raise ApiError(400, "invalid_input", "timestamp: give a materialization version or a timestamp, not both",
-                           field="timestamp")
-        if req.timestamp is not None:
-            import datetime as dt
-
-            try:
-                when = dt.datetime.fromisoformat(req.timestamp.replace("Z", "+00:00"))
-            except ValueError:
-                raise ApiError(400, "invalid_input", "timestamp: not an ISO 8601 time such as 2024-01-01T00:00:00Z",
-                               field="timestamp") from None
-            if when.tzinfo is None:
-                raise ApiError(400, "invalid_input", "timestamp: give a timezone (UTC: a trailing Z)", field="timestamp")
-        if req.datastack is None and req.preset is None:
-            raise ApiError(400, "invalid_input", "datastack: give a datastack or a preset (flywire, microns)",
-                           field="datastack")
+        req.ingest_arguments()  # read as the job will read it: an InputError names the field (400)
         if req.server is not None and req.server.rstrip("/") not in service.settings.allowed_cave_servers:
             raise ApiError(400, "invalid_input", "server: this CAVE server is not allowed by the service (ask its admin "
                            "to add it to CONNECTOME_API_CAVE_SERVERS)", field="server")

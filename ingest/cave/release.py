@@ -6,7 +6,7 @@ or parquet: MICrONS synapse exports (``pre_pt_root_id``, ``post_pt_root_id``,
 FlyWire's connection tables (``pre_pt_root_id``, ``post_pt_root_id``,
 ``neuropil``, ``syn_count``, ``gaba_avg`` ... ``da_avg``) and cell-type tables
 (MICrONS ``aibs_metamodel_celltypes_v661``, FlyWire classifications).
-:func:`ingest_cave_files` reads them with :mod:`ingest.cave_format`, the code
+:func:`ingest_cave_files` reads them with :mod:`ingest.cave.format`, the code
 the live ingest uses, so a release file and a live read give the same store.
 
 Examples
@@ -38,7 +38,8 @@ from connectome.manifest import Manifest, utc_now
 from connectome.schema import POST, PRE, ROOT_ID
 from connectome.store import write_store
 
-from .cave_format import (
+from ..tables import read_table
+from .format import (
     SYNAPSE_ID,
     aggregate_edges,
     cell_rows,
@@ -47,8 +48,7 @@ from .cave_format import (
     synapse_rows,
     threshold_pairs,
 )
-from .cave_presets import CavePreset, CellTableSpec, get_preset
-from .tables import read_table
+from .presets import CavePreset, CellTableSpec, get_preset
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,25 @@ def _cell_spec(df: pd.DataFrame, preset: CavePreset | None, name: str) -> CellTa
             return replace(spec, table=name, root=spec.root if spec.root in df.columns else "root_id")
     root = "pt_root_id" if "pt_root_id" in df.columns else "root_id"
     return CellTableSpec(name, root=root)
+
+
+def _default_resolution(base: CavePreset, p: CavePreset | None, datastack: str | None) -> tuple[tuple | None, str]:
+    """The voxel size to assume when none was given: the preset's for its own datastack, the known datastacks
+    table's for another one (said out loud), else none (positions in voxels are then refused, naming the flag)."""
+    if p is None or datastack in (None, p.datastack):
+        return base.voxel_resolution_nm, "preset" if p is not None else "none"
+    from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
+
+    known = known_dataset(datastack)
+    res = KNOWN_DATASETS[known[0]].resolution_nm if known else None
+    if res is not None:
+        logger.warning("voxel resolution of datastack %s taken from the known datastacks table: %s nm (not the %s "
+                       "preset's %s nm); pass --voxel-resolution to override", datastack,
+                       "x".join(f"{v:g}" for v in res), p.name, "x".join(f"{v:g}" for v in base.voxel_resolution_nm))
+    else:
+        logger.warning("datastack %s is not the %s preset's (%s) and its voxel resolution is unknown: positions in "
+                       "voxels need --voxel-resolution", datastack, p.name, p.datastack)
+    return res, "known datastacks table" if res is not None else "none"
 
 
 def ingest_cave_files(
@@ -109,8 +128,12 @@ def ingest_cave_files(
         ``ctr_pt_position`` / ``post_pt_position``).
     version, datastack : optional
         Recorded in the manifest.
-    min_synapses, autapses, zero_root, keep_synapses
-        As in :func:`ingest.cave.ingest_cave`.
+    min_synapses : int, None or "preset"
+        Pair threshold, as :class:`~ingest.cave.presets.CavePreset`'s (``"preset"``: the preset's).
+    autapses, zero_root : {"drop", "keep"}
+        As in :class:`~ingest.cave.options.Selection`.
+    keep_synapses : bool
+        Store the per-synapse table as well as the edges.
 
     Returns
     -------
@@ -123,7 +146,8 @@ def ingest_cave_files(
     base = p or CavePreset(name="cave-files", datastack=datastack or "")
     if min_synapses != "preset":
         base = replace(base, min_synapses=min_synapses)
-    res = tuple(voxel_resolution) if voxel_resolution is not None else base.voxel_resolution_nm
+    res, res_from = ((tuple(voxel_resolution), "given") if voxel_resolution is not None
+                     else _default_resolution(base, p, datastack))
     pos = position or base.position
     summary: dict = {}
     syn = edges = None
@@ -178,10 +202,13 @@ def ingest_cave_files(
     name = name or (f"{p.name}_release" if p else "cave_release") + (f"_v{version}" if version else "")
     path = Path(out).expanduser() if out is not None else data_home() / name
     m = Manifest(
-        name=name, title=(p.title if p else "CAVE-format release files") + (f" (release v{version})" if version else ""),
+        name=name, title=(p.title if p and datastack in (None, p.datastack)  # the preset's title names its datastack
+                          else f"CAVE datastack {datastack}" if datastack else "CAVE-format release files")
+        + (f" (release v{version})" if version else ""),
         species=p.species if p else None,
         source={"kind": "cave-release", "datastack": datastack or (p.datastack if p else None),
                 "preset": p.name if p else None, "files": files, "citation": p.citation if p else "",
+                "voxel_resolution_from": res_from,
                 "ingested": utc_now()},
         version={"materialization": version} if version is not None else {},
         units={"position": "nm"}, voxel_resolution_nm=[float(v) for v in res] if res else None,

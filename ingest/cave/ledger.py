@@ -41,7 +41,7 @@ import pyarrow.feather as feather
 
 from connectome.atomic import replace_atomically
 
-from .cave_errors import ResumeMismatchError
+from .errors import ResumeMismatchError
 
 logger = logging.getLogger(__name__)
 

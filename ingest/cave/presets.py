@@ -5,7 +5,8 @@ synapse table and which position stands for a synapse, the cell-type tables
 and how their labels become node columns, per-synapse filters (FlyWire's cleft
 score), the connection threshold (FlyWire's ≥5 synapses), transmitter columns,
 and the voxel resolution (used for release files; live tables report their own).
-Every field can be overridden; any other datastack works without a preset.
+Every field can be overridden (:meth:`CavePreset.with_overrides`); any other
+datastack is read with ``CavePreset(datastack=...)`` and the defaults.
 
 Examples
 --------
@@ -81,10 +82,55 @@ class CellTableSpec:
 
 @dataclass(frozen=True)
 class CavePreset:
-    """Tables and conventions of one datastack (see the module docstring)."""
+    """Tables and conventions of one datastack (see the module docstring).
 
-    name: str
+    A named preset (:data:`PRESETS`) is one of these; build one for any other
+    datastack, or change a field of a named one with :meth:`with_overrides`.
+    Values are checked when the preset is built.
+
+    Parameters
+    ----------
+    datastack : str
+        E.g. ``"minnie65_public"``, ``"flywire_fafb_public"``.
+    name : str, optional
+        The preset's name (``"flywire"``, ``"microns"``); recorded in the
+        manifest and the default store name (else the datastack's).
+    server : str
+        CAVE server URL (default: caveclient's global server).
+    synapse_table : str, optional
+        The synapse table (default: the datastack's).
+    position : str, optional
+        The position column that stands for a synapse (default:
+        ``ctr_pt_position``, else ``post_pt_position``, else the first).
+    cell_tables : list of str or CellTableSpec
+        Annotation tables joined to nodes by root id (names become
+        :class:`CellTableSpec` with default conventions).
+    voxel_resolution_nm : (x, y, z), optional
+        nm per voxel, for release files (live tables report their own).
+    synapse_filters : list of (column, op, value)
+        Per-synapse filters applied by the server, e.g. ``[("cleft_score", ">=", 50)]``;
+        ``op`` is one of :data:`FILTER_OPS`.
+    min_synapses : int or None
+        Keep edges of neuron pairs with at least this many synapses in total
+        (per-synapse rows are kept either way); ``None`` keeps every edge.
+    nt_columns, keep_columns : tuple of str
+        Per-synapse transmitter probabilities (averaged per edge) and other
+        columns kept on synapse rows.
+    species, title, citation, notes
+        Recorded in the manifest.
+
+    Examples
+    --------
+    >>> CavePreset("toy_public", cell_tables=["cell_types"]).cell_tables[0].table
+    'cell_types'
+    >>> CavePreset("toy_public", synapse_filters=[("size", "=>", 5)])
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: synapse_filters: unknown operator '=>'; use one of ['>=', '>', '<=', '<', '==']
+    """
+
     datastack: str
+    name: str | None = None
     server: str = DEFAULT_SERVER
     synapse_table: str | None = None
     position: str | None = None
@@ -99,8 +145,33 @@ class CavePreset:
     citation: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.datastack, str):
+            raise InputError(f"datastack must be a datastack name, not {self.datastack!r}", "datastack")
+        if isinstance(self.cell_tables, (str, CellTableSpec)):
+            raise InputError("cell_tables must be a list of tables, e.g. ['cell_types'] ([] for none)",
+                             "cell_tables")
+        specs = tuple(t if isinstance(t, CellTableSpec) else CellTableSpec(str(t)) for t in self.cell_tables)
+        filters = []
+        for f in self.synapse_filters:
+            if isinstance(f, str) or len(f) != 3:
+                raise InputError(f"synapse_filters: each filter is (column, op, value), not {f!r}",
+                                 "synapse_filters")
+            if f[1] not in FILTER_OPS:
+                raise InputError(f"synapse_filters: unknown operator {f[1]!r}; use one of {list(FILTER_OPS)}",
+                                 "synapse_filters")
+            filters.append(tuple(f))
+        m = self.min_synapses
+        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
+            raise InputError(f"min_synapses must be a positive integer or None, not {m!r}", "min_synapses")
+        object.__setattr__(self, "cell_tables", specs)
+        object.__setattr__(self, "synapse_filters", tuple(filters))
+        for name in ("nt_columns", "keep_columns", "notes"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
     def with_overrides(self, **changes: object) -> CavePreset:
-        """A copy with some fields replaced (``None`` values are ignored).
+        """A copy with some fields replaced (``None`` values are ignored; use
+        :func:`dataclasses.replace` to set a field to ``None``).
 
         Examples
         --------
@@ -156,17 +227,19 @@ PRESETS: dict[str, CavePreset] = {"flywire": FLYWIRE, "microns": MICRONS}
 def get_preset(preset: str | CavePreset | None) -> CavePreset | None:
     """A preset by name (``"flywire"``, ``"microns"``), a :class:`CavePreset`, or ``None``.
 
+    Other datastacks need no name: pass ``CavePreset(datastack=...)``.
+
     Examples
     --------
     >>> get_preset("flywyre")
     Traceback (most recent call last):
     ...
-    connectome.errors.InputError: preset: unknown preset 'flywyre'; use one of ['flywire', 'microns'] (or none for any datastack)
+    connectome.errors.InputError: preset: unknown preset 'flywyre'; use one of ['flywire', 'microns'], or CavePreset(datastack=...) for any datastack
     """
     if preset is None or isinstance(preset, CavePreset):
         return preset
     p = PRESETS.get(str(preset).lower())
     if p is None:
-        raise InputError(f"preset: unknown preset {preset!r}; use one of {sorted(PRESETS)} "
-                         "(or none for any datastack)", "preset")
+        raise InputError(f"preset: unknown preset {preset!r}; use one of {sorted(PRESETS)}, "
+                         "or CavePreset(datastack=...) for any datastack", "preset")
     return p

@@ -427,7 +427,7 @@ def connection_rows(df: pd.DataFrame) -> pd.DataFrame:
     >>> connection_rows(c)[["synapse_count", "nt_type"]].values.tolist()
     [[7, 'ACH']]
     """
-    from .tables import rename_columns
+    from ..tables import rename_columns
 
     out = rename_columns(df, "edges")
     for c in (PRE, POST, SYNAPSE_COUNT):
@@ -451,7 +451,7 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
     df : DataFrame
         The table (live reply or release file).
     spec : CellTableSpec
-        Which columns are labels, pivots and renames (see :mod:`ingest.cave_presets`).
+        Which columns are labels, pivots and renames (see :mod:`ingest.cave.presets`).
     voxel_resolution : (x, y, z)
         nm per voxel of the positions.
     duplicates : {"first", "drop"}
@@ -467,7 +467,7 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
 
     Examples
     --------
-    >>> from ingest.cave_presets import CellTableSpec
+    >>> from ingest.cave.presets import CellTableSpec
     >>> t = pd.DataFrame({"id": [1, 2, 3], "pt_root_id": [5, 6, 0], "cell_type": ["BC", "23P", "MC"],
     ...                   "pt_position": ["[1 1 1]", "[2 2 2]", "[3 3 3]"]})
     >>> nodes, counts = cell_rows(t, CellTableSpec("cells"), voxel_resolution=(4, 4, 40))

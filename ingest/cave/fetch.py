@@ -9,7 +9,7 @@ dense stretches split where the rows are) and both halves are fetched again;
 its capped reply is discarded. Selections by root ids or a bounding box start
 from one page over the whole range and split only where needed.
 
-Every finished page is staged in the :class:`~ingest.cave_ledger.Ledger`
+Every finished page is staged in the :class:`~ingest.cave.ledger.Ledger`
 before it counts; a rerun fetches only the ranges no finished page covers.
 
 Examples
@@ -35,9 +35,9 @@ import pandas as pd
 
 from connectome.progress import progress_bar
 
-from .cave_errors import CaveError
-from .cave_ledger import Ledger, chop, subtract
-from .cave_session import CaveSession
+from .errors import CaveError
+from .ledger import Ledger, chop, subtract
+from .session import CaveSession
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +115,10 @@ def plan_span(session: CaveSession, table: str, version: int, page_rows: int, *,
 
     def exists(x: int) -> bool:
         first = columns and "columns" not in found
-        df, _ = session.query(table, version=version, timestamp=None,
-                              filters={"filter_greater_equal_dict": {"id": int(x)}},
-                              select=None if first else ["id"], limit=1, merge_reference=False,
-                              what=f"probing the id range of {table}")
+        df = session.query(table, version=version, timestamp=None,
+                           filters={"filter_greater_equal_dict": {"id": int(x)}},
+                           select=None if first else ["id"], limit=1, merge_reference=False,
+                           what=f"probing the id range of {table}").frame
         if first:
             found["columns"] = [str(c) for c in df.columns]
         return len(df) > 0
@@ -183,10 +183,11 @@ def fetch_table(session: CaveSession, ledger: Ledger, job: TableJob, *, version:
     def work(g: Group, lo: int, hi: int) -> tuple[str, Any]:
         filters = merge_filters(job.filters, g.filters, {"filter_greater_equal_dict": {"id": lo}},
                                 {"filter_less_dict": {"id": hi}})
-        df, capped = session.query(job.table, version=version, timestamp=timestamp, filters=filters,
-                                   select=job.select, limit=limit, merge_reference=job.merge_reference,
-                                   what=f"{job.table} ids [{lo}, {hi})")
-        if capped or len(df) >= limit:
+        page = session.query(job.table, version=version, timestamp=timestamp, filters=filters,
+                             select=job.select, limit=limit, merge_reference=job.merge_reference,
+                             what=f"{job.table} ids [{lo}, {hi})")
+        df = page.frame
+        if page.capped or len(df) >= limit:
             halves = split_span(lo, hi, df["id"].to_numpy() if "id" in df.columns else [])
             if not halves:
                 raise CaveError(f"{job.table}: one id ({lo}) returned {len(df)} rows, more than page_rows={limit}")

@@ -9,13 +9,21 @@ Examples
 ...                   "--bbox-units", "voxels"])
 >>> a.preset, a.version, a.bbox, a.bbox_units
 ('microns', 661, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], 'voxels')
+>>> _preset(a).datastack, _selection(a).bbox
+('minnie65_public', ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .options import FetchOptions, Selection
+    from .presets import CavePreset
 
 __all__ = ["add_cave_parsers"]
 
@@ -44,38 +52,59 @@ def _root_ids(args: argparse.Namespace) -> list[str] | None:
     return ids or None
 
 
-def _options(args: argparse.Namespace):
-    from .cave_session import FetchOptions
+def _preset(args: argparse.Namespace) -> CavePreset:
+    """The preset the arguments name, with the datastack, server and tables they override."""
+    from connectome.errors import InputError
+
+    from .presets import CavePreset, get_preset
+
+    base = get_preset(args.preset)
+    if base is None:
+        if args.datastack is None:
+            raise InputError("datastack: name a datastack (e.g. 'minnie65_public') or a preset ('flywire', "
+                             "'microns')", "datastack")
+        base = CavePreset(args.datastack)
+    p = base.with_overrides(datastack=args.datastack, server=args.server, synapse_table=args.synapse_table,
+                            cell_tables=[] if args.no_cell_tables else args.cell_table)
+    if args.min_synapses is not None:
+        p = replace(p, min_synapses=_min_synapses(args.min_synapses))
+    return p
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    from .options import Selection
+
+    return Selection(root_ids=_root_ids(args), side=args.side, bbox=args.bbox, bbox_units=args.bbox_units,
+                     autapses="keep" if args.keep_autapses else "drop",
+                     zero_root="keep" if args.keep_zero_root else "drop")
+
+
+def _options(args: argparse.Namespace) -> FetchOptions:
+    from .options import FetchOptions
 
     return FetchOptions(page_rows=args.page_rows, concurrency=args.concurrency, retries=args.retries,
                         timeout=args.timeout, connect_timeout=args.connect_timeout)
 
 
 def _cave(args: argparse.Namespace) -> int:
-    from .cave import ingest_cave, plan_cave
-    from .cli import _done
+    from ..cli import _done
+    from .live import ingest_cave, plan_cave
 
-    cells = [] if args.no_cell_tables else (args.cell_table or None)
+    preset, options = _preset(args), _options(args)
+    auth = {"auth_token": args.token, "auth_token_file": args.token_file}
     if args.plan:
-        plan = plan_cave(args.datastack, version=args.version, timestamp=args.timestamp, preset=args.preset,
-                         server=args.server, synapse_table=args.synapse_table, cell_tables=cells,
-                         options=_options(args), auth_token=args.token, auth_token_file=args.token_file)
+        plan = plan_cave(preset, version=args.version, timestamp=args.timestamp, options=options, **auth)
         print(json.dumps(plan, indent=2, default=str))
         return 0
-    path = ingest_cave(
-        args.datastack, args.out, version=args.version, timestamp=args.timestamp, preset=args.preset,
-        server=args.server, synapse_table=args.synapse_table, cell_tables=cells, root_ids=_root_ids(args),
-        bbox=args.bbox, bbox_units=args.bbox_units, side=args.side,
-        min_synapses="preset" if args.min_synapses is None else _min_synapses(args.min_synapses),
-        autapses="keep" if args.keep_autapses else "drop", zero_root="keep" if args.keep_zero_root else "drop",
-        keep_synapses=not args.no_synapses, options=_options(args), auth_token=args.token,
-        auth_token_file=args.token_file, name=args.name, restart=args.restart, progress=args.progress)
+    path = ingest_cave(preset, args.out, version=args.version, timestamp=args.timestamp, selection=_selection(args),
+                       options=options, keep_synapses=not args.no_synapses, name=args.name, restart=args.restart,
+                       progress=args.progress, **auth)
     return _done(path)
 
 
 def _cave_files(args: argparse.Namespace) -> int:
-    from .cave_release import ingest_cave_files
-    from .cli import _done
+    from ..cli import _done
+    from .release import ingest_cave_files
 
     res = tuple(args.voxel_resolution) if args.voxel_resolution else None
     path = ingest_cave_files(
