@@ -40,6 +40,8 @@ __all__ = [
     "QueryTooLargeError",
     "QueryTimeoutError",
     "NullModelError",
+    "SignTableError",
+    "SeedError",
 ]
 
 
@@ -183,3 +185,11 @@ class QueryTimeoutError(ConnectomeError, TimeoutError):
 
 class NullModelError(InputError):
     """A null model that cannot be sampled for this graph (the message says why)."""
+
+
+class SignTableError(InputError):
+    """A transmitter → sign table that misses a transmitter the store has, or holds a value that is not a sign."""
+
+
+class SeedError(InputError):
+    """Seeds of a traversal or influence analysis that cannot start it (no outgoing edges)."""

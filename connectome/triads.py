@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -152,13 +153,16 @@ def _assemble(o: _Oriented, tri: np.ndarray, closed: np.ndarray, asym_tri: int, 
     return c.astype(np.int64)
 
 
-def triad_census(c: Connectome, *, edge_kind: str | None = "chemical", min_synapses: int | None = None,
-                 blocks: int | None = None, scheduler: Any = None) -> pd.Series:
+def triad_census(c: Connectome, *, nodelist: Iterable[Any] | None = None, edge_kind: str | None = "chemical",
+                 min_synapses: int | None = None, blocks: int | None = None, scheduler: Any = None) -> pd.Series:
     """Exact triad census of a connectome, equal to ``networkx.triadic_census``.
 
     Parameters
     ----------
     c : Connectome
+    nodelist : iterable of root ids, optional
+        As networkx's ``nodelist``: count only the triads with at least one node in the list
+        (the census of the whole graph minus that of the graph induced on the other nodes).
     edge_kind : str or None
         Edges that connect a dyad (default chemical synapses).
     min_synapses : int, optional
@@ -174,6 +178,11 @@ def triad_census(c: Connectome, *, edge_kind: str | None = "chemical", min_synap
     pandas.Series
         Counts (int64) indexed by the 16 MAN codes ``'003'`` … ``'300'``.
 
+    Raises
+    ------
+    InputError
+        ``nodelist`` repeats a node or names a root id that is not a node (networkx's ValueError).
+
     Examples
     --------
     >>> import connectome as cx, networkx as nx
@@ -182,10 +191,47 @@ def triad_census(c: Connectome, *, edge_kind: str | None = "chemical", min_synap
     >>> ref = nx.triadic_census(cx.to_networkx(c, edge_kind="chemical"))
     >>> all(int(ours[k]) == v for k, v in ref.items())
     True
+    >>> ava = cx.ids_of(c, cell_type="AVA")
+    >>> sub = cx.triad_census(c, nodelist=ava)
+    >>> ref = nx.triadic_census(cx.to_networkx(c, edge_kind="chemical"), nodelist=[int(x) for x in ava])
+    >>> all(int(sub[k]) == v for k, v in ref.items())
+    True
     """
     g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False, scheduler=scheduler)
     counts = census_of(g, blocks=blocks, scheduler=scheduler)
+    if nodelist is not None:
+        inside = _nodelist_mask(g, nodelist)
+        counts = counts - census_of(_induced(g, ~inside), blocks=blocks, scheduler=scheduler)
     return pd.Series(counts, index=pd.Index(TRIAD_NAMES, name="triad"), name="count", dtype="int64")
+
+
+def _nodelist_mask(g: DirectedPairs, nodelist: Iterable[Any]) -> np.ndarray:
+    from .errors import InputError
+    from .schema import coerce_ids
+
+    if isinstance(nodelist, (str, bytes)) or not isinstance(nodelist, Iterable):
+        raise InputError(f"nodelist must be a list of root ids, not {type(nodelist).__name__}", "nodelist")
+    ids = coerce_ids(pd.Series(list(nodelist), dtype=object), "nodelist")
+    if len(np.unique(ids)) != len(ids):
+        raise InputError("nodelist includes duplicate nodes; pass each root id once", "nodelist")
+    pos = np.searchsorted(g.ids, ids)
+    if len(g.ids):
+        bad = (pos >= len(g.ids)) | (g.ids[np.minimum(pos, len(g.ids) - 1)] != ids)
+    else:
+        bad = np.ones(len(ids), bool)
+    if bad.any():
+        raise InputError(f"nodelist: root id {int(ids[bad][0])} is not a node of this connectome "
+                         "(nodelist includes nodes not in the graph)", "nodelist")
+    inside = np.zeros(g.n, dtype=bool)
+    inside[pos] = True
+    return inside
+
+
+def _induced(g: DirectedPairs, keep: np.ndarray) -> DirectedPairs:
+    """The subgraph induced on the nodes where ``keep`` is True, renumbered."""
+    new = np.cumsum(keep) - 1
+    e = keep[g.src] & keep[g.dst]
+    return DirectedPairs(int(keep.sum()), new[g.src[e]], new[g.dst[e]], g.weight[e], g.ids[keep])
 
 
 def dyad_census(c: Connectome, *, edge_kind: str | None = "chemical", min_synapses: int | None = None,

@@ -4,10 +4,22 @@
 root ids); :func:`count_motifs` counts matches without materialising them.
 Semantics follow DotMotif (Matelsky et al. 2021): motif nodes map to distinct
 neurons, extra edges between matched neurons are allowed, ``A !> B`` requires
-that no edge A→B exists, ``weight`` is the synapse count of the pair (summed
-over neuropils), a node constraint on a missing label behaves as DotMotif's
-comparison with ``None``, and ``exclude_automorphisms=True`` keeps the matches
-DotMotif keeps (``A <= B`` by root id for each automorphic pair).
+that no edge A→B exists, a node constraint on a missing label behaves as
+DotMotif's comparison with ``None``, comparisons between nodes
+(``A.size > B.size``) and between edges (``ab.weight > bc.weight``) and
+``ignore_direction=True`` work as in DotMotif.
+
+Edges hold several rows per neuron pair (per neuropil; chemical synapses and gap
+junctions). A constraint on a row-level column (``neuropil``, ``nt_type``,
+``gaba_avg``, ``edge_kind``, any column of your own) selects rows of the pair;
+``weight`` (alias ``synapse_count``) is the sum of synapse counts over the
+selected rows; the pair matches the motif edge when at least one row is
+selected and the weight constraints hold on that sum. ``A !> B [...]`` forbids
+exactly the pairs that ``A -> B [...]`` would match.
+
+``exclude_automorphisms=True`` keeps one match per distinct subgraph (see
+:mod:`connectome.motifs.symmetry`; DotMotif 0.18 loses matches of motifs with
+cyclic symmetry, such as half of the 3-cycles).
 
 The seed scan is split into node blocks that run as Dask tasks (threads,
 a LocalCluster with process workers, or a scheduler address).
@@ -41,6 +53,7 @@ from ..graph import Connectome
 from .engine import Host, Plan
 from .query import (
     DEFAULT_QUERY_LIMITS,
+    EdgeComparison,
     MotifQuery,
     QueryLimits,
     check_limits,
@@ -52,23 +65,34 @@ from .query import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["find_motifs", "count_motifs", "parse_query", "parse_query_isolated", "MotifQuery", "QueryLimits",
-           "DEFAULT_QUERY_LIMITS"]
+           "DEFAULT_QUERY_LIMITS", "EdgeComparison"]
 
 _BLOCK_ROWS = 250_000
 
 
-def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool, edge_kind: str | None,
-             scheduler: Any, limits: QueryLimits | None, timeout: float | None, started: float) -> tuple[Host, Plan]:
+def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool | None,
+             ignore_direction: bool | None, edge_kind: str | None, scheduler: Any, limits: QueryLimits | None,
+             timeout: float | None, started: float) -> tuple[Host, Plan]:
+    for name, flag in (("exclude_automorphisms", exclude_automorphisms), ("ignore_direction", ignore_direction)):
+        if flag is not None and not isinstance(flag, (bool, np.bool_)):
+            raise InputError(f"{name} must be True or False, not {flag!r}", name)
     if isinstance(query, MotifQuery):
         q = query
+        for name, flag in (("exclude_automorphisms", exclude_automorphisms), ("ignore_direction", ignore_direction)):
+            if flag is not None and bool(flag) != getattr(q, name):
+                raise InputError(
+                    f"{name}={bool(flag)} disagrees with the parsed query, which was parsed with "
+                    f"{name}={getattr(q, name)}; parse it with parse_query(text, {name}={bool(flag)}) or leave "
+                    f"{name} out", name)
         check_limits(q, limits)
     else:
-        q = parse_query(query, exclude_automorphisms=exclude_automorphisms, limits=limits)
+        q = parse_query(query, exclude_automorphisms=bool(exclude_automorphisms),
+                        ignore_direction=bool(ignore_direction), limits=limits)
     if timeout is not None and time.time() - started >= timeout:
         raise QueryTimeoutError(
             f"motif query: parsing used the whole time budget of {timeout} s; simplify the query (fewer macros, "
             "shorter text) or raise timeout")
-    validate_query(q, c.label_columns)
+    validate_query(q, c.label_columns, c.edge_columns, edge_kind)
     host = Host.build(c, q, edge_kind=edge_kind, scheduler=scheduler)
     return host, host.plan()
 
@@ -144,7 +168,8 @@ def find_motifs(
     *,
     limit: int | None = None,
     timeout: float | None = None,
-    exclude_automorphisms: bool = False,
+    exclude_automorphisms: bool | None = None,
+    ignore_direction: bool | None = None,
     edge_kind: str | None = "chemical",
     blocks: int | None = None,
     scheduler: Any = None,
@@ -162,10 +187,16 @@ def find_motifs(
         Stop after this many matches (the first found, in node-block order).
     timeout : float, optional
         Time budget in seconds; :class:`~connectome.errors.QueryTimeoutError` past it.
-    exclude_automorphisms : bool
-        Keep one match per automorphism class, as DotMotif does.
+    exclude_automorphisms : bool, optional
+        Keep one match per distinct subgraph (per automorphism class of the motif); default False,
+        or the parsed query's own setting when ``query`` is a :class:`MotifQuery`.
+    ignore_direction : bool, optional
+        DotMotif's option: every motif edge is undirected, ``A -> B`` matches a pair connected
+        either way (its rows in both directions belong to it, so ``weight`` sums both) and
+        ``A !> B`` forbids both directions. Default False (or the parsed query's setting).
     edge_kind : str or None
-        Edges of the host graph (default chemical synapses).
+        Edge rows of the host graph (default chemical synapses; None: every kind, which lets the
+        query select kinds with ``[edge_kind == "gap_junction"]``).
     blocks : int, optional
         Number of seed blocks (Dask tasks); default from the seed relation's size.
     scheduler : optional
@@ -188,7 +219,9 @@ def find_motifs(
     QuerySyntaxError
         The query does not parse (line and column in the message).
     QueryError
-        An unknown node or edge attribute (the message lists those that exist).
+        An unknown node or edge attribute (the message lists those that exist), a constraint
+        that cannot be honoured (the message names it), or a DotMotif parse failure (with line
+        and column).
     QueryTooLargeError
         A motif node without edges or constraints (every neuron would match), or
         a query over ``limits`` (the message names the limit and how to raise it).
@@ -200,7 +233,13 @@ def find_motifs(
     >>> import connectome as cx
     >>> c = cx.load("celegans_cook2019_herm")
     >>> named = cx.find_motifs(c, "A -> B as ab\\nab.weight >= 40\\n")
-    >>> named.equals(cx.find_motifs(c, "A -> B [weight >= 40]"))
+    >>> named.equals(cx.find_motifs(c, "A -> B [synapse_count >= 40]"))
+    True
+    >>> cx.count_motifs(c, "A -> B as ab\\nB -> C as bc\\nab.weight > bc.weight\\n") > 0
+    True
+    >>> d = cx.dyad_census(c)
+    >>> pairs = cx.count_motifs(c, "A -> B\\n", ignore_direction=True, exclude_automorphisms=True)
+    >>> pairs == int(d["mutual"] + d["asymmetric"])
     True
     >>> ring = "\\n".join(f"N{i} -> N{i + 1}" for i in range(40))
     >>> cx.count_motifs(c, ring)
@@ -211,7 +250,8 @@ def find_motifs(
     started = time.time()
     _check_positive(limit, "limit")
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler, limits, timeout, started)
+    host, plan = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
+                          timeout, started)
     parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress, started)
     cols = {v: np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64) for v in plan.variables}
     nodes = host.query.nodes
@@ -226,7 +266,8 @@ def count_motifs(
     query: str | MotifQuery,
     *,
     timeout: float | None = None,
-    exclude_automorphisms: bool = False,
+    exclude_automorphisms: bool | None = None,
+    ignore_direction: bool | None = None,
     edge_kind: str | None = "chemical",
     blocks: int | None = None,
     scheduler: Any = None,
@@ -243,5 +284,6 @@ def count_motifs(
     """
     started = time.time()
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, edge_kind, scheduler, limits, timeout, started)
+    host, plan = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
+                          timeout, started)
     return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started)))

@@ -17,8 +17,19 @@ mask over nodes. A *plan* binds the motif's nodes one at a time:
 ``cross``
     a product with the candidates of a constrained node that no edge joins.
 
-Node masks, distinctness, DotMotif's automorphism rule and comparisons between
-nodes are filters applied as soon as their nodes are bound. Bindings are
+Edge constraints follow the store's multi-row semantics: a neuron pair has
+several rows (per neuropil; chemical synapses and gap junctions), a constraint
+on a row-level column (``neuropil``, ``nt_type``, ``edge_kind``, any user
+column) selects rows of the pair, ``weight`` (alias ``synapse_count``) is the
+sum of synapse counts over the selected rows, and the pair is an edge of the
+relation when at least one row is selected and the weight constraints hold on
+that sum. Queries without row-level constraints never read the rows: their
+relations come from the pair totals. With ``ignore_direction`` the rows of
+both directions belong to one unordered pair and every relation is symmetric.
+
+Node masks, distinctness, symmetry breaking (``exclude_automorphisms``) and
+comparisons between nodes and between edges are filters applied as soon as
+their nodes are bound. Bindings are
 processed in chunks of bounded size, so memory stays flat however many
 matches there are; counts never materialise matches.
 
@@ -43,10 +54,10 @@ import numpy as np
 import pandas as pd
 
 from ..adjacency import DirectedPairs, csr_arrays, directed_pairs
-from ..errors import QueryTimeoutError, QueryTooLargeError
+from ..errors import InputError, QueryTimeoutError, QueryTooLargeError
 from ..graph import Connectome
-from ..schema import ROOT_ID
-from .query import OPERATORS, MotifEdge, MotifQuery
+from ..schema import EDGE_KIND, EDGE_KINDS, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+from .query import OPERATORS, MotifEdge, MotifQuery, _key_of, _weight_alias
 
 logger = logging.getLogger(__name__)
 
@@ -62,54 +73,242 @@ class _LimitReached(Exception):
 
 @dataclass
 class Relation:
-    """One edge relation in both directions (CSR by source and by target)."""
+    """One edge relation in both directions (CSR by source and by target).
+
+    ``weight`` holds each pair's synapses (summed over the selected rows) in
+    out-CSR order; ``row_start`` / ``row_end`` / ``row_ids``, when kept, give
+    each pair's selected rows (indices into :class:`EdgeRows`), for comparisons
+    between edges on row-level columns.
+    """
 
     out_ptr: np.ndarray
     out_idx: np.ndarray
     in_ptr: np.ndarray
     in_idx: np.ndarray
+    weight: np.ndarray | None = None
+    row_start: np.ndarray | None = None
+    row_end: np.ndarray | None = None
+    row_ids: np.ndarray | None = None
+    _keys: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def nnz(self) -> int:
         return int(len(self.out_idx))
 
     @classmethod
-    def from_pairs(cls, n: int, src: np.ndarray, dst: np.ndarray) -> Relation:
+    def from_pairs(cls, n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray | None = None,
+                   rows: tuple | None = None) -> Relation:
+        """From pairs sorted by (src, dst), with per-pair weights and selected rows aligned."""
         op, oi, _ = csr_arrays(n, src, dst)
-        ip, ii, _ = csr_arrays(n, dst, src)
-        return cls(op, oi, ip, ii)
+        # by target: a stable sort on the target alone keeps sources ascending (radix sort below 2**16 nodes)
+        order = np.argsort(dst.astype(np.uint16) if n <= 1 << 16 else dst, kind="stable")
+        ii = src[order].astype(np.int64)
+        ip = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(dst, minlength=n), out=ip[1:])
+        start, end, ids = rows if rows is not None else (None, None, None)
+        return cls(op, oi, ip, ii, weight, start, end, ids)
+
+    def positions(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Index (out-CSR order) of each pair ``(a[i], b[i])``, which must be in the relation."""
+        if self._keys is None:
+            n = len(self.out_ptr) - 1
+            src = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.out_ptr))
+            self._keys = src * np.int64(n) + self.out_idx
+        n = len(self.out_ptr) - 1
+        return np.searchsorted(self._keys, a.astype(np.int64) * np.int64(n) + b)
 
 
-def _apply_op(values: np.ndarray, op: str, value: Any) -> np.ndarray:
+class Coded:
+    """A non-numeric column factorised once: ``codes`` (-1 = missing) into ``uniques``."""
+
+    def __init__(self, codes: np.ndarray, uniques: list) -> None:
+        self.codes = codes
+        self.uniques = uniques
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, idx: Any) -> Coded:
+        return Coded(self.codes[idx], self.uniques)
+
+    def objects(self) -> np.ndarray:
+        """The values as an object array (None where missing)."""
+        table = np.empty(len(self.uniques) + 1, dtype=object)
+        table[:len(self.uniques)] = self.uniques
+        table[-1] = None
+        return table[self.codes]
+
+
+def _listlike(x: Any) -> bool:
+    return isinstance(x, (list, tuple, np.ndarray))
+
+
+def column_values(s: pd.Series) -> np.ndarray | Coded:
+    """A node or edge column as numbers (missing = NaN) or as :class:`Coded` values; list-valued
+    entries (lists, or the arrays Parquet gives back) become tuples, so that DotMotif's ``in`` /
+    ``contains`` read them as lists and every value stays hashable.
+
+    Examples
+    --------
+    >>> v = column_values(pd.Series([["a", "b"], None, ["c"]]))
+    >>> v.objects().tolist()
+    [('a', 'b'), None, ('c',)]
+    >>> column_values(pd.Series([1, None], dtype="Int64")).tolist()
+    [1.0, nan]
+    """
+    if s.dtype.kind in "iuf" and not isinstance(s.dtype, pd.ArrowDtype):
+        if s.dtype.kind != "f" and bool(s.isna().any()):
+            return s.to_numpy(dtype=float, na_value=np.nan)
+        return s.to_numpy()
+    if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object or isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)  # no Python string per row
+        return Coded(np.asarray(codes, dtype=np.int64), [None if pd.isna(u) else u for u in np.asarray(uniques,
+                                                                                                     dtype=object)])
+    obj = s.astype(object)
+    if s.dtype == object or isinstance(s.dtype, pd.ArrowDtype):  # only these can hold lists
+        if bool(obj.map(_listlike).any()):
+            obj = obj.map(lambda x: tuple(x.tolist() if isinstance(x, np.ndarray) else x) if _listlike(x)
+                          else (None if pd.isna(x) else x))
+            codes, uniques = pd.factorize(obj, use_na_sentinel=True)
+            return Coded(np.asarray(codes, dtype=np.int64), list(uniques))
+    codes, uniques = pd.factorize(obj.where(s.notna().to_numpy(), None), use_na_sentinel=True)
+    return Coded(np.asarray(codes, dtype=np.int64), list(uniques))
+
+
+def _apply_op(values: np.ndarray | Coded, op: str, value: Any) -> np.ndarray:
     """DotMotif's comparison ``op(x, value)`` over an array of graph values (None = missing)."""
     fn = OPERATORS[op]
-    if (op in _NUMERIC_OPS and isinstance(value, (int, float)) and not isinstance(value, bool)
-            and values.dtype.kind in "iuf"):
-        with np.errstate(invalid="ignore"):
-            res = fn(values, value)
-        if values.dtype.kind == "f":  # missing (NaN) compares like None in DotMotif
-            res = np.where(np.isnan(values), op == "!=", res)
-        return np.asarray(res, dtype=bool)
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    table = np.empty(len(uniques) + 1, dtype=bool)
-    for i, x in enumerate(list(uniques) + [None]):
+    if not isinstance(values, Coded):
+        if (op in _NUMERIC_OPS and isinstance(value, (int, float)) and not isinstance(value, bool)
+                and values.dtype.kind in "iuf"):
+            with np.errstate(invalid="ignore"):
+                res = fn(values, value)
+            if values.dtype.kind == "f":  # missing (NaN) compares like None in DotMotif
+                res = np.where(np.isnan(values), op == "!=", res)
+            return np.asarray(res, dtype=bool)
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        values = Coded(np.asarray(codes, dtype=np.int64), list(uniques))
+    table = np.empty(len(values.uniques) + 1, dtype=bool)
+    for i, x in enumerate(list(values.uniques) + [None]):
         try:
             table[i] = bool(fn(x, value))
         except TypeError:
             table[i] = False
-    return table[codes]  # code -1 (missing) picks the last entry, evaluated on None
+    return table[values.codes]  # code -1 (missing) picks the last entry, evaluated on None
 
 
 def _node_values(nodes: pd.DataFrame, key: str) -> np.ndarray:
-    s = nodes[key]
-    if s.dtype.kind in "iuf":
-        return s.to_numpy()
-    obj = s.astype(object)
-    return obj.where(s.notna(), None).to_numpy()
+    v = column_values(nodes[key])
+    return v.objects() if isinstance(v, Coded) else v
 
 
 def _constraint_key(e: MotifEdge) -> tuple:
-    return tuple(sorted((k if k != "synapse_count" else "weight", op, v) for k, op, v in e.constraint_items()))
+    return _key_of(e)
+
+
+@dataclass
+class EdgeRows:
+    """The host's edge rows (one edge kind, or all): node indices, synapse counts, and the
+    row-level columns a query reads; sorted by (src, dst)."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    count: np.ndarray
+    columns: dict[str, np.ndarray | Coded]
+
+
+def _base_rows(c: Connectome, edge_kind: str | None, scheduler: Any) -> tuple[np.ndarray, ...]:
+    ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=np.uint64)
+    cols = [PRE, POST, SYNAPSE_COUNT] + ([EDGE_KIND] if EDGE_KIND in c.edge_columns else [])
+    e = c.edge_table(cols, scheduler=scheduler)
+    pos = np.arange(len(e))
+    if edge_kind is not None:
+        pos = pos[(e[EDGE_KIND] == edge_kind).to_numpy()] if EDGE_KIND in e.columns else pos
+    src = np.searchsorted(ids, e[PRE].to_numpy(dtype=np.uint64)[pos]).astype(np.int64)
+    dst = np.searchsorted(ids, e[POST].to_numpy(dtype=np.uint64)[pos]).astype(np.int64)
+    cnt = e[SYNAPSE_COUNT].to_numpy(dtype=np.int64)[pos]
+    key = src * np.int64(len(ids)) + dst
+    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
+        order = np.argsort(key, kind="stable")
+        pos, src, dst, cnt = pos[order], src[order], dst[order], cnt[order]
+    return pos, src, dst, cnt
+
+
+def edge_rows(c: Connectome, edge_kind: str | None, columns: list[str], scheduler: Any = None) -> EdgeRows:
+    """The rows of ``c``'s edge table a query reads (cached on in-memory connectomes)."""
+    pos, src, dst, cnt = c.memo(("motif_rows", edge_kind), lambda: _base_rows(c, edge_kind, scheduler))
+    vals = {}
+    for col in columns:
+        vals[col] = c.memo(("motif_row_values", edge_kind, col),
+                           lambda col=col: column_values(c.edge_table([col], scheduler=scheduler)[col].iloc[pos]))
+    return EdgeRows(src, dst, cnt, vals)
+
+
+def _split_key(key: tuple) -> tuple[list, list]:
+    rows = [(k, op, v) for k, op, v in key if k != "weight"]
+    weights = [(k, op, v) for k, op, v in key if k == "weight"]
+    return rows, weights
+
+
+def _symmetric(n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Unordered pairs from ordered ones: both directions summed, then mirrored; sorted by (src, dst)."""
+    lo, hi = np.minimum(src, dst), np.maximum(src, dst)
+    key = lo * np.int64(n) + hi
+    order = np.argsort(key, kind="stable")
+    key, w = key[order], weight[order]
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, bool)
+    start = np.flatnonzero(first)
+    uk = key[start]
+    uw = np.add.reduceat(w, start) if len(key) else w
+    a, b = uk // n, uk % n
+    off = a != b
+    s2, d2, w2 = np.r_[a, b[off]], np.r_[b, a[off]], np.r_[uw, uw[off]]
+    order = np.argsort(s2 * np.int64(n) + d2, kind="stable")
+    return s2[order], d2[order], w2[order]
+
+
+def build_relation(n: int, key: tuple, g: DirectedPairs, rows: EdgeRows | None, undirected: bool,
+                   keep_rows: bool) -> Relation:
+    """The relation of one constraint set: select rows, sum per pair, keep the pairs whose sums pass."""
+    row_items, weight_items = _split_key(key)
+    if not row_items and not keep_rows:  # pair totals: no row is read
+        src, dst, w = g.src, g.dst, g.weight
+        if undirected:
+            src, dst, w = _symmetric(n, src, dst, w)
+        keep = np.ones(len(src), dtype=bool)
+        for _, op, val in weight_items:
+            keep &= _apply_op(w, op, val)
+        if keep.all():
+            return Relation.from_pairs(n, src, dst, w)
+        return Relation.from_pairs(n, src[keep], dst[keep], w[keep])
+    assert rows is not None
+    sel = np.ones(len(rows.src), dtype=bool)
+    for k, op, val in row_items:
+        sel &= _apply_op(rows.columns[k], op, val)
+    ids = np.flatnonzero(sel)
+    s, d, cnt = rows.src[ids], rows.dst[ids], rows.count[ids]
+    if undirected:
+        s, d = np.minimum(s, d), np.maximum(s, d)
+    pk = s * np.int64(n) + d
+    if undirected and len(pk) > 1:
+        order = np.argsort(pk, kind="stable")
+        pk, ids, cnt = pk[order], ids[order], cnt[order]
+    first = np.r_[True, pk[1:] != pk[:-1]] if len(pk) else np.zeros(0, bool)
+    start = np.flatnonzero(first)
+    end = np.r_[start[1:], len(pk)].astype(np.int64)
+    w = np.add.reduceat(cnt, start) if len(pk) else cnt
+    ps, pd_ = pk[start] // n, pk[start] % n
+    keep = np.ones(len(start), dtype=bool)
+    for _, op, val in weight_items:
+        keep &= _apply_op(w, op, val)
+    ps, pd_, w, start, end = ps[keep], pd_[keep], w[keep], start[keep], end[keep]
+    if undirected:
+        off = ps != pd_
+        ps, pd_ = np.r_[ps, pd_[off]], np.r_[pd_, ps[off]]
+        w, start, end = np.r_[w, w[off]], np.r_[start, start[off]], np.r_[end, end[off]]
+        order = np.argsort(ps * np.int64(n) + pd_, kind="stable")
+        ps, pd_, w, start, end = ps[order], pd_[order], w[order], start[order], end[order]
+    return Relation.from_pairs(n, ps, pd_, w, (start, end, ids) if keep_rows else None)
 
 
 @dataclass
@@ -127,6 +326,7 @@ class Step:
     distinct: list = field(default_factory=list)
     order: list = field(default_factory=list)
     dynamic: list = field(default_factory=list)
+    edge_cmp: list = field(default_factory=list)
 
 
 @dataclass
@@ -140,9 +340,9 @@ class Plan:
 class Host:
     """The host graph of one query: relations, node masks, node values."""
 
-    def __init__(self, n: int, ids: np.ndarray, base: Relation, weights: np.ndarray,
+    def __init__(self, n: int, ids: np.ndarray, base: Relation | None, weights: np.ndarray,
                  relations: dict[tuple, Relation], masks: dict[str, np.ndarray],
-                 values: dict[str, np.ndarray], query: MotifQuery) -> None:
+                 values: dict[str, np.ndarray], query: MotifQuery, rows: EdgeRows | None = None) -> None:
         self.n = n
         self.ids = ids
         self.base = base
@@ -151,33 +351,41 @@ class Host:
         self.masks = masks
         self.values = values
         self.query = query
+        self.rows = rows
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def build(cls, c: Connectome, q: MotifQuery, *, edge_kind: str | None = "chemical",
               scheduler: Any = None) -> Host:
-        """Relations and masks of ``q`` over ``c``'s directed pair graph."""
+        """Relations and masks of ``q`` over ``c``'s directed pair graph (and its edge rows, when the
+        query reads a row-level column)."""
+        if edge_kind is not None and edge_kind not in EDGE_KINDS:
+            raise InputError(f"edge_kind: unknown kind {edge_kind!r}; use one of {list(EDGE_KINDS)} or None",
+                             "edge_kind")
         g = directed_pairs(c, edge_kind=edge_kind, self_loops=True, scheduler=scheduler)
         nodes = c.node_table()
-        return cls.from_pairs(g, nodes, q)
+        row_cols = sorted(k for k in q.edge_keys() if k != "weight")
+        rows = edge_rows(c, edge_kind, row_cols, scheduler) if row_cols else None
+        return cls.from_pairs(g, nodes, q, rows)
 
     @classmethod
-    def from_pairs(cls, g: DirectedPairs, nodes: pd.DataFrame, q: MotifQuery) -> Host:
-        base = Relation.from_pairs(g.n, g.src, g.dst)
-        relations: dict[tuple, Relation] = {(): base}
-        for e in q.edges + q.negative:  # a constrained negative edge forbids only the edges that match
-            key = _constraint_key(e)
-            if key in relations:
-                continue
-            keep = np.ones(g.m, dtype=bool)
-            for _, op, val in key:
-                keep &= _apply_op(g.weight, op, val)
-            relations[key] = Relation.from_pairs(g.n, g.src[keep], g.dst[keep])
+    def from_pairs(cls, g: DirectedPairs, nodes: pd.DataFrame, q: MotifQuery, rows: EdgeRows | None = None) -> Host:
+        by_edge = {(e.u, e.v): _constraint_key(e) for e in q.edges}
+        keep_rows = set()
+        for c in q.edge_comparisons:
+            for a, b, attr in ((c.u, c.v, c.key), (c.x, c.y, c.other_key)):
+                if _weight_alias(attr) != "weight":
+                    keep_rows.add(by_edge[(a, b)])
+        relations: dict[tuple, Relation] = {}
+        for key in [_constraint_key(e) for e in q.edges + q.negative]:
+            # a constrained negative edge forbids only the pairs that match it
+            if key not in relations:
+                relations[key] = build_relation(g.n, key, g, rows, q.ignore_direction, key in keep_rows)
         masks: dict[str, np.ndarray] = {}
         for var, cons in q.node_constraints.items():
             mask = np.ones(g.n, dtype=bool)
             for key, ops in cons.items():
-                vals = _node_values(nodes, key)
+                vals = column_values(nodes[key])
                 for op, targets in ops.items():
                     for t in targets:
                         mask &= _apply_op(vals, op, t)
@@ -190,7 +398,7 @@ class Host:
                     for _, other_key in pairs:
                         values[other_key] = _node_values(nodes, other_key)
         ids = nodes[ROOT_ID].to_numpy(dtype=np.uint64)
-        return cls(g.n, ids, base, g.weight, relations, masks, values, q)
+        return cls(g.n, ids, relations.get(()), g.weight, relations, masks, values, q, rows)
 
     # ------------------------------------------------------------------ planning
     def _size(self, var: str) -> int:
@@ -302,6 +510,11 @@ class Host:
                 for op, pairs in ops.items():
                     for other, other_key in pairs:
                         step_for(var, other).dynamic.append((var, key, op, other, other_key))
+        by_edge = {(e.u, e.v): _constraint_key(e) for e in q.edges}
+        for c in q.edge_comparisons:
+            step_for(c.u, c.v, c.x, c.y).edge_cmp.append(
+                (c.u, c.v, by_edge[(c.u, c.v)], _weight_alias(c.key), c.op,
+                 c.x, c.y, by_edge[(c.x, c.y)], _weight_alias(c.other_key)))
 
     # ------------------------------------------------------------------ execution
     def seed_blocks(self, plan: Plan, k: int) -> list[tuple[int, int]]:
@@ -426,7 +639,43 @@ class Host:
                 break
             ok = _compare_pairs(self.values[key][bind[a]], self.values[key_b][bind[b]], op)
             bind = {k: v[ok] for k, v in bind.items()}
+        for a, b, key1, attr1, op, c, d, key2, attr2 in st.edge_cmp:
+            if len(bind[st.var]) == 0:
+                break
+            left = self._edge_values(key1, attr1, bind[a], bind[b])
+            right = self._edge_values(key2, attr2, bind[c], bind[d])
+            ok = _compare_multi(left, right, op)
+            bind = {k: v[ok] for k, v in bind.items()}
         return bind
+
+    def _edge_values(self, key: tuple, attr: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Each bound pair's values of an edge attribute: (number of values per pair, flat values).
+        ``weight`` has one (the sum over the selected rows); a row-level column has one per selected row."""
+        rel = self.relations[key]
+        pos = rel.positions(a, b)
+        if attr == "weight":
+            return np.ones(len(pos), np.int64), rel.weight[pos]
+        st, en = rel.row_start[pos], rel.row_end[pos]
+        cnt = en - st
+        flat = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(st, cnt)
+        vals = self.rows.columns[attr][rel.row_ids[flat]]
+        return cnt, (vals.objects() if isinstance(vals, Coded) else vals)
+
+
+def _compare_multi(left: tuple[np.ndarray, Any], right: tuple[np.ndarray, Any], op: str) -> np.ndarray:
+    """Per binding: does some value of the left edge compare ``op`` with some value of the right edge?
+    (One value each, the usual case, is an elementwise comparison.)"""
+    (cl, xl), (cr, xr) = left, right
+    if bool(np.all(cl == 1)) and bool(np.all(cr == 1)):
+        return _compare_pairs(np.asarray(xl), np.asarray(xr), op)
+    n = len(cl)
+    tot = cl * cr
+    b = np.repeat(np.arange(n), tot)
+    off = np.arange(int(tot.sum()), dtype=np.int64) - np.repeat(np.cumsum(tot) - tot, tot)
+    li = np.repeat(np.cumsum(cl) - cl, tot) + off // np.repeat(np.maximum(cr, 1), tot)
+    ri = np.repeat(np.cumsum(cr) - cr, tot) + off % np.repeat(np.maximum(cr, 1), tot)
+    res = _compare_pairs(np.asarray(xl)[li], np.asarray(xr)[ri], op)
+    return np.bincount(b[res], minlength=n) > 0
 
 
 def _compare_pairs(x: np.ndarray, y: np.ndarray, op: str) -> np.ndarray:

@@ -10,6 +10,12 @@ errors with line and column, unknown attributes with the list of those that
 exist, values that are not literals, constraints DotMotif would lose, and
 patterns that would be unbounded.
 
+Brackets take any edge column of the store (``[neuropil == "AL_L"]``,
+``[nt_type == "GABA"]``, ``[synapse_count >= 5]``): the grammar is DotMotif's,
+with bracket keys widened from letters to names with underscores (DotMotif's
+own grammar refuses ``synapse_count`` there). Edge types (``-+``, ``-|``) are
+refused: DotMotif's in-memory executors ignore them.
+
 Queries are bounded before DotMotif sees them (:class:`QueryLimits`): DotMotif
 expands macros eagerly, and nested macros multiply (each level of
 ``m1(a,b) { m0(a,b) m0(b,a) m0(a,b) }`` triples the expansion), so a few
@@ -33,6 +39,7 @@ import copy
 import dataclasses
 import functools
 import operator
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -52,6 +59,7 @@ __all__ = [
     "check_limits",
     "OPERATORS",
     "EDGE_ATTRIBUTES",
+    "EdgeComparison",
 ]
 
 #: DotMotif's comparison semantics (``x`` is the graph's value, ``y`` the query's).
@@ -69,7 +77,9 @@ OPERATORS = {
     "!contains": lambda x, y: y not in x,
 }
 
-#: Edge attributes a query can constrain: ``weight`` is DotMotif's name for the synapse count.
+#: Pair-level edge attributes: ``weight`` (DotMotif's name) and its alias ``synapse_count`` are the sum of
+#: synapse counts over the rows of a neuron pair that the edge's row-level constraints select. Every other
+#: edge column of the store (``neuropil``, ``nt_type``, ``edge_kind``, ...) is row-level.
 EDGE_ATTRIBUTES = ("weight", "synapse_count")
 
 _MiB = 1 << 20
@@ -271,8 +281,7 @@ def _n_constraints(q: MotifQuery) -> int:
     n += sum(len(vals) for cons in q.dynamic_node_constraints.values() for ops in cons.values()
              for vals in ops.values())
     n += sum(len(e.constraint_items()) for e in q.edges + q.negative)
-    n += sum(len(vals) for cons in q.dynamic_edge_constraints.values() for ops in cons.values()
-             for vals in ops.values())
+    n += len(q.edge_comparisons)
     return n
 
 
@@ -316,10 +325,33 @@ class MotifEdge:
         return [(k, op, val) for k, ops in self.constraints for op, vals in ops for val in vals]
 
 
+@dataclass(frozen=True)
+class EdgeComparison:
+    """A comparison between two motif edges' attributes, ``(u -> v).key op (x -> y).other_key``
+    (DotMotif's ``ab.weight > bc.weight``)."""
+
+    u: str
+    v: str
+    key: str
+    op: str
+    x: str
+    y: str
+    other_key: str
+
+    def __str__(self) -> str:
+        return f"({self.u} -> {self.v}).{self.key} {self.op} ({self.x} -> {self.y}).{self.other_key}"
+
+
 @dataclass
 class MotifQuery:
     """A parsed motif: nodes in order of appearance, positive and negative edges,
-    static and dynamic constraints, and DotMotif's automorphism pairs (picklable)."""
+    static and dynamic constraints, comparisons between edges, and the
+    symmetry-breaking pairs of ``exclude_automorphisms`` (picklable).
+
+    ``automorphism_pairs`` holds ``(v, w)``: a match keeps ``root_id(v) < root_id(w)``
+    (see :mod:`connectome.motifs.symmetry`); ``ignore_direction`` makes every
+    edge undirected, as DotMotif's option of that name.
+    """
 
     text: str
     nodes: list[str]
@@ -327,9 +359,33 @@ class MotifQuery:
     negative: list[MotifEdge]
     node_constraints: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
     dynamic_node_constraints: dict[str, dict[str, dict[str, list]]] = field(default_factory=dict)
-    dynamic_edge_constraints: dict = field(default_factory=dict)
+    edge_comparisons: list[EdgeComparison] = field(default_factory=list)
     automorphism_pairs: list[tuple[str, str]] = field(default_factory=list)
     exclude_automorphisms: bool = False
+    ignore_direction: bool = False
+
+    def edge_keys(self) -> set[str]:
+        """Every edge attribute the query reads (``synapse_count`` reported as ``weight``)."""
+        keys = {_weight_alias(k) for e in self.edges + self.negative for k, _, _ in e.constraint_items()}
+        keys |= {_weight_alias(k) for c in self.edge_comparisons for k in (c.key, c.other_key)}
+        return keys
+
+
+def row_columns(edge_columns: Iterable[str] | None) -> list[str]:
+    """The row-level edge columns a query can constrain: every edge column but the ids and the count.
+
+    Examples
+    --------
+    >>> row_columns(["pre_root_id", "post_root_id", "synapse_count", "edge_kind", "neuropil"])
+    ['edge_kind', 'neuropil']
+    """
+    if edge_columns is None:
+        return []
+    return [c for c in edge_columns if c not in ("pre_root_id", "post_root_id", "synapse_count", "weight")]
+
+
+def _weight_alias(key: str) -> str:
+    return "weight" if key == "synapse_count" else key
 
 
 def dotmotif() -> Any:
@@ -375,13 +431,64 @@ def _flatten_rules(rules: list) -> list:
     return out
 
 
+_EDGE_CLAUSE = "edge_clause             : value_or_quoted_value op value_or_quoted_value"
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Any:
+    """DotMotif's own grammar, read from the installed package, with two changes: bracket keys may
+    be names with underscores (``[synapse_count >= 5]``, ``[nt_type == "GABA"]``; DotMotif's keys
+    there are letters only), and positions are kept for error messages."""
+    dotmotif()
+    import lark
+    import dotmotif.parsers.v2 as v2
+
+    with open(os.path.join(os.path.dirname(v2.__file__), "grammar.lark")) as fh:
+        grammar = fh.read()
+    if _EDGE_CLAUSE not in grammar:  # pragma: no cover - a DotMotif release with another grammar
+        from ..errors import DependencyError
+
+        raise DependencyError("motif queries: this DotMotif release has a grammar this version of connectome "
+                              "does not know; install dotmotif 0.18 (pip install 'dotmotif==0.18.*')")
+    grammar = grammar.replace(_EDGE_CLAUSE, "edge_clause             : edge_key op value_or_quoted_value\n"
+                                            "?edge_key               : EDGE_KEY | NUMBER | DOUBLE_QUOTED_STRING\n"
+                                            "EDGE_KEY                : /[a-zA-Z_][a-zA-Z0-9_]*/")
+    return lark.Lark(grammar, propagate_positions=True)
+
+
+def _unquote(key: str) -> str:
+    return key[1:-1] if len(key) >= 2 and key[0] == key[-1] and key[0] in "\"'" else key
+
+
+def _where(text: str, name: str) -> tuple[int | None, int | None]:
+    """1-based line and column of the first use of ``name`` as a word outside comments."""
+    pat = re.compile(r"(?<![\w.])" + re.escape(name) + r"(?!\w)")
+    for i, line in enumerate(text.split("\n"), 1):
+        m = pat.search(line.split("#", 1)[0])
+        if m:
+            return i, m.start() + 1
+    return None, None
+
+
+def _located(text: str, message: str, names: Iterable[str] = ()) -> QueryError:
+    """A :class:`QuerySyntaxError` at the first name of ``names`` (or quoted in ``message``) found in the text."""
+    candidates = list(names) + re.findall(r"'([A-Za-z_][\w-]*)'", message) + \
+        re.findall(r"\b(?:Entity|entity|edge|node)\s+([A-Za-z_][\w-]*)", message)
+    for name in candidates:
+        line, col = _where(text, name)
+        if line is not None:
+            return QuerySyntaxError(message, line, col)
+    return QueryError(message, "query")
+
+
 @functools.lru_cache(maxsize=1)
 def _parser_class() -> type:
     """DotMotif's v2 parser with guards: values must be literals (checked before DotMotif would
-    ``eval`` them), and constraints DotMotif would lose or misplace are refused."""
+    ``eval`` them), constraints DotMotif would lose or misplace are refused, and DotMotif's own
+    exceptions become :class:`QueryError` with a line and column."""
     dotmotif()
     import lark
-    from dotmotif.parsers.v2 import DotMotifTransformer, ParserV2, dm_parser
+    from dotmotif.parsers.v2 import DotMotifTransformer, ParserV2
 
     def literal(tok: Any) -> None:
         if isinstance(tok, lark.Token) and tok.type == "WORD" and str(tok) not in _LITERAL_WORDS:
@@ -392,7 +499,25 @@ def _parser_class() -> type:
     class Transformer(DotMotifTransformer):
         def edge_clause(self, tup: Any) -> Any:
             literal(tup[2])
-            return super().edge_clause(tup)
+            key, op, val = super().edge_clause(tup)
+            return _unquote(key), op, val
+
+        def relation(self, tup: Any) -> Any:
+            rel = super().relation(tup)
+            if rel["type"] != "SYN":
+                sign = {"EXC": "-+ (excitatory)", "INH": "-| or -- (inhibitory)"}.get(rel["type"], rel["type"])
+                raise QueryError(
+                    f"motif query: edge types such as {sign} are not supported (DotMotif's in-memory executors "
+                    "ignore them, so they would be dropped silently); write -> or !> and constrain the "
+                    "transmitter, e.g. A -> B [nt_type == \"GABA\"]", "query")
+            return rel
+
+        def named_edge(self, tup: Any) -> Any:
+            name = str(tup[-1])
+            if name in self.named_edges:
+                raise QueryError(f"motif query: the edge name {name!r} is given to two edges; give each edge "
+                                 "its own name", "query")
+            return super().named_edge(tup)
 
         def node_constraint(self, tup: Any) -> Any:
             if len(tup) == 4:
@@ -441,25 +566,67 @@ def _parser_class() -> type:
             return super().macro_call_re(tup)
 
         def macro_call(self, tup: Any) -> Any:
-            callname, _ = tup
+            """DotMotif maps the first node of a comparison inside a macro to the call's arguments but
+            not the second (``m(x, y) { x.size > y.size }`` compares with a node named ``y``); the
+            second is mapped here before DotMotif expands the call."""
+            callname, args = tup
             macro = self.macros.get(callname)
-            if macro is not None:
-                rules = _flatten_rules(macro["rules"])
-                named = {r[5] for r in rules if r[0] == "named_edge"}
-                for rule in rules:
-                    if rule[0] == "node_constraint" and len(rule) == 6 and rule[1] not in named:
+            call_args = [args] if isinstance(args, str) else list(args)
+            if macro is None or len(macro["args"]) != len(call_args):
+                return super().macro_call(tup)
+            margs = [str(a) for a in macro["args"]]
+            rules = _flatten_rules(macro["rules"])
+            named = {r[5] for r in rules if r[0] == "named_edge"}
+            fixed = []
+            for rule in rules:
+                if rule[0] == "node_constraint" and len(rule) == 6 and rule[1] not in named:
+                    that = str(rule[4])
+                    if that not in margs:
                         raise QueryError(
-                            f"motif query: macro {callname!r} compares two nodes ({rule[1]}.{rule[2]} {rule[3]} "
-                            f"{rule[4]}.{rule[5]}); DotMotif does not map the second node to the macro's "
-                            "arguments, so write this comparison at the top level", "query")
-            return super().macro_call(tup)
+                            f"motif query: macro {callname!r} compares {rule[1]}.{rule[2]} with {that}.{rule[5]}, "
+                            f"but {that} is not an argument of the macro ({', '.join(margs)}); pass it as one",
+                            "query")
+                    rule = rule[:4] + (call_args[margs.index(that)],) + rule[5:]
+                fixed.append(rule)
+            self.macros[callname] = {**macro, "rules": fixed}
+            try:
+                return super().macro_call(tup)
+            finally:
+                self.macros[callname] = macro
 
     class Parser(ParserV2):
         def parse(self, dm: str) -> Any:
-            tree = dm_parser.parse(dm)
-            return Transformer(validators=self.validators).transform(tree)
+            tree = _lark().parse(dm)
+            t = Transformer(validators=self.validators)
+            try:
+                result = t.transform(tree)
+            except lark.exceptions.VisitError as exc:
+                orig = exc.orig_exc
+                if isinstance(orig, (QueryError, MemoryError)):
+                    raise
+                meta = getattr(getattr(exc, "obj", None), "meta", None)
+                line, col = getattr(meta, "line", None), getattr(meta, "column", None)
+                msg = f"motif query: {_dotmotif_message(orig)}"
+                if line is not None:
+                    raise QuerySyntaxError(msg, line, col) from None
+                raise _located(dm, msg) from None
+            except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+                raise _located(dm, f"motif query: {_dotmotif_message(exc)}") from None
+            clash = sorted(set(t.named_edges) & {str(v) for v in t.G.nodes})
+            if clash:
+                raise _located(dm, f"motif query: {clash[0]!r} names both a node and an edge; rename the edge "
+                                   f"(A -> B as e_{clash[0]})", [clash[0]])
+            return result
 
     return Parser
+
+
+def _dotmotif_message(exc: BaseException) -> str:
+    """DotMotif's exception as a sentence (a bare ``KeyError('cd')`` names an unknown edge or node)."""
+    if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) and re.fullmatch(r"[\w-]+", exc.args[0]):
+        return f"{exc.args[0]!r} is neither a node nor a named edge of the motif"
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return " ".join(text.split()) or type(exc).__name__
 
 
 def _show(cons: Any) -> str:
@@ -470,7 +637,7 @@ def _show(cons: Any) -> str:
     return "[" + ", ".join(f"{k} {op} {v!r}" for k, op, v in items) + "]"
 
 
-def _parse(text: str, exclude_automorphisms: bool) -> MotifQuery:
+def _parse(text: str, exclude_automorphisms: bool, ignore_direction: bool = False) -> MotifQuery:
     """Run DotMotif on ``text`` (already bounded) and convert its result."""
     import lark
 
@@ -493,15 +660,14 @@ def _parse(text: str, exclude_automorphisms: bool) -> MotifQuery:
             raise MemoryError from None
         if isinstance(exc.orig_exc, QueryError):
             raise exc.orig_exc from None
-        raise QueryError(f"motif query: {exc.orig_exc}", "query") from None
+        raise _located(source, f"motif query: {_dotmotif_message(exc.orig_exc)}") from None
     except MemoryError:
         raise
-    except (KeyError, ValueError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        raise QueryError(f"motif query: {msg}", "query") from None
-    except Exception as exc:  # DotMotif validators raise their own exception types
-        raise QueryError(f"motif query: {exc}", "query") from None
-    return _convert(text, m, exclude_automorphisms)
+    except QueryError:
+        raise
+    except Exception as exc:  # DotMotif's validators and post-processing raise their own exception types
+        raise _located(source, f"motif query: {_dotmotif_message(exc)}") from None
+    return _convert(text, m, exclude_automorphisms, ignore_direction)
 
 
 def _check_value(where: str, value: Any) -> None:
@@ -511,7 +677,7 @@ def _check_value(where: str, value: Any) -> None:
                      "strings or True/False (quote strings)", "query")
 
 
-def _convert(text: str, m: Any, exclude_automorphisms: bool) -> MotifQuery:
+def _convert(text: str, m: Any, exclude_automorphisms: bool, ignore_direction: bool = False) -> MotifQuery:
     g = m.to_nx()
     nodes = [str(x) for x in g.nodes]
     node_set = set(nodes)
@@ -548,19 +714,63 @@ def _convert(text: str, m: Any, exclude_automorphisms: bool) -> MotifQuery:
                         if str(x) not in node_set:
                             raise QueryError(f"motif query: the comparison {node}.{key} {op} {other}.{okey} "
                                              f"names {x}, which is not a node of the motif", "query")
-    autos = [(str(a), str(b)) for a, b in m.list_automorphisms()] if exclude_automorphisms else []
+    for a, b in getattr(m, "_automorphisms", []):
+        for x in (str(a), str(b)):
+            if x not in node_set:
+                raise _located(text, f"motif query: {a} === {b} names {x}, which is not a node of the motif", [x])
+    comparisons = _edge_comparisons(text, m, pos, neg)
+    autos: list[tuple[str, str]] = []
+    if exclude_automorphisms:
+        from .symmetry import symmetry_pairs
+
+        autos = symmetry_pairs(
+            nodes, [(e.u, e.v, _key_of(e)) for e in pos], [(e.u, e.v, _key_of(e)) for e in neg],
+            node_constraints=node_constraints,
+            node_comparisons=[(a, k, op, b, ok) for a, cons in dynamic.items() for k, ops in cons.items()
+                              for op, others in ops.items() for b, ok in others],
+            edge_comparisons=[(c.u, c.v, _weight_alias(c.key), c.op, c.x, c.y, _weight_alias(c.other_key))
+                              for c in comparisons],
+            ignore_direction=ignore_direction)
     return MotifQuery(
         text=text, nodes=nodes, edges=pos, negative=neg,
         node_constraints=node_constraints,
         dynamic_node_constraints=dynamic,
-        dynamic_edge_constraints=dict(m.list_dynamic_edge_constraints()),
+        edge_comparisons=comparisons,
         automorphism_pairs=autos, exclude_automorphisms=exclude_automorphisms,
+        ignore_direction=ignore_direction,
     )
+
+
+def _key_of(e: MotifEdge) -> tuple:
+    """An edge's constraints as a canonical, hashable key (``synapse_count`` read as ``weight``)."""
+    return tuple(sorted(((_weight_alias(k), op, v) for k, op, v in e.constraint_items()), key=repr))
+
+
+def _edge_comparisons(text: str, m: Any, pos: list[MotifEdge], neg: list[MotifEdge]) -> list[EdgeComparison]:
+    """DotMotif's dynamic edge constraints as :class:`EdgeComparison` s, checked: both edges must be positive
+    edges of the motif (a negative edge has no synapses to compare)."""
+    positive = {(e.u, e.v) for e in pos}
+    negative = {(e.u, e.v) for e in neg}
+    out = []
+    for (u, v), cons in m.list_dynamic_edge_constraints().items():
+        for key, ops in cons.items():
+            for op, targets in ops.items():
+                for x, y, okey in targets:
+                    c = EdgeComparison(str(u), str(v), str(key), str(op), str(x), str(y), str(okey))
+                    for a, b in ((c.u, c.v), (c.x, c.y)):
+                        if (a, b) in positive:
+                            continue
+                        what = "a negative edge, which has no synapses to compare" if (a, b) in negative else \
+                            "not an edge of the motif"
+                        raise _located(text, f"motif query: the comparison {c} reads {a} -> {b}, {what}; compare "
+                                             "positive edges", [a, b])
+                    out.append(c)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- cache
 class _Cache:
-    """Parsed queries by (text, exclude_automorphisms); thread-safe LRU (servers parse from threads)."""
+    """Parsed queries by (text, exclude_automorphisms, ignore_direction); thread-safe LRU (servers parse from threads)."""
 
     def __init__(self, maxsize: int = 256) -> None:
         self.maxsize = maxsize
@@ -594,7 +804,8 @@ def _check_text(text: Any) -> None:
         raise QueryError("query: give a DotMotif motif, e.g. 'A -> B\\nB -> C'", "query")
 
 
-def parse_query(text: str, *, exclude_automorphisms: bool = False, limits: QueryLimits | None = None) -> MotifQuery:
+def parse_query(text: str, *, exclude_automorphisms: bool = False, ignore_direction: bool = False,
+                limits: QueryLimits | None = None) -> MotifQuery:
     """Parse DotMotif text into a :class:`MotifQuery` (parsed queries are cached by text).
 
     The text is bounded by ``limits`` before DotMotif runs (length, macro
@@ -606,7 +817,11 @@ def parse_query(text: str, *, exclude_automorphisms: bool = False, limits: Query
     text : str
         DotMotif text.
     exclude_automorphisms : bool
-        Compute DotMotif's automorphism pairs (one match per automorphism class).
+        Compute the symmetry-breaking pairs that keep one match per automorphism class
+        (:mod:`connectome.motifs.symmetry`).
+    ignore_direction : bool
+        Every edge is undirected (DotMotif's ``ignore_direction``): ``A -> B`` matches a pair
+        connected either way, ``A !> B`` forbids both directions.
     limits : QueryLimits, optional
         Size limits; None uses :data:`DEFAULT_QUERY_LIMITS`.
 
@@ -636,10 +851,10 @@ def parse_query(text: str, *, exclude_automorphisms: bool = False, limits: Query
     _check_text(text)
     lim = _resolve_limits(limits)
     _static_check(text, lim)
-    key = (text, bool(exclude_automorphisms))
+    key = (text, bool(exclude_automorphisms), bool(ignore_direction))
     q = _CACHE.get(key)
     if q is None:
-        q = _parse(text, bool(exclude_automorphisms))
+        q = _parse(text, bool(exclude_automorphisms), bool(ignore_direction))
         _CACHE.put(key, q)
     check_limits(q, lim)
     return copy.deepcopy(q)
@@ -694,7 +909,8 @@ def _address_space() -> int | None:
     return None  # pragma: no cover
 
 
-def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int | None) -> None:
+def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int | None,
+           ignore_direction: bool = False) -> None:
     """Parse in a child process under an address-space limit; send back ("ok", query) or an error."""
     try:
         try:
@@ -708,7 +924,7 @@ def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int 
                     if hard != resource.RLIM_INFINITY:
                         cap = min(cap, hard)
                     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-            msg: tuple = ("ok", _parse(text, exclude_automorphisms))
+            msg: tuple = ("ok", _parse(text, exclude_automorphisms, ignore_direction))
         except MemoryError:
             msg = ("memory", None)
         except QuerySyntaxError as exc:
@@ -729,7 +945,8 @@ def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int 
         conn.close()
 
 
-def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, limits: QueryLimits | None = None,
+def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, ignore_direction: bool = False,
+                         limits: QueryLimits | None = None,
                          timeout: float, memory_bytes: int | None = 512 * _MiB) -> MotifQuery:
     """:func:`parse_query` with DotMotif run in a child process under a time and memory budget.
 
@@ -738,14 +955,14 @@ def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, limi
     unsafe in a multi-threaded process) with its address space capped by
     ``resource.setrlimit(RLIMIT_AS)``; the child is killed when ``timeout``
     passes. Successful results are cached in this process by
-    ``(text, exclude_automorphisms)``, shared with :func:`parse_query`, so a
+    ``(text, exclude_automorphisms, ignore_direction)``, shared with :func:`parse_query`, so a
     repeated query starts no child. The :class:`MotifQuery` returned can be
     passed to :func:`~connectome.motifs.find_motifs` and
     :func:`~connectome.motifs.count_motifs`.
 
     Parameters
     ----------
-    text, exclude_automorphisms, limits
+    text, exclude_automorphisms, ignore_direction, limits
         As :func:`parse_query`.
     timeout : float
         Seconds the parse may take, from the child's start (the first call in a
@@ -777,19 +994,20 @@ def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, limi
                                      or memory_bytes <= 0):
         raise InputError(f"memory_bytes must be a positive integer or None, not {memory_bytes!r}", "memory_bytes")
     _static_check(text, lim)
-    key = (text, bool(exclude_automorphisms))
+    key = (text, bool(exclude_automorphisms), bool(ignore_direction))
     q = _CACHE.get(key)
     if q is None:
-        q = _parse_in_child(text, bool(exclude_automorphisms), float(timeout), memory_bytes)
+        q = _parse_in_child(text, bool(exclude_automorphisms), float(timeout), memory_bytes, bool(ignore_direction))
         _CACHE.put(key, q)
     check_limits(q, lim)
     return copy.deepcopy(q)
 
 
-def _parse_in_child(text: str, exclude_automorphisms: bool, timeout: float, memory_bytes: int | None) -> MotifQuery:
+def _parse_in_child(text: str, exclude_automorphisms: bool, timeout: float, memory_bytes: int | None,
+                    ignore_direction: bool = False) -> MotifQuery:
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, text, exclude_automorphisms, memory_bytes),
+    proc = ctx.Process(target=_child, args=(send, text, exclude_automorphisms, memory_bytes, ignore_direction),
                        name="connectome-motif-parse", daemon=True)
     msg: Any = None
     timed_out = False
@@ -834,16 +1052,37 @@ def _parse_in_child(text: str, exclude_automorphisms: bool, timeout: float, memo
     raise QueryError(payload, "query")
 
 
-def validate_query(q: MotifQuery, node_columns: Iterable[str]) -> None:
-    """Check attributes and boundedness against a connectome's node columns.
+def validate_query(q: MotifQuery, node_columns: Iterable[str], edge_columns: Iterable[str] | None = None,
+                   edge_kind: str | None = "chemical") -> None:
+    """Check attributes and boundedness against a connectome's node and edge columns.
+
+    Parameters
+    ----------
+    q : MotifQuery
+    node_columns : iterable of str
+        Node attributes that exist (``Connectome.label_columns``).
+    edge_columns : iterable of str, optional
+        The edge table's columns (``Connectome.edge_columns``); every one but the two ids can
+        be constrained. None: only ``weight`` / ``synapse_count``.
+    edge_kind : str or None
+        The host graph's edge kind; a query that constrains ``edge_kind`` needs ``None``.
 
     Raises
     ------
     QueryError
-        An attribute that does not exist (the message lists those that do).
+        An attribute that does not exist (the message lists those that do), or
+        ``edge_kind`` constrained while the host holds one kind only.
     QueryTooLargeError
         A motif node joined by no positive edge and without any constraint:
         every neuron would match it.
+
+    Examples
+    --------
+    >>> q = parse_query('A -> B [neuropil == "AL_L", weight >= 5]\\n')
+    >>> validate_query(q, [], ["pre_root_id", "post_root_id", "synapse_count", "edge_kind"])
+    Traceback (most recent call last):
+    ...
+    connectome.errors.QueryError: motif query: edge attribute 'neuropil' (on A -> B) does not exist; edge attributes: weight (= synapse_count, summed over the pair's selected rows), edge_kind
     """
     cols = sorted(set(node_columns))
     for node, cons in list(q.node_constraints.items()) + list(q.dynamic_node_constraints.items()):
@@ -858,15 +1097,24 @@ def validate_query(q: MotifQuery, node_columns: Iterable[str]) -> None:
                     if key not in cols:
                         raise QueryError(f"motif query: node attribute {key!r} (on {other}) does not exist; "
                                          f"node attributes: {', '.join(cols)}", "query")
+    row_cols = row_columns(edge_columns)
+    known = ["weight (= synapse_count, summed over the pair's selected rows)"] + row_cols
+
+    def check(key: str, where: str) -> None:
+        if key not in EDGE_ATTRIBUTES and key not in row_cols:
+            raise QueryError(f"motif query: edge attribute {key!r} ({where}) does not exist; "
+                             f"edge attributes: {', '.join(known)}", "query")
+
     for e in q.edges + q.negative:
         for key, _, _ in e.constraint_items():
-            if key not in EDGE_ATTRIBUTES:
-                raise QueryError(f"motif query: edge attribute {key!r} (on {e.u} -> {e.v}) does not exist; "
-                                 f"edge attributes: {', '.join(EDGE_ATTRIBUTES)} (weight = synapse count)",
-                                 "query")
-    if q.dynamic_edge_constraints:
-        raise QueryError("motif query: comparisons between two edges' attributes are not supported; "
-                         "compare an edge attribute with a value instead", "query")
+            check(key, f"on {e.u} -> {e.v}")
+    for c in q.edge_comparisons:
+        check(c.key, f"in {c}")
+        check(c.other_key, f"in {c}")
+    if edge_kind is not None and "edge_kind" in q.edge_keys():
+        raise QueryError(f"motif query: the query constrains edge_kind, but edge_kind={edge_kind!r} keeps only "
+                         f"{edge_kind} rows in the host graph; pass edge_kind=None to search every kind "
+                         "(chemical synapses and gap junctions) and select them in the query", "edge_kind")
     on_edges = {x for e in q.edges for x in (e.u, e.v)}
     for node in q.nodes:
         if node not in on_edges and node not in q.node_constraints:
