@@ -60,12 +60,20 @@ RootId = Annotated[str, BeforeValidator(_root_id), Field(
 def _remote_source(value: str) -> str:
     if "file:" in value.lower():
         raise ValueError("source: a volume on the server's disk cannot be linked; use a remote source URL")
+    if "://" not in value:
+        from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
+
+        if known_dataset(value) is None:
+            raise ValueError(f"source: {value!r} is not a known dataset ({', '.join(KNOWN_DATASETS)}, optionally "
+                             "with :version, or a datastack name) nor a source URL such as precomputed://gs://b/seg")
     return value
 
 
 ViewerSource = Annotated[str, AfterValidator(_remote_source), Field(
-    max_length=1000, pattern=r"^(flywire|microns|[a-z][a-z0-9+.-]*://\S+)$",
-    description="flywire, microns, or a Neuroglancer source URL (precomputed://..., graphene://..., https://...)")]
+    max_length=1000, pattern=r"^([A-Za-z0-9][A-Za-z0-9_.:-]{0,127}|[a-z][a-z0-9+.-]*://\S+)$",
+    description="a known dataset (flywire, microns, pinky100, hemibrain, manc; optionally name:version, e.g. "
+                "flywire:630, or a datastack such as minnie65_public_v943) or a Neuroglancer source URL "
+                "(precomputed://..., graphene://..., https://...)")]
 
 
 def _nul_path(value: Any, path: str = "") -> str | None:
@@ -271,6 +279,7 @@ class MotifMatches(BaseModel):
                                         "add constraints to see them all")
     next_cursor: str | None = None
     link: str | None = Field(None, description="a Neuroglancer link showing the neurons of this page, if requested")
+    link_warnings: list[str] = Field(default_factory=list, description="warnings about the link (see Link.warnings)")
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -432,3 +441,5 @@ class Link(BaseModel):
     url: str
     state_id: str | None = None
     state_url: str | None = None
+    warnings: list[str] = Field(default_factory=list, description="what the link may not show as it seems to "
+                                "(e.g. it opens only on the server's machine; a segmentation that may not match)")

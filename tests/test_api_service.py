@@ -478,6 +478,12 @@ def test_links_store_states_served_without_a_token(alice, server):
     assert st.status_code == 200 and st.headers["access-control-allow-origin"] == "*"
     layer = st.json()["layers"][0]
     assert len(layer["segments"]) == 2 and all(isinstance(s, str) for s in layer["segments"])
+    # the service runs on 127.0.0.1: the link says that it opens only on this machine
+    assert any("this machine" in w for w in link["warnings"]), link
+    assert alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["1"], "source": "hemibrain:v1.2"}
+                      ).json()["error"]["code"] == "invalid_input"  # a known dataset name is accepted as source
+    assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"root_ids": ["1"], "source": "fanc_v4"}), 400,
+                 "invalid_parameter", "source")
     missing = assert_error(httpx.get(f"{server.url}/v1/states/{'0' * 64}"), 404, "not_found")
     assert "/" not in missing["message"] and str(server.data_root) not in missing["message"]  # no server paths
     assert_error(alice.post(f"/v1/datasets/{DS}/links", json={"select": {"cell_type": "AVA"}}), 400, "no_volume",

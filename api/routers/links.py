@@ -37,28 +37,35 @@ def state_store(service: Service) -> Any:
     return StateStore(service.settings.states_dir, base_url=service.settings.base_url + "/v1/states")
 
 
-def link_response(service: Service, url: str) -> Link:
-    """``{url, state_id, state_url}``; the state fields are set when the state was stored here."""
+def link_response(service: Service, built: tuple[str, list[str]]) -> Link:
+    """``{url, state_id, state_url, warnings}``; the state fields are set when the state was stored here."""
     from connectome.neuroglancer import parse_link
 
+    url, warnings = built
     parsed = parse_link(url)
     base = service.settings.base_url + "/v1/states/"
     if parsed.state_url and parsed.state_url.startswith(base):
-        return Link(url=url, state_id=parsed.state_url[len(base):], state_url=parsed.state_url)
-    return Link(url=url)
+        return Link(url=url, state_id=parsed.state_url[len(base):], state_url=parsed.state_url, warnings=warnings)
+    return Link(url=url, warnings=warnings)
 
 
-def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> str:
-    """Call a link builder, naming the request's ``source`` field when no volume is known."""
+def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> tuple[str, list[str]]:
+    """Call a link builder: the link and its warnings; names the request's ``source`` field when no volume
+    is known."""
     from connectome.errors import InputError
+    from connectome.neuroglancer import collect_warnings
 
     try:
-        return fn(*args, dataset=source, **kwargs)
+        with collect_warnings() as warnings:
+            url = fn(*args, dataset=source, **kwargs)
+        return url, warnings
     except InputError as exc:
         if exc.parameter == "dataset":
-            raise ApiError(400, "no_volume", "source: no image or segmentation volume is known for this dataset; "
-                           "send source: 'flywire', 'microns' or a source URL such as precomputed://gs://bucket/seg",
-                           field="source") from None
+            from connectome.neuroglancer.sources import KNOWN_DATASETS
+
+            raise ApiError(400, "no_volume", "source: no image or segmentation volume is known for this dataset "
+                           f"(its manifest names no known datastack); send source: a known dataset ({', '.join(KNOWN_DATASETS)}, e.g. 'flywire:783') "
+                           "or a source URL such as precomputed://gs://bucket/seg", field="source") from None
         raise
 
 

@@ -102,15 +102,15 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
         part = held.iloc[offset:offset + limit]
         rows = [{col: str(int(v)) for col, v in zip(cols, row)} for row in part.itertuples(index=False)]
         nxt = encode_cursor(offset + limit, scope) if len(held) > offset + limit else None
-        link = None
+        link, link_warnings = None, []
         if req.link and len(part):
             from .links import build_link, state_store
 
-            link = build_link(cx.neuroglancer.motif_link, service.catalog.load(acc.name)[0],
-                              part.reset_index(drop=True), source=req.source, top_k=None,
-                              store=state_store(service))
+            link, link_warnings = build_link(cx.neuroglancer.motif_link, service.catalog.load(acc.name)[0],
+                                             part.reset_index(drop=True), source=req.source, top_k=None,
+                                             store=state_store(service))
         return {"dataset": acc.name, "version": version, "columns": cols, "matches": rows, "total": int(len(held)),
-                "truncated": bool(truncated), "next_cursor": nxt, "link": link}
+                "truncated": bool(truncated), "next_cursor": nxt, "link": link, "link_warnings": link_warnings}
 
     key = CacheKey(acc.name, version, "motif-page", {**params, "offset": offset, "limit": limit,
                                                       "link": req.link, "source": req.source})
