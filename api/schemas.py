@@ -253,6 +253,8 @@ class MotifCountRequest(_Strict):
     timeout_s: _Timeout = None
     edge_kind: EdgeKind | None = Field("chemical", description="edges the query runs over (null: all kinds)")
     min_synapses: int | None = Field(None, ge=1, le=1_000_000, description="drop pairs below this synapse count first")
+    exclude_automorphisms: bool = Field(False, description="one match per distinct subgraph (DotMotif's option)")
+    ignore_direction: bool = Field(False, description="edges match in either direction (DotMotif's option)")
 
 
 class MotifCount(BaseModel):

@@ -173,9 +173,11 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
     q = read_query(args.query, args.query_file)
     if args.count:
         print(count_motifs(c, q, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
+                           ignore_direction=args.ignore_direction,
                            edge_kind=_kind(args), progress=args.progress))
         return 0
     m = find_motifs(c, q, limit=args.limit, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
+                    ignore_direction=args.ignore_direction,
                     edge_kind=_kind(args), progress=args.progress)
     if args.out:
         out = Path(args.out)
@@ -219,7 +221,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--limit", type=int, default=None, help="stop after this many matches")
     m.add_argument("--timeout", type=float, default=None, help="time budget in seconds")
     m.add_argument("--count", action="store_true", help="print only the number of matches")
-    m.add_argument("--exclude-automorphisms", action="store_true", help="one match per automorphism class")
+    m.add_argument("--exclude-automorphisms", action="store_true", help="one match per distinct subgraph")
+    m.add_argument("--ignore-direction", action="store_true", help="edges match in either direction")
     m.add_argument("--out", help="write matches to a .csv or .parquet file")
     m.set_defaults(func=_cmd_motifs)
 

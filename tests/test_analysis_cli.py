@@ -43,6 +43,10 @@ def test_motifs_cli(tmp_path):
     count = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B; B -> A", "--count",
                     "--exclude-automorphisms")
     assert count.returncode == 0 and int(count.stdout) == 669
+    both = run_cli("motifs", "celegans_cook2019_herm", "--query", "A -> B [weight >= 10]; B -> C [weight >= 10]",
+                   "--count", "--ignore-direction")
+    assert int(both.stdout) == cx.count_motifs(cx.load("celegans_cook2019_herm"),
+                                               "A -> B [weight >= 10]\nB -> C [weight >= 10]", ignore_direction=True)
 
 
 def test_motif_errors_from_cli():

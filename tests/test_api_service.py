@@ -433,6 +433,12 @@ def test_motif_count_equals_library_and_is_cached(alice):
     assert r.json()["count"] == expected > 0 and r.headers["x-cache"] == "miss"
     again = alice.post(f"/v1/datasets/{DS}/motifs/count", json={"query": FFL})
     assert again.json()["count"] == expected and again.headers["x-cache"] == "hit"
+    # DotMotif's options, as the library takes them (and cached apart)
+    for opts in ({"exclude_automorphisms": True}, {"ignore_direction": True}):
+        want = cx.count_motifs(cx.load(DS), "A -> B [weight >= 10]\nB -> C [weight >= 10]", **opts)
+        got = alice.post(f"/v1/datasets/{DS}/motifs/count",
+                         json={"query": "A -> B [weight >= 10]\nB -> C [weight >= 10]", **opts}).json()
+        assert got["count"] == want, opts
 
 
 def test_motif_matches_page_through_every_match_once(alice):

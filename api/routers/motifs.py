@@ -28,7 +28,7 @@ def _graph(service: Service, name: str, min_synapses: int | None) -> Any:
     return c if min_synapses is None else cx.filter_edges(c, min_synapses=min_synapses)
 
 
-def _parsed(service: Service, text: str, budget_s: float) -> tuple[Any, float]:
+def _parsed(service: Service, req: MotifCountRequest, text: str, budget_s: float) -> tuple[Any, float]:
     """The parsed query and the budget left for running it.
 
     Parsing happens here, in the compute pool and inside the request's time budget: the query is
@@ -41,12 +41,15 @@ def _parsed(service: Service, text: str, budget_s: float) -> tuple[Any, float]:
     from connectome.motifs.query import parse_query_isolated
 
     start = time.monotonic()
-    q = parse_query_isolated(text, timeout=budget_s, memory_bytes=service.settings.query_memory_bytes)
+    q = parse_query_isolated(text, exclude_automorphisms=req.exclude_automorphisms,
+                             ignore_direction=req.ignore_direction, timeout=budget_s,
+                             memory_bytes=service.settings.query_memory_bytes)
     return q, max(0.05, budget_s - (time.monotonic() - start))
 
 
 def _params(req: MotifCountRequest) -> dict[str, Any]:
-    return {"query": req.query.strip(), "edge_kind": req.edge_kind, "min_synapses": req.min_synapses}
+    return {"query": req.query.strip(), "edge_kind": req.edge_kind, "min_synapses": req.min_synapses,
+            "exclude_automorphisms": req.exclude_automorphisms, "ignore_direction": req.ignore_direction}
 
 
 @router.post("/{name}/motifs/count", response_model=MotifCount, summary="Count the matches of a DotMotif query")
@@ -59,7 +62,7 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
     params = _params(req)
 
     def compute() -> dict[str, Any]:
-        q, left = _parsed(service, params["query"], b)
+        q, left = _parsed(service, req, params["query"], b)
         g = _graph(service, acc.name, req.min_synapses)
         n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
@@ -88,7 +91,7 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
 
     def matches() -> Any:
         def compute() -> Any:
-            q, left = _parsed(service, params["query"], b)
+            q, left = _parsed(service, req, params["query"], b)
             g = _graph(service, acc.name, req.min_synapses)
             return cx.find_motifs(g, q, limit=s.max_matches + 1, timeout=left, edge_kind=req.edge_kind)
 
