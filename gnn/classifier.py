@@ -2,15 +2,19 @@
 
 A saved model is a folder:
 
-- ``config.json`` — model name and hyperparameters, the feature spec (options,
-  names, hash), the label mapping, the training dataset (name, version), the
-  split, metrics and package versions;
+- ``config.json`` — model name, its constructor arguments (``model_args``) and the
+  training options, the feature spec (options, names, hash), the label mapping, the
+  training dataset (name, version), the split, metrics and package versions;
 - ``weights.pt`` — the ``state_dict`` (loaded with ``torch.load(weights_only=True)``);
 - ``arrays.npz`` — feature means/stds and the root ids of the training,
   validation and test nodes with the training labels (numpy, no pickle).
 
-A saved model applied to another store recomputes the features with the saved
-spec and refuses the store (:class:`~gnn.errors.FeatureMismatchError`) when the
+Loading instantiates the saved class with the saved ``model_args`` and loads the
+weights; the model itself knows what to do with labels (e.g. PartnerSAGE's profiles
+and prediction reuse). Folders of format 1 (before models kept their arguments)
+load too: their arguments are rebuilt from the training options, and their weights
+are the same tensors. A saved model applied to another store recomputes the
+features with the saved spec and refuses the store (:class:`~gnn.errors.FeatureMismatchError`) when the
 feature names differ.
 
 Examples
@@ -46,6 +50,7 @@ from .errors import FeatureMismatchError, ModelFileError
 from .features import FeatureSpec
 from .labels import LabelEncoding
 from .metrics import Metrics, classification_metrics
+from .models import model_args, model_class
 
 if TYPE_CHECKING:  # pragma: no cover
     from connectome import Connectome
@@ -55,7 +60,9 @@ logger = logging.getLogger(__name__)
 __all__ = ["CellTypeClassifier", "load_model", "MODEL_FORMAT", "MODEL_FORMAT_VERSION"]
 
 MODEL_FORMAT = "connectome-gnn-model"
-MODEL_FORMAT_VERSION = 1
+#: 2: ``config.json`` holds ``model_args`` (the model's constructor arguments; PartnerSAGE's
+#: ``in_features`` counts wiring features only). 1: arguments rebuilt from ``train_config``.
+MODEL_FORMAT_VERSION = 2
 _PARTS = ("train", "val", "test")
 
 
@@ -64,7 +71,9 @@ class CellTypeClassifier:
 
     Attributes
     ----------
-    model : torch.nn.Module
+    model : gnn.models.base.CellTypeModel
+    model_args : dict
+        The model's constructor arguments (what :meth:`load` instantiates it with).
     config : TrainConfig
     labels : LabelEncoding
     features : dict
@@ -83,8 +92,9 @@ class CellTypeClassifier:
                  x_mean: np.ndarray, x_std: np.ndarray, split_ids: dict[str, np.ndarray], train_codes: np.ndarray,
                  dataset: dict[str, Any], training: dict[str, Any], history: list[dict[str, float]] | None = None,
                  metrics: dict[str, Any] | None = None, inputs: GraphInputs | None = None,
-                 device: Any = "cpu") -> None:
+                 device: Any = "cpu", model_args: dict[str, Any] | None = None) -> None:
         self.model = model
+        self.model_args = model_args if model_args is not None else _args_from_config(config, features, labels)
         self.config = config
         self.labels = labels
         self.features = features
@@ -148,9 +158,9 @@ class CellTypeClassifier:
             y = np.full(g.n_nodes, -1, dtype=np.int64)
             pos = g.index_of(self.split_ids["train"])
             ok = pos >= 0
-            if ok.mean() < 0.5 and self.model.uses_profiles:
-                logger.warning("only %d of %d training neurons are in this store: partner-type profiles will be "
-                               "thin; consider known='labels'", int(ok.sum()), len(ok))
+            if ok.mean() < 0.5:
+                logger.warning("only %d of %d training neurons are in this store: a model that reads partner labels "
+                               "(partner_sage) sees few of them; consider known='labels'", int(ok.sum()), len(ok))
             y[pos[ok]] = self.train_codes[ok]
             return y
         if known == "labels":
@@ -170,24 +180,17 @@ class CellTypeClassifier:
     def probabilities(self, c: Connectome | GraphInputs | None = None, *, known: str = "train") -> np.ndarray:
         """Class probabilities (nodes × classes) in root-id order.
 
-        ``known`` chooses the labels that build partner-type profiles:
+        ``known`` chooses the labels a model may read (partner-type profiles):
         ``"train"`` (the training labels, default) or ``"labels"`` (every label in the store).
         """
         import torch
 
-        from .profiles import PartnerProfiles
-
         g = self._inputs_for(c)
-        y_known = self._known(g, known)
+        y_known = torch.from_numpy(self._known(g, known)).to(self.device)
         x = torch.from_numpy((g.features.x - self.x_mean) / self.x_std).to(self.device)
-        ops = self._operators(g)
-        if self.model.uses_profiles:
-            prof = PartnerProfiles(g.adjacency, self.labels.n_classes, self.device)
-            yk = torch.from_numpy(y_known).to(self.device)
-            x = prof.inputs(self.model, x, ops, prof.onehot(yk, yk >= 0), yk >= 0, self.config.reuse)
         self.model.eval()
         with torch.no_grad():
-            return torch.softmax(self.model(x, ops), dim=1).cpu().numpy()
+            return torch.softmax(self.model(x, self._operators(g), y_known), dim=1).cpu().numpy()
 
     # ------------------------------------------------------------------ use
     def evaluate(self, c: Connectome | GraphInputs | None = None, split: str = "test", *,
@@ -278,7 +281,7 @@ class CellTypeClassifier:
         config = {
             "format": MODEL_FORMAT, "format_version": MODEL_FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "model": self.config.model, "train_config": self.config.to_dict(),
+            "model": self.config.model, "model_args": self.model_args, "train_config": self.config.to_dict(),
             "features": self.features, "labels": self.labels.to_dict(), "dataset": self.dataset,
             "training": self.training, "metrics": self.metrics, "history": self.history,
             "versions": {"torch": torch.__version__, "torch_geometric": torch_geometric.__version__,
@@ -298,7 +301,6 @@ class CellTypeClassifier:
         """Read a model folder written by :meth:`save`."""
         import torch
 
-        from .models import model_class
         from .training import TrainConfig
 
         path = Path(path)
@@ -320,16 +322,24 @@ class CellTypeClassifier:
         cfg = TrainConfig(**{"reuse": 0, **config["train_config"]})
         labels = LabelEncoding.from_dict(config["labels"])
         arrays = np.load(files[2], allow_pickle=False)
-        width = len(config["features"]["names"])
-        net = model_class(cfg.model)
-        if net.uses_profiles:
-            width += 4 * labels.n_classes
-        module = net(in_features=width, n_classes=labels.n_classes, hidden=cfg.hidden, layers=cfg.layers,
-                     dropout=cfg.dropout)
-        module.load_state_dict(torch.load(files[1], map_location=dev, weights_only=True))
+        if int(config.get("format_version", 1)) < 2:  # format 1 kept no model arguments: the training options hold them
+            args = _args_from_config(cfg, config["features"], labels)
+        elif isinstance(config.get("model_args"), dict):
+            args = config["model_args"]
+        else:
+            raise ModelFileError(f"{files[0]}: format {MODEL_FORMAT_VERSION} without 'model_args'; the file was "
+                                 "edited or cut short: save the model again (CellTypeClassifier.save)")
+        module = model_class(config["model"])(**args)
+        try:
+            module.load_state_dict(torch.load(files[1], map_location=dev, weights_only=True))
+        except RuntimeError as exc:
+            first = next((ln.strip() for ln in str(exc).splitlines()[1:] if ln.strip()), str(exc))
+            raise ModelFileError(f"{files[1]}: the weights do not fit {config['model']!r} with {args} ({first}); "
+                                 "config.json and weights.pt come from different models: save the model again"
+                                 ) from None
         module.to(dev).eval()
-        return cls(module, config=cfg, labels=labels, features=config["features"], x_mean=arrays["x_mean"],
-                   x_std=arrays["x_std"], split_ids={k: arrays[f"{k}_ids"] for k in _PARTS},
+        return cls(module, model_args=args, config=cfg, labels=labels, features=config["features"],
+                   x_mean=arrays["x_mean"], x_std=arrays["x_std"], split_ids={k: arrays[f"{k}_ids"] for k in _PARTS},
                    train_codes=arrays["train_codes"], dataset=config.get("dataset", {}),
                    training=config.get("training", {}), history=config.get("history", []),
                    metrics=config.get("metrics", {}), device=dev)
@@ -339,6 +349,12 @@ class CellTypeClassifier:
         score = f", test macro-F1 {test['macro_f1']:.3f}" if "macro_f1" in test else ""
         return (f"<CellTypeClassifier {self.config.model} for {self.label!r} "
                 f"({self.labels.n_classes} classes, trained on {self.dataset.get('name', '?')}{score})>")
+
+
+def _args_from_config(config: Any, features: dict[str, Any], labels: LabelEncoding) -> dict[str, Any]:
+    """Model arguments as :func:`gnn.train` makes them, from the training options (format 1 folders)."""
+    return model_args(model_class(config.model), in_features=len(features["names"]), n_classes=labels.n_classes,
+                      options=config.to_dict())
 
 
 def load_model(path: str | Path, *, device: Any = "cpu") -> CellTypeClassifier:

@@ -30,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
+from connectome.errors import InputError
+
 from .sparse import SparseAdjacency
 
-__all__ = ["PartnerProfiles", "partner_type_profiles", "profile_names"]
+__all__ = ["PartnerProfiles", "partner_type_profiles", "profile_names", "check_label_options"]
 
 
 def profile_names(classes: list[str]) -> list[str]:
@@ -45,6 +47,25 @@ def profile_names(classes: list[str]) -> list[str]:
     """
     return ([f"out_fraction_{c}" for c in classes] + [f"in_fraction_{c}" for c in classes]
             + [f"out_log_synapses_{c}" for c in classes] + [f"in_log_synapses_{c}" for c in classes])
+
+
+def check_label_options(reuse: Any, label_keep: Any) -> None:
+    """Refuse prediction-reuse rounds and label-trick shares that cannot be used (names the option and the fix).
+
+    Examples
+    --------
+    >>> check_label_options(2, 1.0)
+    >>> check_label_options(1, 0.5)
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: reuse > 0 cannot be combined with label_keep < 1: pass reuse=0 to use the label trick
+    """
+    if not 0 < float(label_keep) <= 1:
+        raise InputError(f"label_keep must be in (0, 1], not {label_keep!r}", "label_keep")
+    if isinstance(reuse, bool) or not isinstance(reuse, (int, np.integer)) or not 0 <= reuse <= 5:
+        raise InputError(f"reuse must be an integer from 0 to 5, not {reuse!r}", "reuse")
+    if reuse and float(label_keep) < 1:
+        raise InputError("reuse > 0 cannot be combined with label_keep < 1: pass reuse=0 to use the label trick", "reuse")
 
 
 def _no_self_loops(adjacency: Any) -> Any:
@@ -113,42 +134,6 @@ class PartnerProfiles:
         return torch.cat([out / self.out_total.clamp(min=1).unsqueeze(1),
                           inn / self.in_total.clamp(min=1).unsqueeze(1),
                           torch.log1p(out), torch.log1p(inn)], dim=1)
-
-    def inputs(self, net: Any, x: Any, ops: Any, known_labels: Any, known: Any, reuse: int = 0) -> Any:
-        """Model input: wiring features ``x`` followed by partner-type profiles.
-
-        With ``reuse = r > 0`` the model's own class probabilities for every node
-        without a known label feed back into the profiles ``r`` times (label reuse,
-        Wang et al. 2021): a neuron's profile then counts its unlabelled, validation
-        and test partners by their *predicted* types. Labels of those nodes are never read.
-
-        Parameters
-        ----------
-        net : torch.nn.Module
-            The classifier (run without gradients for the reuse rounds).
-        x : torch.Tensor
-            Standardised wiring features (n × f).
-        ops : dict
-            The model's graph operators.
-        known_labels : torch.Tensor
-            One-hot rows of known labels (:meth:`onehot`).
-        known : torch.Tensor of bool
-            Nodes whose labels are known (the training nodes).
-        reuse : int
-            Rounds of prediction reuse (0: profiles from known labels only).
-        """
-        import torch
-
-        soft = known_labels
-        if reuse:
-            was_training = net.training
-            net.eval()
-            with torch.no_grad():
-                for _ in range(int(reuse)):
-                    p = torch.softmax(net(torch.cat([x, self.from_soft(soft)], 1), ops), dim=1)
-                    soft = torch.where(known.unsqueeze(1), known_labels, p)
-            net.train(was_training)
-        return torch.cat([x, self.from_soft(soft)], 1)
 
 
 def partner_type_profiles(adjacency: Any, y: np.ndarray, known: np.ndarray, n_classes: int) -> np.ndarray:

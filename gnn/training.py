@@ -3,11 +3,16 @@
 :func:`train` takes a ``Connectome`` and a label column and returns a
 :class:`~gnn.classifier.CellTypeClassifier` with its validation and test
 metrics. Every model, baselines included, trains the same way on the same
-split: Adam, cross-entropy weighted towards rare classes, the weights of the
-epoch with the best validation macro-F1, stop after ``patience`` epochs
-without improvement. Seeds fix the split, the initial weights, dropout and
-(optional) label-trick masks; on CPU torch's deterministic algorithms are switched on
-while training, so a seed gives the same model twice.
+split: standardise the wiring features, fit with Adam and cross-entropy
+weighted towards rare classes, keep the weights of the epoch with the best
+validation macro-F1, stop after ``patience`` epochs without improvement, and
+package the result. The loop knows no model: it builds the model's operators,
+passes ``(x, ops, y)`` with the training labels only (``-1`` elsewhere) and asks
+the model for each training step (:mod:`gnn.models.base`); what a model does with
+labels (PartnerSAGE's profiles, prediction reuse, label trick) is the model's own.
+Seeds fix the split, the initial weights, dropout and (optional) label-trick
+masks; on CPU torch's deterministic algorithms are switched on while training,
+so a seed gives the same model twice.
 
 Examples
 --------
@@ -25,7 +30,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +46,8 @@ from .device import resolve_device
 from .features import FeatureSpec
 from .labels import UNLABELLED
 from .metrics import classification_metrics
-from .models import DEFAULT_MODEL, model_class
+from .models import DEFAULT_MODEL, model_args, model_class
+from .profiles import check_label_options
 from .splits import DEFAULT_FRACTIONS, Split, kfold_splits, stratified_split
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,9 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["TrainConfig", "train", "cross_validate", "class_weights", "FLYWIRE_GNN_SETUP"]
-
-#: Largest memory (GiB) partner-type profiles may take before :func:`train` refuses (dense profiles).
-MAX_PROFILE_GIB = 8.0
 
 #: Training options of the flywire-gnn 0.1.0 setup as we reconstruct it from its published
 #: description (2 layers, hidden 128, full batch, Adam): plain cross-entropy (no class
@@ -80,15 +84,15 @@ class TrainConfig:
     class_weight : {"sqrt", "balanced", None}
         Loss weight of class ``c`` ∝ ``1 / sqrt(n_c)``, ``1 / n_c`` or 1 (``n_c``: training nodes).
     label_keep : float
-        Models with partner profiles: share of training labels used as profile inputs
-        in each epoch, the others carrying the loss (the label trick). ``1.0`` (default)
-        switches the trick off: every training label is an input and every training
-        node carries the loss.
+        Option of the models that take it (``partner_sage``): share of training labels
+        used as profile inputs in each epoch, the others carrying the loss (the label
+        trick). ``1.0`` (default) switches the trick off: every training label is an
+        input and every training node carries the loss.
     reuse : int
-        Models with partner profiles: rounds in which the model's predictions for nodes
-        without a training label (validation, test, unlabelled) feed back into the
-        profiles (label reuse, default 2); 0 builds profiles from training labels only.
-        Cannot be combined with ``label_keep < 1``.
+        Option of the models that take it (``partner_sage``): rounds in which the model's
+        predictions for nodes without a training label (validation, test, unlabelled)
+        feed back into the profiles (label reuse, default 2); 0 builds profiles from
+        training labels only. Cannot be combined with ``label_keep < 1``.
     select : {"macro_f1", "accuracy"}
         Validation score that picks the epoch (and drives early stopping).
     seed : int
@@ -116,12 +120,7 @@ class TrainConfig:
                 raise InputError(f"{name} must be a positive integer, not {v!r}", name)
         if not 0 <= float(self.dropout) < 1:
             raise InputError(f"dropout must be in [0, 1), not {self.dropout!r}", "dropout")
-        if not 0 < float(self.label_keep) <= 1:
-            raise InputError(f"label_keep must be in (0, 1], not {self.label_keep!r}", "label_keep")
-        if isinstance(self.reuse, bool) or not isinstance(self.reuse, (int, np.integer)) or not 0 <= self.reuse <= 5:
-            raise InputError(f"reuse must be an integer from 0 to 5, not {self.reuse!r}", "reuse")
-        if self.reuse and float(self.label_keep) < 1:
-            raise InputError("reuse > 0 cannot be combined with label_keep < 1: pass reuse=0 to use the label trick", "reuse")
+        check_label_options(self.reuse, self.label_keep)
         if self.select not in ("macro_f1", "accuracy"):
             raise InputError(f"select must be 'macro_f1' or 'accuracy', not {self.select!r}", "select")
         if self.class_weight not in ("sqrt", "balanced", None):
@@ -189,6 +188,93 @@ def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.where(std > 1e-8, std, 1.0).astype(np.float32)
 
 
+@contextmanager
+def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
+    """Deterministic algorithms on CPU and ``threads`` torch threads while training; restored afterwards."""
+    import torch
+
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise InputError(f"threads must be a positive integer, not {threads!r}", "threads")
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_threads = torch.get_num_threads()
+    if dev.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev_det)
+        torch.set_num_threads(prev_threads)
+
+
+def _labelled_inputs(c: Connectome | GraphInputs, label: str | None, features: FeatureSpec | dict | None,
+                     unlabelled: Iterable[str]) -> GraphInputs:
+    if isinstance(c, GraphInputs):
+        inputs = c
+        if label is not None and inputs.labels is not None and label != inputs.labels.column:
+            raise InputError(f"label={label!r} but the inputs were prepared for {inputs.labels.column!r}", "label")
+    else:
+        if label is None:
+            raise InputError("label is required: name the node column with the cell types", "label")
+        inputs = prepare(c, label, features=features, unlabelled=unlabelled)
+    if inputs.y is None or inputs.labels is None:
+        raise InputError("label is required: prepare the inputs with a label column", "label")
+    return inputs
+
+
+def _fit(net: Any, x: Any, ops: dict[str, Any], y: np.ndarray, split: Split, classes: list[str],
+         cfg: TrainConfig, progress: bool | None) -> tuple[dict[str, Any], list[dict[str, float]], float]:
+    """Full-batch epochs until ``patience`` runs out; ``net`` ends with the best epoch's weights.
+
+    Returns the best epoch (score, validation loss, index, weights), the history and the seconds of the loop.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    dev = x.device
+    y_t = torch.from_numpy(y).to(dev)
+    train_idx = torch.from_numpy(np.asarray(split.train, dtype=np.int64)).to(dev)
+    val_idx = np.asarray(split.val, dtype=np.int64)
+    y_known = torch.full_like(y_t, -1)  # what a model may read: the training labels, never the others
+    y_known[train_idx] = y_t[train_idx]
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    weight = torch.tensor(class_weights(y[split.train], len(classes), cfg.class_weight),
+                          dtype=torch.float32, device=dev)
+    best: dict[str, Any] = {"score": -1.0, "loss": float("inf"), "epoch": -1, "state": None}
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    with progress_bar(total=cfg.epochs, desc=f"train {cfg.model}", unit="epoch", progress=progress) as bar:
+        for epoch in range(cfg.epochs):
+            t_ep = time.perf_counter()
+            net.train()
+            out, target = net.training_step(x, ops, y_known, train_idx)
+            loss = F.cross_entropy(out[target], y_t[target], weight=weight)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            net.eval()
+            with torch.no_grad():
+                logits = net(x, ops, y_known)
+                val_loss = float(F.cross_entropy(logits[val_idx], y_t[val_idx]))
+                pred = logits.argmax(1).cpu().numpy()
+            vm = classification_metrics(y[val_idx], pred[val_idx], classes)
+            score = vm.macro_f1 if cfg.select == "macro_f1" else vm.accuracy
+            history.append({"epoch": epoch, "loss": float(loss.detach()), "val_loss": val_loss,
+                            "val_macro_f1": vm.macro_f1, "val_accuracy": vm.accuracy,
+                            "seconds": time.perf_counter() - t_ep})
+            if score > best["score"] or (score == best["score"] and val_loss < best["loss"]):
+                best = {"score": score, "loss": val_loss, "epoch": epoch, "state": copy.deepcopy(net.state_dict())}
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}", val_f1=f"{vm.macro_f1:.3f}")
+            if epoch - best["epoch"] >= cfg.patience:
+                break
+    seconds = time.perf_counter() - t0
+    net.load_state_dict(best["state"])
+    net.eval()
+    return best, history, seconds
+
+
 def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DEFAULT_MODEL, *, seed: int = 0,
           device: Any = "cpu", split: Split | None = None,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
@@ -223,6 +309,7 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
         :class:`TrainConfig` fields: ``hidden``, ``layers``, ``dropout``, ``lr``,
         ``weight_decay``, ``epochs``, ``patience``, ``class_weight``, ``label_keep``,
         ``reuse``, ``select``. ``**gnn.FLYWIRE_GNN_SETUP`` reproduces the flywire-gnn recipe.
+        The model receives the fields its constructor names (:func:`gnn.models.model_args`).
 
     Returns
     -------
@@ -230,122 +317,30 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
         With ``.metrics`` (``"val"``, ``"test"``), ``.history`` and ``.split``.
     """
     import torch
-    import torch.nn.functional as F
 
     from .classifier import CellTypeClassifier
-    from .models.operators import build_operators
-    from .profiles import PartnerProfiles
+    from .models.operators import build_operators  # looked up per call: bench_gnn_speed swaps it
 
     cfg = TrainConfig.from_kwargs(model=model, seed=seed, **options)
     dev = resolve_device(device)
-    if isinstance(c, GraphInputs):
-        inputs = c
-        if label is not None and inputs.labels is not None and label != inputs.labels.column:
-            raise InputError(f"label={label!r} but the inputs were prepared for {inputs.labels.column!r}", "label")
-    else:
-        if label is None:
-            raise InputError("label is required: name the node column with the cell types", "label")
-        inputs = prepare(c, label, features=features, unlabelled=unlabelled)
-    if inputs.y is None or inputs.labels is None:
-        raise InputError("label is required: prepare the inputs with a label column", "label")
-    y = inputs.y
-    n_classes = inputs.labels.n_classes
+    inputs = _labelled_inputs(c, label, features, unlabelled)
+    y, labels = inputs.y, inputs.labels
     split = split or stratified_split(y, fractions=fractions, seed=seed)
     _check_split(split, y)
-    cls = model_class(cfg.model)
-    if cls.uses_profiles:
-        gib = inputs.n_nodes * 4 * n_classes * 4 * 3 / 2**30  # profiles, first-layer input and its gradient
-        if gib > MAX_PROFILE_GIB:
-            raise InputError(
-                f"model={cfg.model!r} would hold about {gib:.0f} GiB of partner-type profiles ({n_classes} classes "
-                f"x {inputs.n_nodes:,} nodes); use model='dir_sage' (no profiles) or a coarser label column",
-                "model")
-
     x_mean, x_std = _standardize(inputs.features.x)
     x = torch.from_numpy((inputs.features.x - x_mean) / x_std).to(dev)
-    y_t = torch.from_numpy(y).to(dev)
-    train_idx = torch.from_numpy(np.asarray(split.train, dtype=np.int64)).to(dev)
-    val_idx = np.asarray(split.val, dtype=np.int64)
-    known_train = torch.zeros(inputs.n_nodes, dtype=torch.bool, device=dev)
-    known_train[train_idx] = True
-
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads must be a positive integer, not {threads!r}", "threads")
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_threads = torch.get_num_threads()
-    if dev.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    cls = model_class(cfg.model)
+    args = model_args(cls, in_features=x.shape[1], n_classes=labels.n_classes, options=cfg.to_dict())
+    with _torch_settings(dev, threads):
         torch.manual_seed(cfg.seed)
-        gen = torch.Generator().manual_seed(cfg.seed)
         ops = build_operators(inputs.adjacency, cls.operators, dev)
-        profiles = PartnerProfiles(inputs.adjacency, n_classes, dev) if cls.uses_profiles else None
-        width = x.shape[1] + (profiles.width if profiles else 0)
-        net = cls(in_features=width, n_classes=n_classes, hidden=cfg.hidden, layers=cfg.layers,
-                  dropout=cfg.dropout).to(dev)
-        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        weight = torch.tensor(class_weights(y[split.train], n_classes, cfg.class_weight),
-                              dtype=torch.float32, device=dev)
-        known_onehot = profiles.onehot(y_t, known_train) if profiles else None
-
-        def eval_input() -> Any:
-            if profiles is None:
-                return x
-            return profiles.inputs(net, x, ops, known_onehot, known_train, cfg.reuse)
-
-        x_eval = eval_input()
-
-        best: dict[str, Any] = {"score": -1.0, "loss": float("inf"), "epoch": -1, "state": None}
-        history: list[dict[str, float]] = []
-        t0 = time.perf_counter()
-        with progress_bar(total=cfg.epochs, desc=f"train {cfg.model}", unit="epoch", progress=progress) as bar:
-            for epoch in range(cfg.epochs):
-                t_ep = time.perf_counter()
-                net.train()
-                if profiles is not None and cfg.label_keep < 1:
-                    keep = (torch.rand(len(train_idx), generator=gen) < cfg.label_keep).to(dev)
-                    known = torch.zeros_like(known_train)
-                    known[train_idx[keep]] = True
-                    target = train_idx[~keep]
-                    x_in = torch.cat([x, profiles(y_t, known)], 1)
-                else:
-                    target, x_in = train_idx, x_eval
-                out = net(x_in, ops)
-                loss = F.cross_entropy(out[target], y_t[target], weight=weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                net.eval()
-                if cfg.reuse:
-                    x_eval = eval_input()
-                with torch.no_grad():
-                    logits = net(x_eval, ops)
-                    val_loss = float(F.cross_entropy(logits[val_idx], y_t[val_idx]))
-                    pred = logits.argmax(1).cpu().numpy()
-                vm = classification_metrics(y[val_idx], pred[val_idx], inputs.labels.classes)
-                score = vm.macro_f1 if cfg.select == "macro_f1" else vm.accuracy
-                history.append({"epoch": epoch, "loss": float(loss.detach()), "val_loss": val_loss,
-                                "val_macro_f1": vm.macro_f1, "val_accuracy": vm.accuracy,
-                                "seconds": time.perf_counter() - t_ep})
-                if score > best["score"] or (score == best["score"] and val_loss < best["loss"]):
-                    best = {"score": score, "loss": val_loss, "epoch": epoch,
-                            "state": copy.deepcopy(net.state_dict())}
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", val_f1=f"{vm.macro_f1:.3f}")
-                if epoch - best["epoch"] >= cfg.patience:
-                    break
-        seconds = time.perf_counter() - t0
-        net.load_state_dict(best["state"])
-        net.eval()
-    finally:
-        torch.use_deterministic_algorithms(prev_det)
-        torch.set_num_threads(prev_threads)
+        net = cls(**args).to(dev)
+        best, history, seconds = _fit(net, x, ops, y, split, labels.classes, cfg, progress)
     logger.info("%s on %s/%s: best epoch %d of %d, val %s %.3f, %.1f s", cfg.model, inputs.dataset.get("name"),
-                inputs.labels.column, best["epoch"], len(history), cfg.select, best["score"], seconds)
+                labels.column, best["epoch"], len(history), cfg.select, best["score"], seconds)
     clf = CellTypeClassifier(
-        net, config=cfg, labels=inputs.labels, features=inputs.features.describe(), x_mean=x_mean, x_std=x_std,
+        net, model_args=args, config=cfg, labels=labels, features=inputs.features.describe(),
+        x_mean=x_mean, x_std=x_std,
         split_ids={k: inputs.ids[np.asarray(getattr(split, k), dtype=np.int64)] for k in ("train", "val", "test")},
         train_codes=y[split.train], dataset=inputs.dataset,
         training={"best_epoch": int(best["epoch"]), "epochs_run": len(history), "seconds": seconds,

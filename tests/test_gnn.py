@@ -5,6 +5,7 @@ Small models and few epochs (speed lives in benchmarks/); every assertion could 
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -314,15 +315,82 @@ def test_single_class_and_too_few_labelled_nodes(worm):
         gnn.train(c, "tiny", **FAST)
 
 
+def _as_format_1(path, *, drop_reuse=False):
+    """Rewrite a saved model's config.json as format 1 wrote it: no model_args (weights are the same tensors)."""
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["format_version"] = 1
+    del cfg["model_args"]
+    if drop_reuse:
+        assert cfg["train_config"].pop("reuse") == 0  # what a model saved before prediction reuse holds
+    (path / "config.json").write_text(json.dumps(cfg))
+
+
 def test_models_saved_before_prediction_reuse_load_without_it(worm, tmp_path):
     clf = gnn.train(worm, "super_class", "partner_sage", seed=1, reuse=0, **{**FAST, "epochs": 10})
     path = clf.save(tmp_path / "old")
-    cfg = json.loads((path / "config.json").read_text())
-    assert cfg["train_config"].pop("reuse") == 0  # what a model saved by an earlier version holds
-    (path / "config.json").write_text(json.dumps(cfg))
+    _as_format_1(path, drop_reuse=True)
     again = gnn.load_model(path)
-    assert again.config.reuse == 0
+    assert again.config.reuse == 0 and again.model.reuse == 0
     np.testing.assert_allclose(again.probabilities(worm), clf.probabilities(), atol=1e-6)
+
+
+def test_models_of_format_1_load_and_the_model_keeps_its_options(worm, tmp_path):
+    clf = gnn.train(worm, "super_class", "partner_sage", seed=2, hidden=16, **{**FAST, "epochs": 10})
+    path = clf.save(tmp_path / "new")
+    cfg = json.loads((path / "config.json").read_text())
+    assert cfg["format_version"] == 2
+    assert cfg["model_args"] == {"in_features": len(clf.features["names"]), "n_classes": 3, "hidden": 16, "layers": 2,
+                                 "dropout": 0.5, "reuse": 2, "label_keep": 1.0, "seed": 2}
+    _as_format_1(path)
+    again = gnn.load_model(path)
+    assert type(again.model).__name__ == "PartnerSAGE" and again.model.reuse == 2
+    assert again.model_args == cfg["model_args"]
+    np.testing.assert_allclose(again.probabilities(worm), clf.probabilities(), atol=1e-6)
+    # weights from another model: refused with the fix named
+    other = gnn.train(worm, "super_class", "partner_sage", seed=2, hidden=8, **{**FAST, "epochs": 2})
+    other.save(tmp_path / "other")
+    (path / "weights.pt").write_bytes((tmp_path / "other" / "weights.pt").read_bytes())
+    with pytest.raises(ModelFileError, match="weights do not fit 'partner_sage'.*save the model again"):
+        gnn.load_model(path)
+
+
+def test_partner_sage_reuses_its_profiles_only_while_nothing_changed(worm):
+    """The module keeps the input of its reuse rounds; a weight step, new labels or another graph rebuild it."""
+    import torch
+
+    from gnn.models.operators import build_operators
+    from gnn.models.partner_sage import PartnerSAGE
+
+    g = gnn.prepare(worm, "super_class")
+    split = gnn.stratified_split(g.y, seed=0)
+    x = torch.from_numpy(g.features.x)
+    y = torch.full((g.n_nodes,), -1, dtype=torch.long)
+    y[split.train] = torch.from_numpy(g.y[split.train])
+    ops = build_operators(g.adjacency, PartnerSAGE.operators)
+    torch.manual_seed(0)
+    net = PartnerSAGE(x.shape[1], g.labels.n_classes, hidden=16).eval()
+
+    def fresh():
+        twin = PartnerSAGE(x.shape[1], g.labels.n_classes, hidden=16).eval()
+        twin.load_state_dict(net.state_dict())
+        return twin(x, ops, y)
+
+    first = net(x, ops, y)
+    assert net.inputs(x, ops, y) is net.inputs(x, ops, y)  # kept while nothing changed
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    net.train()
+    loss, _ = net.training_step(x, ops, y, torch.from_numpy(split.train))
+    torch.nn.functional.cross_entropy(loss[split.train], y[split.train]).backward()
+    opt.step()
+    net.eval()
+    after = net(x, ops, y)
+    assert not torch.equal(first, after)
+    assert torch.equal(after, fresh())  # the step was seen: the reuse rounds ran again with the new weights
+    y[split.train[:20]] = (y[split.train[:20]] + 1) % g.labels.n_classes  # labels changed in place
+    assert torch.equal(net(x, ops, y), fresh())
+    assert not torch.equal(net(x, ops, None), net(x, ops, y))  # no known labels: profiles of predictions only
+    twin = copy.deepcopy(net)  # copies leave the graph's sparse tensors behind and rebuild them
+    assert twin.profiles is None and torch.equal(twin(x, ops, y), net(x, ops, y))
 
 
 def test_model_refuses_a_store_with_other_features(worm, larva, tmp_path):
@@ -353,9 +421,9 @@ def test_cuda_without_cuda_is_a_clear_error(worm):
 
 
 def test_too_many_classes_for_dense_profiles_is_refused(worm, monkeypatch):
-    import gnn.training
+    import gnn.models.partner_sage
 
-    monkeypatch.setattr(gnn.training, "MAX_PROFILE_GIB", 1e-4)
+    monkeypatch.setattr(gnn.models.partner_sage, "MAX_PROFILE_GIB", 1e-4)
     with pytest.raises(ConnectomeError, match="GiB of partner-type profiles.*use model='dir_sage'"):
         gnn.train(worm, "cell_type", "partner_sage", **FAST)
     assert gnn.train(worm, "cell_type", "dir_sage", **{**FAST, "epochs": 2}).labels.n_classes == 118

@@ -28,10 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import CellTypeModel
+
 __all__ = ["DirSAGE"]
 
 
-class DirSAGE(nn.Module):
+class DirSAGE(CellTypeModel):
     """Direction-aware, synapse-weighted message passing (see the module docstring).
 
     Parameters
@@ -44,7 +46,6 @@ class DirSAGE(nn.Module):
     """
 
     operators: tuple[str, ...] = ("in_mean", "out_mean")
-    uses_profiles = False
 
     def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2,
                  dropout: float = 0.5) -> None:
@@ -57,7 +58,7 @@ class DirSAGE(nn.Module):
         self.head = nn.Linear(hidden * (layers + 1), n_classes)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, ops: dict[str, Any]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: dict[str, Any], y: torch.Tensor | None = None) -> torch.Tensor:
         a_in, a_out = ops["in_mean"], ops["out_mean"]
         h = F.dropout(F.relu(self.inp(x)), self.dropout, self.training)
         hs = [h]

@@ -21,14 +21,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import GCNConv
 
+from .base import CellTypeModel
+
 __all__ = ["GCN"]
 
 
-class GCN(nn.Module):
+class GCN(CellTypeModel):
     """``GCNConv → ReLU → dropout → GCNConv`` (hidden 128, as flywire-gnn)."""
 
     operators: tuple[str, ...] = ("gcn",)
-    uses_profiles = False
 
     def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2,
                  dropout: float = 0.5) -> None:
@@ -37,7 +38,7 @@ class GCN(nn.Module):
         self.convs = nn.ModuleList(GCNConv(a, b, normalize=False) for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, ops: dict[str, Any]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: dict[str, Any], y: torch.Tensor | None = None) -> torch.Tensor:
         adj = ops["gcn"]
         for conv in self.convs[:-1]:
             x = F.dropout(F.relu(conv(x, adj)), self.dropout, self.training)

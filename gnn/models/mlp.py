@@ -16,10 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import CellTypeModel
+
 __all__ = ["MLP"]
 
 
-class MLP(nn.Module):
+class MLP(CellTypeModel):
     """``Linear → ReLU → dropout → Linear`` (hidden 128, as flywire-gnn).
 
     Parameters
@@ -32,7 +34,6 @@ class MLP(nn.Module):
     """
 
     operators: tuple[str, ...] = ()
-    uses_profiles = False
 
     def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2,
                  dropout: float = 0.5) -> None:
@@ -41,7 +42,7 @@ class MLP(nn.Module):
         self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, ops: dict[str, Any]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: dict[str, Any], y: torch.Tensor | None = None) -> torch.Tensor:
         for lin in self.lins[:-1]:
             x = F.dropout(F.relu(lin(x)), self.dropout, self.training)
         return self.lins[-1](x)

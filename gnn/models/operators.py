@@ -4,7 +4,9 @@
   (a CSR tensor for ``GCNConv(normalize=False)``);
 - ``"undirected"``: ``S`` as a CSR tensor (for ``SAGEConv``'s mean aggregation);
 - ``"out_mean"`` / ``"in_mean"``: synapse-weighted means over out- / in-partners,
-  weights ``log1p(synapses)`` normalised per row (:class:`~gnn.sparse.SparseAdjacency`).
+  weights ``log1p(synapses)`` normalised per row (:class:`~gnn.sparse.SparseAdjacency`);
+- ``"synapses"``: the synapse matrix itself (scipy, as given), for a model that builds what it
+  needs from it once per graph (:class:`~gnn.models.partner_sage.PartnerSAGE` its partner-type profiles).
 
 Examples
 --------
@@ -28,7 +30,7 @@ from ..sparse import SparseAdjacency, csr_tensor
 
 __all__ = ["OPERATORS", "build_operators"]
 
-OPERATORS = ("gcn", "undirected", "out_mean", "in_mean")
+OPERATORS = ("gcn", "undirected", "out_mean", "in_mean", "synapses")
 
 
 def _row_normalize(m: Any) -> Any:
@@ -68,6 +70,8 @@ def build_operators(adjacency: Any, names: Iterable[str], device: Any = "cpu") -
             if name == "in_mean":
                 w = sp.csr_array(w.T)
             out[name] = SparseAdjacency.from_scipy(_row_normalize(w), device)
+        elif name == "synapses":
+            out[name] = adjacency
         else:
             raise KeyError(f"unknown operator {name!r}; known: {OPERATORS}")
     return out

@@ -18,10 +18,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.nn import SAGEConv
 
+from .base import CellTypeModel
+
 __all__ = ["GraphSAGE"]
 
 
-class GraphSAGE(nn.Module):
+class GraphSAGE(CellTypeModel):
     """``SAGEConv → ReLU → dropout → SAGEConv`` (hidden 128, mean aggregation, as flywire-gnn).
 
     The graph is passed as a CSR adjacency (operator ``"undirected"``); pass
@@ -29,7 +31,6 @@ class GraphSAGE(nn.Module):
     """
 
     operators: tuple[str, ...] = ("undirected",)
-    uses_profiles = False
 
     def __init__(self, in_features: int, n_classes: int, hidden: int = 128, layers: int = 2,
                  dropout: float = 0.5) -> None:
@@ -38,7 +39,7 @@ class GraphSAGE(nn.Module):
         self.convs = nn.ModuleList(SAGEConv(a, b, aggr="mean") for a, b in zip(dims[:-1], dims[1:]))
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, ops: dict[str, Any]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, ops: dict[str, Any], y: torch.Tensor | None = None) -> torch.Tensor:
         adj = ops["undirected"]
         for conv in self.convs[:-1]:
             x = F.dropout(F.relu(conv(x, adj)), self.dropout, self.training)
