@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from connectome.errors import InputError
+from connectome.validate import check_int
 
 __all__ = ["Settings"]
 
@@ -166,8 +167,7 @@ class Settings:
                      "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "compute_threads", "job_attempts", "cache_entries",
                      "max_matches"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, not {value!r}", name)
+            check_int(value, name, low=1)
         for name in ("query_timeout_s", "max_query_timeout_s", "header_timeout_s", "body_timeout_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:

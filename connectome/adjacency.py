@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .validate import check_int
 from .graph import Connectome
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT
 
@@ -119,9 +120,7 @@ def _directed_pairs(c: Connectome, edge_kind: str | None, min_synapses: int | No
                     scheduler: Any) -> DirectedPairs:
     from .typelevel import pair_totals
 
-    if min_synapses is not None and (isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer))
-                                     or min_synapses < 1):
-        raise InputError(f"min_synapses must be a positive integer, not {min_synapses!r}", "min_synapses")
+    check_int(min_synapses, "min_synapses", low=1, optional=True)
     ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     p = pair_totals(c, edge_kind=edge_kind, scheduler=scheduler)
     if min_synapses is not None:

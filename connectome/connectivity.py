@@ -26,6 +26,7 @@ import pandas as pd
 
 from .adjacency import DirectedPairs, coded_undirected, directed_pairs
 from .errors import InputError
+from .validate import check_int
 from .graph import Connectome
 from .schema import ROOT_ID
 
@@ -267,8 +268,7 @@ def path_lengths(c: Connectome | DirectedPairs, *, sample: int | None = None, se
     from scipy.sparse.csgraph import shortest_path
 
     g = _pairs(c, edge_kind, min_synapses)
-    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or sample < 1):
-        raise InputError(f"sample must be a positive number of sources, not {sample!r}", "sample")
+    check_int(sample, "sample", low=1, optional=True, what="a positive number of sources")
     if sample is None:
         sample = g.n if g.n <= EXACT_PATHS_MAX_NODES else 256
     exact = sample >= g.n

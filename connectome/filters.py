@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputError, LabelError
+from .validate import check_int
 from .graph import Connectome, both_in
 from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 
@@ -93,9 +94,7 @@ def filter_edges(
     ['gap_junction']
     """
     if min_synapses is not None:
-        if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
-            raise InputError(f"min_synapses must be a positive integer, not {min_synapses!r}", "min_synapses")
-        min_synapses = int(min_synapses)
+        min_synapses = check_int(min_synapses, "min_synapses", low=1)
     kinds = None
     if edge_kind is not None:
         kinds = _as_list(edge_kind)
@@ -295,8 +294,7 @@ def neighborhood(c: Connectome, root_ids: Any, k: int = 1, direction: str = "bot
     """
     if direction not in ("both", "out", "in"):
         raise InputError(f"direction must be 'both', 'out' or 'in', not {direction!r}", "direction")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-        raise InputError(f"k must be a non-negative integer, not {k!r}", "k")
+    check_int(k, "k", low=0)
     seen = _node_ids(c, root_ids)
     frontier = seen
     for _ in range(int(k)):

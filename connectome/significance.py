@@ -28,6 +28,7 @@ import pandas as pd
 
 from .adjacency import DirectedPairs, directed_pairs
 from .errors import ColumnError, InputError
+from .validate import check_int
 from .graph import Connectome
 from .nulls import NULL_MODELS, check_rewirable, sample_null
 from .progress import progress_bar
@@ -123,8 +124,7 @@ class MotifSignificance:
         if self._source is None:
             raise InputError("samples: this result no longer holds its connectome (it was rebuilt from a "
                              "dictionary); call cx.null_graph(c, null=..., seed=sig.seeds[i]) instead", "i")
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.seeds):
-            raise InputError(f"i must be a sample number from 0 to {len(self.seeds) - 1}, not {i!r}", "i")
+        check_int(i, "i", low=0, high=len(self.seeds) - 1, what=f"a sample number from 0 to {len(self.seeds) - 1}")
         c, g, labels = self._source
         return _as_connectome(c, g, self.null, self.seeds[int(i)], labels, self.params["swaps"],
                               self.params["edge_kind"])
@@ -219,8 +219,7 @@ def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind:
     >>> g.manifest.source["null"], g.n_nodes == c.n_nodes
     ('degree_reciprocal', True)
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, not {seed!r}", "seed")
+    check_int(seed, "seed", low=0)
     g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps)
     return _as_connectome(c, g, null, int(seed), labels, swaps, edge_kind)
 
@@ -288,8 +287,7 @@ def motif_significance(
     -------
     MotifSignificance
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n must be a positive number of samples, not {n!r}", "n")
+    check_int(n, "n", low=1, what="a positive number of samples")
     g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps, scheduler)
     observed = census_of(g, scheduler=scheduler)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(int(n))]

@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, QueryTimeoutError
+from ..validate import check_number
 from ..graph import Connectome
 from .engine import Host, Plan
 from .query import (
@@ -100,8 +101,7 @@ def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool
 def _check_positive(value: Any, name: str, kind: type = int) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value <= 0:
-        raise InputError(f"{name} must be a positive number, not {value!r}", name)
+    check_number(value, name, low=0, low_open=True, finite=False)
     if kind is int and int(value) != value:
         raise InputError(f"{name} must be a positive integer, not {value!r}", name)
 

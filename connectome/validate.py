@@ -1,0 +1,126 @@
+"""One validator per rule: the argument checks every module shares.
+
+Each check returns the value (as a plain Python ``int`` or ``float``) or raises
+:class:`~connectome.errors.InputError` naming the parameter, in one wording:
+``"<name> must be <what>, not <value!r>"``. Booleans are never numbers here
+(``True`` is not a count), numpy integers and floats are.
+
+Examples
+--------
+>>> check_int(3, "n", low=1)
+3
+>>> check_int(0, "n", low=1)
+Traceback (most recent call last):
+...
+connectome.errors.InputError: n must be a positive integer, not 0
+>>> check_int(True, "k", low=0)
+Traceback (most recent call last):
+...
+connectome.errors.InputError: k must be a non-negative integer, not True
+>>> check_number(0.5, "alpha", low=0, low_open=True)
+0.5
+>>> check_number(float("nan"), "threshold")
+Traceback (most recent call last):
+...
+connectome.errors.InputError: threshold must be a finite number, not nan
+>>> check_int(None, "limit", low=1, optional=True) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["check_int", "check_number", "is_int", "is_number"]
+
+
+def is_int(value: Any) -> bool:
+    """An integer (Python or numpy), not a boolean."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
+def is_number(value: Any) -> bool:
+    """An integer or a float (Python or numpy), not a boolean."""
+    return is_int(value) or isinstance(value, (float, np.floating))
+
+
+def _int_words(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"an integer from {low} to {high}"
+    if low == 1:
+        return "a positive integer"
+    if low == 0:
+        return "a non-negative integer"
+    if low is not None:
+        return f"an integer of at least {low}"
+    if high is not None:
+        return f"an integer of at most {high}"
+    return "an integer"
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None, optional: bool = False,
+              what: str | None = None) -> int | None:
+    """``value`` as an ``int`` within ``[low, high]`` (``None`` passes when ``optional``).
+
+    Parameters
+    ----------
+    value : Any
+    name : str
+        The parameter's name (the error's ``parameter``).
+    low, high : int, optional
+        Inclusive bounds.
+    optional : bool
+        Accept ``None`` (returned as is).
+    what : str, optional
+        Replaces the generated description in the message (e.g. ``"a positive number of samples"``).
+
+    Raises
+    ------
+    InputError
+    """
+    if value is None and optional:
+        return None
+    if not is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise InputError(f"{name} must be {what or _int_words(low, high)}, not {value!r}", name)
+    return int(value)
+
+
+def check_number(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, finite: bool = True, optional: bool = False,
+                 what: str | None = None) -> float | None:
+    """``value`` as a ``float`` (finite unless ``finite=False``) within the bounds.
+
+    ``low`` is inclusive unless ``low_open`` (``low=0, low_open=True`` means
+    positive); ``high`` is inclusive.
+
+    Raises
+    ------
+    InputError
+    """
+    if value is None and optional:
+        return None
+    ok = is_number(value)
+    if ok:
+        v = float(value)
+        ok = (not finite or math.isfinite(v)) and not math.isnan(v)
+        if ok and low is not None:
+            ok = v > low if low_open else v >= low
+        if ok and high is not None:
+            ok = v <= high
+    if not ok:
+        if what is None:
+            if low == 0 and low_open and high is None:
+                what = "a positive number"
+            elif low == 0 and high is None:
+                what = "a non-negative number"
+            elif low is not None and high is not None:
+                what = f"a number from {low:g} to {high:g}"
+            else:
+                what = "a finite number" if finite else "a number"
+        raise InputError(f"{name} must be {what}, not {value!r}", name)
+    return float(value)
