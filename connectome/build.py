@@ -25,6 +25,7 @@ from .schema import (
     POST,
     PRE,
     ROOT_ID,
+    apply_aliases,
     normalize_edges,
     normalize_nodes,
     normalize_synapses,
@@ -37,13 +38,15 @@ __all__ = ["from_edges", "assemble"]
 _MISSING = ("add", "error", "drop")
 
 
-def _rename(df: pd.DataFrame | None, columns: dict[str, str] | None, table: str) -> pd.DataFrame | None:
-    if df is None or not columns:
-        return df
-    if not isinstance(columns, dict):
-        raise InputError(f"columns must be a dict mapping your names to ours, not {type(columns).__name__}", "columns")
-    present = {k: v for k, v in columns.items() if k in df.columns}
-    return df.rename(columns=present)
+def _rename(df: pd.DataFrame | None, columns: dict[str, str] | None, table: str,
+            parameter: str) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    if df is None:
+        if columns:
+            raise InputError(f"{parameter}: there is no {table} table to rename columns of", parameter)
+        return None, {}
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"{table} must be a pandas DataFrame, not {type(df).__name__}", table)
+    return apply_aliases(df, table, columns, parameter=parameter)
 
 
 def assemble(
@@ -115,7 +118,12 @@ def from_edges(
         One row per synapse: ids and ``x_nm``, ``y_nm``, ``z_nm``.
     columns, node_columns : dict, optional
         Renames applied to ``edges`` / ``nodes`` first, e.g.
-        ``{"pre": "pre_root_id", "weight": "synapse_count"}``.
+        ``{"pre": "pre_root_id", "weight": "synapse_count"}``; a key that is
+        not a column is refused. Then the field's usual names are renamed as
+        ``connectome ingest`` renames them (:data:`connectome.schema.COLUMN_ALIASES`:
+        ``syn_count``, ``weight``, ``bodyId_pre``, ``pre_pt_root_id``, ...), with a
+        log warning; every rename is recorded in the manifest
+        (``source["renamed_columns"]``).
     name : str
         Dataset name recorded in the manifest.
     duplicates : {"error", "sum", "first"}
@@ -139,11 +147,21 @@ def from_edges(
     >>> c = cx.from_edges(e, n)
     >>> c.node_table()["cell_type"].tolist()
     ['KC', 'MBON']
+
+    The names of Codex, neuPrint and CAVE exports are understood as the command line understands them:
+
+    >>> np_export = pd.DataFrame({"bodyId_pre": [1, 2], "bodyId_post": [2, 1], "weight": [3, 8]})
+    >>> c = cx.from_edges(np_export)
+    >>> c.n_edges, c.manifest.source["renamed_columns"]["edges"]["weight"]
+    (2, 'synapse_count')
     """
-    edges = _rename(edges, columns, "edges")
-    nodes = _rename(nodes, node_columns, "nodes")
+    edges, renamed_e = _rename(edges, columns, "edges", "columns")
+    nodes, renamed_n = _rename(nodes, node_columns, "nodes", "node_columns")
     n, e, s = assemble(edges, nodes, synapses, duplicates=duplicates, missing_nodes=missing_nodes)
     fields = dict(manifest or {})
-    fields.setdefault("source", {"kind": "user"})
+    fields["source"] = dict(fields.get("source") or {"kind": "user"})
+    renamed = {t: r for t, r in (("edges", renamed_e), ("nodes", renamed_n)) if r}
+    if renamed:
+        fields["source"].setdefault("renamed_columns", renamed)
     m = Manifest(name=name, **fields)
     return Connectome(m, tables=Tables(n, e, s), in_memory=True)

@@ -49,6 +49,8 @@ __all__ = [
     "normalize_synapses",
     "edge_key",
     "require_columns",
+    "COLUMN_ALIASES",
+    "apply_aliases",
 ]
 
 #: Version of the on-disk store layout written by this code.
@@ -72,6 +74,98 @@ COUNT_DTYPE = np.dtype("int64")
 
 _MAX_EXACT_FLOAT = 2**53
 _MAX_UINT64 = 2**64 - 1
+
+
+#: Outside column name -> the project's column name, per table: CAVE's ``pre_pt_root_id``, Codex's
+#: ``syn_count``, neuPrint's ``bodyId_pre`` / ``weight``, CATMAID's ``pre_skid``. One table for
+#: :func:`connectome.from_edges` and every ingest (``connectome ingest ...``). An alias is used only
+#: when its target column is absent, and the first alias of a target present in a table wins.
+COLUMN_ALIASES: dict[str, dict[str, str]] = {
+    "edges": {
+        "pre_pt_root_id": PRE,
+        "post_pt_root_id": POST,
+        "pre_id": PRE,
+        "post_id": POST,
+        "bodyId_pre": PRE,
+        "bodyId_post": POST,
+        "pre_skid": PRE,
+        "post_skid": POST,
+        "syn_count": SYNAPSE_COUNT,
+        "weight": SYNAPSE_COUNT,
+        "count": SYNAPSE_COUNT,
+        "n_synapses": SYNAPSE_COUNT,
+        "roi": NEUROPIL,
+    },
+    "nodes": {
+        "pt_root_id": ROOT_ID,
+        "bodyId": ROOT_ID,
+        "skid": ROOT_ID,
+        "id": ROOT_ID,
+        "type": "cell_type",
+    },
+}
+
+
+def apply_aliases(
+    df: pd.DataFrame,
+    table: str,
+    mapping: dict[str, str] | None = None,
+    *,
+    parameter: str = "columns",
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename ``df``'s columns to the project's: the user's ``mapping`` first, then :data:`COLUMN_ALIASES`.
+
+    Every rename is said out loud (a log warning for aliases) and returned, so
+    that callers record it (the manifest's ``source.renamed_columns``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        An edge or node table.
+    table : {"edges", "nodes"}
+        Which aliases apply (other names: only ``mapping``).
+    mapping : dict, optional
+        Your column names to ours, e.g. ``{"weight": "synapse_count"}``. A key
+        that is not a column of ``df`` is refused (a misspelt mapping is never ignored).
+    parameter : str
+        Name of the mapping parameter, for the error (``columns``, ``node_columns``).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The renamed table and ``{old: new}`` of every rename applied.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"bodyId_pre": [1], "bodyId_post": [2], "weight": [7]})
+    >>> out, renamed = apply_aliases(df, "edges")
+    >>> list(out.columns), renamed
+    (['pre_root_id', 'post_root_id', 'synapse_count'], {'bodyId_pre': 'pre_root_id', 'bodyId_post': 'post_root_id', 'weight': 'synapse_count'})
+    >>> apply_aliases(df, "edges", {"wieght": "synapse_count"})
+    Traceback (most recent call last):
+    ...
+    connectome.errors.ColumnError: column 'wieght' not found in edges (columns: bodyId_pre, bodyId_post, weight); did you mean 'weight'? Fix the column mapping.
+    """
+    if mapping is not None and not isinstance(mapping, dict):
+        raise InputError(f"{parameter} must be a dict mapping your column names to ours, "
+                         f"not {type(mapping).__name__}", parameter)
+    mapping = {str(k): str(v) for k, v in (mapping or {}).items()}
+    for old in mapping:
+        if old not in df.columns:
+            err = ColumnError(table, old, df.columns, "Fix the column mapping.")
+            err.parameter = parameter
+            raise err
+    out = df.rename(columns=mapping) if mapping else df
+    aliases: dict[str, str] = {}
+    for src, dst in COLUMN_ALIASES.get(table, {}).items():
+        if src in out.columns and dst not in out.columns and dst not in aliases.values():
+            aliases[src] = dst
+    if aliases:
+        logger.warning("%s: renaming columns %s (known aliases; map them yourself to choose otherwise)", table,
+                       ", ".join(f"{a} -> {b}" for a, b in aliases.items()))
+        out = out.rename(columns=aliases)
+    return out, {**{k: v for k, v in mapping.items() if k != v}, **aliases}
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], table: str, hint: str = "") -> None:
@@ -138,8 +232,8 @@ def coerce_ids(values: Sequence | np.ndarray | pd.Series, column: str) -> np.nda
         if (arr >= _MAX_EXACT_FLOAT).any():
             raise IdError(
                 f"{column}: ids were read as floating point and some exceed 2**53, so they may "
-                "have lost digits; read the file with an integer or string dtype for this column "
-                "(e.g. pandas.read_csv(..., dtype={...: 'uint64'}))",
+                "have lost digits; write the ids as integers (no decimal point or exponent) or read the file "
+                "with an integer or string dtype for this column (e.g. pandas.read_csv(..., dtype={...: 'uint64'}))",
                 column,
             )
         return arr.astype(ID_DTYPE)
@@ -369,7 +463,7 @@ def normalize_edges(edges: pd.DataFrame, duplicates: str = "error") -> pd.DataFr
     if dup.any():
         if duplicates == "error":
             first = out.loc[dup, key].iloc[0]
-            desc = ", ".join(f"{k}={first[k]}" for k in key)
+            desc = ", ".join(f"{k} {first[k]}" for k in key)
             raise DuplicateEdgeError(
                 f"edges: {int(out.duplicated(key).sum())} duplicate edge row(s) for the same "
                 f"({', '.join(key)}), e.g. {desc}. Pass duplicates='sum' to add their synapse "

@@ -43,27 +43,47 @@ def _larva(args: argparse.Namespace) -> int:
     return _done(ingest_larva(args.folder, out=args.out, progress=args.progress))
 
 
+def _isolated(args: argparse.Namespace) -> str | None:
+    return "drop" if args.nodes_in_edges else "keep" if args.keep_isolated else None
+
+
 def _edgelist(args: argparse.Namespace) -> int:
     from .release import ingest_edgelist
     from .tables import parse_mapping
 
     return _done(ingest_edgelist(args.edges, args.nodes, name=args.name, out=args.out,
                                  columns=parse_mapping(args.map), node_columns=parse_mapping(args.node_map),
-                                 species=args.species, duplicates=args.duplicates, progress=args.progress))
+                                 species=args.species, duplicates=args.duplicates, isolated=_isolated(args),
+                                 progress=args.progress))
 
 
 def _codex(args: argparse.Namespace) -> int:
     from .release import ingest_codex
 
     return _done(ingest_codex(args.connections, args.neurons, name=args.name, out=args.out,
-                              version=args.version, min_synapses=args.min_synapses, progress=args.progress))
+                              version=args.version, min_synapses=args.min_synapses, isolated=_isolated(args),
+                              progress=args.progress))
 
 
 def _neuprint(args: argparse.Namespace) -> int:
     from .release import ingest_neuprint
 
     return _done(ingest_neuprint(args.edges, args.neurons, name=args.name, out=args.out,
-                                 dataset=args.dataset, progress=args.progress))
+                                 dataset=args.dataset, isolated=_isolated(args), progress=args.progress))
+
+
+def _isolated_flags(p: argparse.ArgumentParser, nodes: str) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--nodes-in-edges", action="store_true",
+                   help=f"keep only the nodes of {nodes} that the edges touch (e.g. a whole-brain label table "
+                        "for a small edge list)")
+    g.add_argument("--keep-isolated", action="store_true",
+                   help=f"keep every node of {nodes}, also those no edge touches (the default, without "
+                        "the warning)")
+
+
+#: Parameters of the release ingests -> their flags (for errors; see connectome.cli.declare_flags).
+_RELEASE_FLAGS = {"isolated": {"drop": "--nodes-in-edges", "keep": "--keep-isolated"}, "out": "--out"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -83,16 +103,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--out", help="store folder (default: data home)")
     lv.set_defaults(func=_larva)
 
-    e = src.add_parser("edgelist", help="a generic CSV/TSV/Parquet/Feather edge list")
+    from connectome.cli import declare_flags
+
+    e = src.add_parser("edgelist", help="a generic CSV/TSV/Parquet/Feather edge list",
+                       description="A generic edge list (CSV/TSV/Parquet/Feather, optionally gzip'd) with an optional "
+                                   "node table. The usual names of other sources (syn_count, weight, bodyId_pre, "
+                                   "pre_pt_root_id, ...) are renamed with a warning; --map renames the others.",
+                       epilog="example:\n  connectome ingest edgelist connections.csv --nodes neurons.csv "
+                              "--nodes-in-edges --map from=pre_root_id to=post_root_id n=synapse_count --name mine",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("edges", help="edge file")
     e.add_argument("--nodes", help="node file keyed by root_id (or an alias such as bodyId)")
+    _isolated_flags(e, "--nodes")
     e.add_argument("--name", help="dataset name (default: file name)")
     e.add_argument("--out", help="store folder (default: data home)")
     e.add_argument("--map", nargs="*", metavar="OLD=NEW", help="rename edge columns, e.g. weight=synapse_count")
     e.add_argument("--node-map", nargs="*", metavar="OLD=NEW", help="rename node columns")
     e.add_argument("--species")
-    e.add_argument("--duplicates", choices=["error", "sum", "first"], default="error")
+    e.add_argument("--duplicates", choices=["error", "sum", "first"], default="error",
+                   help="rows of the same pair: refuse them (default), add their counts, or keep the first")
     e.set_defaults(func=_edgelist)
+    declare_flags(e, {**_RELEASE_FLAGS, "columns": "--map", "node_columns": "--node-map"})
 
     x = src.add_parser("codex", help="FlyWire Codex release files (connections and/or neurons)")
     x.add_argument("--connections", help="connections.csv.gz (or the Zenodo feather)")
@@ -101,7 +132,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--out", help="store folder (default: data home)")
     x.add_argument("--version", help="materialization / release version, e.g. 783")
     x.add_argument("--min-synapses", type=int, help="drop rows below this count (FlyWire uses 5)")
+    _isolated_flags(x, "--neurons")
     x.set_defaults(func=_codex)
+    declare_flags(x, {**_RELEASE_FLAGS, "nodes": "--neurons", "edges": "--connections"})
 
     n = src.add_parser("neuprint", help="neuPrint-style export (bodyId_pre, bodyId_post, weight)")
     n.add_argument("edges")
@@ -109,7 +142,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--name", default="neuprint")
     n.add_argument("--dataset", help="neuPrint dataset, e.g. hemibrain:v1.2.1 (recorded)")
     n.add_argument("--out", help="store folder (default: data home)")
+    _isolated_flags(n, "--neurons")
     n.set_defaults(func=_neuprint)
+    declare_flags(n, {**_RELEASE_FLAGS, "nodes": "--neurons"})
 
     # remote sources (caveclient / cloud-volume are imported only when a command runs)
     from .cave.cli import add_cave_parsers

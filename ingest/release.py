@@ -22,12 +22,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from connectome.config import data_home
 from connectome.errors import InputError
 from connectome.manifest import Manifest, utc_now
-from connectome.schema import POST, PRE, SYNAPSE_COUNT
+from connectome.schema import POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from connectome.store import write_store
 
 from .tables import read_table, rename_columns
@@ -61,6 +62,39 @@ def _empty_edges() -> pd.DataFrame:
                          SYNAPSE_COUNT: pd.Series([], dtype="int64")})
 
 
+_ISOLATED = ("keep", "drop")
+
+
+def _isolated_nodes(e: pd.DataFrame, n: pd.DataFrame, isolated: str | None, has_edges: bool,
+                    nodes_src: object) -> tuple[pd.DataFrame, dict]:
+    """Nodes of the label table that no edge touches: kept (``"keep"``, or ``None`` with a warning) or dropped."""
+    if isolated is not None and isolated not in _ISOLATED:
+        raise InputError(f"isolated must be 'keep' or 'drop', not {isolated!r}", "isolated")
+    if not has_edges:
+        if isolated == "drop":
+            raise InputError("isolated: keeping only the nodes of the edges needs an edge file; give one, or "
+                             "keep every node with isolated='keep'", "isolated")
+        return n, {}
+    if ROOT_ID not in n.columns or PRE not in e.columns or POST not in e.columns:
+        return n, {}  # the writer names the missing column
+    ids = coerce_ids(n[ROOT_ID], ROOT_ID)
+    ends = np.union1d(coerce_ids(e[PRE], PRE), coerce_ids(e[POST], POST))
+    inside = np.isin(ids, ends)
+    lonely = int((~inside).sum())
+    info = {"policy": isolated or "keep", "isolated_nodes": lonely, "nodes_in_table": int(len(ids))}
+    if isolated == "drop":
+        if lonely:
+            logger.info("nodes: dropping %d of %d node(s) that no edge touches", lonely, len(ids))
+        return n[inside].reset_index(drop=True), info
+    if lonely and isolated is None:
+        where = Path(nodes_src).name if isinstance(nodes_src, (str, Path)) else "the node table"
+        logger.warning("nodes: %s of the %s nodes of %s have no edge in the edge list and are kept as isolated "
+                       "nodes; keep only the nodes of the edges with isolated='drop' (command line: "
+                       "--nodes-in-edges), or say isolated='keep' (--keep-isolated) to keep them without this "
+                       "warning", f"{lonely:,}", f"{len(ids):,}", where)
+    return n, info
+
+
 def ingest_tables(
     edges: str | Path | pd.DataFrame | None,
     nodes: str | Path | pd.DataFrame | None = None,
@@ -72,6 +106,7 @@ def ingest_tables(
     min_synapses: int | None = None,
     duplicates: str = "error",
     missing_nodes: str = "add",
+    isolated: str | None = None,
     manifest: dict[str, Any] | None = None,
     progress: bool | None = None,
 ) -> Path:
@@ -89,11 +124,18 @@ def ingest_tables(
     out : path, optional
         Store folder (default ``CONNECTOME_HOME/<name>``).
     columns, node_columns : dict, optional
-        Your column names to ours, e.g. ``{"from": "pre_root_id"}``.
+        Your column names to ours, e.g. ``{"from": "pre_root_id"}``; then the
+        field's usual names (:data:`connectome.schema.COLUMN_ALIASES`). Every
+        rename is logged and recorded in the manifest (``source.renamed_columns``).
     min_synapses : int, optional
         Drop edge rows below this synapse count before writing (recorded).
     duplicates, missing_nodes : str
         See :func:`connectome.from_edges`.
+    isolated : {"keep", "drop"}, optional
+        Nodes of ``nodes`` that no edge touches (a label table of a whole
+        brain for an edge list of a few neurons): keep them, or drop them
+        (``--keep-isolated`` / ``--nodes-in-edges`` on the command line).
+        Default: keep, with a warning when there are any.
     manifest : dict, optional
         Manifest fields (``source``, ``version``, ``species``, ``title``, ...).
 
@@ -102,12 +144,19 @@ def ingest_tables(
     pathlib.Path
         The store folder.
     """
+    if isolated is not None and isolated not in _ISOLATED:
+        raise InputError(f"isolated must be 'keep' or 'drop', not {isolated!r}", "isolated")
     path = _out_path(out, name)
     e = _frame(edges, "edges")
     n = _frame(nodes, "nodes")
-    e = _empty_edges() if e is None else rename_columns(e, "edges", columns)
+    renamed: dict[str, dict[str, str]] = {}
+    if e is None and columns:
+        raise InputError("columns: there is no edge table to rename columns of", "columns")
+    e = _empty_edges() if e is None else rename_columns(e, "edges", columns, renamed=renamed)
     if n is not None:
-        n = rename_columns(n, "nodes", node_columns)
+        n = rename_columns(n, "nodes", node_columns, renamed=renamed, parameter="node_columns")
+    elif node_columns:
+        raise InputError("node_columns: there is no node table to rename columns of", "node_columns")
     fields = dict(manifest or {})
     if min_synapses is not None:
         if not isinstance(min_synapses, int) or min_synapses < 1:
@@ -115,12 +164,18 @@ def ingest_tables(
         if SYNAPSE_COUNT in e.columns:
             e = e[pd.to_numeric(e[SYNAPSE_COUNT], errors="coerce").fillna(min_synapses) >= min_synapses]
         fields.setdefault("extra", {})["min_synapses"] = min_synapses
+    if n is not None:
+        n, iso = _isolated_nodes(e, n, isolated, edges is not None, nodes)
+        if iso:
+            fields.setdefault("extra", {})["isolated_nodes"] = iso
     src = dict(fields.get("source", {}))
     src.setdefault("kind", "release-file")
     for key, value in (("edges", edges), ("nodes", nodes)):
         if isinstance(value, (str, Path)):
             src.setdefault(f"{key}_file", str(Path(value).expanduser().absolute()))
     src.setdefault("ingested", utc_now())
+    if renamed:
+        src.setdefault("renamed_columns", renamed)
     fields["source"] = src
     fields.setdefault("name", name)
     m = Manifest(**fields)
@@ -132,8 +187,13 @@ def ingest_tables(
 def ingest_edgelist(path: str | Path, nodes: str | Path | None = None, *, name: str | None = None,
                     out: str | Path | None = None, columns: dict[str, str] | None = None,
                     node_columns: dict[str, str] | None = None, species: str | None = None,
-                    duplicates: str = "error", progress: bool | None = None) -> Path:
+                    duplicates: str = "error", isolated: str | None = None,
+                    progress: bool | None = None) -> Path:
     """A generic CSV / Parquet edge list (with an optional node table) into a store.
+
+    ``isolated="drop"`` keeps only the nodes that the edges touch (see
+    :func:`ingest_tables`), for an edge list of a few neurons and the label
+    table of a whole brain.
 
     Examples
     --------
@@ -144,16 +204,22 @@ def ingest_edgelist(path: str | Path, nodes: str | Path | None = None, *, name: 
     ...                     columns={"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"})
     >>> cx.load(p).n_edges
     2
+    >>> pd.DataFrame({"root_id": [1, 2, 3, 4, 5], "cell_type": list("abcde")}).to_csv(d + "/n.csv", index=False)
+    >>> p = ingest_edgelist(d + "/e.csv", d + "/n.csv", out=d + "/small", isolated="drop", progress=False,
+    ...                     columns={"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"})
+    >>> cx.load(p).n_nodes
+    3
     """
     name = name or Path(path).name.split(".")[0]
     return ingest_tables(path, nodes, name=name, out=out, columns=columns, node_columns=node_columns,
-                         duplicates=duplicates, manifest={"species": species, "title": name}, progress=progress)
+                         duplicates=duplicates, isolated=isolated, manifest={"species": species, "title": name},
+                         progress=progress)
 
 
 def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
                  neurons: str | Path | pd.DataFrame | None = None, *, name: str = "flywire",
                  out: str | Path | None = None, version: str | None = None, min_synapses: int | None = None,
-                 progress: bool | None = None) -> Path:
+                 isolated: str | None = None, progress: bool | None = None) -> Path:
     """FlyWire Codex release files into a store.
 
     Parameters
@@ -169,6 +235,8 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
         Materialization / release version (e.g. ``"783"``), recorded.
     min_synapses : int, optional
         Codex's ≥5-synapse convention is *not* applied unless you pass 5.
+    isolated : {"keep", "drop"}, optional
+        Neurons of ``neurons`` without an edge in ``connections`` (see :func:`ingest_tables`).
 
     Examples
     --------
@@ -180,9 +248,9 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
     139255
     """
     if connections is None and neurons is None:
-        raise InputError("pass connections=, neurons= or both (Codex release files)", "connections")
+        raise InputError("connections: give connections=, neurons= or both (Codex release files)", "connections")
     return ingest_tables(
-        connections, neurons, name=name, out=out, min_synapses=min_synapses, duplicates="error",
+        connections, neurons, name=name, out=out, min_synapses=min_synapses, duplicates="error", isolated=isolated,
         manifest={
             "title": f"FlyWire adult fly brain (Codex release{' v' + version if version else ''})",
             "species": FLYWIRE_SPECIES,
@@ -196,7 +264,7 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
 
 def ingest_neuprint(edges: str | Path | pd.DataFrame, neurons: str | Path | pd.DataFrame | None = None, *,
                     name: str = "neuprint", out: str | Path | None = None, dataset: str | None = None,
-                    progress: bool | None = None) -> Path:
+                    isolated: str | None = None, progress: bool | None = None) -> Path:
     """A neuPrint-style export (``bodyId_pre``, ``bodyId_post``, ``weight``[, ``roi``]).
 
     Neurons may carry ``bodyId``, ``type``, ``instance``, ``status``; ``type``
@@ -212,7 +280,7 @@ def ingest_neuprint(edges: str | Path | pd.DataFrame, neurons: str | Path | pd.D
     ['KC', 'APL']
     """
     return ingest_tables(
-        edges, neurons, name=name, out=out,
+        edges, neurons, name=name, out=out, isolated=isolated,
         manifest={"title": f"neuPrint export{' of ' + dataset if dataset else ''}",
                   "source": {"kind": "neuprint", "dataset": dataset} if dataset else {"kind": "neuprint"}},
         progress=progress,

@@ -460,7 +460,7 @@ def test_cli_ingest_cave_and_one_line_errors(server, tmp_path):
     for args, text in [
         (["--preset", "flywire", "--version", "630"], "has expired"),
         (["--datastack", "nope_public"], "Datastacks there"),
-        (["--preset", "microns", "--bbox", "0", "0", "0", "1", "1", "1"], "bbox_units"),
+        (["--preset", "microns", "--bbox", "0", "0", "0", "1", "1", "1"], "--bbox-units"),
     ]:
         r = run_cli("ingest", "cave", "--server", server.url, "--out", str(tmp_path / "e"), *args)
         assert r.returncode == 2, r.stderr

@@ -150,3 +150,105 @@ def test_flywire_classification_release_as_nodes(shared_data, tmp_path):
     r = raw.set_index(raw["root_id"].astype(np.uint64))
     assert (n.loc[r.index, "super_class"].astype(str).to_numpy() == r["super_class"].astype(str).to_numpy()).all()
     assert n.index.max() > 2**53 and n.index.dtype == np.uint64
+
+
+# ------------------------------------------------ issue 16: exports that are not named the CAVE way
+
+def _pinky_export(n=60, seed=5):
+    """A MICrONS pinky100-style export: voxel positions split per axis as *_pos_{x,y,z}_vx, extra columns."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([864691135000000001, 864691135000000002, 864691135000000003, 864691135000000004], np.uint64)
+    df = pd.DataFrame({"id": np.arange(n) + 1000, "pre_root_id": rng.choice(ids[:2], n),
+                       "post_root_id": rng.choice(ids[2:], n)})
+    for p in ("ctr", "pre", "post"):
+        for a, hi in zip("xyz", (50_000, 50_000, 2_000)):
+            df[f"{p}_pos_{a}_vx"] = rng.integers(0, hi, n)
+    df["spine_vol_um3"] = rng.random(n).round(4)
+    df["cleft_vx"] = rng.integers(10, 500, n)
+    return df
+
+
+def test_microns_export_with_split_voxel_columns(tmp_path):
+    raw = _pinky_export()
+    raw.to_csv(tmp_path / "pinky.csv", index=False)
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "pinky.csv"), "--position", "ctr_pos",
+                "--voxel-resolution", "3.58", "3.58", "40", "--out", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr
+    syn = read_table(tmp_path / "s", "synapses").set_index("synapse_id").sort_index()
+    raw = raw.set_index("id").sort_index()
+    np.testing.assert_allclose(syn["x_nm"].to_numpy(), raw["ctr_pos_x_vx"].to_numpy() * 3.58)
+    np.testing.assert_allclose(syn["z_nm"].to_numpy(), raw["ctr_pos_z_vx"].to_numpy() * 40.0)
+    np.testing.assert_allclose(syn["pre_y_nm"].to_numpy(), raw["pre_pos_y_vx"].to_numpy() * 3.58)
+    # extra columns are kept on the synapse rows, and the manifest says which position and columns
+    np.testing.assert_array_equal(syn["spine_vol_um3"].to_numpy(), raw["spine_vol_um3"].to_numpy())
+    np.testing.assert_array_equal(syn["cleft_vx"].to_numpy(), raw["cleft_vx"].to_numpy())
+    m = cx.load(tmp_path / "s").manifest
+    assert m.extra["synapse_position"] == {"name": "ctr_pos", "columns": ["ctr_pos_x_vx", "ctr_pos_y_vx",
+                                                                         "ctr_pos_z_vx"], "unit": "voxels"}
+    assert m.extra["synapse_extra_columns"] == {"policy": "keep", "kept": ["spine_vol_um3", "cleft_vx"]}
+    # without --position the ctr position is chosen too; --drop-extra drops the others, and says so
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "pinky.csv"), "--voxel-resolution", "4", "4",
+                "40", "--drop-extra", "--out", str(tmp_path / "d"))
+    assert r.returncode == 0, r.stderr
+    d = read_table(tmp_path / "d", "synapses")
+    assert "spine_vol_um3" not in d.columns and "cleft_vx" not in d.columns
+    assert cx.load(tmp_path / "d").manifest.extra["synapse_extra_columns"]["dropped"] == ["spine_vol_um3", "cleft_vx"]
+
+
+def test_a_position_asked_for_is_honoured_or_refused_by_name(tmp_path):
+    _pinky_export().to_csv(tmp_path / "pinky.csv", index=False)
+    f = str(tmp_path / "pinky.csv")
+    for args, says in (
+        (["--position", "ctr_pt_position", "--preset", "microns"],
+         ("error: --position: synapses has no position 'ctr_pt_position'; its positions: ctr_pos (ctr_pos_x_vx, "
+          "ctr_pos_y_vx, ctr_pos_z_vx; voxels), pre_pos")),
+        (["--position-columns", "cx", "cy", "cz", "--preset", "microns"], "column 'cx' not found in synapses"),
+        (["--position-columns", "ctr_pos_x_vx", "ctr_pos_y_vx", "spine_vol_um3", "--preset", "microns"],
+         "--position-units: the names of ctr_pos_x_vx, ctr_pos_y_vx, spine_vol_um3 do not say"),
+        (["--map", "presyn=pre_pt_root_id", "--preset", "microns"], "column 'presyn' not found in synapses"),
+        (["--position", "ctr_pos"], ("ctr_pos: positions are in voxels and the voxel resolution is unknown; pass "
+                                     "--voxel-resolution X Y Z")),
+    ):
+        r = run_cli("ingest", "cave-files", "--synapses", f, *args, "--out", str(tmp_path / "no"))
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and says in r.stderr, (args, r.stderr)
+        assert not (tmp_path / "no").exists()
+    r = run_cli("ingest", "cave-files", "--synapses", f, "--position", "ctr_pos", "--position-columns", "a", "b", "c")
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr
+
+
+def test_map_and_position_columns_for_any_spelling(tmp_path):
+    """A FlyWire-style synapse export with its own names: --map for the ids, --position-columns for nm positions."""
+    rng = np.random.default_rng(3)
+    n = 40
+    raw = pd.DataFrame({"presyn_segid": rng.choice([720575940600000001, 720575940600000002], n),
+                        "postsyn_segid": rng.choice([720575940600000003, 720575940600000004], n),
+                        "sx": rng.random(n) * 1e5, "sy": rng.random(n) * 1e5, "sz": rng.random(n) * 1e4,
+                        "syn_score": rng.integers(50, 150, n)})
+    raw.to_parquet(tmp_path / "fw.parquet")
+    p = ingest_cave_files(synapses=tmp_path / "fw.parquet", columns={"presyn_segid": "pre_pt_root_id",
+                                                                     "postsyn_segid": "post_pt_root_id"},
+                          position_columns=["sx", "sy", "sz"], position_units="nm", min_synapses=None,
+                          out=tmp_path / "s", progress=False)
+    syn = read_table(p, "synapses")
+    np.testing.assert_allclose(np.sort(syn["x_nm"].to_numpy()), np.sort(raw["sx"].to_numpy()))
+    assert "syn_score" in syn.columns and cx.load(p).n_edges == len(raw.groupby(["presyn_segid", "postsyn_segid"]))
+    m = cx.load(p).manifest
+    assert m.source["renamed_columns"] == {"synapses": {"presyn_segid": "pre_pt_root_id",
+                                                        "postsyn_segid": "post_pt_root_id"}}
+    assert m.extra["synapse_position"]["unit"] == "nm"
+    # split nm columns in a known spelling need no resolution and no flag
+    nm = raw.rename(columns={"presyn_segid": "pre_pt_root_id", "postsyn_segid": "post_pt_root_id",
+                             "sx": "ctr_x_nm", "sy": "ctr_y_nm", "sz": "ctr_z_nm"})
+    p2 = ingest_cave_files(synapses=nm, out=tmp_path / "s2", progress=False)
+    assert cx.load(p2).manifest.extra["synapse_position"] == {"name": "ctr", "columns": ["ctr_x_nm", "ctr_y_nm",
+                                                                                        "ctr_z_nm"], "unit": "nm"}
+
+
+def test_split_position_spellings_are_recognised():
+    from ingest.cave.format import find_positions
+
+    cols = ["ctr_pt_position_x", "ctr_pt_position_y", "ctr_pt_position_z", "pre_pos_x_vx", "pre_pos_y_vx",
+            "pre_pos_z_vx", "post_x_nm", "post_y_nm", "post_z_nm", "pt_position", "cleft_vx"]
+    got = {p.name: (p.unit, p.role) for p in find_positions(cols)}
+    assert got == {"ctr_pt_position": ("voxels", "ctr"), "pre_pos": ("voxels", "pre"), "post": ("nm", "post"),
+                   "pt_position": ("voxels", "pt")}

@@ -10,7 +10,7 @@ import pytest
 from helpers import ROOT, run_cli, run_python
 
 SUBCOMMANDS = [[], ["datasets"], ["info"], ["demo"], ["ingest"], ["ingest", "celegans"], ["ingest", "larva"],
-               ["ingest", "edgelist"], ["ingest", "codex"], ["ingest", "neuprint"]]
+               ["ingest", "edgelist"], ["ingest", "codex"], ["ingest", "neuprint"], ["ingest", "cave-files"]]
 
 
 @pytest.mark.parametrize("args", SUBCOMMANDS, ids=lambda a: " ".join(a) or "connectome")
@@ -54,7 +54,7 @@ def test_ingest_edgelist_and_celegans(tmp_path, data_home):
     (["info", "/no/such/store"], "error: path: '/no/such/store' does not exist"),
     (["ingest", "edgelist", "/no/such.csv"], "error: edges: '/no/such.csv' does not exist"),
     (["ingest", "celegans", "celegans_nope"], "error: unknown dataset 'celegans_nope'"),
-    (["--scheduler", "fast", "datasets"], "error: scheduler: unknown value 'fast'"),
+    (["--scheduler", "fast", "datasets"], "error: --scheduler: unknown value 'fast'"),
 ])
 def test_errors_are_one_line_with_exit_code_2(args, message):
     out = run_cli(*args)

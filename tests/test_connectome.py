@@ -195,3 +195,28 @@ def test_a_label_lookup_that_matches_nothing_says_why():
     with pytest.raises(LabelError):
         cx.select(c, cell_type="oviIN")
     assert cx.select(c, cell_type="oviIN", allow_empty=True).n_nodes == 0
+
+
+def test_from_edges_understands_the_names_the_cli_does(caplog):
+    """One alias table (connectome.schema.COLUMN_ALIASES) for cx.from_edges and `connectome ingest`."""
+    from connectome.schema import COLUMN_ALIASES
+    from ingest.tables import COLUMN_ALIASES as INGEST_ALIASES
+
+    assert INGEST_ALIASES is COLUMN_ALIASES
+    codex = pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 1], "syn_count": [5, 7]})
+    neuprint = pd.DataFrame({"bodyId_pre": [1, 2], "bodyId_post": [2, 1], "weight": [5, 7]})
+    with caplog.at_level("WARNING"):
+        a, b = cx.from_edges(codex), cx.from_edges(neuprint, pd.DataFrame({"bodyId": [1, 2], "type": ["x", "y"]}))
+    assert "syn_count -> synapse_count" in caplog.text and "bodyId_pre -> pre_root_id" in caplog.text
+    pd.testing.assert_frame_equal(a.edge_table(), b.edge_table())
+    assert b.node_table()["cell_type"].tolist() == ["x", "y"]
+    assert b.manifest.source["renamed_columns"] == {
+        "edges": {"bodyId_pre": "pre_root_id", "bodyId_post": "post_root_id", "weight": "synapse_count"},
+        "nodes": {"bodyId": "root_id", "type": "cell_type"}}
+    # the user's mapping wins over the aliases, and a misspelt one is refused
+    both = codex.assign(weight=[1, 1])
+    c = cx.from_edges(both, columns={"weight": "synapse_count", "syn_count": "raw_syn_count"})
+    assert c.edge_table()["synapse_count"].tolist() == [1, 1]
+    with pytest.raises(ColumnError, match="'wieght' not found in edges.*Fix the column mapping") as err:
+        cx.from_edges(codex, columns={"wieght": "synapse_count"})
+    assert err.value.parameter == "columns"

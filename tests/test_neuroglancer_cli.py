@@ -126,10 +126,10 @@ def test_link_neurons_and_pair(cli, fly_store, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["link", "neurons", "{store}", BIG[0], "999"], "error: root_ids: 1 id(s) not in flywire_toy: 999;"),
-    (["link", "neurons", "{store}", BIG[0], "--prefix", "ngl.flywire.ai"], "error: prefix: 'ngl.flywire.ai' is not a viewer URL"),
+    (["link", "neurons", "{store}", BIG[0], "--prefix", "ngl.flywire.ai"], "error: --prefix: 'ngl.flywire.ai' is not a viewer URL"),
     (["link", "neurons", "{store}", BIG[0], BIG[2], "--color-by", "cell_type", "--colors", "KC=red"],
-     "error: colors: no colour for label(s) 'MBON'"),
-    (["link", "motifs", "{store}"], "error: matches: give --matches FILE or --query TEXT"),
+     "error: --colors: no colour for label(s) 'MBON'"),
+    (["link", "motifs", "{store}"], "error: --matches: give --matches FILE or --query TEXT"),
     (["link", "neurons", "celegans_cook2019_herm", "1"], "error: root_ids: 1 id(s) not in celegans_cook2019_herm"),
 ])
 def test_errors_are_one_line(cli, fly_store, args, message):
@@ -230,7 +230,7 @@ def test_an_unknown_datastack_names_source(cli, tmp_path):
                   manifest={"source": {"datastack": "fanc_production_mar2021"}}).save(path)
     out = cli("link", "neurons", str(path), "1", "2", "--states", str(tmp_path / "s"))
     assert out.returncode == 2 and out.stderr.count("\n") == 1
-    assert out.stderr.startswith("error: dataset: fanc comes from datastack 'fanc_production_mar2021'")
+    assert out.stderr.startswith("error: --source: fanc comes from datastack 'fanc_production_mar2021'")
     assert "--source" in out.stderr
     out = cli("link", "neurons", str(path), "1", "2", "--states", str(tmp_path / "s"),
               "--source", "precomputed://gs://bucket/fanc_seg")

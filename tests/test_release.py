@@ -3,6 +3,8 @@ lists, the real FlyWire v783 neuron table; and every bad-input path writes nothi
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -156,3 +158,69 @@ def test_unwritable_output(tmp_path):
     with pytest.raises(StoreWriteError, match="is a file"):
         ingest_tables(write(tmp_path, GOOD), name="x", out=tmp_path / "file", progress=False)
     assert (tmp_path / "file").read_text() == "x"
+
+
+# ---------------------------------------------------------------- issue 16: honest defaults of file ingest
+
+def test_nodes_in_edges_keeps_only_the_nodes_the_edges_touch(tmp_path, caplog):
+    """A whole-brain label table for a small edge list: --nodes-in-edges keeps the edge list's neurons only."""
+    from helpers import run_cli
+
+    e = write(tmp_path, pd.DataFrame({"src": [1, 2, 3], "dst": [2, 3, 1], "n": [5, 6, 7]}))
+    n = write(tmp_path, pd.DataFrame({"root_id": range(1, 101), "cell_type": [f"t{i}" for i in range(100)]}),
+              "labels.csv")
+    cols = {"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"}
+    with caplog.at_level("WARNING"):
+        whole = cx.load(ingest_edgelist(e, n, out=tmp_path / "whole", columns=cols, progress=False))
+    assert whole.n_nodes == 100 and "97 of the 100 nodes" in caplog.text and "--nodes-in-edges" in caplog.text
+    assert whole.manifest.extra["isolated_nodes"] == {"policy": "keep", "isolated_nodes": 97, "nodes_in_table": 100}
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        kept = cx.load(ingest_edgelist(e, n, out=tmp_path / "kept", columns=cols, isolated="keep", progress=False))
+    assert kept.n_nodes == 100 and "isolated" not in caplog.text
+    r = run_cli("ingest", "edgelist", str(e), "--nodes", str(n), "--nodes-in-edges", "--out", str(tmp_path / "small"),
+                "--map", "src=pre_root_id", "dst=post_root_id", "n=synapse_count")
+    assert r.returncode == 0, r.stderr
+    small = cx.load(tmp_path / "small")
+    assert small.n_nodes == 3 and small.node_table()["cell_type"].tolist() == ["t0", "t1", "t2"]
+    assert small.manifest.extra["isolated_nodes"]["policy"] == "drop"
+    r = run_cli("ingest", "edgelist", str(e), "--nodes", str(n), "--nodes-in-edges", "--keep-isolated")
+    assert r.returncode == 2 and "not allowed with argument" in r.stderr
+    with pytest.raises(InputError, match="isolated must be 'keep' or 'drop'"):
+        ingest_edgelist(e, n, out=tmp_path / "bad", columns=cols, isolated="some", progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("content,match", [
+    ("", r"e.csv' is empty"),
+    ("pre_root_id,post_root_id,synapse_count\n", (r"e.csv' has a header \(pre_root_id, post_root_id, "
+                                                  r"synapse_count\) but no rows")),
+])
+def test_empty_and_header_only_files_are_refused(tmp_path, content, match):
+    from helpers import run_cli
+
+    (tmp_path / "e.csv").write_text(content)
+    with pytest.raises(InputError, match=match):
+        ingest_edgelist(tmp_path / "e.csv", out=tmp_path / "s", progress=False)
+    r = run_cli("ingest", "edgelist", str(tmp_path / "e.csv"), "--out", str(tmp_path / "s"))
+    assert r.returncode == 2 and "No columns to parse" not in r.stderr, r.stderr
+    assert r.stderr.startswith("error: edges: ") and re.search(match, r.stderr), r.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_semicolon_separated_file_is_detected_and_said(tmp_path, caplog):
+    from helpers import run_cli
+
+    (tmp_path / "e.csv").write_text("pre_root_id;post_root_id;synapse_count\n1;2;5\n2;1;3\n")
+    with caplog.at_level("WARNING"):
+        c = cx.load(ingest_edgelist(tmp_path / "e.csv", out=tmp_path / "s", progress=False))
+    assert c.n_edges == 2 and "';'-separated" in caplog.text
+    r = run_cli("ingest", "edgelist", str(tmp_path / "e.csv"), "--out", str(tmp_path / "s2"))
+    assert r.returncode == 0 and "';'-separated" in r.stderr, r.stderr
+
+
+def test_renames_are_recorded_in_the_manifest(tmp_path):
+    f = write(tmp_path, pd.DataFrame({"bodyId_pre": [1], "bodyId_post": [2], "w": [3]}))
+    c = cx.load(ingest_edgelist(f, out=tmp_path / "s", columns={"w": "synapse_count"}, progress=False))
+    assert c.manifest.source["renamed_columns"] == {
+        "edges": {"w": "synapse_count", "bodyId_pre": "pre_root_id", "bodyId_post": "post_root_id"}}

@@ -195,4 +195,4 @@ def test_cli_ingest_volume(file_src, tmp_path):
     assert r.returncode == 0, r.stderr
     assert pd.read_csv(tmp_path / "out.csv")["segment_id"].notna().all()
     r = run_cli("ingest", "volume", file_src, "--bbox", "0", "0", "0", "64", "64", "64", "--out", str(tmp_path / "t"))
-    assert r.returncode == 2 and r.stderr.startswith("error: units") and "Traceback" not in r.stderr
+    assert r.returncode == 2 and r.stderr.startswith("error: --units") and "Traceback" not in r.stderr

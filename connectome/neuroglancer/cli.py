@@ -249,6 +249,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "the datastack and version in the dataset's manifest)")
     g.add_argument("--no-properties", action="store_true", help="leave segment properties (labels) out")
     g.add_argument("--json", action="store_true", help="print the link, the state id and the state as JSON")
+    from ..cli import declare_flags
+
+    declare_flags(p, {"dataset": "--source", "properties": {"False": "--no-properties"}})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -317,3 +320,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--state-server", help="URL the store's links point at (rewritten to the local server)")
     o.add_argument("--seconds", type=float, default=None, help="serve this long, then exit (default: until Ctrl-C)")
     o.set_defaults(func=_cmd_open)
+    from ..cli import declare_flags
+
+    declare_flags(o, {"dataset": "--source", "ui": {"False": "--no-ui"}})

@@ -106,10 +106,14 @@ def _cave_files(args: argparse.Namespace) -> int:
     from ..cli import _done
     from .release import ingest_cave_files
 
+    from ..tables import parse_mapping
+
     res = tuple(args.voxel_resolution) if args.voxel_resolution else None
     path = ingest_cave_files(
         synapses=args.synapses, connections=args.connections, cells=args.cells, preset=args.preset,
-        voxel_resolution=res, position=args.position, version=args.version, datastack=args.datastack,
+        voxel_resolution=res, position=args.position, position_columns=args.position_columns,
+        position_units=args.position_units, columns=parse_mapping(args.map),
+        extra="drop" if args.drop_extra else "keep", version=args.version, datastack=args.datastack,
         min_synapses="preset" if args.min_synapses is None else _min_synapses(args.min_synapses),
         autapses="keep" if args.keep_autapses else "drop", zero_root="keep" if args.keep_zero_root else "drop",
         name=args.name, out=args.out, progress=args.progress)
@@ -118,6 +122,8 @@ def _cave_files(args: argparse.Namespace) -> int:
 
 def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     """Add the ``cave`` and ``cave-files`` sources to ``connectome ingest``."""
+    from connectome.cli import declare_flags
+
     c = src.add_parser(
         "cave", help="FlyWire / MICrONS / any CAVE datastack through caveclient (resumable)",
         description="Read a CAVE synapse table and cell-type tables at one materialization version or one "
@@ -166,19 +172,41 @@ def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     c.add_argument("--plan", action="store_true", help="print what would be fetched (version, tables, rows); "
                    "fetch nothing")
     c.set_defaults(func=_cave)
+    declare_flags(c, {"autapses": {"keep": "--keep-autapses"}, "zero_root": {"keep": "--keep-zero-root"},
+                      "cell_tables": "--cell-table", "auth_token": "--token", "auth_token_file": "--token-file",
+                      "keep_synapses": {"False": "--no-synapses"}})
 
     f = src.add_parser(
         "cave-files", help="CAVE-format release files (MICrONS / FlyWire synapse, connection, cell tables)",
         description="Read MICrONS- or FlyWire-format release files (CSV, CSV.gz, feather, parquet) through "
                     "the same normalisation as the live CAVE path: pre_pt_root_id / post_pt_root_id, positions "
-                    "as '[x y z]' voxels or split _x/_y/_z, size, syn_count, neuropil, *_avg transmitters.")
+                    "(in voxels: '[x y z]' *_position, *_position_{x,y,z}, *_pos_{x,y,z}, *_{x,y,z}_vx; in nm: "
+                    "*_{x,y,z}_nm), size, syn_count, neuropil, *_avg transmitters. Other columns of the synapse "
+                    "table are kept on the synapse rows (--drop-extra drops them); --map renames columns.",
+        epilog="examples:\n"
+               "  connectome ingest cave-files --synapses synapses_pni_2.csv --cells "
+               "aibs_metamodel_celltypes_v661.csv --preset microns\n"
+               "  connectome ingest cave-files --synapses export.csv --map presyn_segid=pre_pt_root_id "
+               "postsyn_segid=post_pt_root_id --position ctr_pos --voxel-resolution 4 4 40\n"
+               "  connectome ingest cave-files --synapses s.parquet --position-columns cx cy cz --position-units nm",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("--synapses", help="per-synapse table (e.g. MICrONS synapses_pni_2 export)")
     f.add_argument("--connections", help="aggregated connections (e.g. FlyWire proofread_connections_783.feather)")
     f.add_argument("--cells", action="append", help="cell-type table (repeatable)")
     f.add_argument("--preset", choices=["flywire", "microns"], help="conventions (voxel size, columns)")
     f.add_argument("--voxel-resolution", nargs=3, type=float, metavar=("X", "Y", "Z"),
                    help="nm per voxel of the positions (default: the preset's)")
-    f.add_argument("--position", help="position column that stands for a synapse (e.g. ctr_pt_position)")
+    where = f.add_mutually_exclusive_group()
+    where.add_argument("--position", help="the position that stands for a synapse, by name (ctr_pt_position, ctr_pos "
+                       "for ctr_pos_x_vx ...) or role (ctr, post); default: the preset's, else ctr, else post")
+    where.add_argument("--position-columns", nargs=3, metavar=("X", "Y", "Z"),
+                       help="the x, y, z columns of that position, when their names are not a known spelling")
+    f.add_argument("--position-units", choices=["voxels", "nm"],
+                   help="units of --position-columns (default: what their names say, e.g. _nm / _vx)")
+    f.add_argument("--map", nargs="+", metavar="OLD=NEW",
+                   help="rename columns of the files, e.g. presyn_segid=pre_pt_root_id syn=syn_count")
+    f.add_argument("--drop-extra", action="store_true",
+                   help="drop the synapse table's other columns (default: kept on the synapse rows)")
     f.add_argument("--version", help="release / materialization version (recorded)")
     f.add_argument("--datastack", help="datastack the files came from (recorded)")
     f.add_argument("--min-synapses", metavar="N", help="threshold on pair totals, or 'none'")
@@ -187,3 +215,6 @@ def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     f.add_argument("--name", help="dataset name")
     f.add_argument("--out", help="store folder (default: data home)")
     f.set_defaults(func=_cave_files)
+    declare_flags(f, {"columns": "--map", "extra": {"drop": "--drop-extra"}, "autapses": {"keep": "--keep-autapses"},
+                      "zero_root": {"keep": "--keep-zero-root"}, "cells": "--cells",
+                      "keep_synapses": {"False": "--no-synapses"}})

@@ -33,18 +33,33 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from connectome.errors import ColumnError, InputError
-from connectome.schema import CHEMICAL, EDGE_KIND, NEUROPIL, NT_TYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from connectome.schema import (
+    CHEMICAL,
+    COLUMN_ALIASES,
+    EDGE_KIND,
+    NEUROPIL,
+    NT_TYPE,
+    POST,
+    PRE,
+    ROOT_ID,
+    SYNAPSE_COUNT,
+    coerce_ids,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "NT_NAMES",
     "BOOKKEEPING",
+    "Position",
+    "find_positions",
+    "choose_position",
     "position_columns",
     "positions_voxels",
     "positions_nm",
@@ -70,24 +85,162 @@ SYNAPSE_ID = "synapse_id"
 _NUM = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
+@dataclass(frozen=True)
+class Position:
+    """A position of a table: one ``[x y z]`` column or three split columns, in voxels or nm.
+
+    ``name`` is what ``position=`` / ``--position`` calls it: the columns' common
+    stem (``ctr_pt_position`` for ``ctr_pt_position_x``, ``ctr_pos`` for
+    ``ctr_pos_x_vx``); ``role`` is the stem without the position words
+    (``ctr``, ``pre``, ``post``), which names the other positions' nm columns
+    (``pre_x_nm``).
+    """
+
+    name: str
+    columns: tuple[str, ...]
+    unit: str  # "voxels" or "nm"
+
+    @property
+    def role(self) -> str:
+        return _position_prefix(self.name)
+
+    def describe(self) -> dict:
+        """For the manifest."""
+        return {"name": self.name, "columns": list(self.columns), "unit": self.unit}
+
+
+#: Split position spellings: regex of one axis column -> unit. The stem is group 1, the axis group 2.
+_SPLIT = (
+    (re.compile(r"^(.*_(?:position|pos))_([xyz])$"), "voxels"),          # ctr_pt_position_x (CAVE), ctr_pos_x
+    (re.compile(r"^(.*?)_?([xyz])_(?:vx|vox|voxels?)$"), "voxels"),      # ctr_pos_x_vx, pre_x_vx
+    (re.compile(r"^(.*?)_?([xyz])_nm$"), "nm"),                           # ctr_pos_x_nm, pre_x_nm, x_nm
+)
+#: Whole-column spellings ('[x y z]' strings or arrays) -> unit.
+_WHOLE = ((re.compile(r"^(.*_position)$"), "voxels"), (re.compile(r"^(.*_position)_(?:vx|vox|voxels?)$"), "voxels"),
+          (re.compile(r"^(.*_position)_nm$"), "nm"))
+
+
+def find_positions(columns: Iterable[str]) -> list[Position]:
+    """Every position of a table, in the common spellings of CAVE tables and published exports.
+
+    Split ``*_position_{x,y,z}`` and ``*_pos_{x,y,z}`` (voxels, CAVE),
+    ``*_{x,y,z}_vx`` (voxels), ``*_{x,y,z}_nm`` (nm); whole ``*_position``
+    columns holding ``[x y z]`` (voxels; ``*_position_nm``: nm).
+
+    Examples
+    --------
+    >>> [(p.name, p.unit) for p in find_positions(["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "pre_x_nm",
+    ...                                            "pre_y_nm", "pre_z_nm", "post_pt_position", "size"])]
+    [('ctr_pos', 'voxels'), ('pre', 'nm'), ('post_pt_position', 'voxels')]
+    """
+    cols = [str(c) for c in columns]
+    have = set(cols)
+    out: dict[str, Position] = {}
+    used: set[str] = set()
+    for c in cols:
+        if c in used:
+            continue
+        for rx, unit in _SPLIT:
+            m = rx.match(c)
+            if m is None or m.group(2) != "x":
+                continue
+            stem = m.group(1) or f"position_{'nm' if unit == 'nm' else 'vx'}"
+            trio = tuple(c[:m.start(2)] + a + c[m.end(2):] for a in "xyz")
+            if all(t in have for t in trio) and not used & set(trio):
+                name = stem if stem not in out else f"{stem}_{unit}"
+                out[name] = Position(name, trio, unit)
+                used |= set(trio)
+                break
+    for c in cols:
+        if c in used:
+            continue
+        for rx, unit in _WHOLE:
+            m = rx.match(c)
+            if m is not None:
+                name = m.group(1) if m.group(1) not in out else c
+                out[name] = Position(name, (c,), unit)
+                used.add(c)
+                break
+    return list(out.values())
+
+
+def choose_position(positions: Sequence[Position], wanted: str | Sequence[str] | None, table: str = "synapses",
+                    *, units: str | None = None, parameter: str = "position",
+                    columns: Iterable[str] = ()) -> Position:
+    """The position that stands for a synapse: the one asked for, else ``ctr``, else ``post``, else the first.
+
+    ``wanted`` is a position's name, its role (``ctr``), one of its columns, or
+    three column names (with ``units``, or units their names say). Anything
+    else is refused naming ``parameter`` and listing the positions found.
+
+    Examples
+    --------
+    >>> ps = find_positions(["ctr_pos_x_vx", "ctr_pos_y_vx", "ctr_pos_z_vx", "post_pt_position"])
+    >>> choose_position(ps, None).name, choose_position(ps, "ctr_pos").columns
+    ('ctr_pos', ('ctr_pos_x_vx', 'ctr_pos_y_vx', 'ctr_pos_z_vx'))
+    >>> choose_position(ps, "ctr_pt_position")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: position: synapses has no position 'ctr_pt_position'; its positions: ctr_pos (ctr_pos_x_vx, ctr_pos_y_vx, ctr_pos_z_vx; voxels), post_pt_position (post_pt_position; voxels)
+    """
+    found = ", ".join(f"{p.name} ({', '.join(p.columns)}; {p.unit})" for p in positions)
+    if wanted is not None and not isinstance(wanted, str):
+        trio = tuple(str(c) for c in wanted)
+        cols = set(map(str, columns))
+        if len(trio) != 3:
+            raise InputError(f"position_columns: give three columns (x, y, z), not {len(trio)}", "position_columns")
+        missing = [c for c in trio if c not in cols]
+        if missing:
+            err = ColumnError(table, missing[0], sorted(cols), "Name the x, y and z columns of the position.")
+            err.parameter = "position_columns"
+            raise err
+        unit = units
+        if unit is None:
+            guess = {u for c in trio for rx, u in _SPLIT[1:] if rx.match(c)}
+            if len(guess) != 1 or not all(any(rx.match(c) for rx, _ in _SPLIT[1:]) for c in trio):
+                raise InputError(f"position_units: the names of {', '.join(trio)} do not say whether they are in "
+                                 "voxels or nm; pass position_units='voxels' or 'nm'", "position_units")
+            unit = guess.pop()
+        if unit not in ("voxels", "nm"):
+            raise InputError(f"position_units must be 'voxels' or 'nm', not {unit!r}", "position_units")
+        return Position(_common_stem(trio), trio, unit)
+    if units is not None:
+        raise InputError("position_units: give it with position_columns (the units of the positions found are "
+                         "known from their names)", "position_units")
+    if wanted is None:
+        for role in ("ctr", "post"):
+            hit = [p for p in positions if p.role == role]
+            if hit:
+                return hit[0]
+        if positions:
+            return positions[0]
+        raise InputError(f"position: {table} has no position columns that can be recognised (columns: "
+                         f"{', '.join(map(str, columns)) or 'none'}); name the x, y and z columns with "
+                         "position_columns=(x, y, z), or map them to *_position_x/_y/_z (voxels) or x_nm, y_nm, "
+                         "z_nm (nm) with columns=", "position_columns")
+    for test in (lambda p: p.name == wanted, lambda p: wanted in p.columns, lambda p: p.role == wanted):
+        hit = [p for p in positions if test(p)]
+        if len(hit) == 1:
+            return hit[0]
+    raise InputError(f"{parameter}: {table} has no position {wanted!r}; its positions: {found or 'none'}",
+                     parameter)
+
+
+def _common_stem(cols: Sequence[str]) -> str:
+    a = cols[0]
+    i = next((k for k in range(len(a)) if len({c[k:k + 1] for c in cols}) > 1), len(a))
+    return a[:i].rstrip("_") or "position"
+
+
 def position_columns(columns: Iterable[str]) -> list[str]:
-    """Position columns of a table, split (``X_position_x/_y/_z``) or whole (``X_position``).
+    """Names of the positions of a table (see :func:`find_positions`).
 
     Examples
     --------
     >>> position_columns(["id", "ctr_pt_position_x", "ctr_pt_position_y", "ctr_pt_position_z", "pt_position"])
     ['ctr_pt_position', 'pt_position']
     """
-    cols = list(columns)
-    s = set(cols)
-    out: list[str] = []
-    for c in cols:
-        m = re.match(r"^(.*_position)_x$", c)
-        if m and f"{m.group(1)}_y" in s and f"{m.group(1)}_z" in s:
-            out.append(m.group(1))
-        elif c.endswith("_position") and c not in out:
-            out.append(c)
-    return out
+    return [p.name for p in find_positions(columns)]
 
 
 def _parse_triples(values: pd.Series, column: str) -> np.ndarray:
@@ -109,7 +262,25 @@ def _parse_triples(values: pd.Series, column: str) -> np.ndarray:
     return arr
 
 
-def positions_voxels(df: pd.DataFrame, column: str) -> np.ndarray:
+def _lookup(df: pd.DataFrame, column: str | Position) -> Position:
+    if isinstance(column, Position):
+        return column
+    for p in find_positions(df.columns):
+        if p.name == column:
+            return p
+    if column in df.columns:
+        return Position(column, (column,), "voxels")
+    raise ColumnError("table", column, df.columns,
+                      f"Name a position column of the table ({', '.join(position_columns(df.columns)) or 'none'}).")
+
+
+def _raw_xyz(df: pd.DataFrame, pos: Position) -> np.ndarray:
+    if len(pos.columns) == 3:
+        return np.column_stack([pd.to_numeric(df[c], errors="raise").to_numpy(dtype=float) for c in pos.columns])
+    return _parse_triples(df[pos.columns[0]], pos.columns[0])
+
+
+def positions_voxels(df: pd.DataFrame, column: str | Position) -> np.ndarray:
     """An (n, 3) float array of ``column`` as stored (split or whole).
 
     Examples
@@ -117,20 +288,14 @@ def positions_voxels(df: pd.DataFrame, column: str) -> np.ndarray:
     >>> positions_voxels(pd.DataFrame({"p_position": ["(1, 2, 3)"]}), "p_position").tolist()
     [[1.0, 2.0, 3.0]]
     """
-    split = [f"{column}_{a}" for a in "xyz"]
-    if all(c in df.columns for c in split):
-        return np.column_stack([df[c].to_numpy(dtype=float) for c in split])
-    if column in df.columns:
-        return _parse_triples(df[column], column)
-    raise ColumnError("table", column, df.columns,
-                      f"Name a position column of the table ({', '.join(position_columns(df.columns)) or 'none'}).")
+    return _raw_xyz(df, _lookup(df, column))
 
 
 def _resolution(voxel_resolution: Sequence[float] | None, column: str) -> np.ndarray:
     if voxel_resolution is None:
         raise InputError(f"{column}: positions are in voxels and the voxel resolution is unknown; pass "
-                         "voxel_resolution=(x, y, z) in nm (e.g. (4, 4, 40) for FlyWire and MICrONS)",
-                         "voxel_resolution")
+                         "voxel_resolution=(x, y, z), the nm per voxel (4 x 4 x 40 for FlyWire and MICrONS), or "
+                         "a preset that knows it", "voxel_resolution")
     res = np.asarray(voxel_resolution, dtype=float)
     if res.shape != (3,) or not np.all(np.isfinite(res)) or np.any(res <= 0):
         raise InputError(f"voxel_resolution must be three positive numbers (nm per voxel), not {voxel_resolution!r}",
@@ -138,23 +303,28 @@ def _resolution(voxel_resolution: Sequence[float] | None, column: str) -> np.nda
     return res
 
 
-def positions_nm(df: pd.DataFrame, column: str, voxel_resolution: Sequence[float] | None) -> np.ndarray:
-    """``column`` converted from voxels to nm with ``voxel_resolution`` (x, y, z nm per voxel).
+def positions_nm(df: pd.DataFrame, column: str | Position, voxel_resolution: Sequence[float] | None) -> np.ndarray:
+    """``column`` in nm: voxels times ``voxel_resolution`` (x, y, z nm per voxel); nm columns as they are.
 
     Examples
     --------
     >>> positions_nm(pd.DataFrame({"p_position": [[1, 2, 3]]}), "p_position", (4, 4, 40)).tolist()
     [[4.0, 8.0, 120.0]]
+    >>> positions_nm(pd.DataFrame({"x_nm": [1.5], "y_nm": [2], "z_nm": [3]}), "position_nm", None).tolist()
+    [[1.5, 2.0, 3.0]]
     """
-    res = _resolution(voxel_resolution, column)
-    return positions_voxels(df, column) * res
+    pos = _lookup(df, column)
+    if pos.unit == "nm":
+        return _raw_xyz(df, pos)
+    res = _resolution(voxel_resolution, pos.name)
+    return _raw_xyz(df, pos) * res
 
 
 def _position_prefix(column: str) -> str:
-    for suffix in ("_pt_position", "_position"):
+    for suffix in ("_pt_position", "_position", "_pt_pos", "_pos", "_pt"):
         if column.endswith(suffix):
             return column[: -len(suffix)]
-    return column  # pragma: no cover
+    return column
 
 
 def root_columns(columns: Iterable[str]) -> tuple[str, str]:
@@ -170,50 +340,69 @@ def root_columns(columns: Iterable[str]) -> tuple[str, str]:
     cols = list(columns)
     out = []
     for side in ("pre", "post"):
+        target = PRE if side == "pre" else POST
         hits = [c for c in cols if re.match(rf"^{side}(_pt)?_root_id$", c)] or \
+               [c for c in COLUMN_ALIASES["edges"] if COLUMN_ALIASES["edges"][c] == target and c in cols] or \
                [c for c in cols if c.startswith(side) and c.endswith("root_id")]
         if not hits:
-            raise ColumnError("synapse table", f"{side}_pt_root_id", cols,
-                              "A synapse table needs pre and post root id columns.")
+            err = ColumnError("synapse table", f"{side}_pt_root_id", cols,
+                              "A synapse table needs pre and post root id columns; map yours, e.g. "
+                              f"columns={{'{side}syn_segid': '{side}_pt_root_id'}}.")
+            err.parameter = "columns"
+            raise err
         out.append(hits[0])
     return out[0], out[1]
 
 
-def synapse_rows(df: pd.DataFrame, *, position: str | None, voxel_resolution: Sequence[float] | None,
-                 keep: Sequence[str] = (), nt_columns: Sequence[str] = (),
-                 other_positions: bool = True) -> pd.DataFrame:
+def synapse_rows(df: pd.DataFrame, *, position: str | Sequence[str] | Position | None,
+                 voxel_resolution: Sequence[float] | None, keep: Sequence[str] = (), nt_columns: Sequence[str] = (),
+                 other_positions: bool = True, position_units: str | None = None,
+                 extra: str = "drop") -> pd.DataFrame:
     """One row per synapse in the project's columns, positions in nm.
 
     Parameters
     ----------
     df : DataFrame
         A CAVE synapse table (live reply or release file).
-    position : str or None
+    position : str, three str, Position or None
         The position that stands for the synapse (``ctr_pt_position`` for
-        MICrONS, ``post_pt_position`` for FlyWire). ``None`` picks
-        ``ctr_pt_position``, else ``post_pt_position``, else the first one.
+        MICrONS, ``post_pt_position`` for FlyWire): a position's name
+        (``ctr_pos`` for ``ctr_pos_x_vx`` ...), its role (``ctr``), or three
+        column names. ``None`` picks the ``ctr`` position, else ``post``, else
+        the first (see :func:`find_positions` for the spellings recognised).
     voxel_resolution : (x, y, z)
-        nm per voxel of the table's positions.
+        nm per voxel of the table's positions in voxels.
     keep : list of str
         Extra columns to carry (e.g. ``size``, ``cleft_score``); ``neuropil`` is always kept.
     nt_columns : list of str
         Transmitter probability columns (kept, for :func:`aggregate_edges`).
     other_positions : bool
         Also convert the other positions (``pre_pt_position`` -> ``pre_x_nm`` ...).
+    position_units : {"voxels", "nm"}, optional
+        Units of three ``position`` columns whose names do not say.
+    extra : {"drop", "keep"}
+        Other columns of the table (``spine_vol_um3``, supervoxel ids, ...):
+        drop them, or keep them on the synapse rows under their own names
+        (CAVE bookkeeping columns such as ``valid`` are dropped either way).
 
     Raises
     ------
     ColumnError
         A requested column is not in the table (the message lists those that are).
+
+    Examples
+    --------
+    >>> raw = pd.DataFrame({"pre_pt_root_id": [1], "post_pt_root_id": [2], "ctr_pos_x_vx": [10],
+    ...                     "ctr_pos_y_vx": [20], "ctr_pos_z_vx": [3], "spine_vol_um3": [0.1]})
+    >>> synapse_rows(raw, position="ctr_pos", voxel_resolution=(4, 4, 40), extra="keep").iloc[0].tolist()
+    [1.0, 2.0, 40.0, 80.0, 120.0, 0.1]
     """
+    if extra not in ("drop", "keep"):
+        raise InputError(f"extra must be 'drop' or 'keep', not {extra!r}", "extra")
     pre_c, post_c = root_columns(df.columns)
-    positions = position_columns(df.columns)
-    if position is None:
-        position = next((p for p in ("ctr_pt_position", "post_pt_position") if p in positions),
-                        positions[0] if positions else None)
-    if position is None or position not in positions:
-        raise ColumnError("synapse table", position or "ctr_pt_position", df.columns,
-                          f"Choose a position column: {', '.join(positions) or 'the table has none'}.")
+    positions = find_positions(df.columns)
+    pos = position if isinstance(position, Position) else choose_position(
+        positions, position, "synapses", units=position_units, columns=df.columns)
     for c in list(keep) + list(nt_columns):
         if c not in df.columns:
             raise ColumnError("synapse table", c, df.columns, "Drop it from the columns to keep.")
@@ -222,19 +411,30 @@ def synapse_rows(df: pd.DataFrame, *, position: str | None, voxel_resolution: Se
         out[SYNAPSE_ID] = coerce_ids(df["id"], "id")
     out[PRE] = coerce_ids(df[pre_c], pre_c)
     out[POST] = coerce_ids(df[post_c], post_c)
-    xyz = positions_nm(df, position, voxel_resolution)
+    xyz = positions_nm(df, pos, voxel_resolution)
     out["x_nm"], out["y_nm"], out["z_nm"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    used = {"id", pre_c, post_c, *pos.columns}
     if other_positions:
         for p in positions:
-            if p != position:
-                o = positions_nm(df, p, voxel_resolution)
-                pre = _position_prefix(p)
-                out[f"{pre}_x_nm"], out[f"{pre}_y_nm"], out[f"{pre}_z_nm"] = o[:, 0], o[:, 1], o[:, 2]
-    extra = [c for c in [*keep, *nt_columns] if c not in out]
-    if NEUROPIL in df.columns and NEUROPIL not in extra:
-        extra.append(NEUROPIL)
-    for c in extra:
-        out[c] = df[c].to_numpy()
+            if p.name == pos.name or set(p.columns) & set(pos.columns):
+                continue
+            o = positions_nm(df, p, voxel_resolution)
+            role = p.role if p.role not in ("", "position_nm", "position_vx") else p.name
+            names = [f"{role}_{a}_nm" for a in "xyz"]
+            if any(n in out for n in names):
+                names = [f"{p.name}_{a}_nm" for a in "xyz"]
+            out[names[0]], out[names[1]], out[names[2]] = o[:, 0], o[:, 1], o[:, 2]
+            used |= set(p.columns)
+    carried = [c for c in [*keep, *nt_columns] if c not in out]
+    if NEUROPIL in df.columns and NEUROPIL not in carried:
+        carried.append(NEUROPIL)
+    if extra == "keep":
+        carried += [c for c in df.columns if c not in used and c not in carried and c not in BOOKKEEPING]
+    for c in carried:
+        name = c if c not in out else f"{c}_raw"
+        if name != c:
+            logger.warning("synapses: column %s clashes with a column made from the table; kept as %s", c, name)
+        out[name] = df[c].to_numpy()
     return pd.DataFrame(out)
 
 
@@ -414,11 +614,12 @@ def threshold_pairs(edges: pd.DataFrame, min_synapses: int | None) -> tuple[pd.D
     return edges[keep].reset_index(drop=True), int((~keep).sum())
 
 
-def connection_rows(df: pd.DataFrame) -> pd.DataFrame:
+def connection_rows(df: pd.DataFrame, *, renamed: dict[str, dict[str, str]] | None = None) -> pd.DataFrame:
     """An already aggregated connection table (FlyWire ``syn_count`` releases) -> edge rows.
 
     ``pre_pt_root_id`` / ``post_pt_root_id`` / ``syn_count`` are renamed;
     ``*_avg`` transmitter means give ``nt_type`` when the table has none.
+    ``renamed``, when given, collects the renames for the manifest.
 
     Examples
     --------
@@ -429,11 +630,15 @@ def connection_rows(df: pd.DataFrame) -> pd.DataFrame:
     """
     from ..tables import rename_columns
 
-    out = rename_columns(df, "edges")
+    out = rename_columns(df, "edges", renamed=renamed)
     for c in (PRE, POST, SYNAPSE_COUNT):
         if c not in out.columns:
-            raise ColumnError("connections", c, df.columns,
-                              "Connection tables need pre_pt_root_id, post_pt_root_id and syn_count.")
+            err = ColumnError("connections", c, df.columns,
+                              "Connection tables need pre_pt_root_id, post_pt_root_id and syn_count; map yours, "
+                              "e.g. columns={'pre': 'pre_pt_root_id', 'post': 'post_pt_root_id', "
+                              "'n': 'syn_count'}.")
+            err.parameter = "columns"
+            raise err
     avg = [c for c in out.columns if c.endswith("_avg") and c.removesuffix("_avg") in NT_NAMES]
     if avg and NT_TYPE not in out.columns:
         out[NT_TYPE] = nt_type_from_scores(out[avg].to_numpy(dtype=float), avg)
@@ -490,12 +695,12 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
     d = d[~zero]
     roots = roots[~zero]
     counts = {"table": spec.table, "rows": int(len(df)), "zero_root_rows": int(zero.sum())}
-    positions = position_columns(d.columns)
-    pos_c = spec.position if spec.position in positions else (positions[0] if positions else None)
+    positions = find_positions(d.columns)
+    pos_c = next((p for p in positions if p.name == spec.position), positions[0] if positions else None)
     skip = set(BOOKKEEPING) | {root_c}
     skip |= {c for c in d.columns if c.endswith("_supervoxel_id") or c.endswith("_root_id")}
     for p in positions:
-        skip |= {p, f"{p}_x", f"{p}_y", f"{p}_z"}
+        skip |= set(p.columns)
     if spec.pivot is not None:
         for c in (spec.pivot, spec.value):
             if c not in d.columns:

@@ -40,11 +40,16 @@ from connectome.store import write_store
 
 from ..tables import read_table
 from .format import (
+    BOOKKEEPING,
     SYNAPSE_ID,
+    Position,
     aggregate_edges,
     cell_rows,
+    choose_position,
     connection_rows,
     drop_special,
+    find_positions,
+    root_columns,
     synapse_rows,
     threshold_pairs,
 )
@@ -59,6 +64,59 @@ _PathOrFrame = str | Path | pd.DataFrame
 
 def _frame(src: _PathOrFrame, parameter: str) -> pd.DataFrame:
     return src if isinstance(src, pd.DataFrame) else read_table(src, parameter)
+
+
+def _apply_mapping(frames: dict[str, pd.DataFrame], columns: dict[str, str] | None,
+                   renamed: dict[str, dict[str, str]]) -> dict[str, pd.DataFrame]:
+    """The user's renames, applied to every table that has the column; a name no table has is refused."""
+    if not columns:
+        return frames
+    if not isinstance(columns, dict):
+        raise InputError(f"columns must be a dict mapping your column names to ours, not {type(columns).__name__}",
+                         "columns")
+    mapping = {str(k): str(v) for k, v in columns.items()}
+    for old in mapping:
+        if not any(old in df.columns for df in frames.values()):
+            from connectome.errors import ColumnError
+
+            allc = list(dict.fromkeys(c for df in frames.values() for c in map(str, df.columns)))
+            err = ColumnError(" / ".join(frames) or "the tables", old, allc, "Fix the column mapping.")
+            err.parameter = "columns"
+            raise err
+    out = {}
+    for key, df in frames.items():
+        here = {k: v for k, v in mapping.items() if k in df.columns}
+        if here:
+            renamed.setdefault(key, {}).update(here)
+            logger.info("%s: renaming columns %s", key, here)
+        out[key] = df.rename(columns=here) if here else df
+    return out
+
+
+def _synapse_position(raw: pd.DataFrame, position: str | None, preset_position: str | None,
+                      position_columns: Sequence[str] | None, position_units: str | None) -> Position:
+    """The position standing for a synapse: asked for by name or columns (refused by name when absent), else the
+    preset's (said out loud when the file spells it otherwise), else the table's own."""
+    if position is not None and position_columns is not None:
+        raise InputError("position: give the position by name (position=) or by its columns (position_columns=), "
+                         "not both", "position")
+    positions = find_positions(raw.columns)
+    if position is not None or position_columns is not None:
+        return choose_position(positions, position_columns if position_columns is not None else position,
+                               "synapses", units=position_units, columns=raw.columns,
+                               parameter="position")
+    if position_units is not None:
+        raise InputError("position_units: give it with position_columns=", "position_units")
+    if preset_position is not None:
+        try:
+            return choose_position(positions, preset_position, "synapses", columns=raw.columns)
+        except InputError:
+            pass
+    pos = choose_position(positions, None, "synapses", columns=raw.columns)
+    if preset_position is not None:
+        logger.warning("synapses: the preset's position %s is not in the file; using %s (%s, %s)", preset_position,
+                       pos.name, ", ".join(pos.columns), pos.unit)
+    return pos
 
 
 def _cell_spec(df: pd.DataFrame, preset: CavePreset | None, name: str) -> CellTableSpec:
@@ -97,6 +155,10 @@ def ingest_cave_files(
     preset: str | CavePreset | None = None,
     voxel_resolution: Sequence[float] | None = None,
     position: str | None = None,
+    position_columns: Sequence[str] | None = None,
+    position_units: str | None = None,
+    columns: dict[str, str] | None = None,
+    extra: str = "keep",
     version: str | int | None = None,
     datastack: str | None = None,
     min_synapses: int | None | str = "preset",
@@ -124,8 +186,24 @@ def ingest_cave_files(
         nm per voxel of the files' positions (default: the preset's). Required
         when positions are present and no preset says it.
     position : str, optional
-        The position standing for a synapse (default: the preset's, else
-        ``ctr_pt_position`` / ``post_pt_position``).
+        The position standing for a synapse, by name (``ctr_pt_position``,
+        ``ctr_pos`` for ``ctr_pos_{x,y,z}_vx``) or role (``ctr``). Default: the
+        preset's, else the table's ``ctr`` position, else ``post``, else the
+        first. Recognised spellings: ``*_position`` (``[x y z]``),
+        ``*_position_{x,y,z}``, ``*_pos_{x,y,z}``, ``*_{x,y,z}_vx`` (voxels) and
+        ``*_{x,y,z}_nm`` (nm). A position asked for and absent is refused.
+    position_columns : (x, y, z) column names, optional
+        The three columns of the position standing for a synapse, when their
+        names are not a recognised spelling (never with ``position``).
+    position_units : {"voxels", "nm"}, optional
+        Units of ``position_columns`` (default: what their names say).
+    columns : dict, optional
+        Your column names to ours, applied to every table that has them, e.g.
+        ``{"presyn_segid": "pre_pt_root_id"}``; a name no table has is refused.
+    extra : {"keep", "drop"}
+        Other columns of the synapse table (``spine_vol_um3``, ``cleft_vx``,
+        supervoxel ids, ...): kept on the synapse rows (default), or dropped.
+        The manifest lists them.
     version, datastack : optional
         Recorded in the manifest.
     min_synapses : int, None or "preset"
@@ -148,18 +226,30 @@ def ingest_cave_files(
         base = replace(base, min_synapses=min_synapses)
     res, res_from = ((tuple(voxel_resolution), "given") if voxel_resolution is not None
                      else _default_resolution(base, p, datastack))
-    pos = position or base.position
     summary: dict = {}
     syn = edges = None
     files: dict[str, object] = {}
+    renamed: dict[str, dict[str, str]] = {}
+    tables = {k: _frame(v, k) for k, v in (("synapses", synapses), ("connections", connections)) if v is not None}
+    cell_list = [] if cells is None else (list(cells) if isinstance(cells, (list, tuple)) else [cells])
+    cell_frames = {f"cells[{i}]": _frame(src, "cells") for i, src in enumerate(cell_list)}
+    tables = _apply_mapping({**tables, **cell_frames}, columns, renamed)
     if synapses is not None:
-        raw = _frame(synapses, "synapses")
+        raw = tables["synapses"]
         files["synapses"] = str(synapses) if not isinstance(synapses, pd.DataFrame) else "DataFrame"
         keep = [c for c in base.keep_columns if c in raw.columns]
         nt = [c for c in base.nt_columns if c in raw.columns]
-        if pos is not None and pos not in raw.columns and f"{pos}_x" not in raw.columns:
-            pos = None  # fall back to the table's own position column
-        syn = synapse_rows(raw, position=pos, voxel_resolution=res, keep=keep, nt_columns=nt)
+        root_columns(raw.columns)  # ids first: a table without them is refused for that
+        chosen = _synapse_position(raw, position, base.position if p is not None else None, position_columns,
+                                   position_units)
+        syn = synapse_rows(raw, position=chosen, voxel_resolution=res, keep=keep, nt_columns=nt, extra=extra)
+        consumed = {"id", *root_columns(raw.columns), *(c for q in find_positions(raw.columns) for c in q.columns),
+                    *chosen.columns, *keep, *nt, "neuropil", *BOOKKEEPING}
+        others = [str(c) for c in raw.columns if c not in consumed]
+        summary["synapse_position"] = chosen.describe()
+        summary["synapse_extra_columns"] = {"policy": extra, "kept" if extra == "keep" else "dropped": others}
+        if others and extra == "keep":
+            logger.info("synapses: keeping the other columns of the file on the synapse rows: %s", ", ".join(others))
         if SYNAPSE_ID in syn.columns:
             syn = syn.sort_values(SYNAPSE_ID, kind="stable")
             if syn[SYNAPSE_ID].duplicated().any():
@@ -171,7 +261,7 @@ def ingest_cave_files(
             edges = aggregate_edges(syn, nt_columns=nt)
     if connections is not None:
         files["connections"] = str(connections) if not isinstance(connections, pd.DataFrame) else "DataFrame"
-        edges = connection_rows(_frame(connections, "connections"))
+        edges = connection_rows(tables["connections"], renamed=renamed)
         e, counts = drop_special(edges, autapses=autapses, zero_root=zero_root)
         summary["connections"] = {k: v for k, v in counts.items() if k in ("autapses", "zero_root", "dropped")}
         edges = e
@@ -179,10 +269,9 @@ def ingest_cave_files(
     if edges is not None:
         edges, weak = threshold_pairs(edges, base.min_synapses)
     nodes = None
-    cell_list = [] if cells is None else (list(cells) if isinstance(cells, (list, tuple)) else [cells])
     cell_summary = []
     for i, src in enumerate(cell_list):
-        df = _frame(src, "cells")
+        df = tables[f"cells[{i}]"]
         nm = Path(src).name.split(".")[0] if not isinstance(src, pd.DataFrame) else f"cells_{i}"
         files.setdefault("cells", []).append(str(src) if not isinstance(src, pd.DataFrame) else "DataFrame")
         n, counts = cell_rows(df, _cell_spec(df, p, nm), voxel_resolution=res)
@@ -208,7 +297,7 @@ def ingest_cave_files(
         species=p.species if p else None,
         source={"kind": "cave-release", "datastack": datastack or (p.datastack if p else None),
                 "preset": p.name if p else None, "files": files, "citation": p.citation if p else "",
-                "voxel_resolution_from": res_from,
+                "voxel_resolution_from": res_from, **({"renamed_columns": renamed} if renamed else {}),
                 "ingested": utc_now()},
         version={"materialization": version} if version is not None else {},
         units={"position": "nm"}, voxel_resolution_nm=[float(v) for v in res] if res else None,
