@@ -1,0 +1,200 @@
+"""Partners, paths, influence and information-flow layers (cached per dataset version, within a time budget).
+
+Thin routes over :func:`connectome.partners`, :func:`connectome.shortest_paths` /
+:func:`connectome.paths` / :func:`connectome.count_paths`, :func:`connectome.influence` and
+:func:`connectome.flow_layers`. Root ids are strings; neuron sets are ``{"root_ids": [...]}`` or
+``{"select": {"cell_type": "AVA"}}``; results are bounded by ``limit`` (at most the server's
+``max_page_size``) and the time budget (``timeout_s``, as motif queries).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from ..cache import CacheKey
+from ..deps import DataDep, ServiceDep
+from ..errors import ApiError
+from ..pagination import check_limit
+from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..schemas import (InfluenceRequest, InfluenceResult, LayersRequest, LayersResult, NeuronSet, PartnerTable,
+                       PathsRequest, PathsResult)
+from ..service import Service
+
+router = APIRouter(prefix="/v1/datasets", tags=["pathways"], responses={
+    **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the analysis ran past its time budget "
+                                                                 "(query_timeout)"}})
+
+#: Seconds the server waits beyond an analysis's own time budget before answering 503 still_computing.
+GRACE_S = 2.0
+
+
+def _ids(c: Any, s: NeuronSet) -> np.ndarray:
+    import connectome as cx
+
+    if s.root_ids is not None:
+        return np.array([int(x) for x in s.root_ids], dtype=np.uint64)
+    return cx.ids_of(c, **(s.select or {}))
+
+
+def _records(df: Any, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns and JSON rows of a table: uint64 columns as strings, missing values as null."""
+    part = df if limit is None else df.iloc[:limit]
+    out = part.copy()
+    for col in out.columns:
+        if str(out[col].dtype) == "uint64" or col.endswith("root_id"):
+            out[col] = out[col].astype("uint64").astype(str)
+    obj = out.astype(object).where(out.notna(), None)
+    return [str(c) for c in out.columns], obj.to_dict("records")
+
+
+def _link(fn: Any, service: Service, c: Any, table: Any, source: str | None, **kw: Any) -> str:
+    from .links import build_link, state_store
+
+    got = build_link(fn, c, table, source=source, store=state_store(service), **kw)
+    return got[0] if isinstance(got, tuple) else got
+
+
+def _kind(edge_kind: str) -> str | None:
+    return None if edge_kind == "all" else edge_kind
+
+
+@router.get("/{name}/partners", response_model=PartnerTable,
+            summary="Upstream/downstream partners of neurons: synapses, fraction of input/output, labels, neuropils")
+async def partners(acc: DataDep, service: ServiceDep,
+                   ids: Annotated[list[str], Query(min_length=1, max_length=1000, description="root ids (repeat)")],
+                   direction: Literal["both", "upstream", "downstream"] = "both",
+                   min_synapses: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+                   by: Annotated[str | None, Query(max_length=128, description="group partners by this node "
+                                                                             "column")] = None,
+                   neuropil: Annotated[list[str] | None, Query(max_length=64)] = None,
+                   signed: bool = False,
+                   edge_kind: Literal["chemical", "gap_junction", "all"] = "chemical",
+                   limit: Annotated[int | None, Query(ge=1, description="rows returned (default and maximum: "
+                                                                        "max_page_size)")] = None) -> Response:
+    import connectome as cx
+    from ..schemas import _root_id
+
+    s = service.settings
+    limit = check_limit(limit, s.max_page_size) if limit is not None else s.max_page_size
+    try:
+        root_ids = sorted({_root_id(x) for x in ids}, key=int)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", f"ids: {exc}", field="ids") from None
+    b = s.query_timeout_s
+    version = await dataset_version(service, acc.name, b)
+    params = {"ids": root_ids, "direction": direction, "min_synapses": min_synapses, "by": by,
+              "neuropil": sorted(neuropil) if neuropil else None, "signed": signed, "edge_kind": edge_kind,
+              "limit": limit}
+
+    def compute() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        t = cx.partners(c, [int(x) for x in root_ids], direction=direction, min_synapses=min_synapses, by=by,
+                        neuropil=neuropil, signed=signed, edge_kind=_kind(edge_kind))
+        cols, rows = _records(t, limit)
+        return {"dataset": acc.name, "version": version, "params": params, "columns": cols, "rows": rows,
+                "total": int(len(t)), "truncated": bool(len(t) > limit)}
+
+    body, hit = await cached(service, CacheKey(acc.name, version, "partners", params), compute, b, model=PartnerTable)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+
+
+@router.post("/{name}/paths", response_model=PathsResult,
+             summary="All shortest paths, simple paths of at most k hops, or their counts, between neuron sets")
+async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Response:
+    import connectome as cx
+
+    s = service.settings
+    check_limit(req.limit, s.max_page_size)
+    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
+    version = await dataset_version(service, acc.name, b)
+    params = req.model_dump(exclude={"timeout_s"})
+
+    def compute() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        src, tgt = _ids(c, req.sources), _ids(c, req.targets)
+        kind = req.edge_kind
+        out: dict[str, Any] = {"dataset": acc.name, "version": version, "params": params}
+        if req.count:
+            n = cx.count_paths(c, src, tgt, req.max_hops if (req.max_hops or req.shortest) else 3, req.min_synapses,
+                               shortest=req.shortest, weight=req.weight, edge_kind=kind, timeout=b)
+            _, rows = _records(n)
+            return {**out, "paths": int(n.attrs["total"]), "truncated": False, "counts": rows}
+        if req.shortest:
+            p = cx.shortest_paths(c, src, tgt, req.min_synapses, req.max_hops, req.weight, edge_kind=kind,
+                                  limit=req.limit, timeout=b, signed=req.signed)
+        else:
+            if req.weight is not None:
+                raise cx.errors.InputError("weight: only shortest paths have a weighted length; set shortest: true",
+                                           "weight")
+            p = cx.paths(c, src, tgt, req.max_hops or 3, req.min_synapses, req.limit, edge_kind=kind, timeout=b,
+                         signed=req.signed)
+        cols, rows = _records(p)
+        link = _link(cx.neuroglancer.path_link, service, c, p, req.source) if (req.link and len(p)) else None
+        return {**out, "paths": int(p.attrs["paths"]), "truncated": bool(p.attrs["truncated"]), "columns": cols,
+                "rows": rows, "link": link}
+
+    body, hit = await cached(service, CacheKey(acc.name, version, "paths", params), compute, b + GRACE_S,
+                             model=PathsResult)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+
+
+@router.post("/{name}/influence", response_model=InfluenceResult,
+             summary="Multi-hop effective connectivity from input-normalised weights (Pospisil et al. 2024)")
+async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) -> Response:
+    import connectome as cx
+
+    s = service.settings
+    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
+    version = await dataset_version(service, acc.name, b)
+    params = req.model_dump(exclude={"timeout_s"})
+
+    def compute() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        src = _ids(c, req.sources)
+        if len(src) > 1000:
+            raise cx.errors.InputError(f"sources: {len(src)} neurons; at most 1000 per request", "sources")
+        tgt = _ids(c, req.targets) if req.targets is not None else None
+        t = cx.influence(c, src, tgt, hops=req.hops, normalize=req.normalize, signed=req.signed, alpha=req.alpha,
+                         top=req.top, min_synapses=req.min_synapses, edge_kind=req.edge_kind, timeout=b)
+        cap = s.max_page_size * 10
+        cols, rows = _records(t, cap)
+        meta = {k: v for k, v in t.attrs.items() if k not in ("dataset",)}
+        link = _link(cx.neuroglancer.influence_link, service, c, t, req.source) if (req.link and len(t)) else None
+        return {"dataset": acc.name, "version": version, "params": {**params, **meta}, "columns": cols, "rows": rows,
+                "total": int(len(t)), "truncated": bool(len(t) > cap), "link": link}
+
+    body, hit = await cached(service, CacheKey(acc.name, version, "influence", params), compute, b + GRACE_S,
+                             model=InfluenceResult)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+
+
+@router.post("/{name}/layers", response_model=LayersResult,
+             summary="Information-flow layers from a seeded probabilistic traversal (Schlegel et al. 2021)")
+async def layers(acc: DataDep, service: ServiceDep, req: LayersRequest) -> Response:
+    import connectome as cx
+
+    s = service.settings
+    limit = check_limit(req.limit, s.max_page_size) if req.limit is not None else s.max_page_size
+    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
+    version = await dataset_version(service, acc.name, b)
+    params = {**req.model_dump(exclude={"timeout_s"}), "limit": limit}
+
+    def compute() -> dict[str, Any]:
+        c = service.catalog.load(acc.name)[0]
+        t = cx.flow_layers(c, _ids(c, req.seeds), max_steps=req.max_steps, n_iterations=req.n_iterations,
+                           seed=req.seed, threshold=req.threshold, rule=req.rule, min_synapses=req.min_synapses,
+                           edge_kind=req.edge_kind, timeout=b)
+        reached = t[t["reached"] > 0].sort_values(["layer_mean", "root_id"], kind="stable")
+        cols, rows = _records(reached, limit)
+        link = _link(cx.neuroglancer.layers_link, service, c, t, req.source) if req.link else None
+        return {"dataset": acc.name, "version": version, "params": {**params, "notes": t.attrs.get("notes", [])},
+                "columns": cols, "rows": rows, "total": int(len(reached)), "truncated": bool(len(reached) > limit),
+                "link": link}
+
+    body, hit = await cached(service, CacheKey(acc.name, version, "layers", params), compute, b + GRACE_S,
+                             model=LayersResult)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})

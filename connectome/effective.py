@@ -1,0 +1,297 @@
+"""Effective (multi-hop) connectivity: how strongly sources influence every neuron over several hops.
+
+With ``A[j, i]`` the synapses from neuron ``i`` to neuron ``j`` (summed over neuropils; with
+``signed=True`` Σ sign × synapses, :mod:`connectome.signs`), the one-hop weights are
+
+- ``normalize="post"`` (default): ``W[j, i] = A[j, i] / input(j)``, the fraction of ``j``'s
+  input that comes from ``i`` (input-normalised, as in Pospisil et al. 2024, "The fly connectome
+  reveals a path to the effectome", Nature);
+- ``normalize="pre"``: ``W[j, i] = A[j, i] / output(i)``;
+- ``normalize=None``: ``W = A``;
+
+where ``input(j)`` and ``output(i)`` are unsigned synapse totals over the whole graph of the edge
+kind (after ``min_synapses``). The influence of source set ``S`` (indicator ``e_S``, one column per
+source) on neuron ``j`` is
+
+    influence = Σ_{h=1..k} (α W)^h e_s                      (hops=k)
+    influence = Σ_{h≥1} (α W)^h e_s = ((I − α W)^{-1} − I) e_s   (hops=None)
+
+The steady state (``hops=None``) needs ``α ρ(W) < 1``; input-normalised weights have spectral
+radius at most 1, so ``alpha`` defaults to 1 for a finite ``k`` and to 0.9 for the steady state,
+which is iterated until an increment is below ``tol`` of the sum (or ``max_iter``). Everything is a
+sparse matrix times a block of source columns: memory is nodes × block × 8 bytes, never N × N.
+Blocks of sources run as Dask tasks.
+
+Examples
+--------
+>>> import connectome as cx
+>>> c = cx.load("celegans_cook2019_herm")
+>>> t = cx.influence(c, cx.ids_of(c, name="ASHL"), hops=2, top=3)
+>>> list(t.columns)
+['source_root_id', 'target_root_id', 'influence', 'rank', 'target_name', 'target_cell_type', 'target_super_class', 'target_side', 'target_nt_type']
+>>> t["target_name"].tolist()
+['ADLL', 'AIAL', 'ADFL']
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, QueryTimeoutError, SeedError
+from .graph import Connectome
+from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
+from .schema import ROOT_ID
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["influence", "influence_matrix", "MAX_HOPS"]
+
+#: Largest finite number of hops (use ``hops=None`` for the steady state).
+MAX_HOPS = 100
+_BLOCK = 64  # sources per matrix block
+
+
+def influence_matrix(c: Connectome, *, normalize: str | None = "post", signed: bool = False, signs: Any = None,
+                     edge_kind: str | None = "chemical", min_synapses: int | None = None) -> tuple[Any, dict]:
+    """The one-hop weight matrix ``W`` (scipy CSR, rows = postsynaptic, columns = presynaptic neuron
+    indices in root-id order) and metadata (sign table, normalisation).
+
+    Examples
+    --------
+    >>> import connectome as cx, numpy as np
+    >>> w, meta = influence_matrix(cx.load("celegans_cook2019_herm"))
+    >>> bool(np.allclose(w.sum(axis=1)[np.asarray(w.sum(axis=1)) > 0], 1.0)), meta["normalize"]
+    (True, 'post')
+    """
+    import scipy.sparse as sp
+
+    if normalize not in ("post", "pre", None):
+        raise InputError(f"normalize must be 'post', 'pre' or None, not {normalize!r}", "normalize")
+    k = check_min_synapses(min_synapses)
+    g = pair_graph(c, edge_kind=edge_kind, min_synapses=k)
+    meta: dict[str, Any] = {"normalize": normalize, "signed": bool(signed), "edge_kind": edge_kind,
+                            "min_synapses": k}
+    if signed:
+        from .signs import signed_pairs
+
+        spairs = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
+        val = spairs.signed
+        meta.update(spairs.metadata())
+    else:
+        val = g.weight.astype(np.float64)
+    if normalize == "post":
+        den = g.in_total[g.dst].astype(np.float64)
+    elif normalize == "pre":
+        den = g.out_total[g.src].astype(np.float64)
+    else:
+        den = np.ones(g.m)
+    data = np.where(den > 0, val / np.where(den > 0, den, 1.0), 0.0)
+    o = g.in_order
+    w = sp.csr_array((data[o], g.src[o], g.in_indptr), shape=(g.n, g.n))
+    return w, meta
+
+
+def _propagate(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float, tol: float, max_iter: int,
+               deadline: float | None) -> tuple[np.ndarray, int, bool]:
+    """Σ_h (αW)^h e_cols for a block of sources: (n × len(cols) array, iterations, converged)."""
+    x = np.zeros((n, len(cols)))
+    x[cols, np.arange(len(cols))] = 1.0
+    acc = np.zeros_like(x)
+    steps = hops if hops is not None else max_iter
+    converged = hops is not None
+    h = 0
+    for h in range(1, steps + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = w @ x
+        with np.errstate(over="ignore", invalid="ignore"):
+            if alpha != 1.0:
+                x *= alpha
+            acc += x
+        if deadline is not None and time.time() > deadline:
+            raise QueryTimeoutError("influence: time budget exhausted")
+        if hops is None:
+            inc = float(np.abs(x).sum())
+            tot = float(np.abs(acc).sum())
+            if not np.isfinite(inc) or inc > 1e12 * max(tot, 1.0):
+                raise InputError(f"influence diverges with alpha={alpha} (α·ρ(W) ≥ 1); lower alpha or use "
+                                 "normalize='post'", "alpha")
+            if inc <= tol * max(tot, 1e-300):
+                converged = True
+                break
+    if hops is not None and not np.isfinite(acc).all():
+        raise InputError(f"influence overflows with alpha={alpha} over {hops} hops; lower alpha or use "
+                         "normalize='post'", "alpha")
+    return acc, h, converged
+
+
+def _block(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float, tol: float, max_iter: int,
+           deadline: float | None, targets: np.ndarray | None, top: int) -> tuple[pd.DataFrame, int, bool]:
+    acc, its, ok = _propagate(w, cols, n, hops, alpha, tol, max_iter, deadline)
+    if targets is not None:
+        vals = acc[targets]  # targets × sources
+        src = np.repeat(cols, len(targets)).reshape(len(cols), len(targets)).T
+        tg = np.repeat(targets[:, None], len(cols), axis=1)
+        df = pd.DataFrame({"s": src.T.ravel(), "t": tg.T.ravel(), "v": vals.T.ravel()})
+        return df, its, ok
+    k = min(top, n)
+    mag = np.abs(acc)
+    part = np.argpartition(-mag, k - 1, axis=0)[:k] if k < n else np.tile(np.arange(n)[:, None], (1, len(cols)))
+    rows = []
+    for j, s in enumerate(cols):
+        idx = part[:, j]
+        idx = idx[mag[idx, j] > 0]
+        order = np.lexsort((idx, -mag[idx, j]))
+        idx = idx[order]
+        rows.append(pd.DataFrame({"s": s, "t": idx, "v": acc[idx, j]}))
+    return pd.concat(rows, ignore_index=True), its, ok
+
+
+def influence(
+    c: Connectome,
+    sources: Any,
+    targets: Any = None,
+    hops: int | None = 3,
+    normalize: str | None = "post",
+    signed: bool = False,
+    *,
+    signs: Any = None,
+    alpha: float | None = None,
+    top: int = 100,
+    min_synapses: int | None = None,
+    edge_kind: str | None = "chemical",
+    tol: float = 1e-9,
+    max_iter: int = 10_000,
+    labels: Any = None,
+    timeout: float | None = None,
+    scheduler: Any = None,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Multi-hop influence of each source neuron on other neurons (see the module notes for the formula).
+
+    Parameters
+    ----------
+    c : Connectome
+    sources : int or sequence of int
+        Source root ids (one influence vector each).
+    targets : sequence of int, optional
+        Report these neurons for every source (zeros included); default: the ``top`` neurons with
+        the largest |influence| per source.
+    hops : int or None
+        Sum over 1..``hops`` hops (at most 100), or the steady state (``None``).
+    normalize : {"post", "pre", None}
+        Input-normalised (default), output-normalised or raw synapse counts.
+    signed : bool
+        Signed weights (Σ sign × synapses / unsigned total); ``signs`` is the transmitter table.
+    alpha : float, optional
+        Per-hop factor α (default 1 for finite hops, 0.9 for the steady state).
+    top : int
+        Targets kept per source when ``targets`` is None.
+    min_synapses : int, optional
+        Pairs below this count are dropped before normalising.
+    tol, max_iter
+        Convergence of the steady state.
+    labels : list of str, optional
+        Target node columns to add as ``target_<col>`` (default: name, types … where present).
+    timeout, scheduler, progress
+        Time budget (QueryTimeoutError), Dask scheduler for blocks of 64 sources, progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``source_root_id``, ``target_root_id``, ``influence``, ``rank`` (1 = strongest, per
+        source), target labels. ``.attrs``: formula parameters (``alpha``, ``hops``, ``normalize``,
+        sign table), ``iterations`` and ``converged`` of the steady state.
+
+    Raises
+    ------
+    SeedError
+        No source has an outgoing edge (some without: a warning, in ``.attrs["notes"]``).
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> ash, ava = cx.ids_of(c, name="ASHL"), cx.ids_of(c, name="AVAL")
+    >>> one = cx.influence(c, ash, ava, hops=1)["influence"].iloc[0]
+    >>> round(float(one), 4)  # fraction of AVAL's input from ASHL
+    0.0225
+    >>> s = cx.influence(c, ash, hops=None, signed=True, top=5)
+    >>> s.attrs["alpha"], s.attrs["converged"], s.attrs["sign_table"]
+    (0.9, True, 'CELEGANS_SIGNS')
+    """
+    started = time.time()
+    if hops is not None:
+        if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or hops <= 0:
+            raise InputError(f"hops must be a positive number of hops or None (steady state), not {hops!r}", "hops")
+        if hops > MAX_HOPS:
+            raise InputError(f"hops={int(hops)} is more than {MAX_HOPS}; use hops=None for the steady state", "hops")
+    if alpha is None:
+        alpha = 1.0 if hops is not None else 0.9
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha:
+        raise InputError(f"alpha must be a positive number, not {alpha!r}", "alpha")
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise InputError(f"top must be a positive integer, not {top!r}", "top")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
+    w, meta = influence_matrix(c, normalize=normalize, signed=signed, signs=signs, edge_kind=edge_kind,
+                               min_synapses=min_synapses)
+    g = pair_graph(c, edge_kind=edge_kind, min_synapses=check_min_synapses(min_synapses))
+    src = resolve_ids(g.ids, sources, "sources", name=c.name)
+    tgt = None if targets is None else resolve_ids(g.ids, targets, "targets", name=c.name)
+    dead = src[np.diff(g.out_indptr)[src] == 0]
+    notes: list[str] = []
+    if len(dead):
+        shown = ", ".join(str(int(x)) for x in g.ids[dead[:5]])
+        msg = (f"sources: {len(dead)} of {len(src)} source(s) have no outgoing edges (min_synapses="
+               f"{meta['min_synapses']}, edge_kind={edge_kind!r}), so their influence is zero: {shown}")
+        if len(dead) == len(src):
+            raise SeedError(msg + "; choose other sources or lower min_synapses", "sources")
+        notes.append(msg)
+        logger.warning(msg)
+    deadline = None if timeout is None else started + float(timeout)
+    blocks = [src[i:i + _BLOCK] for i in range(0, len(src), _BLOCK)]
+    try:
+        if len(blocks) == 1:
+            res = [_block(w, blocks[0], g.n, hops, float(alpha), tol, max_iter, deadline, tgt, top)]
+        else:
+            import dask
+
+            from .progress import progress_bar
+            from .scheduler import compute, get_scheduler, share
+
+            sched = get_scheduler(scheduler)
+            shared = share(w, sched)
+            with progress_bar(total=len(blocks), desc="influence", unit="block", progress=progress) as bar:
+                tasks = [dask.delayed(_block, pure=True)(shared, b, g.n, hops, float(alpha), tol, max_iter, deadline,
+                                                         tgt, top) for b in blocks]
+                res = list(compute(*tasks, scheduler=sched))
+                bar.update(len(tasks))
+    except QueryTimeoutError:
+        raise QueryTimeoutError(f"influence ran past the time budget of {timeout} s; give fewer sources or hops, "
+                                "or raise timeout") from None
+    df = pd.concat([r[0] for r in res], ignore_index=True)
+    its = max(r[1] for r in res)
+    converged = all(r[2] for r in res)
+    if not converged:
+        logger.warning("influence: the steady state did not converge in max_iter=%d iterations (tol=%g); "
+                       "lower alpha or raise max_iter", max_iter, tol)
+    s_ids = g.ids[df["s"].to_numpy(np.int64)]
+    out = pd.DataFrame({"source_root_id": s_ids, "target_root_id": g.ids[df["t"].to_numpy(np.int64)],
+                        "influence": df["v"].to_numpy(np.float64)})
+    out["rank"] = out.groupby("source_root_id", sort=False)["influence"].transform(
+        lambda v: v.abs().rank(ascending=False, method="first")).astype(np.int64)
+    out = out.sort_values(["source_root_id", "rank"], ignore_index=True)
+    cols = label_columns(c, labels)
+    if cols:
+        lut = c.node_table([ROOT_ID] + cols).set_index(ROOT_ID)
+        for col in cols:
+            out[f"target_{col}"] = lut[col].reindex(out["target_root_id"].to_numpy()).to_numpy()
+    out.attrs = {"dataset": c.name, **meta, "hops": hops, "alpha": float(alpha), "top": None if tgt is not None else top,
+                 "iterations": int(its), "converged": bool(converged), "notes": notes,
+                 "formula": "sum_{h=1..hops} (alpha W)^h e_s, W[j,i] = A[j,i] / input(j) (normalize='post')"}
+    return out

@@ -1,0 +1,205 @@
+"""Signed connectivity, influence (against dense numpy) and information-flow layers (against the
+navis TraversalModel algorithm, within Monte-Carlo error) on the larva and C. elegans."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectome as cx
+
+
+@pytest.fixture(scope="module")
+def larva(larva_store):
+    return cx.load(larva_store)
+
+
+def _dense(c: cx.Connectome, normalize: str | None, signed_w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    ids = c.node_table().root_id.to_numpy()
+    n = len(ids)
+    p = cx.pair_totals(c)
+    i = np.searchsorted(ids, p.pre_root_id.to_numpy())
+    j = np.searchsorted(ids, p.post_root_id.to_numpy())
+    a = np.zeros((n, n))
+    np.add.at(a, (j, i), p.synapse_count.to_numpy(float))
+    val = a if signed_w is None else signed_w
+    if normalize == "post":
+        tot = a.sum(axis=1, keepdims=True)
+        w = np.divide(val, tot, out=np.zeros_like(val), where=tot > 0)
+    elif normalize == "pre":
+        tot = a.sum(axis=0, keepdims=True)
+        w = np.divide(val, tot, out=np.zeros_like(val), where=tot > 0)
+    else:
+        w = val
+    return w, ids
+
+
+@pytest.mark.parametrize("normalize", ["post", "pre"])
+def test_influence_k_hops_equals_dense_numpy(larva, normalize):
+    w, ids = _dense(larva, normalize)
+    pre = np.unique(cx.pair_totals(larva).pre_root_id)
+    src = pre[[5, 100, 2000]]
+    tgt = ids[::7]
+    got = cx.influence(larva, src, tgt, hops=4, normalize=normalize, labels=[])
+    cols = np.searchsorted(ids, src)
+    x = np.zeros((len(ids), len(src)))
+    x[cols, np.arange(len(src))] = 1
+    acc = np.zeros_like(x)
+    for _ in range(4):
+        x = w @ x
+        acc += x
+    ref = pd.DataFrame(acc[np.searchsorted(ids, tgt)], index=tgt, columns=src)
+    for s, t, v in got[["source_root_id", "target_root_id", "influence"]].itertuples(index=False):
+        assert v == pytest.approx(ref.loc[t, s], rel=1e-10, abs=1e-15)
+    assert len(got) == len(src) * len(tgt)
+
+
+def test_influence_steady_state_equals_inverse(larva):
+    w, ids = _dense(larva, "post")
+    src = np.unique(cx.pair_totals(larva).pre_root_id)[[10, 20]]
+    got = cx.influence(larva, src, hops=None, alpha=0.8, top=50, labels=[], tol=1e-13)
+    n = len(ids)
+    full = np.linalg.solve(np.eye(n) - 0.8 * w, np.eye(n)[:, np.searchsorted(ids, src)]) - \
+        np.eye(n)[:, np.searchsorted(ids, src)]
+    assert got.attrs["converged"]
+    for s_i, s in enumerate(src):
+        mine = got[got.source_root_id == s]
+        ref = full[:, s_i]
+        top = np.argsort(-np.abs(ref), kind="stable")[:50]
+        assert set(mine.target_root_id) == set(ids[top])
+        np.testing.assert_allclose(mine.influence.to_numpy(), ref[np.searchsorted(ids, mine.target_root_id)],
+                                   rtol=1e-8)
+
+
+def test_signed_influence_equals_dense_on_celegans():
+    c = cx.load("celegans_cook2019_herm")
+    ids = c.node_table().root_id.to_numpy()
+    nt = c.node_table().set_index("root_id").nt_type
+    p = cx.pair_totals(c)
+    sign = p.pre_root_id.map(nt).map(cx.CELEGANS_SIGNS).fillna(0).to_numpy()
+    sw = np.zeros((len(ids), len(ids)))
+    np.add.at(sw, (np.searchsorted(ids, p.post_root_id), np.searchsorted(ids, p.pre_root_id)),
+              sign * p.synapse_count.to_numpy())
+    w, _ = _dense(c, "post", sw)
+    src = cx.ids_of(c, name=["ASHL", "AVAL"])
+    got = cx.influence(c, src, ids, hops=3, signed=True, labels=[])
+    cols = np.searchsorted(ids, src)
+    x = np.eye(len(ids))[:, cols]
+    acc = w @ x + w @ w @ x + w @ w @ w @ x
+    for s, t, v in got[["source_root_id", "target_root_id", "influence"]].itertuples(index=False):
+        assert v == pytest.approx(acc[np.searchsorted(ids, t), list(src).index(s)], abs=1e-12)
+    assert got.attrs["sign_table"] == "CELEGANS_SIGNS" and got.attrs["signs"]["GABA"] == -1
+
+
+def test_signs_errors(larva):
+    c = cx.load("celegans_cook2019_herm")
+    with pytest.raises(cx.errors.SignTableError, match=r"no sign for transmitter\(s\) 'BETAINE', 'DA', 'GLUT', 'SER'"):
+        cx.influence(c, cx.ids_of(c, name="ASHL"), signed=True, signs={"ACH": 1, "GABA": -1})
+    with pytest.raises(cx.errors.SignTableError, match="must be a finite number"):
+        cx.signed_pairs(c, signs={**cx.CELEGANS_SIGNS, "ACH": "+"})
+    with pytest.raises(cx.errors.ColumnError, match="has no transmitter"):
+        cx.influence(larva, larva.node_table().root_id[:1], signed=True)
+
+
+def test_influence_bad_input():
+    c = cx.load("celegans_cook2019_herm")
+    ash = cx.ids_of(c, name="ASHL")
+    with pytest.raises(cx.errors.InputError, match="hops must be a positive number"):
+        cx.influence(c, ash, hops=0)
+    with pytest.raises(cx.errors.InputError, match="hops=1000 is more than 100"):
+        cx.influence(c, ash, hops=1000)
+    with pytest.raises(cx.errors.InputError, match="sources: no neurons given"):
+        cx.influence(c, [])
+    sinks = cx.partners(c, cx.ids_of(c, super_class="muscle")[:50], direction="downstream")
+    silent = np.setdiff1d(cx.ids_of(c, super_class="muscle"), sinks.query_root_id.unique())
+    with pytest.raises(cx.errors.SeedError, match="2 of 2 source.s. have no outgoing edges"):
+        cx.influence(c, silent[:2])
+    partly = cx.influence(c, np.concatenate([silent[:1], ash]), hops=2)
+    assert "1 of 2 source(s) have no outgoing edges" in partly.attrs["notes"][0]
+
+
+# ---------------------------------------------------------------------- layers
+def _navis_reference(c: cx.Connectome, seeds: np.ndarray, iterations: int, max_steps: int, threshold: float,
+                     rng: np.random.Generator) -> pd.DataFrame:
+    """The algorithm of navis.models.TraversalModel.run (navis 1.12) with its default
+    random_linear_activation_function(w, max_w=threshold) on input-normalised weights."""
+    p = cx.pair_totals(c)
+    p = p[p.pre_root_id != p.post_root_id]
+    tot = p.groupby("post_root_id").synapse_count.transform("sum")
+    sources, targets = p.pre_root_id.to_numpy(), p.post_root_id.to_numpy()
+    weights = (p.synapse_count / tot).to_numpy()
+    seeds = np.unique(sources[np.isin(sources, seeds)])
+    nodes, steps = [], []
+    for _ in range(iterations):
+        enc, enc_s = seeds, np.ones(len(seeds), int)
+        ts, tt, tw = sources, targets, weights
+        for i in range(2, max_steps + 1):
+            pre = np.isin(ts, enc)
+            post = np.isin(tt[pre], enc)
+            pnp = np.where(pre)[0][~post]
+            out_t, out_w = tt[pnp], tw[pnp]
+            pp = np.where(pre)[0][post]
+            ts, tt, tw = np.delete(ts, pp), np.delete(tt, pp), np.delete(tw, pp)
+            if out_t.size == 0:
+                break
+            trav = rng.random(len(out_w)) < np.clip(out_w / threshold, 0, 1)
+            if not trav.any():
+                continue
+            new = np.unique(out_t[trav])
+            enc = np.concatenate((enc, new))
+            enc_s = np.concatenate((enc_s, np.full(len(new), i)))
+        nodes.append(enc)
+        steps.append(enc_s)
+    r = pd.DataFrame({"node": np.concatenate(nodes), "steps": np.concatenate(steps)})
+    return r.groupby("node").steps.agg(["mean", "var", "count"])
+
+
+def test_flow_layers_match_navis_traversal_model_within_monte_carlo_error(larva):
+    seeds = cx.ids_of(larva, simple_group="sensories")
+    n = 150
+    ours = cx.flow_layers(larva, seeds, max_steps=10, n_iterations=n, seed=3, rule="per_edge", labels=[])
+    ref = _navis_reference(larva, seeds, n, 10, 0.3, np.random.default_rng(4))
+    m = ours.set_index("root_id").join(ref, how="inner")
+    m = m[(m["count"] >= 30) & (m.reached >= 0.2)]
+    assert len(m) > 1500
+    var_ours = (ours.set_index("root_id").loc[m.index, [f"hist_{k}" for k in range(1, 11)]].to_numpy()
+                * (np.arange(1, 11)[None, :] - m.layer_mean.to_numpy()[:, None]) ** 2).sum(axis=1) / \
+        np.maximum(m.reached.to_numpy() * n - 1, 1)
+    se = np.sqrt(var_ours / (m.reached * n) + m["var"].fillna(0) / m["count"]) + 1e-9
+    z = (m.layer_mean - m["mean"]).abs() / se
+    # Welch z per neuron; with ~2,000 neurons a |z| above 5 would not happen by chance
+    assert float(z[se > 1e-6].max()) < 5, z.sort_values().tail()
+    assert abs(float((m.layer_mean - m["mean"]).mean())) < 0.02  # no bias overall
+
+
+def test_flow_layers_seeded_and_blocked_results_equal():
+    c = cx.load("celegans_cook2019_herm")
+    seeds = cx.ids_of(c, super_class="sensory")
+    a = cx.flow_layers(c, seeds, n_iterations=64, seed=9, labels=[])
+    for sched in ("sync", "threads"):
+        with cx.use_scheduler(sched):
+            assert a.equals(cx.flow_layers(c, seeds, n_iterations=64, seed=9, labels=[], blocks=5))
+    assert not a.equals(cx.flow_layers(c, seeds, n_iterations=64, seed=10, labels=[]))
+    assert (a.hist_1[a.root_id.isin(seeds)] == 64).all()
+    assert np.allclose(a.filter(like="hist_").sum(axis=1) / 64, a.reached)
+    # summed rule: a neuron with >= threshold of its input from the seeds is layer 2 for sure
+    w = cx.adjacency_matrix(c, seeds, c.node_table().root_id, normalize="post")
+    sure = w.columns[(w.sum(axis=0) >= 0.3).to_numpy()]
+    sure = np.setdiff1d(sure, seeds)
+    assert len(sure) > 5
+    assert (a.set_index("root_id").loc[sure, "layer_max"] == 2).all()
+
+
+def test_flow_layers_bad_input():
+    c = cx.load("celegans_cook2019_herm")
+    sinks = cx.partners(c, cx.ids_of(c, super_class="muscle")[:50], direction="downstream")
+    silent = np.setdiff1d(cx.ids_of(c, super_class="muscle"), sinks.query_root_id.unique())
+    with pytest.raises(cx.errors.SeedError, match="none of the 2 seed"):
+        cx.flow_layers(c, silent[:2])
+    with pytest.raises(cx.errors.InputError, match="rule must be"):
+        cx.flow_layers(c, cx.ids_of(c, name="ASHL"), rule="navis")
+    with pytest.raises(cx.errors.InputError, match="max_steps must be an integer between 1 and 255"):
+        cx.flow_layers(c, cx.ids_of(c, name="ASHL"), max_steps=0)
+    with pytest.raises(cx.errors.IdError, match="seeds: 1 id"):
+        cx.flow_layers(c, [3])

@@ -1,0 +1,149 @@
+"""Partners, paths, influence and layers from the command line and over HTTP (a real server on
+127.0.0.1), equal to the library, with Neuroglancer links."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+import connectome as cx
+from api.testing import ServiceProcess
+from connectome.cli import main
+
+DS = "celegans_cook2019_herm"
+
+
+@pytest.fixture(scope="module")
+def c():
+    return cx.load(DS)
+
+
+def test_cli_partners_paths_influence_layers(c, tmp_path, capsys):
+    assert main(["partners", DS, "name=AVAL", "--direction", "upstream", "--min-synapses", "5",
+                 "--out", str(tmp_path / "p.csv")]) == 0
+    p = pd.read_csv(tmp_path / "p.csv")
+    ref = cx.partners(c, cx.ids_of(c, name="AVAL"), direction="upstream", min_synapses=5)
+    assert p.partner_root_id.tolist() == ref.partner_root_id.astype("int64").tolist()
+    capsys.readouterr()
+    assert main(["paths", DS, "--sources", "name=ASHL", "--targets", "name=AS1", "--shortest", "--min-synapses",
+                 "3"]) == 0
+    out = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert out.path_id.nunique() == 9
+    assert main(["influence", DS, "--sources", "name=AVAL", "--hops", "2", "--top", "5", "--signed",
+                 "--out", str(tmp_path / "i.parquet")]) == 0
+    assert len(pd.read_parquet(tmp_path / "i.parquet")) == 5
+    assert main(["layers", DS, "--seeds", "super_class=sensory", "--iterations", "50",
+                 "--out", str(tmp_path / "l.csv")]) == 0
+    lay = pd.read_csv(tmp_path / "l.csv")
+    assert (lay[lay.super_class == "sensory"].layer_mean == 1).all()
+    assert main(["paths", DS, "--sources", "name=ASHL", "--targets", "cell_type", "--max-hops", "2"]) == 2
+    assert "neither a root id nor a selection" in capsys.readouterr().err
+    assert main(["paths", DS, "--sources", "12", "--targets", "name=AVAL", "--max-hops", "2"]) == 2
+    assert "sources: 1 id(s) not in celegans_cook2019_herm: 12" in capsys.readouterr().err
+
+
+def test_path_links(c):
+    p = cx.shortest_paths(c, cx.ids_of(c, name="ASHL"), cx.ids_of(c, name="AS1"), min_synapses=3)
+    url = cx.neuroglancer.path_link(c, p, dataset="flywire")
+    state = json.loads(unquote(url.split("#!", 1)[1]))
+    names = [layer["name"] for layer in state["layers"]]
+    assert "all paths" in names and "path 0" in names
+    segs = next(layer for layer in state["layers"] if layer["name"] == "all paths")["segments"]
+    assert set(segs) == {str(int(x)) for x in p.root_id.unique()}
+    t = cx.partners(c, cx.ids_of(c, name="AVAL"), min_synapses=10)
+    assert cx.neuroglancer.partner_link(c, t, dataset="flywire").startswith("https://")
+    i = cx.influence(c, cx.ids_of(c, name="AVAL"), hops=2, signed=True, top=20)  # ASHL: glutamate, sign 0
+    assert cx.neuroglancer.influence_link(c, i, dataset="flywire").startswith("https://")
+    lay = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=20)
+    assert cx.neuroglancer.layers_link(c, lay, dataset="flywire").startswith("https://")
+    with pytest.raises(cx.errors.InputError, match="paths: no paths to show"):
+        cx.neuroglancer.path_link(c, p.iloc[:0], dataset="flywire")
+
+
+# --------------------------------------------------------------------------- HTTP
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api-pathways")
+    sp = ServiceProcess(root / "svc", cluster="threads", env={"CONNECTOME_HOME": str(root / "home"),
+                                                             "CONNECTOME_PROGRESS": "0",
+                                                             "CONNECTOME_API_MAX_PAGE_SIZE": "500"})
+    sp.start()
+    try:
+        yield sp
+    finally:
+        sp.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    with httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token('alice')}"},
+                      timeout=120) as client:
+        yield client
+
+
+def test_http_partners_paths_influence_layers_equal_library(api, c):
+    aval = str(int(cx.ids_of(c, name="AVAL")[0]))
+    r = api.get(f"/datasets/{DS}/partners", params={"ids": [aval], "direction": "upstream", "min_synapses": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    ref = cx.partners(c, [int(aval)], direction="upstream", min_synapses=5)
+    assert [row["partner_root_id"] for row in body["rows"]] == [str(int(x)) for x in ref.partner_root_id]
+    assert body["rows"][0]["fraction"] == pytest.approx(float(ref.fraction.iloc[0]))
+    assert api.get(f"/datasets/{DS}/partners", params={"ids": [aval], "direction": "upstream",
+                                                      "min_synapses": 5}).headers["x-cache"] == "hit"
+
+    q = {"sources": {"select": {"name": "ASHL"}}, "targets": {"select": {"name": "AS1"}}, "min_synapses": 3,
+         "link": True, "source": "flywire"}
+    r = api.post(f"/datasets/{DS}/paths", json=q)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["paths"] == 9 and not body["truncated"] and body["link"].startswith("https://")
+    assert {row["root_id"] for row in body["rows"]} == {str(int(x)) for x in cx.shortest_paths(
+        c, cx.ids_of(c, name="ASHL"), cx.ids_of(c, name="AS1"), min_synapses=3).root_id}
+    r = api.post(f"/datasets/{DS}/paths", json={**q, "count": True, "link": False})
+    assert r.json()["counts"][0]["paths"] == 9
+    r = api.post(f"/datasets/{DS}/paths", json={**q, "shortest": False, "max_hops": 3, "limit": 4, "link": False})
+    assert r.json()["paths"] == 4 and r.json()["truncated"]
+
+    r = api.post(f"/datasets/{DS}/influence", json={"sources": {"select": {"name": "ASHL"}}, "hops": 2, "top": 3})
+    assert r.status_code == 200, r.text
+    ref = cx.influence(c, cx.ids_of(c, name="ASHL"), hops=2, top=3)
+    assert [row["target_root_id"] for row in r.json()["rows"]] == [str(int(x)) for x in ref.target_root_id]
+
+    r = api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"super_class": "sensory"}},
+                                                "n_iterations": 100, "seed": 2, "limit": 500})
+    assert r.status_code == 200, r.text
+    ref = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=100, seed=2)
+    got = {row["root_id"]: row["layer_mean"] for row in r.json()["rows"]}
+    want = ref[ref.reached > 0].set_index("root_id").layer_mean
+    assert all(got[str(int(k))] == pytest.approx(v) for k, v in want.items() if str(int(k)) in got)
+
+
+def test_http_bad_input_is_400_with_the_field(api):
+    def err(r, status=400):
+        assert r.status_code == status, r.text
+        return r.json()["error"]
+
+    e = err(api.get(f"/datasets/{DS}/partners", params={"ids": ["12"]}))
+    assert "not in celegans_cook2019_herm: 12" in e["message"] and e["field"] == "ids"
+    e = err(api.post(f"/datasets/{DS}/paths", json={"sources": {"root_ids": ["12"]},
+                                                    "targets": {"select": {"name": "AVAL"}}}))
+    assert e["field"] == "sources"
+    err(api.post(f"/datasets/{DS}/paths", json={"sources": {"select": {"name": "ASHL"}},
+                                                "targets": {"select": {"name": "AVAL"}}, "max_hops": 0}))
+    e = err(api.post(f"/datasets/{DS}/paths", json={"sources": {"select": {"name": "ASHL"}},
+                                                    "targets": {"select": {"name": "AVAL"}}, "shortest": False,
+                                                    "max_hops": 40}))
+    assert "more than 16" in e["message"]
+    e = err(api.post(f"/datasets/{DS}/influence", json={"sources": {"select": {"name": "ASHL"}}, "signed": True,
+                                                        "normalize": "post", "hops": 2, "top": 5,
+                                                        "targets": {"root_ids": []}}))
+    e = err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"root_ids": ["1"], "select": {"name": "x"}}}))
+    e = err(api.post(f"/datasets/{DS}/paths", json={"sources": {"select": {"name": "ASHL"}},
+                                                    "targets": {"select": {"name": "AVAL"}}, "limit": 5000}))
+    assert e["field"] == "limit"
