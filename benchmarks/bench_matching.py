@@ -1,0 +1,162 @@
+"""Matching the larva's hemispheres: cx.match against graspologic 3.4's graph_match, run for real.
+
+graspologic needs numpy < 2, so it cannot live in the project's .venv: this script makes
+``.venv-peers`` (``pip install graspologic==3.4.4``) on first use and calls it there in a
+subprocess on the *same* input — the larva's paired neurons (Winding et al. 2023; pair_id is the
+truth, as in Pedigo et al. 2023), the same weighted adjacencies (log(1 + synapses) by default),
+the same seeds (0 / 10 / 50 % of the pairs, drawn with one seed) and the same restarts.
+Accuracy = fraction of the non-seed true pairs recovered.
+
+    .venv/bin/python benchmarks/bench_matching.py                # writes benchmarks/results/matching.json
+    .venv/bin/python benchmarks/bench_matching.py --n-init 1 --weight log --fractions 0 0.1 0.5
+
+Also: the FlyWire-scale cosine top-20 (time and peak RSS of cx.similarity) with ``--flywire``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / ".venv-peers"
+GRASPOLOGIC = "graspologic==3.4.4"
+
+PEER_SCRIPT = r"""
+import json, sys, time, numpy as np, scipy.sparse as sp
+import graspologic
+from graspologic.match import graph_match
+d = np.load(sys.argv[1])
+out = []
+for frac in json.loads(sys.argv[2]):
+    k = int(frac * d["n"])
+    seeds = np.stack([d["seeds_a"][:k], d["seeds_b"][:k]], axis=1) if k else None
+    for method in ("gm", "bisected"):
+        kw = {}
+        if method == "bisected":
+            kw = dict(AB=d["ab"], BA=d["ba"])
+        t = time.perf_counter()
+        res = graph_match(d["aa"], d["bb"], partial_match=seeds, n_init=int(sys.argv[3]), max_iter=30, tol=0.01,
+                          rng=0, **kw)
+        out.append({"frac": frac, "method": method, "seconds": time.perf_counter() - t,
+                    "a": res.indices_A.tolist(), "b": res.indices_B.tolist(), "objective": float(res.score)})
+print(json.dumps({"version": graspologic.__version__, "runs": out}))
+"""
+
+
+def ensure_peers() -> Path:
+    """``.venv-peers`` with graspologic (made once; pip's own index settings)."""
+    py = PEERS / "bin" / "python"
+    if py.exists() and subprocess.run([str(py), "-c", "import graspologic"], capture_output=True).returncode == 0:
+        return py
+    print(f"making {PEERS} with {GRASPOLOGIC} (once) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", GRASPOLOGIC], check=True)
+    return py
+
+
+def larva_input(weight: str) -> tuple[dict, np.ndarray, np.ndarray]:
+    import connectome as cx
+    from connectome import matching as M
+
+    c = cx.load("drosophila_larva_winding2023")
+    n = c.node_table()
+    n = n[n.pair_id != -1]
+    n = n[n.groupby("pair_id").hemisphere.transform(lambda s: set(s) == {"L", "R"})]
+    left = np.sort(n[n.hemisphere == "L"].root_id.to_numpy())
+    pid = n.set_index("root_id").pair_id
+    right_of = pd.Series(n[n.hemisphere == "R"].root_id.to_numpy(), index=pid.loc[n[n.hemisphere == "R"].root_id])
+    right = np.sort(right_of.to_numpy())
+    adj, ids = M._adjacency(c, weight, 1, "chemical", None)
+    k = len(left)
+    blocks = {"aa": M._block(adj, ids, left, left, k), "bb": M._block(adj, ids, right, right, k),
+              "ab": M._block(adj, ids, left, right, k), "ba": M._block(adj, ids, right, left, k)}
+    truth = np.searchsorted(right, right_of.loc[pid.loc[left]].to_numpy())  # index in right of left i's pair
+    order = np.random.default_rng(0).permutation(k)  # seed draws: the first 10% / 50% of one permutation
+    return {**{x: m.toarray() for x, m in blocks.items()}, "n": k, "seeds_a": order,
+            "seeds_b": truth[order]}, left, right
+
+
+def accuracy(a_idx: np.ndarray, b_idx: np.ndarray, truth: np.ndarray, seeded: np.ndarray) -> float:
+    got = pd.Series(b_idx, index=a_idx)
+    free = np.setdiff1d(np.arange(len(truth)), seeded)
+    return float((got.reindex(free).to_numpy() == truth[free]).mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weight", default="log", choices=["log", "synapse_count", "binary"])
+    ap.add_argument("--n-init", type=int, default=1)
+    ap.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.1, 0.5])
+    ap.add_argument("--skip-peer", action="store_true", help="only cx.match")
+    ap.add_argument("--flywire", action="store_true", help="also time cosine top-20 on the FlyWire-scale graph")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "matching.json"))
+    args = ap.parse_args()
+    os.environ.setdefault("CONNECTOME_PROGRESS", "0")
+
+    import connectome as cx
+
+    data, left, right = larva_input(args.weight)
+    truth = data["seeds_b"][np.argsort(data["seeds_a"])]
+    rows = []
+    c = cx.load("drosophila_larva_winding2023")
+    for frac in args.fractions:
+        k = int(frac * data["n"])
+        seeded = data["seeds_a"][:k]
+        seeds = pd.DataFrame({"a_root_id": left[seeded], "b_root_id": right[data["seeds_b"][:k]]}) if k else None
+        for method in ("gm", "bisected"):
+            t = time.perf_counter()
+            m = cx.match(c, ids_a=left, ids_b=right, method=method, seeds=seeds, weight=args.weight,
+                         n_init=args.n_init, seed=0)
+            sec = time.perf_counter() - t
+            acc = accuracy(np.searchsorted(left, m.pairs.a_root_id), np.searchsorted(right, m.pairs.b_root_id),
+                           truth, seeded)
+            rows.append({"tool": "connectome", "method": method, "seeds": frac, "accuracy": acc, "seconds": sec,
+                         "objective": m.meta["objective"]})
+            print(rows[-1], flush=True)
+    peer_version = None
+    if not args.skip_peer:
+        py = ensure_peers()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "larva.npz"
+            np.savez(path, **data)
+            script = Path(tmp) / "peer.py"
+            script.write_text(PEER_SCRIPT)
+            res = subprocess.run([str(py), str(script), str(path), json.dumps(args.fractions), str(args.n_init)],
+                                 capture_output=True, text=True, check=True)
+        peer = json.loads(res.stdout.strip().splitlines()[-1])
+        peer_version = peer["version"]
+        for r in peer["runs"]:
+            k = int(r["frac"] * data["n"])
+            acc = accuracy(np.asarray(r["a"]), np.asarray(r["b"]), truth, data["seeds_a"][:k])
+            rows.append({"tool": f"graspologic {peer_version}", "method": r["method"], "seeds": r["frac"],
+                         "accuracy": acc, "seconds": r["seconds"], "objective": r["objective"]})
+            print(rows[-1], flush=True)
+    result = {"dataset": "drosophila_larva_winding2023 (paired neurons)", "pairs": int(data["n"]),
+              "weight": args.weight, "n_init": args.n_init, "rows": rows}
+    if args.flywire:
+        import resource
+
+        fw = cx.load("flywire_scale_synthetic")
+        t = time.perf_counter()
+        s = cx.similarity(fw, top_k=20, direction="both")
+        result["flywire_top20"] = {"seconds": time.perf_counter() - t, "rows": int(len(s)),
+                                   "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+        print(result["flywire_top20"], flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    table = pd.DataFrame(rows).pivot_table(index=["tool", "method"], columns="seeds", values="accuracy")
+    print(table.round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""``connectome similar``, ``connectome cluster`` and ``connectome match``.
+
+Examples
+--------
+>>> import argparse
+>>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
+>>> register(sub)
+>>> a = p.parse_args(["similar", "celegans_cook2019_herm", "--name", "AVAL", "--top-k", "5"])
+>>> a.top_k, a.metric
+(5, 'cosine')
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["register"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--direction", choices=["both", "input", "output"], default="both",
+                   help="compare inputs, outputs or both (default both)")
+    p.add_argument("--by", default=None, help="collapse partners to this node label (cell_type, merge_class, ...)")
+    p.add_argument("--unlabelled", choices=["drop", "pool", "keep"], default=None,
+                   help="unlabelled partners with --by (default drop, with a warning)")
+    p.add_argument("--metric", choices=["cosine", "jaccard", "vertex_normalized"], default="cosine")
+    p.add_argument("--min-synapses", type=int, default=1, help="pairs below this are not partners (default 1)")
+    p.add_argument("--edge-kind", default="chemical", choices=["chemical", "gap_junction", "all"])
+
+
+def _ids(c: Any, ids: list[str] | None, names: list[str] | None, where: list[str] | None) -> Any:
+    from .filters import ids_of
+
+    if ids:
+        return [int(x) for x in ids]
+    if names:
+        return ids_of(c, name=names)
+    if where:
+        labels = {}
+        for w in where:
+            if "=" not in w:
+                raise InputError(f"--where: expected COLUMN=VALUE, not {w!r}", "where")
+            k, v = w.split("=", 1)
+            labels.setdefault(k, []).append(v)
+        return ids_of(c, **labels)
+    return None
+
+
+def _select(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="dataset name or store path")
+    p.add_argument("--ids", nargs="+", help="root ids")
+    p.add_argument("--name", nargs="+", help="neurons by their name column")
+    p.add_argument("--where", nargs="+", metavar="COLUMN=VALUE", help="neurons by labels, e.g. cell_type=AVA")
+
+
+def _write(df: pd.DataFrame, out: str | None, index: bool = False) -> None:
+    if out is None:
+        print(df.to_csv(index=index), end="")
+        return
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=index)
+    else:
+        df.to_csv(path, index=index)
+    print(f"{len(df):,} rows -> {path}")
+
+
+def _kind(args: argparse.Namespace) -> str | None:
+    return None if args.edge_kind == "all" else args.edge_kind
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from .connectivity_similarity import similarity
+    from .registry import load
+
+    c = load(args.dataset, progress=args.progress)
+    ids = _ids(c, args.ids, args.name, args.where)
+    other = load(args.other, progress=args.progress) if args.other else None
+    s = similarity(c, ids, direction=args.direction, by=args.by, metric=args.metric, min_synapses=args.min_synapses,
+                   top_k=None if args.dense else args.top_k, other=other, edge_kind=_kind(args),
+                   unlabelled=args.unlabelled, progress=args.progress)
+    if args.dense:
+        _write(s, args.out, index=True)
+        return 0
+    if args.label:
+        lab = (other or c).node_table().set_index("root_id")[args.label]
+        s[f"similar_{args.label}"] = s["similar_root_id"].map(lab).astype("string")
+    s = s.astype({"root_id": str, "similar_root_id": str})
+    _write(s, args.out)
+    return 0
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from .clustering import cluster
+    from .registry import load
+
+    c = load(args.dataset, progress=args.progress)
+    r = cluster(c, _ids(c, args.ids, args.name, args.where), method=args.method, n_clusters=args.n_clusters,
+                threshold=args.threshold, resolution=args.resolution, top_k=args.top_k, direction=args.direction,
+                by=args.by, metric=args.metric, min_synapses=args.min_synapses, edge_kind=_kind(args),
+                unlabelled=args.unlabelled, seed=args.seed, column=args.column, plot=args.plot,
+                progress=args.progress)
+    print(f"{r.n_clusters} clusters of {r.meta['clustered']:,} neurons ({r.meta['not_clustered']:,} without partners)",
+          flush=True)
+    for col in args.compare or []:
+        print(f"adjusted Rand index against {col}: {r.adjusted_rand(c, col):.3f}")
+    _write(r.labels.astype({"root_id": str}), args.out)
+    if args.write_store:
+        r.annotate(c, overwrite=True).save(args.write_store, progress=args.progress)
+        print(f"store with node column {args.column!r} -> {args.write_store}")
+    if args.plot:
+        print(f"plot -> {args.plot}")
+    return 0
+
+
+def _cmd_match(args: argparse.Namespace) -> int:
+    from .matching import match
+    from .registry import load
+
+    a = load(args.dataset, progress=args.progress)
+    b = load(args.other, progress=args.progress) if args.other else None
+    seeds = None
+    if args.seeds:
+        seeds = pd.read_csv(args.seeds, dtype=str)
+    m = match(a, b, side=args.side if (b is None and args.side) else None, seeds=seeds, method=args.method,
+              by=args.by, direction=args.direction, metric=args.metric, weight=args.weight,
+              min_synapses=args.min_synapses, edge_kind=_kind(args), unlabelled=args.unlabelled,
+              n_init=args.n_init, seed=args.seed, progress=args.progress)
+    print(f"{m.meta['matched']:,} pairs; unmatched {len(m.unmatched_a):,} of set a, {len(m.unmatched_b):,} of set b",
+          flush=True)
+    if args.truth:
+        print("accuracy: " + json.dumps(m.accuracy(args.truth)))
+    _write(m.pairs.astype({"a_root_id": str, "b_root_id": str}), args.out)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``similar``, ``cluster`` and ``match`` to the ``connectome`` parser."""
+    s = sub.add_parser("similar", help="neurons with the most similar connectivity (cosine, Jaccard, vertex)")
+    _select(s)
+    _common(s)
+    s.add_argument("--top-k", type=int, default=10, help="neighbours per neuron (default 10)")
+    s.add_argument("--dense", action="store_true", help="the dense block of the selected neurons instead")
+    s.add_argument("--other", help="compare against the neurons of another dataset (use --by)")
+    s.add_argument("--label", help="add this node column of the similar neurons")
+    s.add_argument("--out", help="write a .csv or .parquet file")
+    s.set_defaults(func=_cmd_similar)
+
+    c = sub.add_parser("cluster", help="cluster neurons on connectivity similarity (ward, average, leiden)")
+    _select(c)
+    _common(c)
+    c.add_argument("--method", choices=["ward", "average", "leiden"], default="leiden")
+    c.add_argument("--n-clusters", type=int, default=None, help="ward/average: number of clusters")
+    c.add_argument("--threshold", type=float, default=None, help="ward/average: cut height instead")
+    c.add_argument("--resolution", type=float, default=1.0, help="leiden resolution (default 1)")
+    c.add_argument("--top-k", type=int, default=20, help="leiden: neighbours per neuron (default 20)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--column", default="cluster", help="node column name (default cluster)")
+    c.add_argument("--compare", nargs="+", metavar="COLUMN", help="print the adjusted Rand index against columns")
+    c.add_argument("--plot", help="write the dendrogram/heatmap PNG here")
+    c.add_argument("--write-store", metavar="PATH", help="write the dataset with the cluster column as a store")
+    c.add_argument("--out", help="write root_id,cluster to a .csv or .parquet file")
+    c.set_defaults(func=_cmd_cluster)
+
+    m = sub.add_parser("match", help="match neurons across hemispheres (--side) or datasets (--other)")
+    m.add_argument("dataset", help="dataset name or store path (set a, or both hemispheres)")
+    m.add_argument("--other", help="a second dataset (set b)")
+    m.add_argument("--side", default="side", help="column holding left/right when matching hemispheres")
+    m.add_argument("--method", choices=["gm", "bisected", "similarity"], default="bisected")
+    m.add_argument("--weight", choices=["log", "synapse_count", "binary"], default="log")
+    m.add_argument("--seeds", metavar="CSV", help="known pairs: a CSV with a_root_id,b_root_id")
+    m.add_argument("--n-init", type=int, default=1, help="graph matching restarts")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--truth", metavar="COLUMN", help="print the accuracy against pairs sharing this node column")
+    m.add_argument("--out", help="write the pairs to a .csv or .parquet file")
+    _common(m)
+    m.set_defaults(func=_cmd_match)
