@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Any:
     from .errors import install_handlers
     from .limits import LimitsMiddleware
     from .routers import datasets, jobs, links, meta, models, motifs, statistics
+    from .routers import pathways
     from .service import Service
 
     settings = settings or Settings.from_env()
@@ -90,8 +91,9 @@ def create_app(settings: Settings | None = None) -> Any:
                   lifespan=lifespan)
     app.state.settings = settings
     install_handlers(app)
-    for module in (meta, datasets, statistics, motifs, jobs, models, links):
+    for module in (meta, datasets, statistics, motifs, pathways, jobs, models, links):
         app.include_router(module.router)
+    app.include_router(__import__(f"{__package__}.routers.similarity", fromlist=["router"]).router)
     # the last added runs first: authentication, then the limits (which then know the caller's token)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight,
                        max_inflight_per_token=settings.max_inflight_per_token,

@@ -445,3 +445,237 @@ class Link(BaseModel):
     state_url: str | None = None
     warnings: list[str] = Field(default_factory=list, description="what the link may not show as it seems to "
                                 "(e.g. it opens only on the server's machine; a segmentation that may not match)")
+
+
+# ----------------------------------------------------------------------------- pathways
+
+
+class NeuronSet(_Strict):
+    """Neurons by root id or by node labels (exactly one of the two)."""
+
+    root_ids: list[RootId] | None = Field(None, min_length=1, max_length=10_000)
+    select: dict[Annotated[str, Field(max_length=128)], str | list[Annotated[str, Field(max_length=256)]]] | None = \
+        Field(None, max_length=8, description="node labels, e.g. {\"super_class\": \"sensory\"}")
+
+    @model_validator(mode="after")
+    def _one(self) -> NeuronSet:
+        if (self.root_ids is None) == (self.select is None):
+            raise ValueError("give exactly one of root_ids or select")
+        return self
+
+
+class PartnerTable(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]] = Field(description="one row per (query, direction, partner); root ids as strings")
+    total: int = Field(description="rows of the whole table")
+    truncated: bool = Field(description="more rows exist than limit")
+
+
+class PathsRequest(_Strict):
+    sources: NeuronSet
+    targets: NeuronSet
+    shortest: bool = Field(True, description="all shortest paths (false: simple paths of at most max_hops hops)")
+    max_hops: int | None = Field(None, ge=1, le=256, description="longest path in hops (simple paths: <= 16, "
+                                                                 "default 3)")
+    min_synapses: int = Field(1, ge=1, le=1_000_000, description="synapses each hop needs (FlyWire practice: 5)")
+    weight: Literal["inverse_synapses"] | None = Field(None, description="hop cost 1/synapses (shortest paths)")
+    edge_kind: EdgeKind | None = "chemical"
+    limit: int = Field(100, ge=1, description="paths returned (at most the server's max_page_size)")
+    count: bool = Field(False, description="return path counts per (source, target, hops) instead of paths")
+    signed: bool = Field(False, description="add each hop's signed synapses and each path's sign")
+    timeout_s: _Timeout = None
+    link: bool = Field(False, description="add a Neuroglancer link showing the paths")
+    source: ViewerSource | None = None
+
+
+class PathCount(BaseModel):
+    source_root_id: str
+    target_root_id: str
+    hops: int
+    cost: float
+    paths: int
+
+
+class PathsResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    paths: int = Field(description="paths returned (or counted)")
+    truncated: bool
+    columns: list[str] = Field(default_factory=list)
+    rows: list[dict[str, Any]] = Field(default_factory=list, description="one row per (path, hop); root ids as strings")
+    counts: list[PathCount] | None = None
+    link: str | None = None
+
+
+class InfluenceRequest(_Strict):
+    sources: NeuronSet
+    targets: NeuronSet | None = None
+    hops: int | None = Field(3, ge=1, le=100, description="sum over 1..hops hops; null: the steady state")
+    normalize: Literal["post", "pre"] | None = "post"
+    signed: bool = False
+    alpha: float | None = Field(None, gt=0, le=10, description="per-hop factor (default 1; steady state 0.9)")
+    top: int = Field(100, ge=1, le=1000, description="targets per source when targets is null")
+    min_synapses: int | None = Field(None, ge=1, le=1_000_000)
+    edge_kind: EdgeKind | None = "chemical"
+    timeout_s: _Timeout = None
+    link: bool = False
+    source: ViewerSource | None = None
+
+
+class InfluenceResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    total: int
+    truncated: bool
+    link: str | None = None
+
+
+class LayersRequest(_Strict):
+    seeds: NeuronSet
+    max_steps: int = Field(15, ge=1, le=255)
+    n_iterations: int = Field(1000, ge=1, le=100_000)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    threshold: float = Field(0.3, gt=0, le=100)
+    rule: Literal["summed", "per_edge"] = "summed"
+    min_synapses: int | None = Field(None, ge=1, le=1_000_000)
+    edge_kind: EdgeKind | None = "chemical"
+    limit: int | None = Field(None, ge=1, description="neurons returned, earliest layers first (default and "
+                                                      "maximum: the server's max_page_size)")
+    timeout_s: _Timeout = None
+    link: bool = False
+    source: ViewerSource | None = None
+
+
+class LayersResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]] = Field(description="one row per neuron reached, by mean layer; root ids as strings")
+    total: int
+    truncated: bool
+    link: str | None = None
+
+
+__all__ += ["NeuronSet", "PartnerTable", "PathsRequest", "PathCount", "PathsResult", "InfluenceRequest",
+            "InfluenceResult", "LayersRequest", "LayersResult"]
+
+
+# ----------------------------------------------------------------------------- similarity, clusters, matching
+
+SimDirection = Literal["both", "input", "output"]
+SimMetric = Literal["cosine", "jaccard", "vertex_normalized"]
+Unlabelled = Literal["drop", "pool", "keep"]
+_LabelColumn = Annotated[str | None, Field(None, min_length=1, max_length=128,
+                                           description="collapse partners to this node label (cell_type, ...)")]
+
+
+class SimilarRow(BaseModel):
+    root_id: RootId
+    rank: int
+    similar_root_id: RootId
+    similarity: float
+
+
+class SimilarResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    rows: list[SimilarRow] = Field(description="each query neuron's most similar neurons, best first")
+    warnings: list[str] = Field(default_factory=list, description="unlabelled partners dropped, empty vectors, ...")
+
+
+class ClusterRequest(_Strict):
+    neurons: NeuronSet | None = Field(None, description="neurons to cluster (default: all; ward/average: "
+                                                        "at most 20,000)")
+    method: Literal["ward", "average", "leiden"] = "leiden"
+    n_clusters: int | None = Field(None, ge=1, le=100_000, description="ward/average: number of clusters")
+    threshold: float | None = Field(None, gt=0, le=10, description="ward/average: cut height instead")
+    resolution: float = Field(1.0, gt=0, le=1000, description="leiden: higher gives more clusters")
+    top_k: int = Field(20, ge=1, le=200, description="leiden: neighbours per neuron")
+    direction: SimDirection = "both"
+    by: _LabelColumn = None
+    metric: SimMetric = "cosine"
+    min_synapses: int = Field(1, ge=1, le=1_000_000)
+    edge_kind: EdgeKind | None = "chemical"
+    unlabelled: Unlabelled | None = None
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    compare: list[Annotated[str, Field(max_length=128)]] = Field(
+        default_factory=list, max_length=8, description="node columns to score the clusters against (adjusted Rand)")
+    timeout_s: _Timeout = None
+
+
+class ClusterRow(BaseModel):
+    root_id: RootId
+    cluster: int | None = Field(description="null: the neuron has no partners under the settings")
+
+
+class ClusterResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    n_clusters: int
+    clustered: int
+    not_clustered: int
+    modularity: float | None = None
+    adjusted_rand: dict[str, float] = Field(default_factory=dict)
+    rows: list[ClusterRow]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class MatchRequest(_Strict):
+    side: str | None = Field("side", min_length=1, max_length=128,
+                             description="node column with left/right: match the hemispheres")
+    set_a: NeuronSet | None = Field(None, description="instead of side: the first node set")
+    set_b: NeuronSet | None = Field(None, description="instead of side: the second node set")
+    seeds: list[tuple[RootId, RootId]] | None = Field(None, max_length=100_000, description="known (a, b) pairs")
+    method: Literal["gm", "bisected", "similarity"] = "bisected"
+    weight: Literal["log", "synapse_count", "binary"] = "log"
+    by: _LabelColumn = None
+    direction: SimDirection = "both"
+    metric: SimMetric = "cosine"
+    min_synapses: int = Field(1, ge=1, le=1_000_000)
+    edge_kind: EdgeKind | None = "chemical"
+    unlabelled: Unlabelled | None = None
+    n_init: int = Field(1, ge=1, le=20)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    truth: str | None = Field(None, max_length=128, description="node column whose equal values are true pairs: "
+                                                                "report the accuracy")
+    timeout_s: _Timeout = None
+
+    @model_validator(mode="after")
+    def _sets(self) -> MatchRequest:
+        if (self.set_a is None) != (self.set_b is None):
+            raise ValueError("give both set_a and set_b, or neither (then side= splits the hemispheres)")
+        return self
+
+
+class MatchPair(BaseModel):
+    a_root_id: RootId
+    b_root_id: RootId
+    score: float | None = Field(description="edge agreement (graph matching) or similarity; null: no edges")
+    seed: bool
+
+
+class MatchResult(BaseModel):
+    dataset: str
+    version: str
+    params: dict[str, Any]
+    matched: int
+    unmatched_a: list[RootId]
+    unmatched_b: list[RootId]
+    objective: float | None = None
+    accuracy: dict[str, Any] | None = None
+    pairs: list[MatchPair]
+    warnings: list[str] = Field(default_factory=list)
+
+
+__all__ += ["SimilarRow", "SimilarResult", "ClusterRequest", "ClusterRow", "ClusterResult", "MatchRequest",
+            "MatchPair", "MatchResult"]

@@ -63,6 +63,23 @@ _EXPORTS = {
     "QueryLimits": "motifs",
     "MotifSignificance": "significance",
     "null_graph": "significance",
+    # similarity, clustering, matching
+    "similarity": "connectivity_similarity",
+    "connectivity_profiles": "connectivity_similarity",
+    "cluster": "clustering",
+    "match": "matching",
+    # partners, paths, signed and effective connectivity, information-flow layers
+    "partners": "partner_tables",
+    "adjacency_matrix": "partner_tables",
+    "plot_adjacency": "partner_tables",
+    "shortest_paths": "pathways",
+    "paths": "pathways",
+    "count_paths": "pathways",
+    "signed_pairs": "signs",
+    "FLY_SIGNS": "signs",
+    "CELEGANS_SIGNS": "signs",
+    "influence": "effective",
+    "flow_layers": "layers",
     # where Dask work runs
     "use_scheduler": "scheduler",
     "set_scheduler": "scheduler",
