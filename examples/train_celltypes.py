@@ -5,7 +5,8 @@
 
 Steps: load the larva (Winding et al. 2023, built from ../shared/data on first
 use) → train on the labelled neurons (70/15/15 stratified split; 'unk' stays in
-the graph but out of loss and metrics) → print test metrics, the rare classes
+the graph but out of loss and metrics) → print test metrics beside the
+majority-class baseline, the warnings about small classes, the rare classes
 and the same split scored by the flywire-gnn setup GraphSAGE → save the model
 → load it again → predict every neuron (the 'unk' ones included) → write the
 predictions as node columns of a new store.
@@ -39,7 +40,9 @@ def main(argv: list[str] | None = None) -> None:
 
     clf = gnn.train(inputs, model=args.model, seed=args.seed, epochs=args.epochs, threads=args.threads)
     test = clf.evaluate(split="test")
-    print(f"{args.model}: {test}")
+    print(f"{args.model}: {test}")                  # with the majority-class baseline beside the scores
+    for warning in clf.metrics["warnings"]:          # small classes, classes missing from the test split
+        print(f"warning: {warning}")
     rare = test.per_class[test.per_class["rare"]]
     if len(rare):
         print(f"rare classes (< 10 members) on the test split:\n{rare.to_string(index=False)}")

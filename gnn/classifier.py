@@ -79,7 +79,10 @@ class CellTypeClassifier:
     features : dict
         Feature spec, names and hash.
     metrics : dict
-        ``{"val": {...}, "test": {...}}`` scalar metrics at the end of training.
+        ``{"val": {...}, "test": {...}, "warnings": [...]}``: scalar metrics at the end of
+        training, each with the majority-class baseline (``majority_class``,
+        ``majority_accuracy``, ``majority_macro_f1``), and the training warnings (classes
+        too small to learn or score, accuracy not above the baseline; see :func:`gnn.train`).
     history : list of dict
         Loss, validation loss and macro-F1 per epoch.
     training : dict
@@ -185,37 +188,102 @@ class CellTypeClassifier:
         """
         import torch
 
+        from .sparse import invariant_checks_off
+
         g = self._inputs_for(c)
         y_known = torch.from_numpy(self._known(g, known)).to(self.device)
         x = torch.from_numpy((g.features.x - self.x_mean) / self.x_std).to(self.device)
         self.model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), invariant_checks_off():
             return torch.softmax(self.model(x, self._operators(g), y_known), dim=1).cpu().numpy()
 
     # ------------------------------------------------------------------ use
+    @property
+    def majority_class(self) -> str:
+        """The most frequent class of the training labels (what the majority-class baseline predicts).
+
+        Ties go to the class that sorts first.
+        """
+        return self.labels.classes[self._majority_code()]
+
+    def _majority_code(self) -> int:
+        return int(np.bincount(self.train_codes, minlength=self.labels.n_classes).argmax())
+
+    def _split_positions(self, g: GraphInputs, split: str) -> np.ndarray:
+        """Node positions of ``split`` in ``g`` (labelled or not)."""
+        if split in _PARTS:
+            pos = g.index_of(self.split_ids[split])
+            return pos[pos >= 0]
+        if split not in ("unseen", "new"):
+            raise InputError(f"split must be one of 'train', 'val', 'test', 'unseen', 'new', not {split!r}", "split")
+        inside = [g.index_of(self.split_ids[p]) for p in (_PARTS if split == "new" else ("train", "val"))]
+        return np.setdiff1d(np.arange(g.n_nodes), np.concatenate(inside))
+
     def evaluate(self, c: Connectome | GraphInputs | None = None, split: str = "test", *,
                  known: str = "train") -> Metrics:
-        """Metrics on the labelled nodes of a split (``"train"``, ``"val"``, ``"test"``) or ``"unseen"``.
+        """Metrics on the labelled nodes of a split, with the majority-class baseline beside them.
 
-        ``"unseen"`` means every labelled node of the store that was not a training node.
-        Unlabelled nodes never count. Without ``c``, the training graph is used.
+        Parameters
+        ----------
+        c : Connectome or GraphInputs, optional
+            The store to score on; default the training graph.
+        split : {"test", "val", "train", "new", "unseen"}
+            ``"train"``, ``"val"``, ``"test"``: the model's own parts (by root id).
+            ``"new"``: labelled nodes of the store in none of the model's parts (a
+            node the model never saw). ``"unseen"``: ``"test"`` and ``"new"`` together,
+            i.e. every labelled node used neither for training nor to pick the epoch:
+            validation nodes chose the epoch, so their scores are optimistic and they
+            are never part of ``"unseen"``. Unlabelled nodes never count.
+        known : {"train", "labels"}
+            Labels the model may read (see :meth:`probabilities`).
+
+        Returns
+        -------
+        Metrics
+            With ``majority_class`` / ``majority_accuracy`` / ``majority_macro_f1``: the
+            scores of always predicting the training labels' majority class.
+
+        Examples
+        --------
+        >>> import connectome as cx, gnn
+        >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+        >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
+        >>> m = clf.evaluate(split="test")
+        >>> m.n == len(clf.split_ids["test"]), m.majority_class == clf.majority_class
+        (True, True)
+        >>> clf.evaluate(c, split="new")  # every neuron of c is in one of the model's parts
+        Traceback (most recent call last):
+        ...
+        connectome.errors.InputError: no labelled new nodes of this model are in the store
         """
         g = self._inputs_for(c)
         if g.y is None:
             raise InputError(f"the store has no label column {self.label!r} to evaluate against", "c")
-        if split in _PARTS:
-            pos = g.index_of(self.split_ids[split])
-            pos = pos[pos >= 0]
-        elif split == "unseen":
-            pos = np.setdiff1d(np.arange(g.n_nodes), g.index_of(self.split_ids["train"]))
-        else:
-            raise InputError(f"split must be one of 'train', 'val', 'test', 'unseen', not {split!r}", "split")
+        pos = self._split_positions(g, split)
         pos = pos[g.y[pos] >= 0]
         if len(pos) == 0:
             raise InputError(f"no labelled {split} nodes of this model are in the store", "split")
         pred = self.probabilities(g, known=known).argmax(1)
         members = np.bincount(g.y[g.y >= 0], minlength=self.labels.n_classes)
-        return classification_metrics(g.y[pos], pred[pos], self.labels.classes, class_members=members)
+        return classification_metrics(g.y[pos], pred[pos], self.labels.classes, class_members=members,
+                                      majority=self._majority_code())
+
+    def labelled_counts(self, c: Connectome | GraphInputs | None = None) -> dict[str, int]:
+        """Labelled nodes of the store in each of the model's parts and outside them (``"new"``).
+
+        Examples
+        --------
+        >>> import connectome as cx, gnn
+        >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+        >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
+        >>> n = clf.labelled_counts(c)
+        >>> n["new"], n["test"] == len(clf.split_ids["test"])
+        (0, True)
+        """
+        g = self._inputs_for(c)
+        if g.y is None:
+            return dict.fromkeys((*_PARTS, "new"), 0)
+        return {p: int((g.y[self._split_positions(g, p)] >= 0).sum()) for p in (*_PARTS, "new")}
 
     def predict(self, c: Connectome | GraphInputs | None = None, *, top_k: int = 3, known: str = "train") -> pd.DataFrame:
         """Predicted cell type of every node.

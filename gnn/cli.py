@@ -55,15 +55,21 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     clf = train(c, args.label, args.model, seed=args.seed, device=args.device, threads=args.threads,
-                features=FeatureSpec(min_synapses=args.min_synapses), progress=args.progress, **options)
+                features=FeatureSpec(min_synapses=args.min_synapses), progress=args.progress,
+                min_class_size=args.min_class_size, **options)
     print(f"{clf!r}")
     print(f"  best epoch {clf.training['best_epoch']} of {clf.training['epochs_run']}, "
           f"{clf.training['seconds_per_epoch']:.3f} s/epoch on {clf.training['device']}")
     for part in ("val", "test"):
         m = clf.metrics[part]
         rare = "n/a" if m["rare_macro_f1"] is None else f"{m['rare_macro_f1']:.3f}"
-        print(f"  {part:<5} n={m['n']:<5} accuracy {m['accuracy']:.3f}  balanced accuracy "
-              f"{m['balanced_accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f}  rare-class macro-F1 {rare}")
+        print(f"  {part:<5} n={m['n']:<5} accuracy {m['accuracy']:.3f} (always {m['majority_class']!r}: "
+              f"{m['majority_accuracy']:.3f})  balanced accuracy {m['balanced_accuracy']:.3f}  "
+              f"macro-F1 {m['macro_f1']:.3f} (always {m['majority_class']!r}: {m['majority_macro_f1']:.3f})  "
+              f"rare-class macro-F1 {rare}")
+    print("  (val picked the epoch; test is the held-out score. 'always X': the majority-class baseline)")
+    for w in clf.metrics.get("warnings", []):
+        print(f"  warning: {w}")
     if args.out:
         out = clf.save(args.out)
         test = clf.evaluate(split="test")
@@ -95,9 +101,28 @@ def _predict(args: argparse.Namespace) -> int:
         c2.save(args.write_store, progress=args.progress)
         print(f"store with prediction columns written to {args.write_store}")
     if clf.label in c.label_columns:
-        m = clf.evaluate(c, split="unseen", known=args.known)
-        print(f"on labelled nodes not used for training: {m}")
+        _score(clf, c, args.known)
     return 0
+
+
+def _score(clf: Any, c: Any, known: str) -> None:
+    """Print the scores on the test split and on labelled nodes new to the model, never on validation nodes."""
+    n = clf.labelled_counts(c)
+    scored = False
+    if n["test"]:
+        print(f"test split ({n['test']} labelled nodes held out from training and from picking the epoch): "
+              f"{clf.evaluate(c, split='test', known=known)}")
+        scored = True
+    if n["new"]:
+        print(f"new nodes ({n['new']} labelled nodes in none of the model's splits): "
+              f"{clf.evaluate(c, split='new', known=known)}")
+        scored = True
+    skipped = [f"{n[p]} {name}" for p, name in (("val", "validation nodes (they picked the epoch)"),
+                                                 ("train", "training nodes")) if n[p]]
+    if skipped:
+        print(f"not scored: {' and '.join(skipped)}")
+    if not scored:
+        print("no labelled test or new nodes of this model in the store: nothing to score")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -106,7 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     t = sub.add_parser("train", help="train a GNN cell-type classifier on a dataset's label column",
                        description="Train a cell-type classifier (70/15/15 stratified split, early stopping on "
-                                   "validation macro-F1) and print validation and test metrics.")
+                                   "validation macro-F1) and print validation and test metrics beside the "
+                                   "majority-class baseline, with warnings about classes too small to learn or "
+                                   "score.")
     t.add_argument("dataset", help="dataset name or store path")
     t.add_argument("--label", required=True, help="node column with the cell types (e.g. merge_class)")
     t.add_argument("--model", default=DEFAULT_MODEL, choices=sorted(MODELS), help=f"default {DEFAULT_MODEL}")
@@ -117,6 +144,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--where", action="append", metavar="COLUMN=VALUE",
                    help="train on the subgraph of matching nodes (e.g. cell_category=neuron); repeatable")
     t.add_argument("--min-synapses", type=int, default=1, help="ignore edge rows with fewer synapses")
+    t.add_argument("--min-class-size", type=int, default=5, dest="min_class_size",
+                   help="warn about classes with fewer labelled members (default 5)")
     t.add_argument("--recipe", choices=["ours", "flywire-gnn"], default="ours",
                    help="training recipe: ours (class weights, macro-F1 early stopping) or flywire-gnn")
     t.add_argument("--epochs", type=int)
@@ -127,7 +156,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_train)
 
     p = sub.add_parser("predict", help="apply a saved cell-type classifier to a dataset",
-                       description="Predict the cell type of every node with a model saved by `connectome train`.")
+                       description="Predict the cell type of every node with a model saved by `connectome train`; "
+                                   "where the store has the label, score the test split (and labelled nodes new "
+                                   "to the model), never the validation split that picked the epoch.")
     p.add_argument("model", help="model folder written by `connectome train --out`")
     p.add_argument("dataset", help="dataset name or store path")
     p.add_argument("--out", help="predictions file (.csv or .parquet); default: print the first rows")

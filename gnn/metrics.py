@@ -6,13 +6,18 @@ conventions). The classes that count are those present in the true labels
 ``f1_score(average="macro")``): a class predicted but absent scores F1 = 0.
 Balanced accuracy is the mean recall over classes present in the true labels.
 Rare classes (fewer than ``rare_below`` labelled members in the whole dataset,
-default 10) get their own macro-F1.
+default 10) get their own macro-F1. Given the majority class of the training
+labels, the scores of always predicting it (the majority-class baseline) sit
+beside accuracy and macro-F1: an accuracy below it means the model does worse
+than a constant on this split's class mix.
 
 Examples
 --------
->>> m = classification_metrics([0, 0, 1, 2], [0, 1, 1, 2], ["a", "b", "c"])
+>>> m = classification_metrics([0, 0, 1, 2], [0, 1, 1, 2], ["a", "b", "c"], majority=0)
 >>> round(m.accuracy, 3), round(m.macro_f1, 3), round(m.balanced_accuracy, 3)
 (0.75, 0.778, 0.833)
+>>> m.majority_class, m.majority_accuracy
+('a', 0.5)
 >>> m.per_class[["label", "support", "precision", "recall"]].to_dict("records")[0]
 {'label': 'a', 'support': 2, 'precision': 1.0, 'recall': 0.5}
 """
@@ -53,6 +58,12 @@ class Metrics:
         ``confusion[i, j]`` = nodes of class ``labels[i]`` predicted as ``labels[j]``.
     labels : list of str
         Classes that count, in code order.
+    majority_class : str or None
+        The majority class of the training labels (``None`` when not given).
+    majority_accuracy, majority_macro_f1 : float or None
+        Accuracy and macro-F1 of always predicting ``majority_class`` on the same nodes
+        (the majority-class baseline; macro-F1 over the classes present in the true labels
+        and the majority class).
     """
 
     n: int
@@ -63,6 +74,9 @@ class Metrics:
     per_class: pd.DataFrame
     confusion: np.ndarray
     labels: list[str]
+    majority_class: str | None = None
+    majority_accuracy: float | None = None
+    majority_macro_f1: float | None = None
 
     def to_dict(self, per_class: bool = False) -> dict[str, Any]:
         """Scalar scores (and optionally the per-class table and confusion matrix) as plain Python.
@@ -75,15 +89,29 @@ class Metrics:
         d: dict[str, Any] = {"n": self.n, "accuracy": self.accuracy, "balanced_accuracy": self.balanced_accuracy,
                              "macro_f1": self.macro_f1, "rare_macro_f1": self.rare_macro_f1,
                              "n_classes": len(self.labels)}
+        if self.majority_class is not None:
+            d.update(majority_class=self.majority_class, majority_accuracy=self.majority_accuracy,
+                     majority_macro_f1=self.majority_macro_f1)
         if per_class:
             d["per_class"] = self.per_class.to_dict("records")
             d["confusion"] = {"labels": list(self.labels), "matrix": self.confusion.tolist()}
         return d
 
     def __str__(self) -> str:
+        """One line of scores, with the majority-class baseline when known.
+
+        Examples
+        --------
+        >>> print(classification_metrics([0, 0, 0, 1], [0, 0, 1, 1], ["a", "b"], majority=0))
+        n=4  accuracy=0.750 (majority class 'a': 0.750)  balanced_accuracy=0.833  macro_f1=0.733 (majority class: 0.429)  rare_macro_f1=0.733  classes=2
+        """
         rare = "n/a" if self.rare_macro_f1 is None else f"{self.rare_macro_f1:.3f}"
-        return (f"n={self.n}  accuracy={self.accuracy:.3f}  balanced_accuracy={self.balanced_accuracy:.3f}  "
-                f"macro_f1={self.macro_f1:.3f}  rare_macro_f1={rare}  classes={len(self.labels)}")
+        base_acc = base_f1 = ""
+        if self.majority_class is not None:
+            base_acc = f" (majority class {self.majority_class!r}: {self.majority_accuracy:.3f})"
+            base_f1 = f" (majority class: {self.majority_macro_f1:.3f})"
+        return (f"n={self.n}  accuracy={self.accuracy:.3f}{base_acc}  balanced_accuracy={self.balanced_accuracy:.3f}  "
+                f"macro_f1={self.macro_f1:.3f}{base_f1}  rare_macro_f1={rare}  classes={len(self.labels)}")
 
     def plot_confusion(self, path: str | Path, *, normalize: bool = True, title: str | None = None) -> Path:
         """Write the confusion matrix as a PNG (rows normalised to recall when ``normalize``).
@@ -124,7 +152,7 @@ class Metrics:
 
 def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
                            classes: Sequence[str], *, class_members: np.ndarray | None = None,
-                           rare_below: int = RARE_BELOW) -> Metrics:
+                           rare_below: int = RARE_BELOW, majority: int | None = None) -> Metrics:
     """Scores of predicted class codes against true ones.
 
     Parameters
@@ -138,6 +166,9 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
         classes); default: the support in ``y_true``.
     rare_below : int
         A class is rare with fewer members than this.
+    majority : int, optional
+        Code of the majority class of the training labels: adds the scores of always
+        predicting it (``majority_class``, ``majority_accuracy``, ``majority_macro_f1``).
 
     Returns
     -------
@@ -169,6 +200,15 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     n = int(len(y_true))
     true_present = np.flatnonzero(support > 0)
     rare_present = present[rare[present]]
+    base: dict[str, Any] = {}
+    if majority is not None:
+        if not 0 <= int(majority) < k:
+            from connectome.errors import InputError
+
+            raise InputError(f"majority must be a class code in 0..{k - 1}, not {majority!r}", "majority")
+        const = classification_metrics(y_true, np.full(n, int(majority)), classes, rare_below=rare_below)
+        base = {"majority_class": str(classes[int(majority)]), "majority_accuracy": const.accuracy,
+                "majority_macro_f1": const.macro_f1}
     return Metrics(
         n=n,
         accuracy=float(tp.sum() / n) if n else float("nan"),
@@ -178,4 +218,5 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
         per_class=per_class,
         confusion=full[np.ix_(present, present)],
         labels=[str(classes[i]) for i in present],
+        **base,
     )

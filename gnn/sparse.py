@@ -21,23 +21,59 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SparseAdjacency", "csr_tensor", "spmm"]
+__all__ = ["SparseAdjacency", "csr_tensor", "spmm", "invariant_checks_off"]
+
+
+@contextmanager
+def invariant_checks_off() -> Iterator[None]:
+    """torch's sparse invariant checks explicitly off (``torch.sparse.check_sparse_tensor_invariants(False)``).
+
+    From torch 2.11, building a sparse tensor while the checks are *implicitly* off
+    warns ("Sparse invariant checks are implicitly disabled"), on CUDA also inside
+    ``.to(device)`` and other internal re-constructions, and even when the factory
+    is given ``check_invariants=False`` (torch 2.11 / 2.12). ``gnn`` builds its
+    matrices from scipy CSR with sorted indices, so it opts out explicitly: around
+    every construction and device move here, and around training and prediction.
+    On exit torch restores the previous value as an explicit setting (off, unless
+    the caller had switched the checks on).
+
+    Examples
+    --------
+    >>> import torch
+    >>> with invariant_checks_off():
+    ...     torch.sparse.check_sparse_tensor_invariants.is_enabled()
+    False
+    """
+    import torch
+
+    with torch.sparse.check_sparse_tensor_invariants(enable=False):
+        yield
 
 
 def csr_tensor(mat: Any, device: Any = "cpu") -> Any:
     """A ``torch.sparse_csr_tensor`` (float32) from a scipy sparse matrix.
 
+    Invariant checks are switched off explicitly (:func:`invariant_checks_off` and
+    ``check_invariants=False``): scipy's CSR with sorted indices satisfies them.
     torch's "CSR support is in beta" warning is silenced here, and only here.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> csr_tensor(sp.csr_array(np.eye(2))).layout
+    torch.sparse_csr
     """
     import torch
 
     m = mat.tocsr()
     m.sort_indices()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), invariant_checks_off():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
         t = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int64)),
                                     torch.from_numpy(m.indices.astype(np.int64)),
@@ -106,5 +142,6 @@ class SparseAdjacency:
         return spmm(self.matrix, self.transpose, x)
 
     def to(self, device: Any) -> SparseAdjacency:
-        """The same matrix on ``device``."""
-        return SparseAdjacency(self.matrix.to(device), self.transpose.to(device))
+        """The same matrix on ``device`` (invariant checks explicitly off, as in :func:`csr_tensor`)."""
+        with invariant_checks_off():
+            return SparseAdjacency(self.matrix.to(device), self.transpose.to(device))

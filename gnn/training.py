@@ -20,9 +20,16 @@ Examples
 >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
 >>> clf = gnn.train(c, label="super_class", model="mlp", seed=0, epochs=30, progress=False)
 >>> sorted(clf.metrics)
-['test', 'val']
+['test', 'val', 'warnings']
 >>> 0.0 <= clf.metrics["test"]["macro_f1"] <= 1.0
 True
+>>> clf.metrics["test"]["majority_class"]  # the majority-class baseline sits beside every score
+'motor'
+
+Honest reporting: ``train`` logs a warning, and lists it in ``clf.metrics["warnings"]``,
+when a class has fewer than ``min_class_size`` labelled members (default 5), when a
+class has no node in the test split (the test scores say nothing about it), and when the
+test accuracy does not beat always predicting the training labels' majority class.
 """
 
 from __future__ import annotations
@@ -57,7 +64,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainConfig", "train", "cross_validate", "class_weights", "FLYWIRE_GNN_SETUP"]
+__all__ = ["TrainConfig", "train", "cross_validate", "class_weights", "class_warnings", "FLYWIRE_GNN_SETUP",
+           "MIN_CLASS_SIZE"]
+
+#: Classes with fewer labelled members than this get a warning from :func:`train`.
+MIN_CLASS_SIZE = 5
 
 #: Training options of the flywire-gnn 0.1.0 setup as we reconstruct it from its published
 #: description (2 layers, hidden 128, full batch, Adam): plain cross-entropy (no class
@@ -182,6 +193,71 @@ def _check_split(split: Split, y: np.ndarray) -> None:
         raise InputError("split: training nodes overlap validation/test nodes", "split")
 
 
+def _listing(items: list[str], limit: int = 8) -> str:
+    more = len(items) - limit
+    return ", ".join(items[:limit]) + (f", … {more} more" if more > 0 else "")
+
+
+def class_warnings(y: np.ndarray, split: Split, classes: list[str], *,
+                   min_class_size: int = MIN_CLASS_SIZE) -> list[str]:
+    """Warnings about classes too small to train on or absent from the test split.
+
+    Parameters
+    ----------
+    y : numpy.ndarray of int
+        Class codes of every node (``-1``: unlabelled).
+    split : Split
+    classes : list of str
+        Class name of each code.
+    min_class_size : int
+        Classes with fewer labelled members than this are named.
+
+    Returns
+    -------
+    list of str
+        One message per problem (empty when there is none).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([0] * 20 + [1] * 3 + [2] * 1)
+    >>> s = Split(np.r_[0:14, 20, 21, 23], np.r_[14:17], np.r_[17:20, 22])
+    >>> for w in class_warnings(y, s, ["big", "small", "single"]):
+    ...     print(w)
+    2 of 3 classes have fewer than 5 labelled members: single (1), small (3); too few to learn them from or to score them reliably
+    1 of 3 classes has no node in the test split: single; the test scores say nothing about it
+    """
+    if isinstance(min_class_size, bool) or not isinstance(min_class_size, (int, np.integer)) or min_class_size < 0:
+        raise InputError(f"min_class_size must be a non-negative integer, not {min_class_size!r}", "min_class_size")
+    k = len(classes)
+    members = np.bincount(y[y >= 0], minlength=k)
+    in_test = np.bincount(y[np.asarray(split.test, dtype=np.int64)], minlength=k)
+    out = []
+    small = [i for i in np.argsort(members, kind="stable") if members[i] < min_class_size]
+    if small:
+        n = len(small)
+        out.append(f"{n} of {k} classes {'has' if n == 1 else 'have'} fewer than {min_class_size} labelled members: "
+                   f"{_listing([f'{classes[i]} ({members[i]})' for i in small])}; too few to learn "
+                   f"{'it' if n == 1 else 'them'} from or to score {'it' if n == 1 else 'them'} reliably")
+    absent = [i for i in range(k) if in_test[i] == 0]
+    if absent:
+        n = len(absent)
+        out.append(f"{n} of {k} classes {'has' if n == 1 else 'have'} no node in the test split: "
+                   f"{_listing([classes[i] for i in absent])}; the test scores say nothing about "
+                   f"{'it' if n == 1 else 'them'}")
+    return out
+
+
+def _baseline_warning(test: dict[str, Any]) -> str | None:
+    """A warning when the test accuracy does not beat the majority-class baseline."""
+    acc, base = test.get("accuracy"), test.get("majority_accuracy")
+    if acc is None or base is None or not acc <= base:
+        return None
+    return (f"test accuracy {acc:.3f} is not above the majority-class baseline (always {test['majority_class']!r}: "
+            f"{base:.3f}); judge the model by macro-F1 ({test['macro_f1']:.3f}, baseline "
+            f"{test['majority_macro_f1']:.3f}) and balanced accuracy ({test['balanced_accuracy']:.3f})")
+
+
 def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
     std = x.std(axis=0)
@@ -190,8 +266,14 @@ def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @contextmanager
 def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
-    """Deterministic algorithms on CPU and ``threads`` torch threads while training; restored afterwards."""
+    """Deterministic algorithms on CPU and ``threads`` torch threads while training; restored afterwards.
+
+    Sparse invariant checks are explicitly off meanwhile (:func:`gnn.sparse.invariant_checks_off`), so
+    that no sparse re-construction inside torch or torch-geometric warns about implicit checks.
+    """
     import torch
+
+    from .sparse import invariant_checks_off
 
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise InputError(f"threads must be a positive integer, not {threads!r}", "threads")
@@ -202,7 +284,8 @@ def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        yield
+        with invariant_checks_off():
+            yield
     finally:
         torch.use_deterministic_algorithms(prev_det)
         torch.set_num_threads(prev_threads)
@@ -279,7 +362,8 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
           device: Any = "cpu", split: Split | None = None,
           fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
           features: FeatureSpec | dict | None = None, unlabelled: Iterable[str] = UNLABELLED,
-          threads: int | None = None, progress: bool | None = None, **options: Any) -> CellTypeClassifier:
+          threads: int | None = None, progress: bool | None = None, min_class_size: int = MIN_CLASS_SIZE,
+          **options: Any) -> CellTypeClassifier:
     """Train a cell-type classifier on the labelled nodes of ``c``.
 
     Parameters
@@ -305,6 +389,9 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
         On a shared machine, 1 avoids oversubscribing the cores.
     progress : bool, optional
         Show a progress bar over epochs.
+    min_class_size : int
+        Warn about classes with fewer labelled members than this (default 5); the
+        training itself does not change.
     **options
         :class:`TrainConfig` fields: ``hidden``, ``layers``, ``dropout``, ``lr``,
         ``weight_decay``, ``epochs``, ``patience``, ``class_weight``, ``label_keep``,
@@ -314,7 +401,17 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     Returns
     -------
     CellTypeClassifier
-        With ``.metrics`` (``"val"``, ``"test"``), ``.history`` and ``.split``.
+        With ``.metrics`` (``"val"``, ``"test"``: scores with the majority-class baseline
+        beside them; ``"warnings"``: what the scores cannot tell, also logged), ``.history``
+        and ``.split``.
+
+    Examples
+    --------
+    >>> import connectome as cx, gnn
+    >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
+    >>> clf = gnn.train(c, "cell_type", model="mlp", epochs=2, progress=False)  # mostly left/right pairs
+    >>> print(clf.metrics["warnings"][0][:60])
+    107 of 118 classes have fewer than 5 labelled members: ALA (
     """
     import torch
 
@@ -327,6 +424,9 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     y, labels = inputs.y, inputs.labels
     split = split or stratified_split(y, fractions=fractions, seed=seed)
     _check_split(split, y)
+    warned = class_warnings(y, split, labels.classes, min_class_size=min_class_size)
+    for w in warned:  # before the training, which may be long
+        logger.warning("%s/%s: %s", inputs.dataset.get("name"), labels.column, w)
     x_mean, x_std = _standardize(inputs.features.x)
     x = torch.from_numpy((inputs.features.x - x_mean) / x_std).to(dev)
     cls = model_class(cfg.model)
@@ -348,6 +448,11 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
                   "split": split.name, "split_seed": int(split.seed)},
         history=history, inputs=inputs, device=dev)
     clf.metrics = {part: clf.evaluate(split=part).to_dict() for part in ("val", "test")}
+    below = _baseline_warning(clf.metrics["test"])
+    if below:
+        logger.warning("%s/%s: %s", inputs.dataset.get("name"), labels.column, below)
+        warned.append(below)
+    clf.metrics["warnings"] = warned
     return clf
 
 
