@@ -64,6 +64,6 @@ def model_bytes(model: Any, value: Any) -> bytes:
     --------
     >>> from api.schemas import Link
     >>> model_bytes(Link, {"url": "https://example.org/#!{}"})
-    b'{"url":"https://example.org/#!{}","state_id":null,"state_url":null}'
+    b'{"url":"https://example.org/#!{}","state_id":null,"state_url":null,"warnings":[]}'
     """
     return model.model_validate(plain(value)).model_dump_json().encode()

@@ -66,7 +66,7 @@ _EXPORTS = {
     # similarity, clustering, matching
     "similarity": "connectivity_similarity",
     "connectivity_profiles": "connectivity_similarity",
-    "cluster": "clustering",
+    "cluster": "neuron_clusters",
     "match": "matching",
     # partners, paths, signed and effective connectivity, information-flow layers
     "partners": "partner_tables",

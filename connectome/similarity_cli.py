@@ -99,7 +99,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from .clustering import cluster
+    from .neuron_clusters import cluster
     from .registry import load
 
     c = load(args.dataset, progress=args.progress)

@@ -122,7 +122,9 @@ def test_query_bombs_are_refused_before_expansion(server, tokens):
         t.start()
     for t in threads:
         t.join(60)
-    assert [(s, c) for s, c, _ in statuses] == [(400, "query_too_large")] * 16, statuses
+    # each bomb is refused by its size (400) or, beyond the token's requests in flight, at once (429)
+    assert {(s, c) for s, c, _ in statuses} <= {(400, "query_too_large"), (429, "too_many_requests")}, statuses
+    assert len(statuses) == 16 and sum(s == 400 for s, _, _ in statuses) >= 8, statuses
     assert max(sec for _, _, sec in statuses) < 5
     assert proc.memory_info().rss - before < 200 * 2**20
     with _client(server, tokens["mallory"]) as c:  # the same token, an ordinary query: still served

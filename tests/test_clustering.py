@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import connectome as cx
-from connectome.clustering import adjusted_rand_index
+from connectome.neuron_clusters import adjusted_rand_index
 from connectome.errors import InputError
 
 

@@ -220,3 +220,16 @@ def test_from_edges_understands_the_names_the_cli_does(caplog):
     with pytest.raises(ColumnError, match="'wieght' not found in edges.*Fix the column mapping") as err:
         cx.from_edges(codex, columns={"wieght": "synapse_count"})
     assert err.value.parameter == "columns"
+
+
+def test_no_module_shadows_an_exported_function():
+    """`import connectome.x` sets the package attribute `x` to the module: a module named like an exported
+    function (cx.clustering, cx.similarity, ...) would replace the function once anything imports it."""
+    from pathlib import Path
+
+    import connectome
+
+    folder = Path(connectome.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py")} | {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    clashes = {name: target for name, target in connectome._EXPORTS.items() if name in modules and name != target}
+    assert not clashes, clashes
