@@ -538,6 +538,8 @@ class InfluenceResult(BaseModel):
 
 
 class LayersRequest(_Strict):
+    """A flow-layers job: :func:`connectome.flow_layers` from ``seeds`` (resolved when the job is submitted)."""
+
     seeds: NeuronSet
     max_steps: int = Field(15, ge=1, le=255)
     n_iterations: int = Field(1000, ge=1, le=100_000)
@@ -546,26 +548,26 @@ class LayersRequest(_Strict):
     rule: Literal["summed", "per_edge"] = "summed"
     min_synapses: int | None = Field(None, ge=1, le=1_000_000)
     edge_kind: EdgeKind | None = "chemical"
-    limit: int | None = Field(None, ge=1, description="neurons returned, earliest layers first (default and "
-                                                      "maximum: the server's max_page_size)")
-    timeout_s: _Timeout = None
-    link: bool = False
-    source: ViewerSource | None = None
+    signed: bool = Field(False, description="inhibitory input counts against activation (the species' sign "
+                                            "table; see connectome.flow_layers)")
 
 
-class LayersResult(BaseModel):
+class LayersPage(BaseModel):
     dataset: str
-    version: str
+    version: str = Field(description="the dataset version the job ran on")
+    job: str = Field(description="the id of the layers job")
     params: dict[str, Any]
+    notes: list[str] = Field(default_factory=list)
     columns: list[str]
-    rows: list[dict[str, Any]] = Field(description="one row per neuron reached, by mean layer; root ids as strings")
-    total: int
-    truncated: bool
+    rows: list[dict[str, Any]] = Field(description="one row per neuron reached, earliest mean layer first; root "
+                                                   "ids as strings")
+    total: int = Field(description="neurons reached")
+    next_cursor: str | None = None
     link: str | None = None
 
 
 __all__ += ["NeuronSet", "PartnerTable", "PathsRequest", "PathCount", "PathsResult", "InfluenceRequest",
-            "InfluenceResult", "LayersRequest", "LayersResult"]
+            "InfluenceResult", "LayersRequest", "LayersPage"]
 
 
 # ----------------------------------------------------------------------------- similarity, clusters, matching

@@ -2,7 +2,7 @@
 
 :func:`run_job` is the one function the service submits to Dask. It loads the
 dataset from its store path, calls the library function of the job's kind and
-returns a small JSON-friendly result; large outputs (stores, models,
+returns a small JSON-friendly result; large outputs (stores, models, layer tables,
 predictions) are written under the service's data root, which workers share
 with the server. Progress and the start of each attempt are reported as Dask
 worker events (topic :data:`EVENT_TOPIC`), or to a callback when the job runs
@@ -14,12 +14,12 @@ jobs.
 Examples
 --------
 >>> sorted(KINDS)
-['ingest', 'significance', 'train']
+['ingest', 'layers', 'significance', 'train']
 >>> reports = []
 >>> run_job({"id": "job_x", "kind": "nope", "attempt": 1, "params": {}}, reporter=reports.append)
 Traceback (most recent call last):
 ...
-connectome.errors.InputError: kind: unknown job kind 'nope'; known: ingest, significance, train
+connectome.errors.InputError: kind: unknown job kind 'nope'; known: ingest, layers, significance, train
 """
 
 from __future__ import annotations
@@ -188,8 +188,74 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
             "predictions_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+def layers_table_path(out: str | Path, job_id: str) -> Path:
+    """Where a layers job writes its table (``<out>/<job id>.layers.parquet``).
+
+    Examples
+    --------
+    >>> layers_table_path("/srv/results", "job_1").name
+    'job_1.layers.parquet'
+    """
+    return Path(out) / f"{job_id}.layers.parquet"
+
+
+def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Information-flow layers (:func:`connectome.flow_layers`); the table is written beside the result.
+
+    ``params`` hold ``seed_ids`` (root ids as strings, resolved when the job was submitted) and
+    the keyword arguments of :func:`connectome.flow_layers`. The table (every neuron of the
+    graph, as the library returns it) goes to :func:`layers_table_path`; the result records its
+    SHA-256, so a damaged table is never served.
+
+    Examples
+    --------
+    >>> import hashlib, tempfile
+    >>> import connectome as cx
+    >>> from connectome.registry import resolve
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> seeds = [str(int(x)) for x in cx.ids_of(c, name=["ASHL", "ASHR"])]
+    >>> spec = {"id": "job_doc", "kind": "layers", "dataset": c.name, "out": tempfile.mkdtemp(), "version": None,
+    ...         "store": str(resolve(c.name)), "params": {"seed_ids": seeds, "n_iterations": 20, "seed": 1}}
+    >>> r = run_job(spec, reporter=lambda m: None)
+    >>> r["neurons"] == c.n_nodes, r["params"]["seeds"], r["rows_url"]
+    (True, 2, '/v1/datasets/celegans_cook2019_herm/layers/job_doc')
+    >>> path = layers_table_path(spec["out"], "job_doc")
+    >>> hashlib.sha256(path.read_bytes()).hexdigest() == r["table_sha256"]
+    True
+    >>> run_job({**spec, "params": {"seed_ids": ["3"]}}, reporter=lambda m: None)
+    Traceback (most recent call last):
+    ...
+    connectome.errors.IdError: seeds: 1 id(s) not in celegans_cook2019_herm: 3; check the ids (cx.ids_of(c, ...)) and the dataset version: root ids change with proofreading
+    """
+    import hashlib
+
+    import numpy as np
+
+    import connectome as cx
+
+    progress(0.05, "loading dataset")
+    c = _load(spec)
+    p = dict(spec["params"])
+    ids = np.array([int(x) for x in p.pop("seed_ids")], dtype=np.uint64)
+    progress(0.1, f"{p.get('n_iterations', 1000)} traversals from {len(ids)} seed(s)")
+    with _cluster() as client:  # on a Dask worker: spread the iteration blocks over the whole cluster
+        t = cx.flow_layers(c, ids, **p, scheduler=client, progress=False)
+    progress(0.9, "writing the layers table")
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    path = _write_parquet(t, layers_table_path(out, spec["id"]))
+    progress(1.0, "done")
+    meta = {k: v for k, v in t.attrs.items() if k not in ("dataset", "notes")}
+    return {"dataset": spec["dataset"], "version": spec.get("version"), "params": plain(meta),
+            "notes": [str(x) for x in t.attrs.get("notes", [])], "neurons": len(t),
+            "reached": int((t["reached"] > 0).sum()), "columns": [str(x) for x in t.columns],
+            "table_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "rows_url": f"/v1/datasets/{spec['dataset']}/layers/{spec['id']}"}
+
+
 KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
     "ingest": _ingest,
+    "layers": _layers,
     "significance": _significance,
     "train": _train,
 }

@@ -17,6 +17,27 @@ Both redraw at every step (a neuron that was not activated may be at the next st
 ``max_steps`` or when no unvisited neuron has input from a visited one. Total input is over the
 graph used (edge kind, ``min_synapses``). The default threshold is 0.3 (30 % of a neuron's input).
 
+Signed traversals (``signed=True``): only excitatory input activates, and inhibitory input counts
+against activation. Each pair gets its signed synapses ``s`` = Σ sign × synapses over its rows
+(:func:`connectome.signed_pairs`: the transmitter → sign table ``signs``, by default the species'
+documented table, e.g. ACh +1, GABA −1, glutamate −1 in the fly; a sign of 0, as monoamines or a
+missing transmitter, makes the input neutral). The denominator stays the unsigned total input.
+
+``rule="summed"``
+    an unvisited neuron is activated with probability
+    ``clip(Σ s from visited neurons / (threshold × its total input), 0, 1)``: inhibitory synapses
+    from visited neurons subtract from the excitatory ones, and a neuron whose visited input is
+    net inhibitory (or neutral) is not activated at that step;
+``rule="per_edge"``
+    an excitatory edge (``s > 0``) from a visited neuron is traversed with probability
+    ``min(1, (s / input) / threshold)``; an inhibitory edge (``s < 0``) from a visited neuron blocks
+    the activation of its target at that step with probability ``min(1, (|s| / input) / threshold)``
+    (independently); a neuron is activated when an excitatory edge is traversed and no inhibitory
+    edge blocks: ``P = (1 − Π(1 − q_exc)) × Π(1 − q_inh)``.
+
+With ``signed=False`` (the default) every synapse counts as excitatory, as in Schlegel et al. 2021
+and navis; the result is exactly that of the unsigned model.
+
 Each iteration draws from its own random stream, derived from ``seed`` and the iteration number,
 so the result does not depend on how iterations are split into Dask tasks or on the scheduler.
 
@@ -92,6 +113,8 @@ def flow_layers(
     rule: str = "summed",
     min_synapses: int | None = None,
     edge_kind: str | None = "chemical",
+    signed: bool = False,
+    signs: Any = None,
     labels: Any = None,
     blocks: int | None = None,
     timeout: float | None = None,
@@ -118,6 +141,12 @@ def flow_layers(
         Activation rule (see the module notes).
     min_synapses, edge_kind
         The graph traversed.
+    signed : bool
+        Inhibitory input counts against activation, neutral input (sign 0) does not count (see the
+        module notes for the exact rule). Needs transmitters in the store.
+    signs : mapping, optional
+        Transmitter → sign table of a signed traversal (default: the species' documented table,
+        :data:`connectome.FLY_SIGNS` or :data:`connectome.CELEGANS_SIGNS`); only with ``signed=True``.
     labels : list of str, optional
         Node columns to add (default: name, types … where present).
     blocks, timeout, scheduler, progress
@@ -139,6 +168,12 @@ def flow_layers(
     >>> b = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=100, seed=1, labels=[], blocks=4)
     >>> a.equals(b), int(a["hist_1"].max())
     (True, 100)
+
+    Signed: GABAergic input now holds neurons back (C. elegans: ACh +1, GABA −1, glutamate 0).
+
+    >>> s = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=100, seed=1, labels=[], signed=True)
+    >>> s.attrs["sign_table"], bool(s["reached"].mean() < a["reached"].mean())
+    ('CELEGANS_SIGNS', True)
     """
     started = time.time()
     for name, val, top in (("max_steps", max_steps, 255), ("n_iterations", n_iterations, 10**8)):
@@ -154,25 +189,44 @@ def flow_layers(
         raise InputError(f"rule must be 'summed' or 'per_edge', not {rule!r}", "rule")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
         raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
+    if not isinstance(signed, (bool, np.bool_)):
+        raise InputError(f"signed must be True or False, not {signed!r}", "signed")
+    if signs is not None and not signed:
+        raise InputError("signs: a sign table only applies to a signed traversal; pass signed=True as well", "signs")
     k = check_min_synapses(min_synapses)
     g = pair_graph(c, edge_kind=edge_kind, min_synapses=k, self_loops=False)
     s = resolve_ids(g.ids, seeds, "seeds", name=c.name)
-    out_deg = np.diff(g.out_indptr)[s]
     notes: list[str] = []
+    sign_meta: dict[str, Any] = {}
+    syn = g.weight.astype(np.float64)
+    if signed:
+        from .signs import signed_pairs
+
+        spairs = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
+        syn = spairs.signed
+        sign_meta = spairs.metadata()
+        notes.extend(spairs.warnings)
+    out_deg = np.diff(g.out_indptr)[s]
+    what = "an outgoing edge"
+    if signed:  # only excitatory edges can activate
+        out_deg = np.bincount(g.src[syn > 0], minlength=g.n)[s]
+        what = "an excitatory outgoing edge (signed=True)"
     if not (out_deg > 0).any():
-        raise SeedError(f"seeds: none of the {len(s)} seed(s) has an outgoing edge (edge_kind={edge_kind!r}, "
+        raise SeedError(f"seeds: none of the {len(s)} seed(s) has {what} (edge_kind={edge_kind!r}, "
                         f"min_synapses={k}), so nothing can be traversed; choose other seeds or lower min_synapses",
                         "seeds")
     if (out_deg == 0).any():
-        msg = f"{int((out_deg == 0).sum())} of {len(s)} seeds have no outgoing edges; they stay at layer 1 and start nothing"
+        edges = "excitatory outgoing edges" if signed else "outgoing edges"
+        msg = f"{int((out_deg == 0).sum())} of {len(s)} seeds have no {edges}; they stay at layer 1 and start nothing"
         notes.append(msg)
         logger.warning(msg)
     in_total = g.in_total.astype(np.float64)
-    syn = g.weight.astype(np.float64)
     if rule == "summed":
         p_edge = syn
-    else:
+    elif not signed:
         p_edge = np.minimum(1.0, syn / (float(threshold) * in_total[g.dst]))
+    else:  # inhibitory edges as negative probabilities: the kernel reads -q as "blocks with probability q"
+        p_edge = np.sign(syn) * np.minimum(1.0, np.abs(syn) / (float(threshold) * in_total[g.dst]))
     args = (g.out_indptr, g.dst, p_edge, in_total, float(threshold), s, int(max_steps), RULES.index(rule), int(seed))
     deadline = None if timeout is None else started + float(timeout)
     if blocks is None:
@@ -220,5 +274,5 @@ def flow_layers(
             out[col] = lut[col].reindex(g.ids).to_numpy()
     out.attrs = {"dataset": c.name, "seeds": int(len(s)), "max_steps": int(max_steps), "n_iterations": int(n_iterations),
                  "seed": int(seed), "threshold": float(threshold), "rule": rule, "min_synapses": k,
-                 "edge_kind": edge_kind, "notes": notes}
+                 "edge_kind": edge_kind, "signed": bool(signed), **sign_meta, "notes": notes}
     return out

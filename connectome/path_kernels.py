@@ -242,10 +242,16 @@ def traverse(indptr, idx, p_edge, in_total, threshold, seeds, max_steps, rule, s
     is activated when one succeeds. Seeds are layer 1. Each iteration draws from its own stream
     (``seed``, iteration), so results do not depend on how iterations are split.
     ``hist[v, layer]`` counts iterations in which ``v`` was reached at ``layer`` (0: never).
+
+    Signed traversals (:func:`connectome.flow_layers` with ``signed=True``): rule 0 gets signed
+    synapses in ``p_edge`` (inhibitory input lowers the sum; a probability ≤ 0 never activates);
+    rule 1 gets ``-q`` for an inhibitory edge, which blocks the activation at that step with
+    probability ``q``. Unsigned inputs take exactly the arithmetic of before.
     """
     n = len(in_total)
     layer = np.zeros(n, np.int64)
     acc = np.zeros(n, np.float64)
+    inh = np.zeros(n, np.float64)  # rule 1, signed: log of the probability that no inhibitory edge blocks
     cand = np.zeros(n, np.int64)
     incand = np.zeros(n, np.bool_)
     new = np.zeros(n, np.int64)
@@ -254,6 +260,7 @@ def traverse(indptr, idx, p_edge, in_total, threshold, seeds, max_steps, rule, s
         np.random.seed(np.int64(_mix(np.uint64(seed), np.uint64(it)) >> np.uint64(33)))
         layer[:] = 0
         acc[:] = 0.0
+        inh[:] = 0.0
         incand[:] = False
         n_new = 0
         for i in range(len(seeds)):
@@ -274,7 +281,10 @@ def traverse(indptr, idx, p_edge, in_total, threshold, seeds, max_steps, rule, s
                         acc[v] += p_edge[p]
                     else:
                         q = p_edge[p]
-                        acc[v] += np.log1p(-q) if q < 1.0 else -np.inf
+                        if q < 0.0:
+                            inh[v] += np.log1p(q) if q > -1.0 else -np.inf
+                        else:
+                            acc[v] += np.log1p(-q) if q < 1.0 else -np.inf
                     if not incand[v]:
                         incand[v] = True
                         cand[n_cand] = v
@@ -289,6 +299,8 @@ def traverse(indptr, idx, p_edge, in_total, threshold, seeds, max_steps, rule, s
                     prob = acc[v] / (threshold * in_total[v])
                 else:
                     prob = 1.0 - np.exp(acc[v])
+                    if inh[v] != 0.0:
+                        prob *= np.exp(inh[v])
                 if np.random.random() < prob:
                     nxt[n_next] = v
                     n_next += 1

@@ -160,7 +160,7 @@ def _cmd_layers(args: argparse.Namespace) -> int:
     seeds = select_ids(c, args.seeds, "--seeds")
     t = flow_layers(c, seeds, max_steps=args.max_steps, n_iterations=args.iterations, seed=args.seed,
                     threshold=args.threshold, rule=args.rule, min_synapses=args.min_synapses, edge_kind=_kind(args),
-                    timeout=args.timeout, progress=args.progress)
+                    timeout=args.timeout, progress=args.progress, signed=args.signed)
     _write(t, args.out, "neurons")
     from .neuroglancer.paths import layers_link
 
@@ -227,6 +227,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--threshold", type=float, default=0.3)
     s.add_argument("--rule", choices=["summed", "per_edge"], default="summed")
     s.add_argument("--min-synapses", type=int, default=None)
+    s.add_argument("--signed", action="store_true", help="inhibitory input counts against activation (transmitters)")
     s.add_argument("--timeout", type=float, default=None)
     s.set_defaults(func=_cmd_layers)
 

@@ -1,5 +1,6 @@
 """Load on the real server (uvicorn on 127.0.0.1, loopback only, bounded in count and time):
-50 concurrent clients on cached endpoints get answers with zero errors (p50/p99 reported);
+50 concurrent clients on cached endpoints (summaries, censuses, motif counts, the partner table)
+get answers with zero errors (p50/p99 reported);
 a server with a small in-flight bound sheds the excess with 503 + Retry-After and stays up.
 Speed itself is measured in benchmarks/bench_api.py, not asserted here.
 """
@@ -15,6 +16,8 @@ pytestmark = [pytest.mark.slow]
 
 DS = "celegans_cook2019_herm"
 FFL = "A -> B [weight >= 3]\nB -> C [weight >= 3]\nA -> C [weight >= 3]"
+AVA = ("731397032572649", "1526757977875442")  # AVAL, AVAR
+PARTNERS = f"/v1/datasets/{DS}/partners?ids={AVA[0]}&ids={AVA[1]}&direction=both&by=cell_type&min_synapses=2"
 CACHED = [
     ("GET", f"/v1/datasets/{DS}/triad-census", None),
     ("GET", f"/v1/datasets/{DS}/summary", None),
@@ -22,6 +25,7 @@ CACHED = [
     ("POST", f"/v1/datasets/{DS}/motifs/count", {"query": FFL}),
     ("GET", f"/v1/datasets/{DS}/dyad-census", None),
     ("GET", f"/v1/datasets/{DS}/statistics", None),
+    ("GET", PARTNERS, None),  # a new read route: cached per dataset version like the others
 ]
 
 
@@ -31,6 +35,7 @@ def _warm(sp: ServiceProcess, token: str) -> None:
             r = c.request(method, path, json=body)
             assert r.status_code == 200, r.text
             assert c.request(method, path, json=body).headers["x-cache"] == "hit"
+        assert c.get(PARTNERS).json()["total"] > 0  # the ids are AVA's: a real table, not an empty one
 
 
 def test_fifty_clients_on_cached_endpoints_see_no_errors(tmp_path):

@@ -203,3 +203,72 @@ def test_flow_layers_bad_input():
         cx.flow_layers(c, cx.ids_of(c, name="ASHL"), max_steps=0)
     with pytest.raises(cx.errors.IdError, match="seeds: 1 id"):
         cx.flow_layers(c, [3])
+
+
+# ---------------------------------------------------------------------- signed layers
+def _tiny_signed() -> cx.Connectome:
+    """Seeds A (ACh), I (GABA), M (serotonin, sign 0). X gets A and I equally; Y only A; Z only M;
+    W gets A (10), I (2) and an unreachable K (8)."""
+    ids = {"A": 1, "I": 2, "M": 3, "X": 4, "Y": 5, "Z": 6, "W": 7, "K": 8}
+    nt = {"A": "ACH", "I": "GABA", "M": "SER", "K": "ACH", "X": "ACH", "Y": "ACH", "Z": "ACH", "W": "ACH"}
+    rows = [("A", "X", 10), ("I", "X", 10), ("A", "Y", 10), ("M", "Z", 10), ("A", "W", 10), ("I", "W", 2),
+            ("K", "W", 8)]
+    edges = pd.DataFrame({"pre_root_id": [ids[a] for a, _, _ in rows], "post_root_id": [ids[b] for _, b, _ in rows],
+                          "synapse_count": [n for _, _, n in rows]})
+    nodes = pd.DataFrame({"root_id": list(ids.values()), "name": list(ids), "nt_type": [nt[k] for k in ids]})
+    return cx.from_edges(edges, nodes, name="tiny_signed", manifest={"species": "Drosophila melanogaster"})
+
+
+def test_signed_flow_layers_on_a_tiny_graph():
+    c = _tiny_signed()
+    seeds = [1, 2, 3]
+    n = 3000
+    for rule in ("summed", "per_edge"):
+        plain = cx.flow_layers(c, seeds, n_iterations=n, seed=7, rule=rule, labels=["name"]).set_index("name")
+        signed = cx.flow_layers(c, seeds, n_iterations=n, seed=7, rule=rule, labels=["name"], signed=True)
+        assert signed.attrs["signed"] and signed.attrs["sign_table"] == "FLY_SIGNS"
+        signed = signed.set_index("name")
+        # unsigned: every input excites; X, Y, Z get >= threshold of their input from the seeds
+        assert (plain.loc[["X", "Y", "Z"], "hist_2"] == n).all()
+        # signed: X's excitation is cancelled by as much inhibition, Z's serotonin input is neutral
+        assert (signed.loc[["X", "Z"], "reached"] == 0).all()
+        assert signed.loc["Y", "hist_2"] == n and (signed.loc[["A", "I", "M"], "hist_1"] == n).all()
+        assert signed.loc["K", "reached"] == 0
+    # W: summed drive 10 - 2 = 8 >= 0.3 x 20, activated at once; per edge, I blocks with q = (2/20)/0.3 = 1/3
+    summed = cx.flow_layers(c, seeds, n_iterations=n, seed=7, labels=["name"], signed=True).set_index("name")
+    assert summed.loc["W", "hist_2"] == n
+    per_edge = cx.flow_layers(c, seeds, n_iterations=n, seed=7, rule="per_edge", labels=["name"], signed=True)
+    w = per_edge.set_index("name").loc["W"]
+    assert w["reached"] == 1.0  # redrawn at every step until it is activated
+    p2 = w["hist_2"] / n  # activated at step 2 with probability 2/3
+    assert abs(p2 - 2 / 3) < 5 * np.sqrt(2 / 9 / n)
+    assert abs(w["hist_3"] / n - 2 / 9) < 5 * np.sqrt(2 / 9 * 7 / 9 / n)
+
+
+def test_signed_flow_layers_with_all_positive_signs_equal_unsigned():
+    c = _tiny_signed()
+    for rule in ("summed", "per_edge"):
+        a = cx.flow_layers(c, [1, 2, 3], n_iterations=200, seed=3, rule=rule, labels=[])
+        b = cx.flow_layers(c, [1, 2, 3], n_iterations=200, seed=3, rule=rule, labels=[], signed=True,
+                           signs={"ACH": 1, "GABA": 1, "SER": 1})
+        assert a.equals(b)
+        assert not a.equals(cx.flow_layers(c, [1, 2, 3], n_iterations=200, seed=3, rule=rule, labels=[],
+                                           signed=True))
+
+
+def test_signed_flow_layers_bad_input():
+    c = _tiny_signed()
+    with pytest.raises(cx.errors.InputError, match="signs: a sign table only applies") as e:
+        cx.flow_layers(c, [1], signs=cx.FLY_SIGNS)
+    assert e.value.parameter == "signs"
+    with pytest.raises(cx.errors.SeedError, match="no.*excitatory outgoing edge|has an excitatory outgoing edge"):
+        cx.flow_layers(c, [2, 3], signed=True)  # GABA and serotonin seeds: nothing can be activated
+    assert cx.flow_layers(c, [2, 3], n_iterations=5).loc[lambda t: t.root_id == 4, "reached"].item() == 1
+    with pytest.raises(cx.errors.SignTableError, match="no sign for transmitter"):
+        cx.flow_layers(c, [1], signed=True, signs={"ACH": 1})
+    with pytest.raises(cx.errors.InputError, match="signed must be True or False"):
+        cx.flow_layers(c, [1], signed="yes")
+    bare = cx.from_edges(pd.DataFrame({"pre_root_id": [1], "post_root_id": [2], "synapse_count": [5]}), name="bare",
+                         manifest={"species": "Drosophila melanogaster"})
+    with pytest.raises(cx.errors.ColumnError, match="no transmitter"):
+        cx.flow_layers(bare, [1], signed=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import unquote
 
 import httpx
@@ -115,13 +116,94 @@ def test_http_partners_paths_influence_layers_equal_library(api, c):
     ref = cx.influence(c, cx.ids_of(c, name="ASHL"), hops=2, top=3)
     assert [row["target_root_id"] for row in r.json()["rows"]] == [str(int(x)) for x in ref.target_root_id]
 
-    r = api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"super_class": "sensory"}},
-                                                "n_iterations": 100, "seed": 2, "limit": 500})
-    assert r.status_code == 200, r.text
+
+
+def _wait(api, job_id: str, timeout: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        j = api.get(f"/jobs/{job_id}").json()
+        if j["state"] in ("succeeded", "failed", "cancelled"):
+            return j
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {j['state']} after {timeout} s")
+
+
+def test_http_layers_is_a_job_equal_to_the_library(api, server, c):
+    q = {"seeds": {"select": {"super_class": "sensory"}}, "n_iterations": 100, "seed": 2}
+    r = api.post(f"/datasets/{DS}/layers", json=q)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["kind"] == "layers" and r.headers["location"] == f"/v1/jobs/{job['id']}"
+    done = _wait(api, job["id"])
+    assert done["state"] == "succeeded", done
+    result = api.get(f"/jobs/{job['id']}/result").json()
     ref = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=100, seed=2)
-    got = {row["root_id"]: row["layer_mean"] for row in r.json()["rows"]}
-    want = ref[ref.reached > 0].set_index("root_id").layer_mean
-    assert all(got[str(int(k))] == pytest.approx(v) for k, v in want.items() if str(int(k)) in got)
+    assert result["neurons"] == len(ref) and result["reached"] == int((ref.reached > 0).sum())
+    assert result["rows_url"] == f"/v1/datasets/{DS}/layers/{job['id']}"
+    # the same request on the same dataset version: the finished job (200), nothing new is queued
+    again = api.post(f"/datasets/{DS}/layers", json=q)
+    assert again.status_code == 200 and again.json()["id"] == job["id"]
+    assert job["id"] in [j["id"] for j in api.get("/jobs", params={"kind": "layers"}).json()["jobs"]]
+
+    rows, cursor = [], None
+    while True:  # paged read of the whole table, earliest layer first
+        page = api.get(result["rows_url"][3:], params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        assert page.status_code == 200, page.text
+        body = page.json()
+        rows += body["rows"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert body["total"] == len(rows) == result["reached"] and body["version"] == done["params"]["version"]
+    want = ref[ref.reached > 0].sort_values(["layer_mean", "root_id"], kind="stable")
+    assert [row["root_id"] for row in rows] == [str(int(x)) for x in want.root_id]
+    assert [row["layer_mean"] for row in rows] == want.layer_mean.tolist()  # bitwise: the same seeded traversal
+    assert [row["hist_1"] for row in rows] == want.hist_1.tolist()
+    linked = api.get(result["rows_url"][3:], params={"limit": 5, "link": True, "source": "flywire"}).json()
+    assert linked["link"].startswith("https://") and len(linked["rows"]) == 5
+
+    # signed traversal: a different job, the library's signed result
+    rs = api.post(f"/datasets/{DS}/layers", json={**q, "signed": True})
+    assert rs.status_code == 202, rs.text
+    assert _wait(api, rs.json()["id"])["state"] == "succeeded"
+    page = api.get(f"/datasets/{DS}/layers/{rs.json()['id']}", params={"limit": 500}).json()
+    sref = cx.flow_layers(c, cx.ids_of(c, super_class="sensory"), n_iterations=100, seed=2, signed=True)
+    sref = sref[sref.reached > 0].sort_values(["layer_mean", "root_id"], kind="stable")
+    assert [row["layer_mean"] for row in page["rows"]] == sref.layer_mean.tolist()[:500]
+    assert page["params"]["signed"] is True and page["params"]["sign_table"] == "CELEGANS_SIGNS"
+
+    # a damaged table is never served: 410 with the reason, never a 500
+    path = server.data_root / "results" / f"{job['id']}.layers.parquet"
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    try:
+        r = api.get(f"/datasets/{DS}/layers/{job['id']}", params={"limit": 7})
+        assert r.status_code == 410 and r.json()["error"]["code"] == "layers_corrupt", r.text
+    finally:
+        path.write_bytes(raw)
+
+
+def test_http_layers_job_refusals(api, server):
+    def err(r, status=400):
+        assert r.status_code == status, r.text
+        return r.json()["error"]
+
+    before = len(api.get("/jobs", params={"kind": "layers", "limit": 500}).json()["jobs"])
+    e = err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"root_ids": ["12"]}}))
+    assert e["field"] == "seeds" and "not in celegans_cook2019_herm: 12" in e["message"]
+    e = err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "no-such-neuron"}}}))
+    assert e["field"] == "name" and "no node has name='no-such-neuron'" in e["message"]
+    err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "ASHL"}}, "n_iterations": 10**6}))
+    assert len(api.get("/jobs", params={"kind": "layers", "limit": 500}).json()["jobs"]) == before  # nothing queued
+    e = err(api.get(f"/datasets/{DS}/layers/job_{'0' * 32}"), 404)
+    assert e["field"] == "job_id"
+    # another user's job is not readable
+    mine = api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "ASHL"}}, "n_iterations": 5})
+    assert mine.status_code in (200, 202), mine.text
+    _wait(api, mine.json()["id"])
+    with httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token('bob')}"},
+                      timeout=60) as bob:
+        assert err(bob.get(f"/datasets/{DS}/layers/{mine.json()['id']}"), 403)["field"] == "job_id"
 
 
 def test_http_bad_input_is_400_with_the_field(api):

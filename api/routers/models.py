@@ -1,9 +1,14 @@
-"""Jobs on a dataset (null-model significance, GNN training), trained models and their predictions."""
+"""Jobs on a dataset (null-model significance, GNN training), trained models and their predictions.
+
+(Flow layers are a job too: their routes are in :mod:`api.routers.pathways`.)
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 import anyio
@@ -46,7 +51,15 @@ def _check_label(path: Any, field: str, column: str) -> None:
 
 
 async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
-                  out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False) -> Response:
+                  out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False,
+                  prepare: Callable[[], dict[str, Any]] | None = None) -> Response:
+    """Submit a job of ``kind`` (202), or answer an identical succeeded one (200, with ``reuse``).
+
+    ``params`` are what the client asked (stored and shown, with the dataset version);
+    ``prepare``, when given, runs in a thread before the job is recorded and returns the
+    parameters the worker gets instead (e.g. neuron selections resolved to root ids): a
+    request it refuses starts nothing.
+    """
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
 
     def submit() -> tuple[JobRecord, int]:  # a thread: manifest read, database transaction
@@ -58,7 +71,8 @@ async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: d
             done = service.jobs.store.find_succeeded(kind, acc.name, shown, who.user)
             if done is not None:
                 return done, 200
-        spec = {"store": str(path), "version": version, "params": params, "out": out}
+        worker = prepare() if prepare is not None else params
+        spec = {"store": str(path), "version": version, "params": worker, "out": out}
         return service.jobs.submit(kind, acc.name, shown, who, spec), 202
 
     job, status = await anyio.to_thread.run_sync(submit)
@@ -108,6 +122,38 @@ def _model_info(service: Service, job: JobRecord) -> ModelInfo:
                      created=job.created, finished=job.finished)
 
 
+def job_table(service: Service, job_id: str, path: FilePath, checksum_key: str, what: str, code: str,
+              remedy: str, field: str = "job_id") -> Any:
+    """A table a job wrote beside its result, checked against the checksum the result recorded.
+
+    ``what`` names the table in messages ("the predictions of model X"), ``code`` prefixes the
+    error codes, ``remedy`` says what to do.
+
+    Raises
+    ------
+    ApiError
+        410 ``<code>_missing`` or ``<code>_corrupt`` (never a 500, never a damaged table).
+    """
+    import hashlib
+
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ApiError(410, f"{code}_missing", f"{what} are missing on the server; {remedy}", field=field) from None
+    expected = json.loads(service.jobs.read_result(job_id)).get(checksum_key)
+    damaged = expected is not None and hashlib.sha256(raw).hexdigest() != expected
+    if not damaged:
+        try:
+            df = read_frame(raw)
+        except Exception as exc:  # not Parquet (tables saved before checksums were recorded)
+            logger.error("%s: unreadable: %s", what, exc)
+            damaged = True
+    if damaged:
+        raise ApiError(410, f"{code}_corrupt", f"{what} are damaged on the server (truncated or edited); {remedy}",
+                       field=field)
+    return df
+
+
 def model_predictions(service: Service, job: JobRecord) -> Any:
     """The predictions table of a trained model, checked against the checksum its job recorded.
 
@@ -116,27 +162,8 @@ def model_predictions(service: Service, job: JobRecord) -> Any:
     ApiError
         410 ``predictions_missing`` or ``predictions_corrupt`` (never a 500, never a damaged table).
     """
-    import hashlib
-
-    model_id = job.id
-    path = service.model_dir(model_id) / "predictions.parquet"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ApiError(410, "predictions_missing", f"the predictions of model {model_id} are missing on the server; "
-                       "train the model again", field="model_id") from None
-    expected = json.loads(service.jobs.read_result(model_id)).get("predictions_sha256")
-    damaged = expected is not None and hashlib.sha256(raw).hexdigest() != expected
-    if not damaged:
-        try:
-            df = read_frame(raw)
-        except Exception as exc:  # not Parquet (models saved before checksums were recorded)
-            logger.error("predictions of model %s are unreadable: %s", model_id, exc)
-            damaged = True
-    if damaged:
-        raise ApiError(410, "predictions_corrupt", f"the predictions of model {model_id} are damaged on the server "
-                       "(truncated or edited); train the model again", field="model_id")
-    return df
+    return job_table(service, job.id, service.model_dir(job.id) / "predictions.parquet", "predictions_sha256",
+                     f"the predictions of model {job.id}", "predictions", "train the model again", field="model_id")
 
 
 @router.get("/{name}/models", response_model=ModelList, summary="Trained models of a dataset")

@@ -2,7 +2,8 @@
 
 Thin routes over :func:`connectome.partners`, :func:`connectome.shortest_paths` /
 :func:`connectome.paths` / :func:`connectome.count_paths`, :func:`connectome.influence` and
-:func:`connectome.flow_layers`. Root ids are strings; neuron sets are ``{"root_ids": [...]}`` or
+:func:`connectome.flow_layers`. Layers are a job (``POST …/layers``, 202; its table is read at
+``GET …/layers/{job_id}``, paged). Root ids are strings; neuron sets are ``{"root_ids": [...]}`` or
 ``{"select": {"cell_type": "AVA"}}``; results are bounded by ``limit`` (at most the server's
 ``max_page_size``) and the time budget (``timeout_s``, as motif queries).
 """
@@ -12,21 +13,27 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from ..cache import CacheKey
-from ..deps import DataDep, ServiceDep
+from ..deps import DataDep, PrincipalDep, ServiceDep
 from ..errors import ApiError
 from ..pagination import check_limit
 from ..responses import ERRORS, budget, cached, dataset_version, json_response
-from ..schemas import (InfluenceRequest, InfluenceResult, LayersRequest, LayersResult, NeuronSet, PartnerTable,
-                       PathsRequest, PathsResult)
+from ..encoding import model_bytes
+from ..jobs import JOB_ID_PATTERN
+from ..pagination import cursor_scope, decode_cursor, encode_cursor
+from ..schemas import (InfluenceRequest, InfluenceResult, JobInfo, LayersPage, LayersRequest, NeuronSet,
+                       PartnerTable, PathsRequest, PathsResult)
 from ..service import Service
+from .links import SourceQ
 
 router = APIRouter(prefix="/v1/datasets", tags=["pathways"], responses={
     **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the analysis ran past its time budget "
                                                                  "(query_timeout)"}})
+
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the id of a layers job")]
 
 #: Seconds the server waits beyond an analysis's own time budget before answering 503 still_computing.
 GRACE_S = 2.0
@@ -172,29 +179,83 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
-@router.post("/{name}/layers", response_model=LayersResult,
-             summary="Information-flow layers from a seeded probabilistic traversal (Schlegel et al. 2021)")
-async def layers(acc: DataDep, service: ServiceDep, req: LayersRequest) -> Response:
-    import connectome as cx
+@router.post("/{name}/layers", status_code=202, response_model=JobInfo,
+             responses={200: {"model": JobInfo, "description": "the same request already succeeded on this "
+                                                               "dataset version: that job (seeded, deterministic)"}},
+             summary="Start a job: information-flow layers from a seeded probabilistic traversal "
+                     "(Schlegel et al. 2021); read them at GET …/layers/{job_id}")
+async def layers(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: LayersRequest) -> Response:
+    from connectome.pathgraph import resolve_ids
 
-    s = service.settings
-    limit = check_limit(req.limit, s.max_page_size) if req.limit is not None else s.max_page_size
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
-    params = {**req.model_dump(exclude={"timeout_s"}), "limit": limit}
+    from .models import _submit
 
-    def compute() -> dict[str, Any]:
+    params = req.model_dump()
+
+    def prepare() -> dict[str, Any]:  # unknown ids and an empty selection are refused before the job starts
         c = service.catalog.load(acc.name)[0]
-        t = cx.flow_layers(c, _ids(c, req.seeds), max_steps=req.max_steps, n_iterations=req.n_iterations,
-                           seed=req.seed, threshold=req.threshold, rule=req.rule, min_synapses=req.min_synapses,
-                           edge_kind=req.edge_kind, timeout=b)
-        reached = t[t["reached"] > 0].sort_values(["layer_mean", "root_id"], kind="stable")
-        cols, rows = _records(reached, limit)
-        link = _link(cx.neuroglancer.layers_link, service, c, t, req.source) if req.link else None
-        return {"dataset": acc.name, "version": version, "params": {**params, "notes": t.attrs.get("notes", [])},
-                "columns": cols, "rows": rows, "total": int(len(reached)), "truncated": bool(len(reached) > limit),
-                "link": link}
+        ids = _ids(c, req.seeds)
+        known = c.node_table(["root_id"])["root_id"].to_numpy(dtype=np.uint64)
+        pos = resolve_ids(known, ids, "seeds", name=acc.name)
+        worker = {k: v for k, v in params.items() if k != "seeds"}
+        return {**worker, "seed_ids": [str(int(x)) for x in known[pos]]}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "layers", params), compute, b + GRACE_S,
-                             model=LayersResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await _submit("layers", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
+                         prepare=prepare)
+
+
+_NOT_DONE = {409: {"model": ERRORS[400]["model"], "description": "the layers job has not succeeded"},
+             410: {"model": ERRORS[400]["model"], "description": "the job's table is missing or damaged"}}
+
+
+@router.get("/{name}/layers/{job_id}", response_model=LayersPage, responses=_NOT_DONE,
+            summary="The layers a flow-layers job computed, paged (earliest mean layer first)")
+async def layers_rows(acc: DataDep, service: ServiceDep, who: PrincipalDep, job_id: JobId,
+                      limit: Annotated[int, Query(ge=1)] = 100,
+                      cursor: Annotated[str | None, Query(max_length=512)] = None,
+                      link: bool = False, source: SourceQ = None) -> Response:
+    import json
+
+    import anyio
+
+    import connectome as cx
+    from connectome.schema import ROOT_ID
+
+    from ..tasks import layers_table_path
+    from .jobs import owned_job
+    from .models import job_table
+
+    job = owned_job(service, who, job_id)
+    if job.kind != "layers" or job.dataset != acc.name:
+        raise ApiError(404, "job_not_found", f"no layers job {job_id!r} of dataset {acc.name!r}", field="job_id")
+    if job.state != "succeeded":
+        detail = f": {job.error_code}: {job.error_message}" if job.state == "failed" else ""
+        raise ApiError(409, f"job_{job.state}", f"layers job {job_id} is {job.state}{detail}; poll "
+                       f"GET /v1/jobs/{job_id}", field="job_id", state=job.state)
+    check_limit(limit, service.settings.max_page_size)
+    scope = cursor_scope(job_id, {"dataset": acc.name})
+    offset = decode_cursor(cursor, scope)
+    key = CacheKey(acc.name, f"job-{job_id}", "layers", {"offset": offset, "limit": limit, "link": link,
+                                                          "source": source})
+
+    def page() -> bytes:
+        body = service.cache.get(key)
+        if body is not None:
+            return body
+        result = json.loads(service.jobs.read_result(job_id))
+        t = job_table(service, job_id, layers_table_path(service.settings.results_dir, job_id), "table_sha256",
+                      f"the layers of job {job_id}", "layers", "submit the job again")
+        reached = t[t["reached"] > 0].sort_values(["layer_mean", ROOT_ID], kind="stable")
+        cols, rows = _records(reached.iloc[offset:offset + limit])
+        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(reached) else None
+        url = None
+        if link:
+            c = service.catalog.load(acc.name)[0]
+            url = _link(cx.neuroglancer.layers_link, service, c, t, source)
+        body = model_bytes(LayersPage, {"dataset": acc.name, "version": str(result.get("version") or ""),
+                                        "job": job_id, "params": result.get("params", {}),
+                                        "notes": result.get("notes", []), "columns": cols, "rows": rows,
+                                        "total": int(len(reached)), "next_cursor": nxt, "link": url})
+        service.cache.put(key, body)
+        return body
+
+    return json_response(await anyio.to_thread.run_sync(page))
