@@ -26,7 +26,8 @@ from .service import Service
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["json_response", "cached", "cached_error", "budget", "dataset_version", "ERRORS"]
+__all__ = ["json_response", "cached", "cached_response", "cached_error", "budget", "dataset_version", "query_start",
+           "ERRORS"]
 
 
 def json_response(body: bytes | BaseModel | Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -94,6 +95,21 @@ async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], bu
         return body
 
     return await service.compute.run(key.id, work, budget_s), False
+
+
+async def query_start(service: Service, name: str, timeout_s: float | None) -> tuple[float, str]:
+    """A synchronous query's time budget (its ``timeout_s`` within the server's limits) and the dataset's
+    live version (a buildable dataset is built first)."""
+    s = service.settings
+    b = budget(timeout_s, s.query_timeout_s, s.max_query_timeout_s)
+    return b, await dataset_version(service, name, b)
+
+
+async def cached_response(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float,
+                          model: type[BaseModel] | None = None) -> Response:
+    """:func:`cached`, answered as JSON with ``X-Cache: hit|miss``."""
+    body, hit = await cached(service, key, compute, budget_s, model=model)
+    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 def cached_error(status: int, body: dict[str, Any], headers: dict[str, str]) -> ApiError:

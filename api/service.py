@@ -42,7 +42,6 @@ import secrets
 import sqlite3
 import stat
 from pathlib import Path
-from typing import Any
 
 from connectome.errors import StoreError, StoreWriteError
 

@@ -15,7 +15,7 @@ from ..deps import DataDep, PrincipalDep, ReadableDep, ServiceDep, WritableDep
 from ..errors import ApiError
 from ..jobs import JobRecord
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
-from ..responses import ERRORS, cached, dataset_version, json_response
+from ..responses import ERRORS, cached_response, dataset_version, json_response
 from ..schemas import (
     DatasetInfo,
     DatasetItem,
@@ -104,8 +104,7 @@ async def dataset_summary(acc: DataDep, service: ServiceDep) -> Response:
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
     key = CacheKey(acc.name, version, "summary", {})
-    body, hit = await cached(service, key, lambda: cx.summary(service.catalog.load(acc.name)[0]), b)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await cached_response(service, key, lambda: cx.summary(service.catalog.load(acc.name)[0]), b)
 
 
 @router.get("/{name}/types", response_model=TypePage,
@@ -150,8 +149,7 @@ async def cell_types(
                 "rows": t.iloc[offset:offset + limit], "next_cursor": nxt}
 
     key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
-    body, hit = await cached(service, key, page, b, model=TypePage)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await cached_response(service, key, page, b, model=TypePage)
 
 
 def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any], dict[str, Any]]:

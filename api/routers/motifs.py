@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from ..cache import CacheKey
 from ..deps import DataDep, ServiceDep
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
-from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..responses import ERRORS, cached_response, query_start
 from ..schemas import MotifCount, MotifCountRequest, MotifMatches, MotifMatchesRequest
 from ..service import Service
 
@@ -56,9 +56,7 @@ def _params(req: MotifCountRequest) -> dict[str, Any]:
 async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest) -> Response:
     import connectome as cx
 
-    s = service.settings
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = _params(req)
 
     def compute() -> dict[str, Any]:
@@ -67,9 +65,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
         n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S,
                              model=MotifCount)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/{name}/motifs/matches", response_model=MotifMatches,
@@ -81,8 +78,7 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
 
     s = service.settings
     check_limit(req.limit, s.max_page_size)
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = _params(req)
     scope = cursor_scope(version, params)
     offset = decode_cursor(req.cursor, scope)
@@ -117,5 +113,4 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
 
     key = CacheKey(acc.name, version, "motif-page", {**params, "offset": offset, "limit": limit,
                                                       "link": req.link, "source": req.source})
-    body, hit = await cached(service, key, page, b + GRACE_S, model=MotifMatches)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await cached_response(service, key, page, b + GRACE_S, model=MotifMatches)

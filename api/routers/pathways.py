@@ -20,7 +20,7 @@ from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
 from ..errors import ApiError
 from ..pagination import check_limit
-from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..responses import ERRORS, cached_response, dataset_version, json_response, query_start
 from ..encoding import model_bytes
 from ..jobs import JOB_ID_PATTERN
 from ..pagination import cursor_scope, decode_cursor, encode_cursor
@@ -105,8 +105,8 @@ async def partners(acc: DataDep, service: ServiceDep,
         return {"dataset": acc.name, "version": version, "params": params, "columns": cols, "rows": rows,
                 "total": int(len(t)), "truncated": bool(len(t) > limit)}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "partners", params), compute, b, model=PartnerTable)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await cached_response(service, CacheKey(acc.name, version, "partners", params), compute, b,
+                                 model=PartnerTable)
 
 
 @router.post("/{name}/paths", response_model=PathsResult,
@@ -116,8 +116,7 @@ async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Re
 
     s = service.settings
     check_limit(req.limit, s.max_page_size)
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = req.model_dump(exclude={"timeout_s"})
 
     def compute() -> dict[str, Any]:
@@ -144,9 +143,8 @@ async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Re
         return {**out, "paths": int(p.attrs["paths"]), "truncated": bool(p.attrs["truncated"]), "columns": cols,
                 "rows": rows, "link": link}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "paths", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "paths", params), compute, b + GRACE_S,
                              model=PathsResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/{name}/influence", response_model=InfluenceResult,
@@ -155,8 +153,7 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
     import connectome as cx
 
     s = service.settings
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = req.model_dump(exclude={"timeout_s"})
 
     def compute() -> dict[str, Any]:
@@ -174,9 +171,8 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
         return {"dataset": acc.name, "version": version, "params": {**params, **meta}, "columns": cols, "rows": rows,
                 "total": int(len(t)), "truncated": bool(len(t) > cap), "link": link}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "influence", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "influence", params), compute, b + GRACE_S,
                              model=InfluenceResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/{name}/layers", status_code=202, response_model=JobInfo,

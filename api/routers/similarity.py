@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from ..cache import CacheKey
 from ..deps import DataDep, ServiceDep
-from ..responses import ERRORS, budget, cached, dataset_version, json_response
+from ..responses import ERRORS, budget, cached_response, dataset_version, query_start
 from ..schemas import (ClusterRequest, ClusterResult, MatchRequest, MatchResult, NeuronSet, RootId, SimilarResult,
                        _root_id)
 
@@ -79,9 +79,8 @@ async def similar(
         return {"dataset": acc.name, "version": version, "params": params, "rows": rows,
                 "warnings": list(t.attrs["similarity"].get("warnings", []))}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "similar", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "similar", params), compute, b + GRACE_S,
                              model=SimilarResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/{name}/cluster", response_model=ClusterResult,
@@ -89,9 +88,7 @@ async def similar(
 async def cluster(acc: DataDep, service: ServiceDep, req: ClusterRequest) -> Response:
     import connectome as cx
 
-    s = service.settings
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = req.model_dump(exclude={"timeout_s"})
 
     def compute() -> dict[str, Any]:
@@ -110,9 +107,8 @@ async def cluster(acc: DataDep, service: ServiceDep, req: ClusterRequest) -> Res
                 "adjusted_rand": {col: float(r.adjusted_rand(c, col)) for col in req.compare},
                 "rows": rows, "warnings": r.meta["warnings"]}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "cluster", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "cluster", params), compute, b + GRACE_S,
                              model=ClusterResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/{name}/match", response_model=MatchResult,
@@ -120,9 +116,7 @@ async def cluster(acc: DataDep, service: ServiceDep, req: ClusterRequest) -> Res
 async def match(acc: DataDep, service: ServiceDep, req: MatchRequest) -> Response:
     import connectome as cx
 
-    s = service.settings
-    b = budget(req.timeout_s, s.query_timeout_s, s.max_query_timeout_s)
-    version = await dataset_version(service, acc.name, b)
+    b, version = await query_start(service, acc.name, req.timeout_s)
     params = req.model_dump(exclude={"timeout_s"})
 
     def compute() -> dict[str, Any]:
@@ -143,9 +137,8 @@ async def match(acc: DataDep, service: ServiceDep, req: MatchRequest) -> Respons
                 "accuracy": m.accuracy(req.truth) if req.truth else None, "pairs": pairs,
                 "warnings": m.meta["warnings"]}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "match", params), compute, b + GRACE_S,
+    return await cached_response(service, CacheKey(acc.name, version, "match", params), compute, b + GRACE_S,
                              model=MatchResult)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 __all__ = ["router", "RootId"]

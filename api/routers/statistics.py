@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ..cache import CacheKey
 from ..deps import DataDep, ServiceDep
-from ..responses import ERRORS, cached, dataset_version, json_response
+from ..responses import ERRORS, cached_response, dataset_version
 from ..schemas import DyadCensus, TriadCensus
 
 router = APIRouter(prefix="/v1/datasets", tags=["statistics"], responses=ERRORS)
@@ -33,9 +33,8 @@ async def _census(kind: str, acc: DataDep, service: ServiceDep, edge_kind: str, 
         return {"dataset": acc.name, "version": version, **params,
                 "counts": {str(k): int(v) for k, v in s.items()}}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, kind, params), compute, b,
+    return await cached_response(service, CacheKey(acc.name, version, kind, params), compute, b,
                              model=TriadCensus if kind == "triads" else DyadCensus)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.get("/{name}/triad-census", response_model=TriadCensus,
@@ -72,5 +71,4 @@ async def statistics(acc: DataDep, service: ServiceDep, edge_kind: EdgeKindQ = "
                       path_samples=path_samples, seed=seed)
         return {**s, "version": version}
 
-    body, hit = await cached(service, CacheKey(acc.name, version, "stats", params), compute, b)
-    return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
+    return await cached_response(service, CacheKey(acc.name, version, "stats", params), compute, b)
