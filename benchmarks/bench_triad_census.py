@@ -34,7 +34,7 @@ def ours_from_store() -> list[int]:
 
 def ours_from_arrays(n: int, src: np.ndarray, dst: np.ndarray) -> list[int]:
     """The census alone, from the same edge arrays igraph gets."""
-    from connectome.adjacency import from_arrays
+    from connectome.pair_arrays import from_arrays
     from connectome.triads import census_of
 
     return [int(x) for x in census_of(from_arrays(n, src, dst))]
@@ -52,7 +52,7 @@ def igraph_census(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[int], 
 
 def edge_arrays() -> tuple[int, np.ndarray, np.ndarray]:
     import connectome as cx
-    from connectome.adjacency import directed_pairs
+    from connectome.pair_arrays import directed_pairs
 
     g = directed_pairs(cx.load("flywire_scale_synthetic"), self_loops=False)
     return g.n, g.src, g.dst

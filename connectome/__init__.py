@@ -70,6 +70,7 @@ _EXPORTS = {
     "match": "matching",
     # partners, paths, signed and effective connectivity, information-flow layers
     "partners": "partner_tables",
+    "adjacency": "partner_tables",
     "adjacency_matrix": "partner_tables",
     "plot_adjacency": "partner_tables",
     "shortest_paths": "pathways",

@@ -1,6 +1,6 @@
 """Connectivity statistics that papers report, from the edge table, never as a dense matrix.
 
-Everything is computed on the directed neuron-pair graph (:mod:`connectome.adjacency`)
+Everything is computed on the directed neuron-pair graph (:mod:`connectome.pair_arrays`)
 with sparse arrays: counts and density, degree and synapse-count
 distributions, reciprocity by pairs and by synapses, connection probability
 by type, directed clustering (Fagiolo 2007, as ``networkx.clustering``),
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .adjacency import DirectedPairs, coded_undirected, directed_pairs
+from .pair_arrays import DirectedPairs, coded_undirected, directed_pairs
 from .errors import InputError
 from .validate import check_int
 from .graph import Connectome

@@ -26,7 +26,7 @@ reproducible from a seed.
 Examples
 --------
 >>> import numpy as np
->>> from connectome.adjacency import from_arrays
+>>> from connectome.pair_arrays import from_arrays
 >>> g = from_arrays(4, [0, 1, 2, 3], [1, 2, 3, 0])
 >>> s = sample_null(g, "degree", np.random.default_rng(0))
 >>> np.bincount(s.src, minlength=4).tolist(), np.bincount(s.dst, minlength=4).tolist()
@@ -40,7 +40,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .adjacency import DirectedPairs, from_arrays
+from .pair_arrays import DirectedPairs, from_arrays
 from .errors import InputError, NullModelError
 
 logger = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def rewire_reciprocal(g: DirectedPairs, rng: np.random.Generator, swaps: float =
     Examples
     --------
     >>> import numpy as np
-    >>> from connectome.adjacency import from_arrays
+    >>> from connectome.pair_arrays import from_arrays
     >>> g = from_arrays(6, [0, 1, 2, 3, 4, 5, 0, 2], [1, 0, 3, 2, 5, 4, 2, 4])
     >>> s = rewire_reciprocal(g, np.random.default_rng(0))
     >>> int(_mutual(s).sum()) // 2, np.bincount(s.src, minlength=6).tolist() == np.bincount(g.src, minlength=6).tolist()
@@ -198,7 +198,7 @@ def check_rewirable(g: DirectedPairs) -> None:
 
     Examples
     --------
-    >>> from connectome.adjacency import from_arrays
+    >>> from connectome.pair_arrays import from_arrays
     >>> check_rewirable(from_arrays(4, [0, 0, 0], [1, 2, 3]))  # a star
     Traceback (most recent call last):
     ...
@@ -306,7 +306,7 @@ def sample_null(g: DirectedPairs, model: str, rng: np.random.Generator, *, label
     Examples
     --------
     >>> import numpy as np
-    >>> from connectome.adjacency import from_arrays
+    >>> from connectome.pair_arrays import from_arrays
     >>> g = from_arrays(5, [0, 1, 1, 3], [1, 0, 2, 4])
     >>> s = sample_null(g, "reciprocal_er", np.random.default_rng(1))
     >>> s.m

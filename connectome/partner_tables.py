@@ -39,7 +39,7 @@ from .schema import EDGE_KIND, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_C
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["partners", "adjacency_matrix", "plot_adjacency", "SparseAdjacency"]
+__all__ = ["partners", "adjacency", "adjacency_matrix", "plot_adjacency", "SparseAdjacency"]
 
 _DIRECTIONS = ("upstream", "downstream", "both")
 
@@ -475,3 +475,7 @@ def plot_adjacency(adj: pd.DataFrame | SparseAdjacency, path: str | os.PathLike 
         fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig
+
+
+#: ``cx.adjacency`` — the name of neuPrint's ``fetch_adjacencies`` counterpart in the issue and the README.
+adjacency = adjacency_matrix

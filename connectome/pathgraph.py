@@ -2,7 +2,7 @@
 influence and information-flow layers.
 
 A :class:`PairGraph` is built once per connectome and per (edge kind, synapse threshold)
-from :func:`connectome.adjacency.directed_pairs` and cached on in-memory connectomes. Nodes
+from :func:`connectome.pair_arrays.directed_pairs` and cached on in-memory connectomes. Nodes
 are numbered ``0..n-1`` in root-id order; edges are (pre, post) neuron pairs with synapses
 summed over neuropils. Nothing here is dense.
 
@@ -89,7 +89,7 @@ class PairGraph:
         Examples
         --------
         >>> import numpy as np
-        >>> from connectome.adjacency import from_arrays
+        >>> from connectome.pair_arrays import from_arrays
         >>> g = PairGraph.from_pairs(from_arrays(3, [0, 1], [1, 2], [4, 7]))
         >>> g.edge_weight(np.array([0, 1, 2]), np.array([1, 2, 0])).tolist()
         [4, 7, 0]
@@ -103,7 +103,7 @@ class PairGraph:
 
     @classmethod
     def from_pairs(cls, g: Any) -> PairGraph:
-        """From :class:`~connectome.adjacency.DirectedPairs` (sorted by (src, dst))."""
+        """From :class:`~connectome.pair_arrays.DirectedPairs` (sorted by (src, dst))."""
         n = int(g.n)
         src = np.ascontiguousarray(g.src, np.int64)
         dst = np.ascontiguousarray(g.dst, np.int64)
@@ -153,7 +153,7 @@ def pair_graph(c: Connectome, *, edge_kind: str | None = "chemical", min_synapse
     self_loops : bool
         Keep autapses.
     """
-    from .adjacency import directed_pairs
+    from .pair_arrays import directed_pairs
 
     check_edge_kind(edge_kind)
     k = check_min_synapses(min_synapses)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .adjacency import DirectedPairs, directed_pairs
+from .pair_arrays import DirectedPairs, directed_pairs
 from .errors import ColumnError, InputError
 from .validate import check_int
 from .graph import Connectome

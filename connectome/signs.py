@@ -183,7 +183,7 @@ def signed_pairs(c: Connectome, signs: Mapping[str, Any] | None = None, *, edge_
         Edge kind (default chemical; gap junctions carry no transmitter).
     min_synapses : int, optional
         Pairs below this many synapses (unsigned, summed over rows) are dropped, as in
-        :func:`connectome.adjacency.directed_pairs`.
+        :func:`connectome.pair_arrays.directed_pairs`.
     graph : PairGraph, optional
         The pair graph to align with (default ``pair_graph(c, edge_kind, min_synapses)``).
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .adjacency import DirectedPairs, coded_undirected, directed_pairs
+from .pair_arrays import DirectedPairs, coded_undirected, directed_pairs
 from .graph import Connectome
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def census_of(g: DirectedPairs, *, blocks: int | None = None, scheduler: Any = N
 
     Examples
     --------
-    >>> from connectome.adjacency import from_arrays
+    >>> from connectome.pair_arrays import from_arrays
     >>> census_of(from_arrays(3, [0, 1, 0], [1, 2, 2])).tolist()  # a feed-forward loop
     [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
     """

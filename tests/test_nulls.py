@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectome as cx
-from connectome.adjacency import directed_pairs, from_arrays
+from connectome.pair_arrays import directed_pairs, from_arrays
 from connectome.errors import InputError, NullModelError
 from connectome.nulls import sample_null
 

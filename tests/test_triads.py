@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectome as cx
-from connectome.adjacency import from_arrays
+from connectome.pair_arrays import from_arrays
 from connectome.triads import TRIAD_NAMES, census_of
 
 

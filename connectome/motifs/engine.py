@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..adjacency import DirectedPairs, csr_arrays, directed_pairs
+from ..pair_arrays import DirectedPairs, csr_arrays, directed_pairs
 from ..errors import InputError, QueryTimeoutError, QueryTooLargeError
 from ..graph import Connectome
 from ..schema import EDGE_KIND, EDGE_KINDS, POST, PRE, ROOT_ID, SYNAPSE_COUNT
