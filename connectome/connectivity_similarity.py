@@ -75,6 +75,7 @@ import pandas as pd
 from .errors import ColumnError, InputError
 from .graph import Connectome
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -102,19 +103,15 @@ def _check_choice(value: Any, choices: tuple[str, ...], parameter: str) -> str:
 
 
 def _check_min_synapses(min_synapses: Any) -> int:
-    if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
-        raise InputError(f"min_synapses must be a positive integer (1 keeps every connection; FlyWire practice "
-                         f"is 5), not {min_synapses!r}", "min_synapses")
-    return int(min_synapses)
+    return check_int(min_synapses, "min_synapses", low=1,
+                     what="a positive integer (1 keeps every connection; FlyWire practice is 5)")
 
 
 def _check_top_k(top_k: Any) -> int | None:
     if top_k is None:
         return None
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k <= 0:
-        raise InputError(f"top_k must be a positive integer (the neighbours kept per neuron) or None for a dense "
-                         f"block, not {top_k!r}", "top_k")
-    return int(top_k)
+    return check_int(top_k, "top_k", low=1,
+                     what="a positive integer (the neighbours kept per neuron) or None for a dense block")
 
 
 def is_unlabelled(values: pd.Series) -> np.ndarray:

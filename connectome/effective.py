@@ -46,6 +46,7 @@ from .errors import InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
 from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
 from .schema import ROOT_ID
+from .validate import check_int, check_number
 
 logger = logging.getLogger(__name__)
 
@@ -226,18 +227,15 @@ def influence(
     """
     started = time.time()
     if hops is not None:
-        if isinstance(hops, bool) or not isinstance(hops, (int, np.integer)) or hops <= 0:
-            raise InputError(f"hops must be a positive number of hops or None (steady state), not {hops!r}", "hops")
+        check_int(hops, "hops", low=1, what="a positive number of hops or None (steady state)")
         if hops > MAX_HOPS:
             raise InputError(f"hops={int(hops)} is more than {MAX_HOPS}; use hops=None for the steady state", "hops")
     if alpha is None:
         alpha = 1.0 if hops is not None else 0.9
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)) or not 0 < alpha:
-        raise InputError(f"alpha must be a positive number, not {alpha!r}", "alpha")
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise InputError(f"top must be a positive integer, not {top!r}", "top")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
+    check_number(alpha, "alpha", low=0, low_open=True, finite=False, what="a positive number")
+    check_int(top, "top", low=1, what="a positive integer")
+    check_number(timeout, "timeout", low=0, low_open=True, finite=False, optional=True,
+                 what="a positive number of seconds")
     w, meta = influence_matrix(c, normalize=normalize, signed=signed, signs=signs, edge_kind=edge_kind,
                                min_synapses=min_synapses)
     g = pair_graph(c, edge_kind=edge_kind, min_synapses=check_min_synapses(min_synapses))

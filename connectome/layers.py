@@ -63,6 +63,7 @@ from .errors import InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
 from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
 from .schema import ROOT_ID
+from .validate import check_int, check_number
 
 logger = logging.getLogger(__name__)
 
@@ -177,18 +178,14 @@ def flow_layers(
     """
     started = time.time()
     for name, val, top in (("max_steps", max_steps, 255), ("n_iterations", n_iterations, 10**8)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or not 1 <= val <= top:
-            raise InputError(f"{name} must be an integer between 1 and {top:,}, not {val!r}", name)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise InputError(f"seed must be a non-negative integer, not {seed!r}", "seed")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.integer, np.floating)) or \
-            not threshold > 0:
-        raise InputError(f"threshold must be a positive fraction of a neuron's input (e.g. 0.3), not {threshold!r}",
-                         "threshold")
+        check_int(val, name, low=1, high=top, what=f"an integer between 1 and {top:,}")
+    check_int(seed, "seed", low=0, high=2**63 - 1, what="a non-negative integer")
+    check_number(threshold, "threshold", low=0, low_open=True, finite=False,
+                 what="a positive fraction of a neuron's input (e.g. 0.3)")
     if rule not in RULES:
         raise InputError(f"rule must be 'summed' or 'per_edge', not {rule!r}", "rule")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
+    check_number(timeout, "timeout", low=0, low_open=True, finite=False, optional=True,
+                 what="a positive number of seconds")
     if not isinstance(signed, (bool, np.bool_)):
         raise InputError(f"signed must be True or False, not {signed!r}", "signed")
     if signs is not None and not signed:

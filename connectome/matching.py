@@ -59,6 +59,7 @@ import pandas as pd
 from .errors import ColumnError, InputError
 from .graph import Connectome
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -490,8 +491,7 @@ def match(
     _check_choice(weight, WEIGHTS, "weight")
     min_synapses = _check_min_synapses(min_synapses)
     for v, name, low in ((n_init, "n_init", 1), (max_iter, "max_iter", 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise InputError(f"{name} must be an integer >= {low}, not {v!r}", name)
+        check_int(v, name, low=low, what=f"an integer >= {low}")
     if not isinstance(a, Connectome):
         raise InputError(f"a must be a Connectome, not {type(a).__name__}", "a")
     t0 = time.perf_counter()

@@ -48,6 +48,7 @@ import pandas as pd
 from .errors import DependencyError, InputError
 from .graph import Connectome
 from .schema import ROOT_ID
+from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -245,9 +246,7 @@ class ClusterResult:
 
 
 def _check_int(value: Any, parameter: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{parameter} must be an integer >= {low}, not {value!r}", parameter)
-    return int(value)
+    return check_int(value, parameter, low=low, what=f"an integer >= {low}")
 
 
 def _renumber(raw: np.ndarray) -> np.ndarray:

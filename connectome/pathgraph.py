@@ -30,6 +30,7 @@ import pandas as pd
 from .errors import IdError, InputError
 from .graph import Connectome
 from .schema import EDGE_KINDS, ID_DTYPE, ROOT_ID, coerce_ids
+from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +135,7 @@ def check_min_synapses(min_synapses: Any, parameter: str = "min_synapses") -> in
     """
     if min_synapses is None:
         return 1
-    if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
-        raise InputError(f"{parameter} must be a positive integer (FlyWire practice: 5), not {min_synapses!r}",
-                         parameter)
-    return int(min_synapses)
+    return check_int(min_synapses, parameter, low=1, what="a positive integer (FlyWire practice: 5)")
 
 
 def pair_graph(c: Connectome, *, edge_kind: str | None = "chemical", min_synapses: int | None = None,

@@ -46,6 +46,7 @@ from .errors import InputError, QueryTimeoutError, QueryTooLargeError
 from .graph import Connectome
 from .pathgraph import PairGraph, check_min_synapses, label_columns, pair_graph, resolve_ids
 from .schema import ID_DTYPE, ROOT_ID, SYNAPSE_COUNT
+from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ def _check_hops(max_hops: Any, *, required: bool, top: int) -> int | None:
         if required:
             raise InputError(f"max_hops: give the longest path in hops (1..{top}), e.g. max_hops=3", "max_hops")
         return None
-    if isinstance(max_hops, bool) or not isinstance(max_hops, (int, np.integer)) or max_hops <= 0:
-        raise InputError(f"max_hops must be a positive number of hops, not {max_hops!r}", "max_hops")
+    check_int(max_hops, "max_hops", low=1, what="a positive number of hops")
     if max_hops > top:
         hint = ("the number of simple paths grows exponentially with their length; ask for shorter paths "
                 "or count shortest paths with count_paths(..., shortest=True)" if top == MAX_SIMPLE_HOPS

@@ -25,6 +25,8 @@ Traceback (most recent call last):
 connectome.errors.InputError: threshold must be a finite number, not nan
 >>> check_int(None, "limit", low=1, optional=True) is None
 True
+>>> check_number(10**400, "timeout", low=0, low_open=True, finite=False)   # beyond float range
+inf
 """
 
 from __future__ import annotations
@@ -105,8 +107,12 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
     if value is None and optional:
         return None
     ok = is_number(value)
+    v = math.nan
     if ok:
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float range: as big as a float gets
+            v = math.copysign(math.inf, value)
         ok = (not finite or math.isfinite(v)) and not math.isnan(v)
         if ok and low is not None:
             ok = v > low if low_open else v >= low
@@ -123,4 +129,4 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
             else:
                 what = "a finite number" if finite else "a number"
         raise InputError(f"{name} must be {what}, not {value!r}", name)
-    return float(value)
+    return v

@@ -43,6 +43,7 @@ import pandas as pd
 
 from connectome.errors import InputError
 from connectome.schema import ID_DTYPE, ROOT_ID
+from connectome.validate import check_int
 
 from .data import GraphInputs, prepare
 from .device import resolve_device
@@ -295,8 +296,7 @@ class CellTypeClassifier:
             up to ``top_k``, and ``split`` (``"train"``, ``"val"``, ``"test"`` or
             ``""`` for nodes outside the training split, e.g. unlabelled ones).
         """
-        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-            raise InputError(f"top_k must be a positive integer, not {top_k!r}", "top_k")
+        check_int(top_k, "top_k", low=1, what="a positive integer")
         g = self._inputs_for(c)
         proba = self.probabilities(g, known=known)
         k = min(int(top_k), self.labels.n_classes)

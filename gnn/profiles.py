@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from connectome.errors import InputError
+from connectome.validate import check_int
 
 from .sparse import SparseAdjacency
 
@@ -62,8 +63,7 @@ def check_label_options(reuse: Any, label_keep: Any) -> None:
     """
     if not 0 < float(label_keep) <= 1:
         raise InputError(f"label_keep must be in (0, 1], not {label_keep!r}", "label_keep")
-    if isinstance(reuse, bool) or not isinstance(reuse, (int, np.integer)) or not 0 <= reuse <= 5:
-        raise InputError(f"reuse must be an integer from 0 to 5, not {reuse!r}", "reuse")
+    check_int(reuse, "reuse", low=0, high=5, what="an integer from 0 to 5")
     if reuse and float(label_keep) < 1:
         raise InputError("reuse > 0 cannot be combined with label_keep < 1: pass reuse=0 to use the label trick", "reuse")
 

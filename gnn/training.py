@@ -47,6 +47,7 @@ import pandas as pd
 
 from connectome.errors import InputError
 from connectome.progress import progress_bar
+from connectome.validate import check_int
 
 from .data import GraphInputs, prepare
 from .device import resolve_device
@@ -127,8 +128,7 @@ class TrainConfig:
         model_class(self.model)
         for name in ("hidden", "layers", "epochs", "patience"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise InputError(f"{name} must be a positive integer, not {v!r}", name)
+            check_int(v, name, low=1, what="a positive integer")
         if not 0 <= float(self.dropout) < 1:
             raise InputError(f"dropout must be in [0, 1), not {self.dropout!r}", "dropout")
         check_label_options(self.reuse, self.label_keep)
@@ -227,8 +227,7 @@ def class_warnings(y: np.ndarray, split: Split, classes: list[str], *,
     2 of 3 classes have fewer than 5 labelled members: single (1), small (3); too few to learn them from or to score them reliably
     1 of 3 classes has no node in the test split: single; the test scores say nothing about it
     """
-    if isinstance(min_class_size, bool) or not isinstance(min_class_size, (int, np.integer)) or min_class_size < 0:
-        raise InputError(f"min_class_size must be a non-negative integer, not {min_class_size!r}", "min_class_size")
+    check_int(min_class_size, "min_class_size", low=0, what="a non-negative integer")
     k = len(classes)
     members = np.bincount(y[y >= 0], minlength=k)
     in_test = np.bincount(y[np.asarray(split.test, dtype=np.int64)], minlength=k)
@@ -275,8 +274,7 @@ def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
 
     from .sparse import invariant_checks_off
 
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise InputError(f"threads must be a positive integer, not {threads!r}", "threads")
+    threads = check_int(threads, "threads", low=1, optional=True, what="a positive integer")
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_threads = torch.get_num_threads()
     if dev.type == "cpu":

@@ -39,6 +39,7 @@ from connectome.config import data_home
 from connectome.errors import InputError, SourceNotFoundError
 from connectome.manifest import Manifest, utc_now
 from connectome.schema import ROOT_ID
+from connectome.validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,7 @@ def open_volume(source: str | os.PathLike, *, mip: int = 0, progress: bool | Non
         raise SourceNotFoundError(src, "source", f"cannot reach it ({type(exc).__name__}); is the server "
                                   "running?") from None
     n = len(vol.info["scales"])
-    if isinstance(mip, bool) or not isinstance(mip, (int, np.integer)) or not 0 <= mip < n:
-        raise InputError(f"mip must be an integer scale index in [0, {n - 1}] of {src}, not {mip!r}", "mip")
+    check_int(mip, "mip", low=0, high=n - 1, what=f"an integer scale index in [0, {n - 1}] of {src}")
     if mip:
         vol.mip = int(mip)
     return vol

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, QueryError, QuerySyntaxError, QueryTimeoutError, QueryTooLargeError
+from ..validate import check_int, check_number
 
 __all__ = [
     "MotifEdge",
@@ -988,11 +989,8 @@ def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, igno
     """
     _check_text(text)
     lim = _resolve_limits(limits)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise InputError(f"timeout must be a positive number of seconds, not {timeout!r}", "timeout")
-    if memory_bytes is not None and (isinstance(memory_bytes, bool) or not isinstance(memory_bytes, int)
-                                     or memory_bytes <= 0):
-        raise InputError(f"memory_bytes must be a positive integer or None, not {memory_bytes!r}", "memory_bytes")
+    check_number(timeout, "timeout", low=0, low_open=True, finite=False, what="a positive number of seconds")
+    memory_bytes = check_int(memory_bytes, "memory_bytes", low=1, optional=True, what="a positive integer or None")
     _static_check(text, lim)
     key = (text, bool(exclude_automorphisms), bool(ignore_direction))
     q = _CACHE.get(key)

@@ -51,6 +51,7 @@ from connectome.schema import (
     SYNAPSE_COUNT,
     coerce_ids,
 )
+from connectome.validate import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -605,8 +606,7 @@ def threshold_pairs(edges: pd.DataFrame, min_synapses: int | None) -> tuple[pd.D
     """
     if min_synapses is None:
         return edges, 0
-    if isinstance(min_synapses, bool) or not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1:
-        raise InputError(f"min_synapses must be a positive integer or None, not {min_synapses!r}", "min_synapses")
+    check_int(min_synapses, "min_synapses", low=1, what="a positive integer or None")
     if not len(edges):
         return edges, 0
     total = edges.groupby([PRE, POST], sort=False)[SYNAPSE_COUNT].transform("sum")

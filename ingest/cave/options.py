@@ -26,6 +26,7 @@ import pandas as pd
 
 from connectome.errors import InputError
 from connectome.schema import coerce_ids
+from connectome.validate import check_int
 
 __all__ = ["Selection", "FetchOptions", "version_or_timestamp", "parse_timestamp", "bbox_array", "SIDES", "UNITS"]
 
@@ -271,9 +272,7 @@ class FetchOptions:
 
     def __post_init__(self) -> None:
         for name in ("page_rows", "concurrency", "id_batch"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InputError(f"{name} must be a positive integer, not {v!r}", name)
+            object.__setattr__(self, name, check_int(getattr(self, name), name, low=1, what="a positive integer"))
         if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
             raise InputError(f"retries must be a non-negative integer, not {self.retries!r}", "retries")
         for name in ("backoff", "max_backoff", "timeout", "connect_timeout"):

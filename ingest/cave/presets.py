@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from connectome.errors import InputError
+from connectome.validate import check_int
 
 __all__ = ["CellTableSpec", "CavePreset", "PRESETS", "get_preset", "DEFAULT_SERVER", "FILTER_OPS"]
 
@@ -161,9 +162,8 @@ class CavePreset:
                 raise InputError(f"synapse_filters: unknown operator {f[1]!r}; use one of {list(FILTER_OPS)}",
                                  "synapse_filters")
             filters.append(tuple(f))
-        m = self.min_synapses
-        if m is not None and (isinstance(m, bool) or not isinstance(m, int) or m < 1):
-            raise InputError(f"min_synapses must be a positive integer or None, not {m!r}", "min_synapses")
+        m = check_int(self.min_synapses, "min_synapses", low=1, optional=True, what="a positive integer or None")
+        object.__setattr__(self, "min_synapses", m)
         object.__setattr__(self, "cell_tables", specs)
         object.__setattr__(self, "synapse_filters", tuple(filters))
         for name in ("nt_columns", "keep_columns", "notes"):
