@@ -112,7 +112,7 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
         try:
             v = float(value)
         except OverflowError:  # an int beyond float range: as big as a float gets
-            v = math.copysign(math.inf, value)
+            v = math.inf if value > 0 else -math.inf
         ok = (not finite or math.isfinite(v)) and not math.isnan(v)
         if ok and low is not None:
             ok = v > low if low_open else v >= low
