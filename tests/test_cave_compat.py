@@ -3,14 +3,13 @@ installed caveclient: an upgrade that moves them fails here, by name, not deep i
 
 from __future__ import annotations
 
+import caveclient  # a pinned dependency: a missing caveclient must fail, not skip
 import pytest
 
 from ingest.cave._compat import TESTED_WITH, token_file, uncached_versions_metadata
 from ingest.cave.options import FetchOptions
 from ingest.cave.session import connect, retry_policy
 from ingest.testing import CaveTestServer, microns_datastack
-
-caveclient = pytest.importorskip("caveclient")
 
 
 def test_get_versions_metadata_still_has_the_uncached_function_under_its_cache():

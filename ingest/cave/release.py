@@ -111,7 +111,7 @@ def _synapse_position(raw: pd.DataFrame, position: str | None, preset_position: 
         try:
             return choose_position(positions, preset_position, "synapses", columns=raw.columns)
         except InputError:
-            pass
+            pass  # the preset's position is not in this file: fall back to the file's own, with a warning below
     pos = choose_position(positions, None, "synapses", columns=raw.columns)
     if preset_position is not None:
         logger.warning("synapses: the preset's position %s is not in the file; using %s (%s, %s)", preset_position,
