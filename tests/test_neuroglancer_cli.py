@@ -204,6 +204,10 @@ def test_a_pinky100_export_links_to_pinky100_not_minnie65(cli, tmp_path):
     assert out.returncode == 0, out.stderr
     m = cx.load(store).manifest
     assert m.title == "CAVE datastack pinky100 (release v185)" and "minnie65" not in m.title
+    # pinky100's voxels are 3.58 x 3.58 x 40 nm, not the microns preset's 4 x 4 x 40: taken from the known
+    # datastacks table, said on stderr and recorded
+    assert m.voxel_resolution_nm == [3.58, 3.58, 40.0] and m.source["voxel_resolution_from"] == "known datastacks table"
+    assert "voxel resolution of datastack pinky100" in out.stderr
     out = cli("link", "neurons", str(store), *PINKY, "--states", str(tmp_path / "s"), "--json",
               "--state-server", "https://connectome.lab.example.org/v1/states")
     assert out.returncode == 0, out.stderr
