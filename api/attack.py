@@ -39,7 +39,7 @@ def _status(raw: bytes) -> int | None:
     try:
         return int(raw.split(b" ", 2)[1]) if raw.startswith(b"HTTP/") else None
     except (IndexError, ValueError):
-        return None
+        return None  # not an HTTP status line: the caller counts it as "no answer"
 
 
 @dataclass
@@ -82,7 +82,7 @@ class SlowBodyClients:
                         status = _status(raw)
                         break  # an answer, or the server closed the connection
                     except TimeoutError:
-                        pass
+                        pass  # no answer yet: keep trickling the body
                     if time.monotonic() - last >= self.interval_s and sent < self.declared_bytes:
                         try:
                             s.sendall(b" ")
@@ -127,7 +127,7 @@ def slow_headers(url: str, *, interval_s: float = 1.0, max_seconds: float = 60.0
                 raw = s.recv(4096)
                 return _status(raw), time.monotonic() - start
             except TimeoutError:
-                continue
+                continue  # no answer yet: send the next header byte
             except OSError:
                 return None, time.monotonic() - start
     return None, time.monotonic() - start

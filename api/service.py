@@ -80,7 +80,7 @@ def _private_file(path: Path) -> None:
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             os.chmod(path, 0o600)
     except FileNotFoundError:
-        pass
+        pass  # nothing to protect yet (e.g. no -wal file): SQLite creates it with the database's mode
 
 
 class Service:

@@ -125,7 +125,7 @@ class ServiceProcess:
                 if r.status_code == 200 and r.json().get("status") == "ok":
                     return self
             except httpx.HTTPError:
-                pass
+                pass  # not listening yet: poll again until the deadline (then the error says why)
             time.sleep(0.2)
         self.kill()
         raise RuntimeError(f"server did not become healthy within {timeout} s:\n{self.log_text()[-3000:]}")
@@ -143,7 +143,7 @@ class ServiceProcess:
         try:
             os.killpg(self.proc.pid, sig)
         except ProcessLookupError:
-            pass
+            pass  # the group is already gone: nothing left to signal
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """Graceful stop (SIGTERM to the server), then clean up its process group."""
@@ -154,7 +154,7 @@ class ServiceProcess:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                pass
+                pass  # no graceful exit in time: the SIGKILL below ends it
         self._signal_group(signal.SIGKILL)  # workers left behind, if any
         self.proc.wait(10)
         code = self.proc.returncode

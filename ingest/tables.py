@@ -78,7 +78,7 @@ def _sniff_delimiter(p: Path, sep: str) -> str | None:
             header = fh.readline().rstrip("\r\n")
             first = fh.readline().rstrip("\r\n")
     except OSError:
-        return None
+        return None  # unreadable here: the real read right after raises the error that names the file
     if sep in header:
         return None
     counts = {d: header.count(d) for d in _DELIMITERS if d != sep}

@@ -549,7 +549,7 @@ class Host:
                 bind = self._filter(first, {first.var: cand})
                 self._process(plan, 1, bind, state, mode, limit, deadline, chunk_rows)
         except _LimitReached:
-            pass
+            pass  # the caller asked for at most `limit` matches: stopping here is what it asked for
         if mode == "count":
             return state["count"]
         parts = state["parts"]
