@@ -1,17 +1,17 @@
 """The FastAPI application: :func:`create_app`.
 
-The app opens its :class:`~api.service.Service` when it starts (the data
+The app opens its :class:`~connectome.api.service.Service` when it starts (the data
 root, the SQLite database, the Dask cluster, recovery of unfinished jobs) and
 closes it when it stops. Creating the app does neither: nothing happens at
 import time or in :func:`create_app`.
 
 Run it with ``connectome serve`` (uvicorn on 127.0.0.1:8000 by default), or
-``uvicorn --factory api.app:create_app`` (settings from ``CONNECTOME_API_*``).
+``uvicorn --factory connectome.api.app:create_app`` (settings from ``CONNECTOME_API_*``).
 
 Examples
 --------
 >>> import tempfile
->>> from api.settings import Settings
+>>> from connectome.api.settings import Settings
 >>> app = create_app(Settings(data_root=tempfile.mkdtemp(), cluster="threads"))
 >>> schema = app.openapi()
 >>> schema["info"]["title"], "/v1/datasets/{name}/triad-census" in schema["paths"]

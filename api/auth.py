@@ -23,7 +23,7 @@ expired token is refused like a revoked one, with a message saying it expired.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from api.db import Database
+>>> from connectome.api.db import Database
 >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "service.db"); db.migrate()
 >>> tokens = TokenStore(db)
 >>> issued = tokens.create("alice")
@@ -68,7 +68,7 @@ __all__ = ["Principal", "IssuedToken", "TokenStore", "DatasetPolicy", "Policies"
 TOKEN_PREFIX = "cx_"
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 _USER_RE = re.compile(USER_PATTERN)
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # dataset names (api.schemas.NAME_PATTERN)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # dataset names (connectome.api.schemas.NAME_PATTERN)
 
 
 def hash_token(token: str) -> str:
@@ -271,7 +271,7 @@ class Policies:
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from api.db import Database
+    >>> from connectome.api.db import Database
     >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "s.db"); db.migrate()
     >>> p = Policies(db)
     >>> p.set_policy("secret_ds", private=True, owner="alice")

@@ -4,7 +4,7 @@ A key names the dataset, its store version (``v-<content hash>``), the kind of
 result and its parameters; a new store version therefore never serves an old
 result. Values are the encoded JSON bodies, so a hit is served without
 recomputing or re-serialising. Disk entries survive restarts; each carries a
-SHA-256 of its content (:mod:`api.integrity`), and an entry that does not match
+SHA-256 of its content (:mod:`connectome.api.integrity`), and an entry that does not match
 it (truncated, edited) is deleted and recomputed, never served.
 
 A computation that ended in a final error (a query past its time budget, an

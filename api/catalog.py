@@ -8,7 +8,7 @@ Three sources, later ones winning for the same name:
 3. stores an admin registered by path (``connectome access dataset NAME --store PATH``).
 
 Access rules (private datasets, owners, data-use terms) are the service's
-metadata, kept in its database (:class:`api.auth.Policies`), not in the stores.
+metadata, kept in its database (:class:`connectome.api.auth.Policies`), not in the stores.
 A dataset's *version* is the store's live version (``v-<content hash>``), so
 results cached per version are never stale.
 
@@ -18,9 +18,9 @@ paths.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from api.db import Database
->>> from api.auth import Policies
->>> from api.settings import Settings
+>>> from connectome.api.db import Database
+>>> from connectome.api.auth import Policies
+>>> from connectome.api.settings import Settings
 >>> s = Settings(data_root=tempfile.mkdtemp())
 >>> db = Database(s.db_path); db.migrate()
 >>> cat = Catalog(s, Policies(db))

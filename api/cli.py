@@ -182,7 +182,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("serve", parents=[common], help="run the HTTP service (uvicorn, 127.0.0.1:8000)",
                        description="Run the HTTP analysis service. Settings not given here come from "
-                                   "CONNECTOME_API_* environment variables (see api.settings).")
+                                   "CONNECTOME_API_* environment variables (see connectome.api.settings).")
     s.add_argument("--host", default=None, help="interface to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=int, default=None, help="port (default 8000)")
     s.add_argument("--cluster", default=None,

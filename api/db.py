@@ -3,7 +3,7 @@
 The ``meta`` table keeps the schema version (:data:`SCHEMA_VERSION`;
 :meth:`Database.migrate` upgrades older databases in place and refuses newer
 ones) and the service's identity (``service_id``, also written to a marker
-file in the data root by :class:`~api.service.Service`), so that a lost or
+file in the data root by :class:`~connectome.api.service.Service`), so that a lost or
 swapped database is noticed instead of silently replaced by an empty one.
 
 WAL lets the server read while the admin CLI (or another thread) writes, and a

@@ -48,7 +48,7 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def get_service(request: Request) -> Service:
-    """The app's :class:`~api.service.Service`."""
+    """The app's :class:`~connectome.api.service.Service`."""
     return request.app.state.service
 
 

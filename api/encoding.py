@@ -62,7 +62,7 @@ def model_bytes(model: Any, value: Any) -> bytes:
 
     Examples
     --------
-    >>> from api.schemas import Link
+    >>> from connectome.api.schemas import Link
     >>> model_bytes(Link, {"url": "https://example.org/#!{}"})
     b'{"url":"https://example.org/#!{}","state_id":null,"state_url":null,"warnings":[]}'
     """

@@ -7,7 +7,7 @@ wraps uvicorn's HTTP protocol (httptools, else h11): from the moment a
 connection opens, or a new request starts arriving on a kept-alive one, its
 headers must be complete within ``header_timeout_s``; otherwise the server
 answers ``408`` and closes the connection. The body has its own bound in
-:class:`api.limits.LimitsMiddleware`.
+:class:`connectome.api.limits.LimitsMiddleware`.
 
 Examples
 --------

@@ -14,7 +14,7 @@ Examples
 >>> unseal(raw.replace(b"10", b"11"), "cache entry x")
 Traceback (most recent call last):
 ...
-api.integrity.CorruptFileError: cache entry x: its checksum does not match its content (truncated or edited)
+connectome.api.integrity.CorruptFileError: cache entry x: its checksum does not match its content (truncated or edited)
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ workers started with the app (``cluster="local"``), an external scheduler
 Examples
 --------
 >>> import tempfile, pathlib
->>> from api.db import Database
+>>> from connectome.api.db import Database
 >>> db = Database(pathlib.Path(tempfile.mkdtemp()) / "s.db"); db.migrate()
 >>> store = JobStore(db)
 >>> job = store.create("ingest", "mine", {"source": "larva"}, user="alice", token_id="tok_1")

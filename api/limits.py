@@ -6,12 +6,12 @@
   ``Retry-After`` to a token with more than ``max_inflight_per_token``
   requests in flight, and ``503`` with ``Retry-After`` when more than
   ``max_inflight`` requests are being handled.
-- :mod:`api.http_timeouts` closes connections whose headers do not arrive in time.
+- :mod:`connectome.api.http_timeouts` closes connections whose headers do not arrive in time.
 - :class:`ComputePool` runs uncached computations on a bounded thread pool:
   identical requests share one computation, a full queue answers ``503`` with
   ``Retry-After``, and a request whose time budget runs out answers ``503``
   (``still_computing``) while the computation goes on and lands in the cache.
-- The bound on concurrent jobs per token lives in :mod:`api.jobs` (``429``).
+- The bound on concurrent jobs per token lives in :mod:`connectome.api.jobs` (``429``).
 
 Examples
 --------
@@ -61,7 +61,7 @@ class _BodyTimeout(Exception):
 class LimitsMiddleware:
     """ASGI middleware: request body size and read time, requests in flight (in all and per token).
 
-    It runs inside :class:`api.deps.AuthMiddleware`, so it knows the caller:
+    It runs inside :class:`connectome.api.deps.AuthMiddleware`, so it knows the caller:
     one token's requests beyond ``max_inflight_per_token`` are refused at once
     (429), and never use up the capacity others need. A body must arrive
     within ``body_timeout_s`` (408 otherwise), so slow senders free their

@@ -14,7 +14,7 @@ Examples
 >>> decode_cursor(c, cursor_scope("v-def", {"query": "A -> B"}))
 Traceback (most recent call last):
 ...
-api.errors.ApiError: cursor: this cursor belongs to another query or an older version of the dataset; start again without a cursor
+connectome.api.errors.ApiError: cursor: this cursor belongs to another query or an older version of the dataset; start again without a cursor
 >>> decode_cursor(None, scope)
 0
 """
@@ -75,7 +75,7 @@ def check_limit(limit: int, max_page_size: int) -> int:
     >>> check_limit(5000, 1000)
     Traceback (most recent call last):
     ...
-    api.errors.ApiError: limit: 5000 is larger than the maximum page size of 1000; page with the cursor instead
+    connectome.api.errors.ApiError: limit: 5000 is larger than the maximum page size of 1000; page with the cursor instead
     """
     if limit > max_page_size:
         raise ApiError(400, "invalid_parameter",

@@ -7,7 +7,7 @@ Examples
 >>> budget(120, default=10.0, maximum=60.0)
 Traceback (most recent call last):
 ...
-api.errors.ApiError: timeout_s: 120 s is above the server's maximum time budget of 60 s
+connectome.api.errors.ApiError: timeout_s: 120 s is above the server's maximum time budget of 60 s
 """
 
 from __future__ import annotations

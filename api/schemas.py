@@ -345,7 +345,7 @@ class IngestCave(_Strict):
     private: bool = True
 
     def ingest_arguments(self) -> dict[str, Any]:
-        """The typed arguments of ``ingest.cave.ingest_cave`` this request stands for.
+        """The typed arguments of ``connectome.ingest.cave.ingest_cave`` this request stands for.
 
         The route calls it to refuse a bad request at once (an ``InputError``
         names the field: HTTP 400); the job worker validates the stored
@@ -359,8 +359,8 @@ class IngestCave(_Strict):
         ('minnie65_public', (5,), 1300)
         """
         from connectome.errors import InputError
-        from ingest.cave import CavePreset, Selection, get_preset
-        from ingest.cave.options import version_or_timestamp
+        from connectome.ingest.cave import CavePreset, Selection, get_preset
+        from connectome.ingest.cave.options import version_or_timestamp
 
         version_or_timestamp(self.version, self.timestamp)
         base = get_preset(self.preset)

@@ -20,7 +20,7 @@ over explicitly with ``connectome serve --init``.
 Examples
 --------
 >>> import tempfile
->>> from api.settings import Settings
+>>> from connectome.api.settings import Settings
 >>> svc = Service(Settings(data_root=tempfile.mkdtemp(), cluster="threads")).open(lock=False)
 >>> svc.tokens.create("alice").user
 'alice'
@@ -29,7 +29,7 @@ Examples
 >>> Service(svc.settings).open(lock=False)         # ... so the service refuses to start fresh
 Traceback (most recent call last):
 ...
-api.service.DatabaseLostError: data_root: ... restore service.db ...
+connectome.api.service.DatabaseLostError: data_root: ... restore service.db ...
 >>> Service(svc.settings).open(lock=False, init=True).close()   # unless told to start over
 """
 
@@ -84,7 +84,7 @@ def _private_file(path: Path) -> None:
 
 
 class Service:
-    """Everything a request handler needs, built from :class:`~api.settings.Settings`."""
+    """Everything a request handler needs, built from :class:`~connectome.api.settings.Settings`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

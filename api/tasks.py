@@ -105,21 +105,21 @@ def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = Path(spec["out"])
     progress(0.05, f"ingesting from {source}")
     if source == "celegans":
-        from ingest.celegans import ingest_celegans
+        from connectome.ingest.celegans import ingest_celegans
 
         path = ingest_celegans(p["cect_dataset"], out=out, progress=False)
     elif source == "larva":
-        from ingest.larva import ingest_larva
+        from connectome.ingest.larva import ingest_larva
 
         path = ingest_larva(out=out, progress=False)
     elif source == "tables":
-        from ingest.release import ingest_tables
+        from connectome.ingest.release import ingest_tables
 
         path = ingest_tables(p["edges"], p.get("nodes"), name=spec["dataset"], out=out,
                              columns=p.get("columns") or None, node_columns=p.get("node_columns") or None,
                              min_synapses=p.get("min_synapses"), progress=False)
     elif source == "cave":
-        from ingest.cave import ingest_cave
+        from connectome.ingest.cave import ingest_cave
 
         from .schemas import IngestCave
 
@@ -159,7 +159,7 @@ def _significance(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Train a GNN cell-type model, save it and its predictions."""
     try:
-        import gnn
+        from connectome import gnn
     except ImportError as exc:  # pragma: no cover - gnn extras missing
         from connectome.errors import DependencyError
 

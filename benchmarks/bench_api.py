@@ -39,7 +39,7 @@ FFL = "A -> B [weight >= 3]\nB -> C [weight >= 3]\nA -> C [weight >= 3]"
 def main() -> None:
     import httpx
 
-    from api.testing import ServiceProcess, run_load
+    from connectome.api.testing import ServiceProcess, run_load
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=5000, help="requests per scenario")
@@ -115,8 +115,8 @@ def under_attack(sp, token: str, reqs: list, clients: int, total: int,
 
     import httpx
 
-    from api.attack import SlowBodyClients, query_bomb
-    from api.testing import run_load
+    from connectome.api.attack import SlowBodyClients, query_bomb
+    from connectome.api.testing import run_load
 
     def row(name, res, extra=""):
         print(res.summary(), "—", name, extra, flush=True)

@@ -4,7 +4,7 @@
                                                      [--server-delay 0 0.5]
 
 A MICrONS-format datastack (``synapses_pni_2``) is served by
-``python -m ingest.testing.cave_server`` in its own process (so the server's
+``python -m connectome.ingest.testing.cave_server`` in its own process (so the server's
 CPU is not the client's GIL). Both sides read the same id-range pages of the
 same version through the real caveclient:
 
@@ -42,10 +42,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.cave import CavePreset, FetchOptions, Selection, ingest_cave  # noqa: E402
-from ingest.cave.fetch import plan_span  # noqa: E402
-from ingest.cave.ledger import chop  # noqa: E402
-from ingest.cave.session import connect  # noqa: E402
+from connectome.ingest.cave import CavePreset, FetchOptions, Selection, ingest_cave  # noqa: E402
+from connectome.ingest.cave.fetch import plan_span  # noqa: E402
+from connectome.ingest.cave.ledger import chop  # noqa: E402
+from connectome.ingest.cave.session import connect  # noqa: E402
 
 TABLE, VERSION, DATASTACK = "synapses_pni_2", 661, "minnie65_public"
 SELECT = ["id", "pre_pt_root_id", "post_pt_root_id", "ctr_pt_position", "pre_pt_supervoxel_id",
@@ -53,7 +53,7 @@ SELECT = ["id", "pre_pt_root_id", "post_pt_root_id", "ctr_pt_position", "pre_pt_
 
 
 def start_server(n: int, neurons: int, max_rows: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "ingest.testing.cave_server", "--datastack", "microns",
+    proc = subprocess.Popen([sys.executable, "-m", "connectome.ingest.testing.cave_server", "--datastack", "microns",
                              "--synapses", str(n), "--neurons", str(neurons), "--max-rows", str(max_rows)],
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
     url = proc.stdout.readline().strip()

@@ -17,7 +17,7 @@ itself takes the part of them it computes):
   cross-entropy, validation accuracy every 10 epochs) on the graph as its dataset builds one:
   its wiring features (unscaled log1p degrees and synapse totals, plus per-neuropil and
   per-transmitter columns where the store has them) and the directed pre → post
-  ``edge_index`` — ``gnn.references.flywire_gnn_peer``;
+  ``edge_index`` — ``connectome.gnn.references.flywire_gnn_peer``;
 - its published setup re-implemented on our features (2 layers, hidden 128, full batch,
   plain cross-entropy, 200 epochs, best validation accuracy): MLP, GCN, GraphSAGE, GCN and
   GraphSAGE on the undirected graph — ``gnn.FLYWIRE_GNN_SETUP`` — a stronger form;
@@ -47,8 +47,8 @@ import numpy as np
 import pandas as pd
 
 import connectome as cx
-import gnn
-from gnn.references import flywire_gnn_peer, knn_connectivity, profile_boosting
+from connectome import gnn
+from connectome.gnn.references import flywire_gnn_peer, knn_connectivity, profile_boosting
 
 TASKS = {
     # name: (dataset, node selection, label, label only these nodes (others stay in the graph, unlabelled))

@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-import gnn
+from connectome import gnn
 
 VARIANTS = {
     "GraphSAGE of flywire-gnn 0.1.0 itself, edge_index": ("sage", "flywire-gnn"),
@@ -50,7 +50,7 @@ def flywire_gnn_epochs(g, model: str, seed: int, epochs: int, threads: int, devi
     import torch.nn.functional as F
     from flywire_gnn.train import MODELS
 
-    from gnn.references import flywire_gnn_data
+    from connectome.gnn.references import flywire_gnn_data
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -85,14 +85,14 @@ def child(model: str, mode: str, seed: int, epochs: int, threads: int, device: s
     g = gnn.prepare(c, "super_class")
     t_prep = time.perf_counter() - t0
     if mode == "edge_index":
-        import gnn.models.operators as ops_mod
+        from connectome.gnn.models import operators as ops_mod
 
         real = ops_mod.build_operators
 
         def edge_index_ops(adjacency, names, device="cpu"):
             import scipy.sparse as sp
 
-            from gnn.models.operators import _undirected
+            from connectome.gnn.models.operators import _undirected
 
             out = real(adjacency, [n for n in names if n != "undirected"], device)
             s = sp.coo_array(_undirected(adjacency))

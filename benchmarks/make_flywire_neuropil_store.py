@@ -66,7 +66,7 @@ def build(out: Path | None = None, seed: int = 0) -> Path:
     src = shared_data_dir() / "flywire_scale_synthetic"
     edges = split_rows(pd.read_parquet(src / "edges.parquet"), seed)
     nodes = pd.read_parquet(src / "nodes.parquet")
-    from ingest.release import ingest_tables
+    from connectome.ingest.release import ingest_tables
 
     return ingest_tables(edges, nodes, name=NAME, out=out, progress=False,
                          manifest={"title": "FlyWire-scale SYNTHETIC graph split over neuropils (performance only)",

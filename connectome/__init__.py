@@ -91,4 +91,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["errors", "neuroglancer", "__version__"]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=("errors", "neuroglancer"))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=("errors", "neuroglancer", "gnn", "ingest", "api"))

@@ -3,7 +3,7 @@
 Three places provide datasets, searched in this order:
 
 1. stores in the data home (``CONNECTOME_HOME``), written by ``connectome ingest``;
-2. snapshots embedded in the package (C. elegans, produced by ``ingest.celegans``);
+2. snapshots embedded in the package (C. elegans, produced by ``connectome.ingest.celegans``);
 3. *buildable* datasets announced by plugins (entry point group
    ``connectome.datasets``; the ``ingest`` package announces the C. elegans
    datasets of ``cect``, the larval *Drosophila* connectome and FlyWire files in

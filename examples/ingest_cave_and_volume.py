@@ -9,7 +9,7 @@ token, see the README):
     ingest_cave("microns", "stores/microns_1300", version=1300)
 
 Offline, this script starts the project's loopback CAVE server
-(``ingest.testing``) with synthetic FlyWire- and MICrONS-format datastacks, so
+(``connectome.ingest.testing``) with synthetic FlyWire- and MICrONS-format datastacks, so
 the real ``caveclient`` talks to something; then it reads the real EM cutout in
 ``../shared/data/segmentation_pinky40_cutout`` with CloudVolume.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import connectome as cx
 from connectome.config import shared_data_dir
-from ingest.cave import FetchOptions, Selection, get_preset, ingest_cave, plan_cave
-from ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
-from ingest.volume import ingest_volume, points_to_segments
+from connectome.ingest.cave import FetchOptions, Selection, get_preset, ingest_cave, plan_cave
+from connectome.ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
+from connectome.ingest.volume import ingest_volume, points_to_segments
 
 
 def main(out: str | None = None) -> None:

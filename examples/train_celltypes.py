@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 
 import connectome as cx
-import gnn
+from connectome import gnn
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,7 +8,7 @@ Train, evaluate and apply cell-type classifiers on a :class:`connectome.Connecto
 >>> clf.predict(c).columns[:3].tolist()
 ['root_id', 'predicted', 'probability']
 
-``import gnn`` is cheap: torch and torch-geometric load on first use.
+``from connectome import gnn`` is cheap: torch and torch-geometric load on first use.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ weights; the model itself knows what to do with labels (e.g. PartnerSAGE's profi
 and prediction reuse). Folders of format 1 (before models kept their arguments)
 load too: their arguments are rebuilt from the training options, and their weights
 are the same tensors. A saved model applied to another store recomputes the
-features with the saved spec and refuses the store (:class:`~gnn.errors.FeatureMismatchError`) when the
+features with the saved spec and refuses the store (:class:`~connectome.gnn.errors.FeatureMismatchError`) when the
 feature names differ.
 
 Examples
@@ -68,11 +68,11 @@ _PARTS = ("train", "val", "test")
 
 
 class CellTypeClassifier:
-    """A trained model with everything needed to apply it again (made by :func:`gnn.train`).
+    """A trained model with everything needed to apply it again (made by :func:`connectome.gnn.train`).
 
     Attributes
     ----------
-    model : gnn.models.base.CellTypeModel
+    model : connectome.gnn.models.base.CellTypeModel
     model_args : dict
         The model's constructor arguments (what :meth:`load` instantiates it with).
     config : TrainConfig
@@ -83,7 +83,7 @@ class CellTypeClassifier:
         ``{"val": {...}, "test": {...}, "warnings": [...]}``: scalar metrics at the end of
         training, each with the majority-class baseline (``majority_class``,
         ``majority_accuracy``, ``majority_macro_f1``), and the training warnings (classes
-        too small to learn or score, accuracy not above the baseline; see :func:`gnn.train`).
+        too small to learn or score, accuracy not above the baseline; see :func:`connectome.gnn.train`).
     history : list of dict
         Loss, validation loss and macro-F1 per epoch.
     training : dict
@@ -420,7 +420,7 @@ class CellTypeClassifier:
 
 
 def _args_from_config(config: Any, features: dict[str, Any], labels: LabelEncoding) -> dict[str, Any]:
-    """Model arguments as :func:`gnn.train` makes them, from the training options (format 1 folders)."""
+    """Model arguments as :func:`connectome.gnn.train` makes them, from the training options (format 1 folders)."""
     return model_args(model_class(config.model), in_features=len(features["names"]), n_classes=labels.n_classes,
                       options=config.to_dict())
 
@@ -433,6 +433,6 @@ def load_model(path: str | Path, *, device: Any = "cpu") -> CellTypeClassifier:
     >>> load_model("/nonexistent/model")
     Traceback (most recent call last):
     ...
-    gnn.errors.ModelFileError: '/nonexistent/model' is not a saved model (missing config.json, weights.pt, arrays.npz); pass a folder written by CellTypeClassifier.save or `connectome train --out`
+    connectome.gnn.errors.ModelFileError: '/nonexistent/model' is not a saved model (missing config.json, weights.pt, arrays.npz); pass a folder written by CellTypeClassifier.save or `connectome train --out`
     """
     return CellTypeClassifier.load(path, device=device)

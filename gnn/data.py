@@ -1,7 +1,7 @@
 """A ``Connectome`` and a label column → model inputs and a torch-geometric ``Data``.
 
 :func:`prepare` builds :class:`GraphInputs`: the sorted root ids, the wiring
-features (:mod:`gnn.features`, label-free), the synapse-weighted adjacency
+features (:mod:`connectome.gnn.features`, label-free), the synapse-weighted adjacency
 (chemical synapses plus gap junctions, self-loops removed), and the class
 codes of the label column (``-1`` for unlabelled nodes). :func:`to_data` wraps
 the same in a ``torch_geometric.data.Data`` with ``x``, ``edge_index``
@@ -123,7 +123,7 @@ def prepare(c: Connectome, label: str | None = None, *, features: FeatureSpec | 
     features : FeatureSpec or dict, optional
         Which wiring features (default: all the store supports).
     unlabelled : iterable of str
-        Label values meaning "no label" (default :data:`gnn.labels.UNLABELLED`).
+        Label values meaning "no label" (default :data:`connectome.gnn.labels.UNLABELLED`).
 
     Examples
     --------
@@ -172,7 +172,7 @@ def to_data(c: Connectome | GraphInputs, label: str | None = None, *, features: 
     features : FeatureSpec or dict, optional
     split : Split, optional
         Adds ``train_mask``, ``val_mask``, ``test_mask``; or give ``seed`` for a
-        :func:`~gnn.splits.stratified_split` with ``fractions``.
+        :func:`~connectome.gnn.splits.stratified_split` with ``fractions``.
 
     Returns
     -------

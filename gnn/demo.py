@@ -1,6 +1,6 @@
 """The ``gnn`` step of ``connectome demo``: train a cell-type classifier and score it honestly.
 
-Trains :class:`~gnn.models.partner_sage.PartnerSAGE` on a task that represents it,
+Trains :class:`~connectome.gnn.models.partner_sage.PartnerSAGE` on a task that represents it,
 the larval *Drosophila* ``simple_group`` (17 classes) when the larva is available
 offline (``../shared/data``), else the C. elegans neurons' ``cell_type`` (118
 classes, mostly left/right pairs). It prints the test scores next to the
@@ -17,7 +17,7 @@ Examples
 --------
 >>> from importlib.metadata import entry_points
 >>> [ep.value for ep in entry_points(group="connectome.demo") if ep.name == "gnn"]
-['gnn.demo:step']
+['connectome.gnn.demo:step']
 >>> [t.label for t in TASKS]
 ['simple_group', 'cell_type']
 """

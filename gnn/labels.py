@@ -125,7 +125,7 @@ def encode_labels(values: pd.Series, column: str, unlabelled: Iterable[str] = UN
     unlabelled : iterable of str
         Values meaning "no label" (default :data:`UNLABELLED`).
     min_classes : int
-        Fewer distinct labelled classes raise :class:`~gnn.errors.LabelError`.
+        Fewer distinct labelled classes raise :class:`~connectome.gnn.errors.LabelError`.
 
     Examples
     --------
@@ -133,7 +133,7 @@ def encode_labels(values: pd.Series, column: str, unlabelled: Iterable[str] = UN
     >>> encode_labels(pd.Series(["a", "unk"]), "cell_type")
     Traceback (most recent call last):
     ...
-    gnn.errors.LabelError: label 'cell_type' has 1 class among 1 labelled node(s) ('a'); a classifier needs at least 2 classes: choose another label column or label more nodes
+    connectome.gnn.errors.LabelError: label 'cell_type' has 1 class among 1 labelled node(s) ('a'); a classifier needs at least 2 classes: choose another label column or label more nodes
     """
     unlabelled = tuple(str(u) for u in unlabelled)
     missing = _missing_mask(values, unlabelled)

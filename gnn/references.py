@@ -5,13 +5,13 @@
   the training neighbours vote, weighted by similarity; ``k`` is chosen on the
   validation nodes.
 - :func:`profile_boosting` — scikit-learn's ``HistGradientBoostingClassifier`` on
-  partner-type profiles (:mod:`gnn.profiles`) built from training labels only.
+  partner-type profiles (:mod:`connectome.gnn.profiles`) built from training labels only.
 - :func:`flywire_gnn_inputs` — the same graph with only the wiring features flywire-gnn
   0.1.0 computes;
 - :func:`flywire_gnn_peer` — flywire-gnn 0.1.0 itself (the PyPI package, its models and its
   ``train_one`` loop) on that graph and split.
 
-Both take :class:`~gnn.data.GraphInputs` and a :class:`~gnn.splits.Split` and
+Both take :class:`~connectome.gnn.data.GraphInputs` and a :class:`~connectome.gnn.splits.Split` and
 return predicted class codes for every node.
 
 Examples

@@ -141,7 +141,7 @@ def stratified_split(y: np.ndarray, *, fractions: tuple[float, float, float] = D
     >>> stratified_split(np.array([0, 1, -1]))
     Traceback (most recent call last):
     ...
-    gnn.errors.SplitError: a train/validation/test split needs at least 4 labelled nodes, but the label has 2; label more nodes or choose a label column with more labelled nodes
+    connectome.gnn.errors.SplitError: a train/validation/test split needs at least 4 labelled nodes, but the label has 2; label more nodes or choose a label column with more labelled nodes
     """
     _, f_val, f_test = _check_fractions(fractions)
     y = np.asarray(y, dtype=np.int64)

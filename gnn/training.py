@@ -1,14 +1,14 @@
 """Full-batch training with early stopping and class weighting, for every model.
 
 :func:`train` takes a ``Connectome`` and a label column and returns a
-:class:`~gnn.classifier.CellTypeClassifier` with its validation and test
+:class:`~connectome.gnn.classifier.CellTypeClassifier` with its validation and test
 metrics. Every model, baselines included, trains the same way on the same
 split: standardise the wiring features, fit with Adam and cross-entropy
 weighted towards rare classes, keep the weights of the epoch with the best
 validation macro-F1, stop after ``patience`` epochs without improvement, and
 package the result. The loop knows no model: it builds the model's operators,
 passes ``(x, ops, y)`` with the training labels only (``-1`` elsewhere) and asks
-the model for each training step (:mod:`gnn.models.base`); what a model does with
+the model for each training step (:mod:`connectome.gnn.models.base`); what a model does with
 labels (PartnerSAGE's profiles, prediction reuse, label trick) is the model's own.
 Seeds fix the split, the initial weights, dropout and (optional) label-trick
 masks; on CPU torch's deterministic algorithms are switched on while training,
@@ -86,7 +86,7 @@ class TrainConfig:
     Parameters
     ----------
     model : str
-        Registered model name (:data:`gnn.models.MODELS`).
+        Registered model name (:data:`connectome.gnn.models.MODELS`).
     hidden, layers, dropout : int, int, float
         Model size (flywire-gnn setup: hidden 128, 2 layers).
     lr, weight_decay : float
@@ -267,7 +267,7 @@ def _standardize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
     """Deterministic algorithms on CPU and ``threads`` torch threads while training; restored afterwards.
 
-    Sparse invariant checks are explicitly off meanwhile (:func:`gnn.sparse.invariant_checks_off`), so
+    Sparse invariant checks are explicitly off meanwhile (:func:`connectome.gnn.sparse.invariant_checks_off`), so
     that no sparse re-construction inside torch or torch-geometric warns about implicit checks.
     """
     import torch
@@ -367,7 +367,7 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     Parameters
     ----------
     c : Connectome or GraphInputs
-        The connectome (or inputs already made by :func:`gnn.prepare`, to share across runs).
+        The connectome (or inputs already made by :func:`connectome.gnn.prepare`, to share across runs).
     label : str
         Node column with the cell types (unlabelled values stay out of loss and metrics).
     model : str
@@ -378,8 +378,8 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     device : str
         ``"cpu"``, ``"cuda"`` or ``"auto"``.
     split : Split, optional
-        Explicit split (e.g. from :func:`gnn.kfold_splits`); default a
-        :func:`gnn.stratified_split` with ``fractions`` and ``seed``.
+        Explicit split (e.g. from :func:`connectome.gnn.kfold_splits`); default a
+        :func:`connectome.gnn.stratified_split` with ``fractions`` and ``seed``.
     features : FeatureSpec or dict, optional
         Wiring features (default all the store supports).
     threads : int, optional
@@ -394,7 +394,7 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
         :class:`TrainConfig` fields: ``hidden``, ``layers``, ``dropout``, ``lr``,
         ``weight_decay``, ``epochs``, ``patience``, ``class_weight``, ``label_keep``,
         ``reuse``, ``select``. ``**gnn.FLYWIRE_GNN_SETUP`` reproduces the flywire-gnn recipe.
-        The model receives the fields its constructor names (:func:`gnn.models.model_args`).
+        The model receives the fields its constructor names (:func:`connectome.gnn.models.model_args`).
 
     Returns
     -------

@@ -1,23 +1,23 @@
 """ingest — outside sources into connectome stores.
 
-Sources: C. elegans datasets of ``cect`` (:mod:`ingest.celegans`), the larval
-*Drosophila* connectome (:mod:`ingest.larva`), FlyWire Codex and neuPrint
-release files and generic edge lists (:mod:`ingest.release`), CAVE datastacks
-and their release files (:mod:`ingest.cave`), CloudVolume segmentations
-(:mod:`ingest.volume`). Column names are renamed once, here, to the project's
-(:mod:`ingest.tables`). Remote clients (caveclient, cloud-volume) are imported
+Sources: C. elegans datasets of ``cect`` (:mod:`connectome.ingest.celegans`), the larval
+*Drosophila* connectome (:mod:`connectome.ingest.larva`), FlyWire Codex and neuPrint
+release files and generic edge lists (:mod:`connectome.ingest.release`), CAVE datastacks
+and their release files (:mod:`connectome.ingest.cave`), CloudVolume segmentations
+(:mod:`connectome.ingest.volume`). Column names are renamed once, here, to the project's
+(:mod:`connectome.ingest.tables`). Remote clients (caveclient, cloud-volume) are imported
 only inside the functions that use them.
 
 The CAVE entry points are also importable from here (loaded on first use)::
 
-    from ingest import CavePreset, FetchOptions, Selection, ingest_cave, plan_cave
+    from connectome.ingest import CavePreset, FetchOptions, Selection, ingest_cave, plan_cave
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Names re-exported from :mod:`ingest.cave`, imported when first used.
+#: Names re-exported from :mod:`connectome.ingest.cave`, imported when first used.
 _CAVE = ("ingest_cave", "plan_cave", "ingest_cave_files", "CavePreset", "CellTableSpec", "get_preset", "Selection",
          "FetchOptions")
 

@@ -27,7 +27,7 @@ read with ``from_cache=True`` (offline, well under a second).
 
 Examples
 --------
->>> from ingest.celegans import cell_class
+>>> from connectome.ingest.celegans import cell_class
 >>> [cell_class(n) for n in ["AVAL", "RMDDL", "IL1VR", "DA01", "SABD", "AVL", "I1L", "MDL05"]]
 ['AVA', 'RMD', 'IL1', 'DA', 'SAB', 'AVL', 'I1', 'BWM']
 """

@@ -1,7 +1,7 @@
 """Release files into stores: generic edge lists, FlyWire Codex, neuPrint exports.
 
 All three go through one function, :func:`ingest_tables`: read the files,
-rename columns once (:func:`ingest.tables.rename_columns`), validate with the
+rename columns once (:func:`connectome.ingest.tables.rename_columns`), validate with the
 core's rules, write a store atomically. Nothing is written when any check fails.
 
 Examples

@@ -4,7 +4,7 @@ They are written by the same code as ``connectome ingest celegans`` so the
 default dataset loads offline without importing ``cect``; a test checks that
 each snapshot equals a fresh conversion. Rebuild with::
 
-    python -m ingest.snapshot
+    python -m connectome.ingest.snapshot
 
 Examples
 --------

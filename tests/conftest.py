@@ -47,7 +47,7 @@ def cluster_client():
 @pytest.fixture(scope="session")
 def larva_store(tmp_path_factory, shared_data) -> Path:
     """The larva converted once per session."""
-    from ingest.larva import ingest_larva
+    from connectome.ingest.larva import ingest_larva
 
     return ingest_larva(shared_data / "drosophila_larva_winding2023",
                         out=tmp_path_factory.mktemp("larva") / "store", progress=False)

@@ -156,7 +156,7 @@ def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any],
     params = req.model_dump(exclude_none=True)
     params.pop("private", None)
     if req.source == "celegans":
-        from ingest.celegans import CELEGANS_DATASETS
+        from connectome.ingest.celegans import CELEGANS_DATASETS
 
         cect = req.cect_dataset or name
         if cect not in CELEGANS_DATASETS:

@@ -1,6 +1,6 @@
 """Jobs on a dataset (null-model significance, GNN training), trained models and their predictions.
 
-(Flow layers are a job too: their routes are in :mod:`api.routers.pathways`.)
+(Flow layers are a job too: their routes are in :mod:`connectome.api.routers.pathways`.)
 """
 
 from __future__ import annotations

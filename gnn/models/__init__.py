@@ -3,18 +3,18 @@
 ``flywire-gnn`` setup baselines (2 layers, hidden 128, full batch, as published by
 flywire-gnn 0.1.0; re-implemented here on torch-geometric's convolutions):
 
-- ``"mlp"`` — :class:`~gnn.models.mlp.MLP` on wiring features, no graph;
-- ``"gcn"`` — :class:`~gnn.models.gcn.GCN`, ``GCNConv`` on the undirected, unweighted graph;
-- ``"sage"`` — :class:`~gnn.models.sage.GraphSAGE`, ``SAGEConv`` (mean) on the undirected, unweighted graph.
+- ``"mlp"`` — :class:`~connectome.gnn.models.mlp.MLP` on wiring features, no graph;
+- ``"gcn"`` — :class:`~connectome.gnn.models.gcn.GCN`, ``GCNConv`` on the undirected, unweighted graph;
+- ``"sage"`` — :class:`~connectome.gnn.models.sage.GraphSAGE`, ``SAGEConv`` (mean) on the undirected, unweighted graph.
 
 Ours, using what connectomes have and generic GNNs ignore:
 
-- ``"dir_sage"`` — :class:`~gnn.models.dir_sage.DirSAGE`: separate in- and out-neighbour
+- ``"dir_sage"`` — :class:`~connectome.gnn.models.dir_sage.DirSAGE`: separate in- and out-neighbour
   aggregation, weighted by synapse counts;
-- ``"partner_sage"`` — :class:`~gnn.models.partner_sage.PartnerSAGE`: DirSAGE over wiring
+- ``"partner_sage"`` — :class:`~connectome.gnn.models.partner_sage.PartnerSAGE`: DirSAGE over wiring
   features plus partner-type profiles from training labels (the default).
 
-Every model derives from :class:`~gnn.models.base.CellTypeModel` (its contract: ``operators``,
+Every model derives from :class:`~connectome.gnn.models.base.CellTypeModel` (its contract: ``operators``,
 ``forward(x, ops, y=None)``, ``training_step``); a new model is one file and one line in :data:`MODELS`.
 
 Examples
@@ -76,8 +76,8 @@ def model_args(cls: type, *, in_features: int, n_classes: int, options: Mapping[
     """Constructor arguments of model class ``cls``: the sizes plus the ``options`` its ``__init__`` names.
 
     Options the class does not take (``lr``; ``reuse`` for a model without profiles) are left out,
-    so one :class:`gnn.TrainConfig` serves every model. The result is what a saved model records
-    (``model_args`` in ``config.json``) and what :func:`gnn.load_model` instantiates the class with.
+    so one :class:`connectome.gnn.TrainConfig` serves every model. The result is what a saved model records
+    (``model_args`` in ``config.json``) and what :func:`connectome.gnn.load_model` instantiates the class with.
     """
     params = inspect.signature(cls.__init__).parameters
     args: dict[str, Any] = {"in_features": int(in_features), "n_classes": int(n_classes)}

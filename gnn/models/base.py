@@ -1,12 +1,12 @@
 """What every cell-type model is: an ``nn.Module`` that maps node features, graph and known labels to logits.
 
-The contract (what :func:`gnn.train` and :class:`gnn.CellTypeClassifier` rely on, and all they rely on):
+The contract (what :func:`connectome.gnn.train` and :class:`connectome.gnn.CellTypeClassifier` rely on, and all they rely on):
 
 - ``operators`` (class attribute): names of the graph operators ``forward`` reads
-  (:func:`gnn.models.operators.build_operators` builds them once per graph and device);
+  (:func:`connectome.gnn.models.operators.build_operators` builds them once per graph and device);
 - ``__init__(in_features, n_classes, ...)``: ``in_features`` counts the wiring features;
-  further keyword arguments are model options, filled from :class:`gnn.TrainConfig`
-  fields of the same name and saved with the model (:func:`gnn.models.model_args`);
+  further keyword arguments are model options, filled from :class:`connectome.gnn.TrainConfig`
+  fields of the same name and saved with the model (:func:`connectome.gnn.models.model_args`);
 - ``forward(x, ops, y=None)`` → logits (nodes × classes). ``y`` holds the class code of every
   node whose label the model may read as an input (the training nodes) and ``-1`` elsewhere:
   a validation, test or unlabelled node's label never reaches a model. Models that do not
@@ -16,13 +16,13 @@ The contract (what :func:`gnn.train` and :class:`gnn.CellTypeClassifier` rely on
   model that feeds some training labels in as inputs (the label trick) leaves those out.
 
 A model owns its behaviour: what it does with the labels (partner-type profiles, prediction
-reuse, the label trick in :class:`~gnn.models.partner_sage.PartnerSAGE`) lives in the model,
+reuse, the label trick in :class:`~connectome.gnn.models.partner_sage.PartnerSAGE`) lives in the model,
 never in the training loop or the classifier.
 
 Examples
 --------
 >>> import torch
->>> from gnn.models.mlp import MLP
+>>> from connectome.gnn.models.mlp import MLP
 >>> net = MLP(in_features=3, n_classes=2)
 >>> logits, nodes = net.training_step(torch.randn(4, 3), {}, torch.tensor([0, 1, -1, -1]), torch.tensor([0, 1]))
 >>> logits.shape, nodes.tolist()

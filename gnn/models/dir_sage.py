@@ -14,7 +14,7 @@ the concatenation of every layer's output (jumping knowledge), so 1-hop and
 Examples
 --------
 >>> import torch, numpy as np, scipy.sparse as sp
->>> from gnn.models.operators import build_operators
+>>> from connectome.gnn.models.operators import build_operators
 >>> ops = build_operators(sp.csr_array(np.array([[0, 3.0], [1.0, 0]])), DirSAGE.operators)
 >>> DirSAGE(in_features=4, n_classes=3, hidden=8)(torch.randn(2, 4), ops).shape
 torch.Size([2, 3])

@@ -4,9 +4,9 @@
   (a CSR tensor for ``GCNConv(normalize=False)``);
 - ``"undirected"``: ``S`` as a CSR tensor (for ``SAGEConv``'s mean aggregation);
 - ``"out_mean"`` / ``"in_mean"``: synapse-weighted means over out- / in-partners,
-  weights ``log1p(synapses)`` normalised per row (:class:`~gnn.sparse.SparseAdjacency`);
+  weights ``log1p(synapses)`` normalised per row (:class:`~connectome.gnn.sparse.SparseAdjacency`);
 - ``"synapses"``: the synapse matrix itself (scipy, as given), for a model that builds what it
-  needs from it once per graph (:class:`~gnn.models.partner_sage.PartnerSAGE` its partner-type profiles).
+  needs from it once per graph (:class:`~connectome.gnn.models.partner_sage.PartnerSAGE` its partner-type profiles).
 
 Examples
 --------

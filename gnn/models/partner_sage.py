@@ -1,11 +1,11 @@
 """PartnerSAGE (ours, the default): DirSAGE over wiring features *and* partner-type profiles.
 
 The input of every node is its wiring features plus its partner-type profile
-(:mod:`gnn.profiles`): the fraction and number of its input and output synapses
+(:mod:`connectome.gnn.profiles`): the fraction and number of its input and output synapses
 from and onto each *known* cell type. Known means the labels the model is given
 (``y >= 0``: the training labels): a validation, test or unlabelled node's label
 never enters any feature. The module does all of this itself, as torch-geometric's
-``LabelUsage`` does: it holds its :class:`~gnn.profiles.PartnerProfiles` (built once
+``LabelUsage`` does: it holds its :class:`~connectome.gnn.profiles.PartnerProfiles` (built once
 per graph from the ``"synapses"`` operator), turns the known labels into profiles
 and runs the prediction-reuse rounds in ``forward``; the training loop and the
 classifier only pass ``(x, ops, y)``.
@@ -33,7 +33,7 @@ default; the benchmark reports it.
 Examples
 --------
 >>> import torch, numpy as np, scipy.sparse as sp
->>> from gnn.models.operators import build_operators
+>>> from connectome.gnn.models.operators import build_operators
 >>> ops = build_operators(sp.csr_array(np.array([[0, 3.0], [1.0, 0]])), PartnerSAGE.operators)
 >>> net = PartnerSAGE(in_features=4, n_classes=3, hidden=8)
 >>> net(torch.randn(2, 4), ops, y=torch.tensor([2, -1])).shape   # node 0's label is known, node 1's is not
@@ -60,14 +60,14 @@ MAX_PROFILE_GIB = 8.0
 
 
 class PartnerSAGE(DirSAGE):
-    """:class:`~gnn.models.dir_sage.DirSAGE` whose input includes partner-type profiles it computes itself.
+    """:class:`~connectome.gnn.models.dir_sage.DirSAGE` whose input includes partner-type profiles it computes itself.
 
     Parameters
     ----------
     in_features : int
         Wiring features; the module appends ``4 × n_classes`` profile columns itself.
     n_classes, hidden, layers, dropout
-        As :class:`~gnn.models.dir_sage.DirSAGE`.
+        As :class:`~connectome.gnn.models.dir_sage.DirSAGE`.
     reuse : int
         Prediction-reuse rounds (0 to 5; 0: profiles from known labels only).
     label_keep : float

@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import torch, numpy as np, scipy.sparse as sp
->>> from gnn.models.operators import build_operators
+>>> from connectome.gnn.models.operators import build_operators
 >>> ops = build_operators(sp.csr_array(np.array([[0, 1.0], [0, 0]])), GraphSAGE.operators)
 >>> GraphSAGE(in_features=4, n_classes=3)(torch.randn(2, 4), ops).shape
 torch.Size([2, 3])

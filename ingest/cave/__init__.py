@@ -3,26 +3,26 @@
 The public surface is small: two functions to read a server, one to read
 release files, and the three typed arguments that say what and how.
 
-* :func:`ingest_cave` / :func:`plan_cave` (:mod:`~ingest.cave.live`) -- read a
+* :func:`ingest_cave` / :func:`plan_cave` (:mod:`~connectome.ingest.cave.live`) -- read a
   datastack at one materialization version or timestamp, resumably and exactly;
-* :func:`ingest_cave_files` (:mod:`~ingest.cave.release`) -- the same tables as
+* :func:`ingest_cave_files` (:mod:`~connectome.ingest.cave.release`) -- the same tables as
   release files, through the same normalisation;
-* :class:`CavePreset` (:mod:`~ingest.cave.presets`) -- the datastack, server,
+* :class:`CavePreset` (:mod:`~connectome.ingest.cave.presets`) -- the datastack, server,
   tables and conventions (``get_preset("flywire")``, ``get_preset("microns")``);
-* :class:`Selection` and :class:`FetchOptions` (:mod:`~ingest.cave.options`) --
+* :class:`Selection` and :class:`FetchOptions` (:mod:`~connectome.ingest.cave.options`) --
   which synapses, and how pages are fetched.
 
-The rest are implementation modules: :mod:`~ingest.cave.session` (the one
+The rest are implementation modules: :mod:`~connectome.ingest.cave.session` (the one
 place that talks to caveclient: transport, retries, error translation),
-:mod:`~ingest.cave.fetch` (deterministic paging), :mod:`~ingest.cave.ledger`
-(resume state), :mod:`~ingest.cave.format` (CAVE tables -> the project's
-tables), :mod:`~ingest.cave.errors`, :mod:`~ingest.cave.cli` and
-:mod:`~ingest.cave._compat` (the private caveclient attributes used, in one
+:mod:`~connectome.ingest.cave.fetch` (deterministic paging), :mod:`~connectome.ingest.cave.ledger`
+(resume state), :mod:`~connectome.ingest.cave.format` (CAVE tables -> the project's
+tables), :mod:`~connectome.ingest.cave.errors`, :mod:`~connectome.ingest.cave.cli` and
+:mod:`~connectome.ingest.cave._compat` (the private caveclient attributes used, in one
 place). caveclient itself is imported only inside the functions that use it.
 
 Examples
 --------
->>> from ingest.cave import Selection, get_preset
+>>> from connectome.ingest.cave import Selection, get_preset
 >>> get_preset("microns").with_overrides(cell_tables=[]).cell_tables
 ()
 >>> Selection(root_ids=["864691135", 5], side="within").root_ids

@@ -9,7 +9,7 @@ Two things caveclient does not offer publicly are needed:
 * ``AuthClient._token_file`` is where caveclient looked for a token; only the
   message of a refused request names it.
 
-Everything else goes through caveclient's public API. ``tests/test_cave_compat.py``
+Everything else goes through caveclient's public API. ``tests/ingest/test_cave_compat.py``
 checks both attributes against the installed caveclient, so an upgrade that
 changes them fails there, by name, rather than deep inside an ingest.
 

@@ -9,7 +9,7 @@ dense stretches split where the rows are) and both halves are fetched again;
 its capped reply is discarded. Selections by root ids or a bounding box start
 from one page over the whole range and split only where needed.
 
-Every finished page is staged in the :class:`~ingest.cave.ledger.Ledger`
+Every finished page is staged in the :class:`~connectome.ingest.cave.ledger.Ledger`
 before it counts; a rerun fetches only the ranges no finished page covers.
 
 Examples

@@ -656,7 +656,7 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
     df : DataFrame
         The table (live reply or release file).
     spec : CellTableSpec
-        Which columns are labels, pivots and renames (see :mod:`ingest.cave.presets`).
+        Which columns are labels, pivots and renames (see :mod:`connectome.ingest.cave.presets`).
     voxel_resolution : (x, y, z)
         nm per voxel of the positions.
     duplicates : {"first", "drop"}
@@ -672,7 +672,7 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
 
     Examples
     --------
-    >>> from ingest.cave.presets import CellTableSpec
+    >>> from connectome.ingest.cave.presets import CellTableSpec
     >>> t = pd.DataFrame({"id": [1, 2, 3], "pt_root_id": [5, 6, 0], "cell_type": ["BC", "23P", "MC"],
     ...                   "pt_position": ["[1 1 1]", "[2 2 2]", "[3 3 3]"]})
     >>> nodes, counts = cell_rows(t, CellTableSpec("cells"), voxel_resolution=(4, 4, 40))

@@ -18,12 +18,12 @@ synapses) and :class:`FetchOptions` (how pages are fetched); a ready
 fails part-way leaves its work folder; the same call again continues from
 where it stopped and ends with exactly the rows of a clean run. The version
 (or timestamp) used is recorded in the manifest. Release files of the same
-tables go through :func:`ingest.cave.release.ingest_cave_files`.
+tables go through :func:`connectome.ingest.cave.release.ingest_cave_files`.
 
 Examples
 --------
 >>> import tempfile, connectome as cx
->>> from ingest.testing import CaveTestServer, generic_datastack
+>>> from connectome.ingest.testing import CaveTestServer, generic_datastack
 >>> with CaveTestServer([generic_datastack(n_synapses=600)], max_rows=250) as srv:
 ...     toy = CavePreset("toy_public", server=srv.url, cell_tables=["cell_types"])
 ...     path = ingest_cave(toy, tempfile.mkdtemp() + "/toy", version=2, progress=False)
@@ -296,7 +296,7 @@ def plan_cave(preset: str | CavePreset | None = None, *, version: int | None = N
 
     Examples
     --------
-    >>> from ingest.testing import CaveTestServer, generic_datastack
+    >>> from connectome.ingest.testing import CaveTestServer, generic_datastack
     >>> with CaveTestServer([generic_datastack(n_synapses=300)]) as srv:
     ...     plan = plan_cave(CavePreset("toy_public", server=srv.url, cell_tables=["cell_types"]))
     >>> plan["version"], plan["tables"]["synapses"]["rows"], plan["tables"]["synapses"]["voxel_resolution_nm"]

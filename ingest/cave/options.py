@@ -2,10 +2,10 @@
 
 Both are frozen dataclasses that check their values when built, so a bad
 value (or a misspelt keyword) fails before anything is fetched, with an error
-naming the parameter. The command line (:mod:`ingest.cave.cli`) and the HTTP
-service build them from their own arguments; :func:`ingest.cave.ingest_cave`
+naming the parameter. The command line (:mod:`connectome.ingest.cave.cli`) and the HTTP
+service build them from their own arguments; :func:`connectome.ingest.cave.ingest_cave`
 takes them as they are. The third typed argument, the tables and conventions of
-a datastack, is :class:`ingest.cave.presets.CavePreset`.
+a datastack, is :class:`connectome.ingest.cave.presets.CavePreset`.
 
 Examples
 --------
@@ -225,7 +225,7 @@ class FetchOptions:
     Retries are caveclient's own: the transport of every caveclient session
     gets a ``urllib3`` ``Retry`` built from these values, as
     ``caveclient.set_session_defaults`` builds one, but for this client only
-    (see :mod:`ingest.cave.session`).
+    (see :mod:`connectome.ingest.cave.session`).
 
     Parameters
     ----------

@@ -6,7 +6,7 @@ or parquet: MICrONS synapse exports (``pre_pt_root_id``, ``post_pt_root_id``,
 FlyWire's connection tables (``pre_pt_root_id``, ``post_pt_root_id``,
 ``neuropil``, ``syn_count``, ``gaba_avg`` ... ``da_avg``) and cell-type tables
 (MICrONS ``aibs_metamodel_celltypes_v661``, FlyWire classifications).
-:func:`ingest_cave_files` reads them with :mod:`ingest.cave.format`, the code
+:func:`ingest_cave_files` reads them with :mod:`connectome.ingest.cave.format`, the code
 the live ingest uses, so a release file and a live read give the same store.
 
 Examples
@@ -207,9 +207,9 @@ def ingest_cave_files(
     version, datastack : optional
         Recorded in the manifest.
     min_synapses : int, None or "preset"
-        Pair threshold, as :class:`~ingest.cave.presets.CavePreset`'s (``"preset"``: the preset's).
+        Pair threshold, as :class:`~connectome.ingest.cave.presets.CavePreset`'s (``"preset"``: the preset's).
     autapses, zero_root : {"drop", "keep"}
-        As in :class:`~ingest.cave.options.Selection`.
+        As in :class:`~connectome.ingest.cave.options.Selection`.
     keep_synapses : bool
         Store the per-synapse table as well as the edges.
 

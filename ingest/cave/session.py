@@ -8,7 +8,7 @@
   ``cave-secret.json``) unless passed in.
 * **Retries are caveclient's.** Every session of the client gets a transport
   (:class:`ReplyGuard`) whose ``urllib3`` ``Retry`` is built from
-  :class:`~ingest.cave.options.FetchOptions` as ``caveclient.set_session_defaults``
+  :class:`~connectome.ingest.cave.options.FetchOptions` as ``caveclient.set_session_defaults``
   builds its own (``max_retries``, backoff, the status list, GET and POST:
   CAVE's queries are reads sent as POST), but for this client only, so other
   clients in the process keep their settings. Statuses of ``retry_statuses``,
@@ -21,7 +21,7 @@
   our own. A reply the server capped at its row limit ("Limited query") is
   refused (:class:`CappedReplyError`) and :meth:`CaveSession.query` returns it
   as a :class:`Page` with ``capped=True``.
-* Whatever still fails becomes an error of :mod:`ingest.cave.errors` that says
+* Whatever still fails becomes an error of :mod:`connectome.ingest.cave.errors` that says
   what to do.
 
 Examples

@@ -3,7 +3,7 @@
 * :class:`CaveTestServer` speaks the CAVE protocol that ``caveclient`` uses
   (info service, materialization engine with Arrow IPC replies, chunkedgraph
   root lookups) on ``127.0.0.1``, serves synthetic FlyWire-, MICrONS- and
-  generic datastacks (:mod:`ingest.testing.cave_data`) and injects faults on
+  generic datastacks (:mod:`connectome.ingest.testing.cave_data`) and injects faults on
   request: 5xx replies, timeouts, dropped connections, truncated Arrow streams,
   new or expired materialization versions.
 * :class:`PrecomputedServer` serves a Neuroglancer-precomputed folder over HTTP
@@ -15,7 +15,7 @@ talk to these servers unchanged.
 
 Examples
 --------
->>> from ingest.testing import CaveTestServer, generic_datastack
+>>> from connectome.ingest.testing import CaveTestServer, generic_datastack
 >>> with CaveTestServer([generic_datastack(n_synapses=50)]) as srv:
 ...     srv.url.startswith("http://127.0.0.1:")
 True

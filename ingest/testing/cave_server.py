@@ -22,11 +22,11 @@ valid HTTP reply that silently lacks rows). Versions can be published or
 expired while a client is running. Everything is also reachable over HTTP
 (``/_testing/...``) for a server run in another process::
 
-    python -m ingest.testing.cave_server --datastack flywire --synapses 200000
+    python -m connectome.ingest.testing.cave_server --datastack flywire --synapses 200000
 
 Examples
 --------
->>> from ingest.testing import CaveTestServer, generic_datastack
+>>> from connectome.ingest.testing import CaveTestServer, generic_datastack
 >>> with CaveTestServer([generic_datastack(n_synapses=50)], max_rows=20) as srv:
 ...     fault = srv.add_fault("status", code=503, match="query", times=1)
 ...     len(srv.faults)
@@ -172,7 +172,7 @@ class CaveTestServer(ThreadedServer):
     Parameters
     ----------
     datastacks : list of Datastack
-        What it serves (see :mod:`ingest.testing.cave_data`).
+        What it serves (see :mod:`connectome.ingest.testing.cave_data`).
     max_rows : int
         Row cap of one query reply (real servers: about 200,000).
     tokens : iterable of str, optional
@@ -634,7 +634,7 @@ def build_datastack(kind: str, n_synapses: int, n_neurons: int, seed: int) -> Da
 
 def main(argv: list[str] | None = None) -> int:
     """Run a server in the foreground; prints its URL on the first line of stdout."""
-    p = argparse.ArgumentParser(prog="python -m ingest.testing.cave_server", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m connectome.ingest.testing.cave_server", description=__doc__.split("\n")[0])
     p.add_argument("--datastack", action="append", choices=["flywire", "microns", "generic"],
                    help="datastack kind(s) to serve (default: all three)")
     p.add_argument("--synapses", type=int, default=20_000)

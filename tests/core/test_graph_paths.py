@@ -1,5 +1,5 @@
 """Graph paths (cx.shortest_paths, cx.paths, cx.count_paths) against networkx on C. elegans and
-the larva. (tests/test_paths.py is about execution paths: in-memory vs Dask.)"""
+the larva. (tests/core/test_paths.py is about execution paths: in-memory vs Dask.)"""
 
 from __future__ import annotations
 

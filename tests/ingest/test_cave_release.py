@@ -11,8 +11,8 @@ import connectome as cx
 from connectome.errors import ColumnError, InputError
 from connectome.store import read_table
 from helpers import run_cli
-from ingest.cave import FetchOptions, get_preset, ingest_cave, ingest_cave_files
-from ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
+from connectome.ingest.cave import FetchOptions, get_preset, ingest_cave, ingest_cave_files
+from connectome.ingest.testing import CaveTestServer, flywire_datastack, microns_datastack
 
 OPTS = FetchOptions(page_rows=2_000, concurrency=2, backoff=0.01)
 
@@ -245,7 +245,7 @@ def test_map_and_position_columns_for_any_spelling(tmp_path):
 
 
 def test_split_position_spellings_are_recognised():
-    from ingest.cave.format import find_positions
+    from connectome.ingest.cave.format import find_positions
 
     cols = ["ctr_pt_position_x", "ctr_pt_position_y", "ctr_pt_position_z", "pre_pos_x_vx", "pre_pos_y_vx",
             "pre_pos_z_vx", "post_x_nm", "post_y_nm", "post_z_nm", "pt_position", "cleft_vx"]

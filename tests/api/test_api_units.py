@@ -11,13 +11,13 @@ import time
 
 import pytest
 
-from api.auth import Policies, Principal, TokenStore, hash_token
-from api.cache import CacheKey, ResultCache
-from api.db import Database
-from api.errors import ApiError
-from api.limits import ComputePool, LimitsMiddleware
-from api.service import Service
-from api.settings import Settings
+from connectome.api.auth import Policies, Principal, TokenStore, hash_token
+from connectome.api.cache import CacheKey, ResultCache
+from connectome.api.db import Database
+from connectome.api.errors import ApiError
+from connectome.api.limits import ComputePool, LimitsMiddleware
+from connectome.api.service import Service
+from connectome.api.settings import Settings
 from helpers import run_cli
 
 

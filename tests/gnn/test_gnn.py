@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import connectome as cx
-import gnn
+from connectome import gnn
 from connectome.errors import ColumnError, ConnectomeError
-from gnn.errors import DeviceError, FeatureMismatchError, LabelError, ModelFileError, SplitError
+from connectome.gnn.errors import DeviceError, FeatureMismatchError, LabelError, ModelFileError, SplitError
 from helpers import ROOT, run_cli, run_python
 
 FAST = {"epochs": 40, "patience": 40, "threads": 1, "progress": False}
@@ -210,7 +210,7 @@ def test_every_model_trains_on_celegans(worm, model):
 
 
 def test_flywire_gnn_inputs_keep_only_its_feature_groups():
-    from gnn.references import flywire_gnn_inputs
+    from connectome.gnn.references import flywire_gnn_inputs
 
     edges = pd.DataFrame({"pre_root_id": [1, 1, 2, 3, 3], "post_root_id": [2, 3, 3, 1, 3],
                           "synapse_count": [5, 6, 7, 8, 2], "nt_type": ["ACH", "ACH", "GABA", "GLUT", "ACH"],
@@ -231,7 +231,7 @@ def test_flywire_gnn_itself_runs_on_our_split_without_reading_test_labels(worm):
     """The benchmark's peer: flywire-gnn 0.1.0's own models and train_one on our graph and split."""
     import flywire_gnn.train as fg_train
 
-    from gnn.references import flywire_gnn_peer
+    from connectome.gnn.references import flywire_gnn_peer
 
     g = gnn.prepare(worm, "super_class")
     split = gnn.stratified_split(g.y, seed=0)
@@ -268,7 +268,7 @@ def test_same_seed_same_model(worm):
 
 
 def test_references_run_on_the_same_split(worm):
-    from gnn.references import knn_connectivity, profile_boosting
+    from connectome.gnn.references import knn_connectivity, profile_boosting
 
     g = gnn.prepare(worm, "super_class")
     split = gnn.stratified_split(g.y, seed=0)
@@ -358,8 +358,8 @@ def test_partner_sage_reuses_its_profiles_only_while_nothing_changed(worm):
     """The module keeps the input of its reuse rounds; a weight step, new labels or another graph rebuild it."""
     import torch
 
-    from gnn.models.operators import build_operators
-    from gnn.models.partner_sage import PartnerSAGE
+    from connectome.gnn.models.operators import build_operators
+    from connectome.gnn.models.partner_sage import PartnerSAGE
 
     g = gnn.prepare(worm, "super_class")
     split = gnn.stratified_split(g.y, seed=0)
@@ -421,9 +421,9 @@ def test_cuda_without_cuda_is_a_clear_error(worm):
 
 
 def test_too_many_classes_for_dense_profiles_is_refused(worm, monkeypatch):
-    import gnn.models.partner_sage
+    from connectome.gnn.models import partner_sage
 
-    monkeypatch.setattr(gnn.models.partner_sage, "MAX_PROFILE_GIB", 1e-4)
+    monkeypatch.setattr(partner_sage, "MAX_PROFILE_GIB", 1e-4)
     with pytest.raises(ConnectomeError, match="GiB of partner-type profiles.*use model='dir_sage'"):
         gnn.train(worm, "cell_type", "partner_sage", **FAST)
     assert gnn.train(worm, "cell_type", "dir_sage", **{**FAST, "epochs": 2}).labels.n_classes == 118
@@ -477,7 +477,7 @@ def test_demo_step_shows_the_model_beside_both_baselines(tmp_path, capsys, monke
     import torch
 
     from connectome.cli import DemoContext
-    from gnn.demo import TASKS, DemoTask, pick_task, step
+    from connectome.gnn.demo import TASKS, DemoTask, pick_task, step
 
     # the demo trains on the larva's simple_group where the larva is available, else on C. elegans cell types;
     # never on the demo dataset's super_class, where one seed ranks the models at random
@@ -521,7 +521,7 @@ def _with_small_class(worm, members=3):
 
 def test_train_warns_about_small_classes_and_reports_the_majority_baseline(worm, caplog):
     c = _with_small_class(worm, members=3)
-    with caplog.at_level("WARNING", logger="gnn.training"):
+    with caplog.at_level("WARNING", logger="connectome.gnn.training"):
         clf = gnn.train(c, "super_class", "mlp", seed=0, **{**FAST, "epochs": 3})
     warned = clf.metrics["warnings"]
     assert any(w.startswith("1 of 4 classes has fewer than 5 labelled members: tiny (3)") for w in warned)
@@ -551,7 +551,7 @@ def test_train_warns_about_small_classes_and_reports_the_majority_baseline(worm,
 
 
 def test_an_accuracy_below_the_majority_baseline_is_a_warning(worm):
-    from gnn.training import _baseline_warning
+    from connectome.gnn.training import _baseline_warning
 
     # the issue's 773-neuron subgraph: "accuracy 0.922" below always-"central" at 0.940
     test = {"accuracy": 0.922, "majority_class": "central", "majority_accuracy": 0.940, "macro_f1": 0.61,
@@ -620,7 +620,7 @@ def test_sparse_tensors_opt_out_of_invariant_checks_explicitly(worm, monkeypatch
     import scipy.sparse as sp
     import torch
 
-    from gnn.sparse import SparseAdjacency, csr_tensor
+    from connectome.gnn.sparse import SparseAdjacency, csr_tensor
 
     state = {"explicit": False}
     real_set, real_ctor = torch._C._set_check_sparse_tensor_invariants, torch.sparse_csr_tensor

@@ -8,8 +8,8 @@ import pytest
 import connectome as cx
 from connectome.registry import snapshot_dir
 from connectome.store import read_manifest, read_table
-from ingest.celegans import CELEGANS_DATASETS, cell_class, convert
-from ingest.snapshot import SNAPSHOT_DATASETS
+from connectome.ingest.celegans import CELEGANS_DATASETS, cell_class, convert
+from connectome.ingest.snapshot import SNAPSHOT_DATASETS
 
 
 @pytest.mark.parametrize("name", SNAPSHOT_DATASETS)

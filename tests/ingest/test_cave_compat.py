@@ -1,4 +1,4 @@
-"""The private corners of caveclient that ingest.cave uses (ingest/cave/_compat.py), checked against the
+"""The private corners of caveclient that connectome.ingest.cave uses (ingest/cave/_compat.py), checked against the
 installed caveclient: an upgrade that moves them fails here, by name, not deep inside an ingest."""
 
 from __future__ import annotations
@@ -6,10 +6,10 @@ from __future__ import annotations
 import caveclient  # a pinned dependency: a missing caveclient must fail, not skip
 import pytest
 
-from ingest.cave._compat import TESTED_WITH, token_file, uncached_versions_metadata
-from ingest.cave.options import FetchOptions
-from ingest.cave.session import connect, retry_policy
-from ingest.testing import CaveTestServer, microns_datastack
+from connectome.ingest.cave._compat import TESTED_WITH, token_file, uncached_versions_metadata
+from connectome.ingest.cave.options import FetchOptions
+from connectome.ingest.cave.session import connect, retry_policy
+from connectome.ingest.testing import CaveTestServer, microns_datastack
 
 
 def test_get_versions_metadata_still_has_the_uncached_function_under_its_cache():

@@ -22,16 +22,16 @@ import connectome as cx
 from connectome.errors import ColumnError, InputError
 from connectome.store import read_table
 from helpers import run_cli
-from ingest.cave import CavePreset, FetchOptions, Selection, get_preset, ingest_cave, plan_cave
-from ingest.cave.errors import (
+from connectome.ingest.cave import CavePreset, FetchOptions, Selection, get_preset, ingest_cave, plan_cave
+from connectome.ingest.cave.errors import (
     CaveAuthError,
     CaveConnectionError,
     DatastackNotFoundError,
     TableNotFoundError,
     VersionExpiredError,
 )
-from ingest.testing import CaveTestServer, flywire_datastack, generic_datastack, microns_datastack
-from ingest.testing.cave_data import utc
+from connectome.ingest.testing import CaveTestServer, flywire_datastack, generic_datastack, microns_datastack
+from connectome.ingest.testing.cave_data import utc
 
 FAST = FetchOptions(page_rows=1_000, concurrency=3, retries=3, backoff=0.01, timeout=10.0)
 NT = ["gaba", "ach", "glut", "oct", "ser", "da"]

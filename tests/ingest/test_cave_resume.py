@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from connectome.store import read_table
-from ingest.cave import FetchOptions, get_preset, ingest_cave
-from ingest.cave.ledger import work_folder
-from ingest.testing import CaveTestServer, flywire_datastack
+from connectome.ingest.cave import FetchOptions, get_preset, ingest_cave
+from connectome.ingest.cave.ledger import work_folder
+from connectome.ingest.testing import CaveTestServer, flywire_datastack
 
 
 def _tables(path):

@@ -200,7 +200,7 @@ def test_a_label_lookup_that_matches_nothing_says_why():
 def test_from_edges_understands_the_names_the_cli_does(caplog):
     """One alias table (connectome.schema.COLUMN_ALIASES) for cx.from_edges and `connectome ingest`."""
     from connectome.schema import COLUMN_ALIASES
-    from ingest.tables import COLUMN_ALIASES as INGEST_ALIASES
+    from connectome.ingest.tables import COLUMN_ALIASES as INGEST_ALIASES
 
     assert INGEST_ALIASES is COLUMN_ALIASES
     codex = pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 1], "syn_count": [5, 7]})

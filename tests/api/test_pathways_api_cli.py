@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import connectome as cx
-from api.testing import ServiceProcess
+from connectome.api.testing import ServiceProcess
 from connectome.cli import main
 
 DS = "celegans_cook2019_herm"

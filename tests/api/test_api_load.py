@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.testing import ServiceProcess, run_load
+from connectome.api.testing import ServiceProcess, run_load
 
 pytestmark = [pytest.mark.slow]
 

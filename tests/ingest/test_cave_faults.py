@@ -13,10 +13,10 @@ import pytest
 
 import connectome as cx
 from connectome.store import read_table
-from ingest.cave import FetchOptions, Selection, get_preset, ingest_cave
-from ingest.cave.errors import CaveServerError, VersionExpiredError
-from ingest.cave.ledger import work_folder
-from ingest.testing import CaveTestServer, microns_datastack
+from connectome.ingest.cave import FetchOptions, Selection, get_preset, ingest_cave
+from connectome.ingest.cave.errors import CaveServerError, VersionExpiredError
+from connectome.ingest.cave.ledger import work_folder
+from connectome.ingest.testing import CaveTestServer, microns_datastack
 
 OPTS = FetchOptions(page_rows=1_000, concurrency=3, retries=4, backoff=0.01, max_backoff=0.05, timeout=5.0)
 
@@ -90,7 +90,7 @@ def test_plain_caveclient_misses_a_cut_arrow_stream_we_do_not(server):
     cut = client.materialize.query_table("synapses_pni_2", materialization_version=661, limit=1_000,
                                          split_positions=True)
     assert len(cut) < len(full) == 1_000  # rows lost without any error
-    from ingest.cave.session import connect
+    from connectome.ingest.cave.session import connect
 
     s = connect("minnie65_public", server.url, options=OPTS)
     server.add_fault("truncate", times=1)
@@ -161,8 +161,8 @@ def test_version_expiring_mid_ingest_says_so(tmp_path):
 
 
 def test_two_runs_never_share_a_work_folder(server, tmp_path):
-    from ingest.cave.errors import ResumeMismatchError
-    from ingest.cave.ledger import Ledger
+    from connectome.ingest.cave.errors import ResumeMismatchError
+    from connectome.ingest.cave.ledger import Ledger
 
     out = tmp_path / "s"
     held = Ledger.open(out, {"another": "run"})
@@ -176,7 +176,7 @@ def test_two_runs_never_share_a_work_folder(server, tmp_path):
 
 
 def test_other_parameters_do_not_resume_silently(server, tmp_path):
-    from ingest.cave.errors import ResumeMismatchError
+    from connectome.ingest.cave.errors import ResumeMismatchError
 
     out = tmp_path / "s"
     server.add_fault("status", code=500, match="query", times=None, after=12)

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from api.testing import TERMINAL, ServiceProcess, wait_job
+from connectome.api.testing import TERMINAL, ServiceProcess, wait_job
 
 pytestmark = [
     pytest.mark.cluster,
@@ -29,7 +29,7 @@ DS = "celegans_cook2019_herm"
 @pytest.fixture(scope="module")
 def cave():
     """A loopback CAVE server (the protocol caveclient speaks) with a small generic datastack."""
-    from ingest.testing import CaveTestServer, generic_datastack
+    from connectome.ingest.testing import CaveTestServer, generic_datastack
 
     with CaveTestServer([generic_datastack(n_synapses=800, n_neurons=40)], max_rows=300) as srv:
         yield srv

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from api.attack import SlowBodyClients, slow_headers
-from api.testing import ServiceProcess, free_port, wait_job
+from connectome.api.attack import SlowBodyClients, slow_headers
+from connectome.api.testing import ServiceProcess, free_port, wait_job
 
 pytestmark = [pytest.mark.slow]
 
@@ -105,7 +105,7 @@ def test_query_bombs_are_refused_before_expansion(server, tokens):
     second each, and the server's memory stays where it was."""
     import psutil
 
-    from api.attack import query_bomb
+    from connectome.api.attack import query_bomb
 
     proc = psutil.Process(server.proc.pid)
     before = proc.memory_info().rss
@@ -215,7 +215,7 @@ class InProcessServer:
     def __init__(self, settings) -> None:
         import uvicorn
 
-        from api.app import create_app
+        from connectome.api.app import create_app
 
         self.port = free_port()
         self.app = create_app(settings)
@@ -246,7 +246,7 @@ class InProcessServer:
 
 @pytest.fixture
 def inproc(tmp_path, monkeypatch):
-    from api.settings import Settings
+    from connectome.api.settings import Settings
 
     monkeypatch.setenv("CONNECTOME_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CONNECTOME_PROGRESS", "0")
@@ -261,11 +261,11 @@ def _no_space(*args, **kwargs):
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_full_disk_fails_the_job_frees_its_slot_and_answers_507(inproc, monkeypatch):
-    import api.jobs
+    from connectome.api import jobs as api_jobs
     import connectome.neuroglancer.statestore as statestore
 
     with _client(inproc, inproc.token) as c:
-        monkeypatch.setattr(api.jobs, "write_sealed", _no_space)
+        monkeypatch.setattr(api_jobs, "write_sealed", _no_space)
         r = c.post(f"/v1/datasets/{DS}/significance", json={"null": "er", "n": 2, "seed": 1})
         assert r.status_code == 202, r.text
         job = wait_job(c, r.json()["id"], timeout=120)
@@ -304,11 +304,11 @@ def test_an_edited_cache_entry_is_recomputed_not_served(inproc):
 
 def test_still_computing_converges_to_the_final_error(tmp_path):
     """A computation that outlives the request's budget and then fails: retries reach that error (422)."""
-    from api.cache import CacheKey
-    from api.errors import error_from_exception
-    from api.responses import cached
-    from api.service import Service
-    from api.settings import Settings
+    from connectome.api.cache import CacheKey
+    from connectome.api.errors import error_from_exception
+    from connectome.api.responses import cached
+    from connectome.api.service import Service
+    from connectome.api.settings import Settings
     from connectome.errors import QueryTimeoutError
 
     svc = Service(Settings(data_root=tmp_path / "svc", cluster="threads")).open(lock=False)
@@ -345,7 +345,7 @@ def test_job_work_runs_at_a_lower_cpu_priority():
     """Jobs yield the CPU to requests: their thread (or worker process) runs at niceness >= job_nice."""
     import os
 
-    from api.tasks import lower_priority
+    from connectome.api.tasks import lower_priority
 
     seen = {}
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.auth import Policies, Principal, TokenStore
-from api.db import SCHEMA_VERSION, Database
-from api.service import DatabaseLostError, Service
-from api.settings import Settings
-from api.testing import ServiceProcess, wait_job
+from connectome.api.auth import Policies, Principal, TokenStore
+from connectome.api.db import SCHEMA_VERSION, Database
+from connectome.api.service import DatabaseLostError, Service
+from connectome.api.settings import Settings
+from connectome.api.testing import ServiceProcess, wait_job
 from helpers import run_cli
 
 DS = "celegans_cook2019_herm"
@@ -131,7 +131,7 @@ def test_the_service_cluster_is_tls_only_and_the_data_root_private(tmp_path):
 @pytest.mark.cluster
 def test_local_cluster_dashboard_only_when_asked():
     from connectome.scheduler import local_cluster
-    from api.testing import free_port
+    from connectome.api.testing import free_port
 
     def close(client):
         from connectome.scheduler import close_client
@@ -176,7 +176,7 @@ def test_an_external_tls_cluster_is_reached_with_the_operators_files(tmp_path):
     from distributed import LocalCluster
     from distributed.security import Security
 
-    from api.jobs import _external_client
+    from connectome.api.jobs import _external_client
     from connectome.errors import SchedulerError
 
     sec = Security.temporary()  # stands for the operator's certificates
@@ -353,7 +353,7 @@ INSERT INTO meta VALUES ('schema_version', '1');
 
 
 def test_tokens_expire_and_a_schema_1_database_is_migrated(tmp_path):
-    from api.auth import hash_token
+    from connectome.api.auth import hash_token
 
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
@@ -418,7 +418,7 @@ def test_expired_token_answers_401_saying_so_and_the_cli_shows_expiry(tmp_path):
 
 
 def test_cancel_markers_are_removed_once_nothing_runs_the_job(tmp_path, monkeypatch):
-    import api.tasks
+    from connectome.api import tasks as api_tasks
 
     release = threading.Event()
 
@@ -429,7 +429,7 @@ def test_cancel_markers_are_removed_once_nothing_runs_the_job(tmp_path, monkeypa
                 break
         return {"ok": True}
 
-    monkeypatch.setitem(api.tasks.KINDS, "sleepy", sleepy)
+    monkeypatch.setitem(api_tasks.KINDS, "sleepy", sleepy)
     svc = _open(tmp_path / "svc")
     try:
         svc.jobs.start()

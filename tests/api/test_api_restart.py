@@ -11,7 +11,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from api.testing import TERMINAL, ServiceProcess, wait_job
+from connectome.api.testing import TERMINAL, ServiceProcess, wait_job
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -83,8 +83,8 @@ def test_jobs_survive_a_crash_and_a_graceful_restart(tmp_path):
 
 def _job_with_a_result(tmp_path, result: dict):
     """A running job whose result file was written just before a crash (the record still says running)."""
-    from api.service import Service
-    from api.settings import Settings
+    from connectome.api.service import Service
+    from connectome.api.settings import Settings
 
     settings = Settings(data_root=tmp_path / "svc", cluster="threads")
     svc = Service(settings).open(lock=False)
@@ -100,7 +100,7 @@ def _job_with_a_result(tmp_path, result: dict):
 
 def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
     """A crash between writing the result file and updating the record loses nothing."""
-    from api.service import Service
+    from connectome.api.service import Service
 
     settings, job, _ = _job_with_a_result(tmp_path, {"table": []})
     svc = Service(settings).open(lock=False)
@@ -115,7 +115,7 @@ def test_a_result_written_before_a_crash_completes_its_job(tmp_path):
 
 def test_a_torn_result_file_is_never_taken_for_a_finished_job(tmp_path):
     """A result file cut short by the crash (no valid checksum) does not complete the job: it runs again."""
-    from api.service import Service
+    from connectome.api.service import Service
 
     settings, job, path = _job_with_a_result(tmp_path, {"table": [1, 2, 3]})
     path.write_bytes(path.read_bytes()[:-4])  # torn

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from api.testing import ServiceProcess
+from connectome.api.testing import ServiceProcess
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 

@@ -13,8 +13,8 @@ import pytest
 import connectome as cx
 from connectome.errors import InputError, SourceNotFoundError
 from helpers import run_cli
-from ingest.testing import PrecomputedServer
-from ingest.volume import ingest_volume, points_to_segments, read_cutout, segment_stats
+from connectome.ingest.testing import PrecomputedServer
+from connectome.ingest.volume import ingest_volume, points_to_segments, read_cutout, segment_stats
 
 RES = np.array([32.0, 32.0, 40.0])
 

@@ -11,7 +11,7 @@ import pytest
 
 import connectome as cx
 from connectome.errors import ColumnError, DuplicateEdgeError, IdError, InputError, SourceNotFoundError, StoreWriteError, SynapseCountError
-from ingest.release import ingest_codex, ingest_edgelist, ingest_neuprint, ingest_tables
+from connectome.ingest.release import ingest_codex, ingest_edgelist, ingest_neuprint, ingest_tables
 
 
 def test_larva_loads_with_labels(larva_store, shared_data):

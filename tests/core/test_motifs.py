@@ -310,8 +310,8 @@ def test_readme_worked_example_of_the_multi_row_semantics():
     import textwrap
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    start = text.index("```python", text.index("Worked example (checked by `tests/test_motifs.py`)")) + len("```python")
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("```python", text.index("Worked example (checked by `tests/core/test_motifs.py`)")) + len("```python")
     block = textwrap.dedent(text[start:text.index("```\n", start)])
     test = doctest.DocTestParser().get_doctest(block, {}, "README worked example", "README.md", 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
