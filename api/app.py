@@ -25,6 +25,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
+from fastapi import FastAPI
+
+from connectome import __version__
+from connectome.config import data_home
+
+from .deps import AuthMiddleware
+from .errors import install_handlers, set_redactions
+from .limits import LimitsMiddleware
+from .logs import install_log_redaction
+from .routers import datasets, jobs, links, meta, models, motifs, pathways, similarity, statistics
+from .service import Service
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,24 +65,7 @@ def create_app(settings: Settings | None = None) -> Any:
     -------
     fastapi.FastAPI
     """
-    import anyio
-    from fastapi import FastAPI
-
-    from connectome import __version__
-
-    from .deps import AuthMiddleware
-    from .errors import install_handlers
-    from .limits import LimitsMiddleware
-    from .routers import datasets, jobs, links, meta, models, motifs, statistics
-    from .routers import pathways
-    from .service import Service
-
     settings = settings or Settings.from_env()
-
-    from connectome.config import data_home
-
-    from .errors import set_redactions
-    from .logs import install_log_redaction
 
     set_redactions([(settings.data_root, "<data root>"), (settings.data_root.resolve(), "<data root>"),
                     (data_home(), "<data home>"), (data_home().resolve(), "<data home>")])
@@ -93,7 +88,7 @@ def create_app(settings: Settings | None = None) -> Any:
     install_handlers(app)
     for module in (meta, datasets, statistics, motifs, pathways, jobs, models, links):
         app.include_router(module.router)
-    app.include_router(__import__(f"{__package__}.routers.similarity", fromlist=["router"]).router)
+    app.include_router(similarity.router)
     # the last added runs first: authentication, then the limits (which then know the caller's token)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes, max_inflight=settings.max_inflight,
                        max_inflight_per_token=settings.max_inflight_per_token,

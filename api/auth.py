@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectome.atomic import replace_atomically
 from connectome.errors import InputError
 from connectome.manifest import utc_now
 
@@ -358,7 +359,6 @@ class Policies:
         side = self._sidecar(policy.name)
         if side is None:
             return
-        from connectome.atomic import replace_atomically
 
         body = json.dumps({"name": policy.name, "owner": policy.owner, "private": policy.private,
                            "terms": policy.terms, "terms_url": policy.terms_url, "path": policy.path,

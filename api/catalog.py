@@ -41,7 +41,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectome.config import data_home
 from connectome.errors import DatasetNotFoundError, StoreError
+from connectome.registry import dataset_entries, load, store_entry
 
 from .auth import Policies
 from .settings import Settings
@@ -74,8 +76,6 @@ def _record(e: Any, name: str | None = None) -> DatasetRecord:
 
 
 def _store_record(path: Path, location: str, name: str | None = None) -> DatasetRecord | None:
-    from connectome.registry import store_entry
-
     e = store_entry(path, location, name)
     return None if e is None else _record(e)
 
@@ -107,8 +107,6 @@ class Catalog:
 
     # ------------------------------------------------------------------ listing
     def _scan(self) -> dict[str, DatasetRecord]:
-        from connectome.registry import dataset_entries
-
         out: dict[str, DatasetRecord] = {}
         for name, e in dataset_entries().items():
             out[name] = _record(e, name)
@@ -192,7 +190,6 @@ class Catalog:
             return rec.path
         if not build or rec.entry is None:
             return None
-        from connectome.config import data_home
 
         with self._name_lock(name):
             rec = self.get(name)
@@ -219,8 +216,6 @@ class Catalog:
 
     def load(self, name: str) -> tuple[Any, str]:
         """The connectome of ``name`` and its version (kept loaded, LRU)."""
-        from connectome.registry import load
-
         path = self.store_path(name)
         assert path is not None
         version = self.store_version(path)

@@ -51,7 +51,7 @@ __all__ = ["register"]
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
-    from .settings import Settings
+    from .settings import Settings  # lazy: keeps connectome --help cheap
 
     return Settings.from_env(data_root=getattr(args, "data_root", None), **extra)
 
@@ -59,7 +59,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Any:
 def _service(args: argparse.Namespace) -> Any:
     import os
 
-    from .service import Service
+    from .service import Service  # lazy: keeps connectome --help cheap
 
     os.umask(0o077)  # what the admin commands create is the service's user's only
     return Service(_settings(args)).open(lock=False)
@@ -68,11 +68,11 @@ def _service(args: argparse.Namespace) -> Any:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
+    from .app import create_app  # lazy: keeps connectome --help cheap
 
     import os
 
-    from .service import Service
+    from .service import Service  # lazy: keeps connectome --help cheap
 
     settings = _settings(args, host=args.host, port=args.port, cluster=args.cluster, workers=args.workers,
                          public_url=args.public_url, dashboard=True if args.dashboard else None,
@@ -85,7 +85,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         logger.warning("serving on %s: the service is reachable from other machines", settings.host)
     print(f"connectome service on {settings.base_url} (data root {settings.data_root}, jobs on {settings.cluster}); "
           "Ctrl-C stops it", file=sys.stderr, flush=True)
-    from .http_timeouts import protocol_class
+    from .http_timeouts import protocol_class  # lazy: keeps connectome --help cheap
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=args.uvicorn_log_level,
                 access_log=not args.no_access_log, backlog=2048, timeout_graceful_shutdown=10,
@@ -132,6 +132,8 @@ def _cmd_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_access(args: argparse.Namespace) -> int:
+    from connectome.store import is_store  # lazy: keeps connectome --help cheap
+
     svc = _service(args)
     try:
         p = svc.policies
@@ -147,8 +149,6 @@ def _cmd_access(args: argparse.Namespace) -> int:
                 changes["terms_url"] = args.terms_url
             if args.store is not None:
                 from pathlib import Path
-
-                from connectome.store import is_store
 
                 path = Path(args.store).expanduser().absolute()
                 if not is_store(path):

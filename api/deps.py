@@ -23,7 +23,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .auth import DatasetPolicy, Principal
 from .catalog import DatasetRecord
-from .errors import ApiError
+from .errors import ApiError, error_body
 from .schemas import NAME_PATTERN
 from .service import Service
 
@@ -186,8 +186,6 @@ class AuthMiddleware:
                 return
             err = _unauthenticated(service.tokens.refusal(token))  # says so when it expired
         import json
-
-        from .errors import error_body
 
         raw = json.dumps(error_body(err.code, err.message, err.field)).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]

@@ -48,7 +48,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectome.errors import SchedulerError
 from connectome.manifest import utc_now
+from connectome.scheduler import close_client, local_cluster
 
 from .auth import Principal
 from .db import Database
@@ -56,6 +58,7 @@ from .errors import ApiError, disk_full_cause, error_from_exception
 from .integrity import CorruptFileError, read_sealed, write_sealed
 from .limits import retry_after
 from .settings import Settings
+from .tasks import EVENT_TOPIC, JobCancelled, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +227,6 @@ class _ThreadBackend:
         self._on_event = on_event
 
     def submit(self, spec: dict[str, Any]) -> Any:
-        from .tasks import run_job
-
         return self._pool.submit(run_job, spec, self._on_event)
 
     def kill(self, future: Any) -> None:
@@ -263,8 +264,6 @@ def _external_client(cluster: str, tls: tuple[str | None, str | None, str | None
     """
     from distributed import Client
 
-    from connectome.errors import SchedulerError
-
     security = None
     if tls is not None and any(tls):
         from distributed.security import Security
@@ -295,12 +294,8 @@ class _DaskBackend:
 
     def __init__(self, cluster: str, workers: int, on_event: Callable[[dict], None], *, dashboard: bool = False,
                  tls: tuple[str | None, str | None, str | None] | None = None) -> None:
-        from .tasks import EVENT_TOPIC
-
         self.owned = cluster.strip().lower() == "local"
         if self.owned:
-            from connectome.scheduler import local_cluster
-
             self.client = local_cluster(n_workers=workers, threads_per_worker=1, security=True, dashboard=dashboard)
         else:
             self.client = _external_client(cluster, tls)
@@ -308,8 +303,6 @@ class _DaskBackend:
         self.client.subscribe_topic(EVENT_TOPIC, lambda event: on_event(event[1]))
 
     def submit(self, spec: dict[str, Any]) -> Any:
-        from .tasks import run_job
-
         key = f"connectome-job-{spec['id']}-{spec['attempt']}"
         return self.client.submit(run_job, spec, key=key, pure=False, retries=0)
 
@@ -356,8 +349,6 @@ class _DaskBackend:
                 "tls": bool(address and str(address).startswith("tls://"))}
 
     def close(self) -> None:
-        from connectome.scheduler import close_client
-
         try:
             close_client(self.client)
         except Exception as exc:  # pragma: no cover
@@ -553,7 +544,6 @@ class JobManager:
                 except Exception as cb_exc:
                     logger.exception("post-processing of job %s failed: %s", job_id, cb_exc)
             return
-        from .tasks import JobCancelled
 
         if isinstance(exc, JobCancelled):
             self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(), message="cancelled")

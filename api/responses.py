@@ -20,8 +20,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from .cache import CacheKey
-from .errors import ApiError, error_from_exception
 from .encoding import dumps, model_bytes
+from .errors import ApiError, error_from_exception
+from .schemas import ErrorResponse
 from .service import Service
 
 logger = logging.getLogger(__name__)
@@ -120,8 +121,6 @@ def cached_error(status: int, body: dict[str, Any], headers: dict[str, str]) -> 
 
 
 def _err(description: str) -> dict[str, Any]:
-    from .schemas import ErrorResponse
-
     return {"model": ErrorResponse, "description": description}
 
 

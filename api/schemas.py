@@ -24,6 +24,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from connectome.errors import InputError
+from connectome.ingest.cave import CavePreset, Selection, get_preset
+from connectome.ingest.cave.options import version_or_timestamp
+from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
+
 __all__ = [
     "NAME_PATTERN", "RootId", "ErrorDetail", "ErrorResponse", "Terms", "DatasetItem", "DatasetList", "DatasetInfo",
     "TypeRow", "TypePage", "TriadCensus", "DyadCensus", "MotifCountRequest", "MotifCount", "MotifMatchesRequest",
@@ -61,8 +66,6 @@ def _remote_source(value: str) -> str:
     if "file:" in value.lower():
         raise ValueError("source: a volume on the server's disk cannot be linked; use a remote source URL")
     if "://" not in value:
-        from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
-
         if known_dataset(value) is None:
             raise ValueError(f"source: {value!r} is not a known dataset ({', '.join(KNOWN_DATASETS)}, optionally "
                              "with :version, or a datastack name) nor a source URL such as precomputed://gs://b/seg")
@@ -358,10 +361,6 @@ class IngestCave(_Strict):
         >>> args["preset"].datastack, args["selection"].root_ids, args["version"]
         ('minnie65_public', (5,), 1300)
         """
-        from connectome.errors import InputError
-        from connectome.ingest.cave import CavePreset, Selection, get_preset
-        from connectome.ingest.cave.options import version_or_timestamp
-
         version_or_timestamp(self.version, self.timestamp)
         base = get_preset(self.preset)
         if base is None:
@@ -595,6 +594,8 @@ class SimilarResult(BaseModel):
 
 
 class ClusterRequest(_Strict):
+    """A cluster job (:func:`connectome.cluster`); read its clusters at ``GET …/cluster/{job_id}``."""
+
     neurons: NeuronSet | None = Field(None, description="neurons to cluster (default: all; ward/average: "
                                                         "at most 20,000)")
     method: Literal["ward", "average", "leiden"] = "leiden"
@@ -611,7 +612,6 @@ class ClusterRequest(_Strict):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     compare: list[Annotated[str, Field(max_length=128)]] = Field(
         default_factory=list, max_length=8, description="node columns to score the clusters against (adjusted Rand)")
-    timeout_s: _Timeout = None
 
 
 class ClusterRow(BaseModel):
@@ -619,24 +619,19 @@ class ClusterRow(BaseModel):
     cluster: int | None = Field(description="null: the neuron has no partners under the settings")
 
 
-class ClusterResult(BaseModel):
-    dataset: str
-    version: str
-    params: dict[str, Any]
-    n_clusters: int
-    clustered: int
-    not_clustered: int
-    modularity: float | None = None
-    adjusted_rand: dict[str, float] = Field(default_factory=dict)
-    rows: list[ClusterRow]
-    warnings: list[str] = Field(default_factory=list)
-
-
 class MatchRequest(_Strict):
+    """A match job (:func:`connectome.match`); read its pairs at ``GET …/match/{job_id}``."""
+
     side: str | None = Field("side", min_length=1, max_length=128,
-                             description="node column with left/right: match the hemispheres")
-    set_a: NeuronSet | None = Field(None, description="instead of side: the first node set")
-    set_b: NeuronSet | None = Field(None, description="instead of side: the second node set")
+                             description="node column with left/right: match the hemispheres (not with other)")
+    other: str | None = Field(None, pattern=NAME_PATTERN, description="a second dataset (you need access to both): "
+                                                                      "match set_a of this one against set_b of it")
+    set_a: NeuronSet | None = Field(None, description="instead of side: the first node set (with other: default "
+                                                      "every neuron)")
+    set_b: NeuronSet | None = Field(None, description="instead of side: the second node set (of other, if given)")
+    vocabulary: Literal["strict", "shared", "union"] = Field(
+        "strict", description="with other and by: labels found on one side only are an error (strict, 400 naming "
+                              "them), dropped (shared) or kept (union)")
     seeds: list[tuple[RootId, RootId]] | None = Field(None, max_length=100_000, description="known (a, b) pairs")
     method: Literal["gm", "bisected", "similarity"] = "bisected"
     weight: Literal["log", "synapse_count", "binary"] = "log"
@@ -650,12 +645,14 @@ class MatchRequest(_Strict):
     seed: int = Field(0, ge=0, le=2**32 - 1)
     truth: str | None = Field(None, max_length=128, description="node column whose equal values are true pairs: "
                                                                 "report the accuracy")
-    timeout_s: _Timeout = None
 
     @model_validator(mode="after")
     def _sets(self) -> MatchRequest:
         if (self.set_a is None) != (self.set_b is None):
             raise ValueError("give both set_a and set_b, or neither (then side= splits the hemispheres)")
+        if self.other is not None and "side" in self.model_fields_set and self.side is not None:
+            raise ValueError("side splits one dataset's hemispheres; with other, give set_a and set_b (or neither: "
+                             "every neuron of each)")
         return self
 
 
@@ -666,9 +663,32 @@ class MatchPair(BaseModel):
     seed: bool
 
 
-class MatchResult(BaseModel):
+class ClusterPage(BaseModel):
+    """The clusters of a cluster job, paged (in root-id order, as :func:`connectome.cluster` returns them)."""
+
     dataset: str
-    version: str
+    version: str = Field(description="the dataset version the job ran on")
+    job: str = Field(description="the id of the cluster job")
+    params: dict[str, Any]
+    n_clusters: int
+    clustered: int
+    not_clustered: int
+    modularity: float | None = None
+    adjusted_rand: dict[str, float | None] = Field(default_factory=dict)
+    rows: list[ClusterRow]
+    total: int
+    next_cursor: str | None = None
+    link: str | None = Field(None, description="Neuroglancer: the neurons coloured by cluster")
+    warnings: list[str] = Field(default_factory=list)
+
+
+class MatchPage(BaseModel):
+    """The pairs of a match job, paged (by a_root_id, as :func:`connectome.match` returns them)."""
+
+    dataset: str
+    other: str | None = Field(None, description="the second dataset of a match across datasets")
+    version: str = Field(description="the dataset version the job ran on")
+    job: str = Field(description="the id of the match job")
     params: dict[str, Any]
     matched: int
     unmatched_a: list[RootId]
@@ -676,8 +696,11 @@ class MatchResult(BaseModel):
     objective: float | None = None
     accuracy: dict[str, Any] | None = None
     pairs: list[MatchPair]
+    total: int
+    next_cursor: str | None = None
+    link: str | None = Field(None, description="Neuroglancer: each pair in its own colour")
     warnings: list[str] = Field(default_factory=list)
 
 
-__all__ += ["SimilarRow", "SimilarResult", "ClusterRequest", "ClusterRow", "ClusterResult", "MatchRequest",
-            "MatchPair", "MatchResult"]
+__all__ += ["SimilarRow", "SimilarResult", "ClusterRequest", "ClusterRow", "MatchRequest", "MatchPair",
+            "ClusterPage", "MatchPage"]

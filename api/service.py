@@ -43,7 +43,9 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from connectome.atomic import replace_atomically
 from connectome.errors import StoreError, StoreWriteError
+from connectome.manifest import utc_now
 
 from .auth import Policies, TokenStore
 from .cache import ResultCache
@@ -150,9 +152,6 @@ class Service:
         return str(raw.get("service_id")) if isinstance(raw, dict) and raw.get("service_id") else "unreadable"
 
     def _write_marker(self, service_id: str) -> None:
-        from connectome.atomic import replace_atomically
-        from connectome.manifest import utc_now
-
         body = json.dumps({"service_id": service_id, "written": utc_now(),
                            "about": "identity of this data root's service.db (its meta table holds the same id); "
                                     "keep it with the data root and back it up with service.db"}, indent=1)

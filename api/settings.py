@@ -20,14 +20,15 @@ the database are made when the app starts.
     ``1`` serves Dask's status pages of the LocalCluster on 127.0.0.1:8787 (default off).
 ``CONNECTOME_API_CLUSTER_TLS_CA``, ``CONNECTOME_API_CLUSTER_TLS_CERT``, ``CONNECTOME_API_CLUSTER_TLS_KEY``
     TLS files to connect to an external ``tls://`` scheduler (its security is the operator's).
-``CONNECTOME_API_MAX_BODY_BYTES``, ``CONNECTOME_API_MAX_PAGE_SIZE``,
-``CONNECTOME_API_QUERY_TIMEOUT_S``, ``CONNECTOME_API_MAX_QUERY_TIMEOUT_S``,
-``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
-``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
-``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
-``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``,
-``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``
-    Limits and the URL clients reach the service at (see :class:`Settings`).
+Limits and the public URL
+    ``CONNECTOME_API_MAX_BODY_BYTES``, ``CONNECTOME_API_MAX_PAGE_SIZE``,
+    ``CONNECTOME_API_QUERY_TIMEOUT_S``, ``CONNECTOME_API_MAX_QUERY_TIMEOUT_S``,
+    ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
+    ``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
+    ``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
+    ``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``,
+    ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``: limits and the URL clients reach
+    the service at (see :class:`Settings`).
 
 Examples
 --------
@@ -50,6 +51,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from connectome.config import data_home
 from connectome.errors import InputError
 from connectome.validate import check_int
 
@@ -59,8 +61,6 @@ _PREFIX = "CONNECTOME_API_"
 
 
 def _default_root() -> Path:
-    from connectome.config import data_home
-
     return data_home() / "service"
 
 

@@ -14,23 +14,33 @@ jobs.
 Examples
 --------
 >>> sorted(KINDS)
-['ingest', 'layers', 'significance', 'train']
+['cluster', 'ingest', 'layers', 'match', 'significance', 'train']
 >>> reports = []
 >>> run_job({"id": "job_x", "kind": "nope", "attempt": 1, "params": {}}, reporter=reports.append)
 Traceback (most recent call last):
 ...
-connectome.errors.InputError: kind: unknown job kind 'nope'; known: ingest, layers, significance, train
+connectome.errors.InputError: kind: unknown job kind 'nope'; known: cluster, ingest, layers, match, significance, train
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from connectome.errors import ConnectomeError, InputError
+import connectome as cx
+from connectome.atomic import replace_atomically
+from connectome.errors import ConnectomeError, DependencyError, InputError
+from connectome.ingest.cave import ingest_cave
+from connectome.ingest.celegans import ingest_celegans
+from connectome.ingest.larva import ingest_larva
+from connectome.ingest.release import ingest_tables
+from connectome.registry import load
+from connectome.scheduler import use_scheduler
+from connectome.store import read_manifest
 
 from .encoding import plain
 
@@ -90,8 +100,6 @@ def _cluster() -> Any:
 
 
 def _load(spec: dict[str, Any]) -> Any:
-    from connectome.registry import load
-
     return load(Path(spec["store"]))
 
 
@@ -105,30 +113,21 @@ def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = Path(spec["out"])
     progress(0.05, f"ingesting from {source}")
     if source == "celegans":
-        from connectome.ingest.celegans import ingest_celegans
-
         path = ingest_celegans(p["cect_dataset"], out=out, progress=False)
     elif source == "larva":
-        from connectome.ingest.larva import ingest_larva
-
         path = ingest_larva(out=out, progress=False)
     elif source == "tables":
-        from connectome.ingest.release import ingest_tables
-
         path = ingest_tables(p["edges"], p.get("nodes"), name=spec["dataset"], out=out,
                              columns=p.get("columns") or None, node_columns=p.get("node_columns") or None,
                              min_synapses=p.get("min_synapses"), progress=False)
     elif source == "cave":
-        from connectome.ingest.cave import ingest_cave
-
-        from .schemas import IngestCave
+        from .schemas import IngestCave  # lazy: imports pydantic
 
         # the stored parameters pass the request's model again: the route and the worker read them alike
         args = IngestCave.model_validate({"source": source, **p}).ingest_arguments()
         path = ingest_cave(out=out, name=spec["dataset"], progress=False, **args)
     else:
         raise InputError(f"source: unknown ingest source {source!r}", "source")
-    from connectome.store import read_manifest
 
     m, vdir = read_manifest(path)
     progress(1.0, "store written")
@@ -138,12 +137,8 @@ def _ingest(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
 def _significance(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Motif over/under-representation against a null model."""
-    import connectome as cx
-
     fn = getattr(cx, "motif_significance", None)
     if fn is None:
-        from connectome.errors import DependencyError
-
         raise DependencyError("motif significance is not available in this version of connectome")
     progress(0.05, "loading dataset")
     c = _load(spec)
@@ -161,12 +156,9 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     try:
         from connectome import gnn
     except ImportError as exc:  # pragma: no cover - gnn extras missing
-        from connectome.errors import DependencyError
 
         raise DependencyError(f"GNN training is not available: {exc}") from None
     if not hasattr(gnn, "train"):
-        from connectome.errors import DependencyError
-
         raise DependencyError("GNN training is not available in this version of gnn")
     progress(0.05, "loading dataset")
     c = _load(spec)
@@ -181,22 +173,34 @@ def _train(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     path = _write_parquet(pred, out / "predictions.parquet")
     progress(1.0, "done")
     metrics = getattr(model, "metrics", None)
-    import hashlib
-
     return {"dataset": spec["dataset"], "version": spec.get("version"), "model_id": spec["id"],
             "params": spec["params"], "metrics": plain(metrics), "predictions": int(len(pred)),
             "predictions_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
-def layers_table_path(out: str | Path, job_id: str) -> Path:
-    """Where a layers job writes its table (``<out>/<job id>.layers.parquet``).
+def job_table_path(out: str | Path, job_id: str, kind: str) -> Path:
+    """Where a layers, cluster or match job writes its table (``<out>/<job id>.<kind>.parquet``).
 
     Examples
     --------
-    >>> layers_table_path("/srv/results", "job_1").name
-    'job_1.layers.parquet'
+    >>> job_table_path("/srv/results", "job_1", "match").name
+    'job_1.match.parquet'
     """
-    return Path(out) / f"{job_id}.layers.parquet"
+    return Path(out) / f"{job_id}.{kind}.parquet"
+
+
+def _write_job_table(spec: dict[str, Any], table: Any, progress: Progress) -> dict[str, str]:
+    """Write a job's table beside its result (:func:`job_table_path`); the result's keys that find it.
+
+    ``table_sha256`` lets the rows route refuse a damaged table; ``rows_url`` is where it is read.
+    """
+    progress(0.9, f"writing the {spec['kind']} table")
+    out = Path(spec["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    path = _write_parquet(table, job_table_path(out, spec["id"], spec["kind"]))
+    progress(1.0, "done")
+    return {"table_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "rows_url": f"/v1/datasets/{spec['dataset']}/{spec['kind']}/{spec['id']}"}
 
 
 def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
@@ -204,7 +208,7 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
     ``params`` hold ``seed_ids`` (root ids as strings, resolved when the job was submitted) and
     the keyword arguments of :func:`connectome.flow_layers`. The table (every neuron of the
-    graph, as the library returns it) goes to :func:`layers_table_path`; the result records its
+    graph, as the library returns it) goes to :func:`job_table_path`; the result records its
     SHA-256, so a damaged table is never served.
 
     Examples
@@ -219,7 +223,7 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     >>> r = run_job(spec, reporter=lambda m: None)
     >>> r["neurons"] == c.n_nodes, r["params"]["seeds"], r["rows_url"]
     (True, 2, '/v1/datasets/celegans_cook2019_herm/layers/job_doc')
-    >>> path = layers_table_path(spec["out"], "job_doc")
+    >>> path = job_table_path(spec["out"], "job_doc", "layers")
     >>> hashlib.sha256(path.read_bytes()).hexdigest() == r["table_sha256"]
     True
     >>> run_job({**spec, "params": {"seed_ids": ["3"]}}, reporter=lambda m: None)
@@ -227,11 +231,7 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     ...
     connectome.errors.IdError: seeds: 1 id(s) not in celegans_cook2019_herm: 3; check the ids (cx.ids_of(c, ...)) and the dataset version: root ids change with proofreading
     """
-    import hashlib
-
     import numpy as np
-
-    import connectome as cx
 
     progress(0.05, "loading dataset")
     c = _load(spec)
@@ -240,22 +240,112 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     progress(0.1, f"{p.get('n_iterations', 1000)} traversals from {len(ids)} seed(s)")
     with _cluster() as client:  # on a Dask worker: spread the iteration blocks over the whole cluster
         t = cx.flow_layers(c, ids, **p, scheduler=client, progress=False)
-    progress(0.9, "writing the layers table")
-    out = Path(spec["out"])
-    out.mkdir(parents=True, exist_ok=True)
-    path = _write_parquet(t, layers_table_path(out, spec["id"]))
-    progress(1.0, "done")
+    written = _write_job_table(spec, t, progress)
     meta = {k: v for k, v in t.attrs.items() if k not in ("dataset", "notes")}
     return {"dataset": spec["dataset"], "version": spec.get("version"), "params": plain(meta),
             "notes": [str(x) for x in t.attrs.get("notes", [])], "neurons": len(t),
-            "reached": int((t["reached"] > 0).sum()), "columns": [str(x) for x in t.columns],
-            "table_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "rows_url": f"/v1/datasets/{spec['dataset']}/layers/{spec['id']}"}
+            "reached": int((t["reached"] > 0).sum()), "columns": [str(x) for x in t.columns], **written}
+
+
+def _ids_param(values: Any) -> Any:
+    """Root ids of a job's parameters (strings) as uint64, or ``None``."""
+    import numpy as np
+
+    return None if values is None else np.array([int(x) for x in values], dtype=np.uint64)
+
+
+def _finite(x: Any) -> float | None:
+    import math
+
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def _cluster_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Clusters on connectivity similarity (:func:`connectome.cluster`); the labels table is written beside.
+
+    ``params`` hold ``neuron_ids`` (root ids as strings, resolved when the job was submitted, or
+    ``None`` for every neuron), ``compare`` (node columns scored by adjusted Rand) and the keyword
+    arguments of :func:`connectome.cluster`. The table (``root_id``, ``cluster``, as the library
+    returns it) goes to :func:`job_table_path`; the result records its SHA-256.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import connectome as cx
+    >>> from connectome.registry import resolve
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> ids = [str(int(x)) for x in cx.ids_of(c, super_class="motor")]
+    >>> spec = {"id": "job_doc", "kind": "cluster", "dataset": c.name, "out": tempfile.mkdtemp(), "version": None,
+    ...         "store": str(resolve(c.name)), "params": {"neuron_ids": ids, "method": "average", "n_clusters": 4,
+    ...                                                   "compare": ["cell_type"]}}
+    >>> r = run_job(spec, reporter=lambda m: None)
+    >>> r["n_clusters"], r["rows"] == len(ids), r["rows_url"]
+    (4, True, '/v1/datasets/celegans_cook2019_herm/cluster/job_doc')
+    """
+    progress(0.05, "loading dataset")
+    c = _load(spec)
+    p = dict(spec["params"])
+    ids = _ids_param(p.pop("neuron_ids", None))
+    compare = list(p.pop("compare", []) or [])
+    progress(0.1, f"clustering ({p.get('method', 'ward')})")
+    with _cluster() as client:  # on a Dask worker: the similarity's row blocks spread over the cluster
+        r = cx.cluster(c, ids, **p, scheduler=client, progress=False)
+    written = _write_job_table(spec, r.labels, progress)
+    return {"dataset": spec["dataset"], "version": spec.get("version"), "n_clusters": int(r.n_clusters),
+            "clustered": int(r.meta["clustered"]), "not_clustered": int(r.meta["not_clustered"]),
+            "modularity": _finite(r.meta.get("modularity")),
+            "adjusted_rand": {col: float(r.adjusted_rand(c, col)) for col in compare},
+            "warnings": [str(w) for w in r.meta["warnings"]], "rows": int(len(r.labels)), **written}
+
+
+def _match_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Pairs of matched neurons (:func:`connectome.match`); the pairs table is written beside the result.
+
+    ``params`` hold ``ids_a``/``ids_b`` (root ids as strings) or ``side``, ``seeds`` (pairs of root-id
+    strings), ``truth`` (a node column scored by :meth:`MatchResult.accuracy`), ``other_store``
+    (the store of the second dataset, for a match across datasets) and the keyword arguments of
+    :func:`connectome.match`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import connectome as cx
+    >>> from connectome.registry import resolve
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> spec = {"id": "job_doc", "kind": "match", "dataset": c.name, "out": tempfile.mkdtemp(), "version": None,
+    ...         "store": str(resolve(c.name)), "params": {"side": "side", "method": "bisected"}}
+    >>> r = run_job(spec, reporter=lambda m: None)
+    >>> r["matched"] == len(cx.match(c, side="side", method="bisected").pairs), r["rows_url"]
+    (True, '/v1/datasets/celegans_cook2019_herm/match/job_doc')
+    """
+    progress(0.05, "loading dataset(s)")
+    c = _load(spec)
+    p = dict(spec["params"])
+    other = p.pop("other_store", None)
+    cb = load(Path(other)) if other else None
+    truth = p.pop("truth", None)
+    for key in ("ids_a", "ids_b"):
+        if key in p:
+            p[key] = _ids_param(p[key])
+    if p.get("seeds") is not None:
+        p["seeds"] = [(int(x), int(y)) for x, y in p["seeds"]]
+    progress(0.1, f"matching ({p.get('method', 'gm')})")
+    with _cluster() as client:
+        m = cx.match(c, cb, **p, scheduler=client, progress=False)
+    written = _write_job_table(spec, m.pairs, progress)
+    return {"dataset": spec["dataset"], "other": cb.name if cb is not None else None,
+            "version": spec.get("version"), "matched": int(m.meta["matched"]),
+            "unmatched_a": [str(int(x)) for x in m.unmatched_a], "unmatched_b": [str(int(x)) for x in m.unmatched_b],
+            "objective": _finite(m.meta.get("objective")),
+            "accuracy": plain(m.accuracy(truth)) if truth else None,
+            "warnings": [str(w) for w in m.meta["warnings"]], "rows": int(len(m.pairs)), **written}
 
 
 KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
+    "cluster": _cluster_job,
     "ingest": _ingest,
     "layers": _layers,
+    "match": _match_job,
     "significance": _significance,
     "train": _train,
 }
@@ -265,8 +355,6 @@ KINDS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
 
 
 def _write_parquet(df: Any, path: Path) -> Path:
-    from connectome.atomic import replace_atomically
-
     return replace_atomically(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
@@ -329,7 +417,6 @@ def run_job(spec: dict[str, Any], reporter: Callable[[dict], None] | None = None
     lower_priority(int(spec.get("nice", 0)))
     progress = Progress(spec, reporter or _worker_events)
     progress(0.0, "started")
-    from connectome.scheduler import use_scheduler
 
     with use_scheduler("threads"):  # Dask work inside a job stays on its worker
         return fn(spec, progress)

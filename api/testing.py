@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .service import Service
+from .settings import Settings
+
 __all__ = ["ServiceProcess", "free_port", "LoadResult", "run_load", "wait_job", "TERMINAL"]
 
 #: Job states a job never leaves.
@@ -171,9 +174,6 @@ class ServiceProcess:
 
     def token(self, user: str, *, admin: bool = False) -> str:
         """Issue a token for ``user`` in this server's database (works while it runs)."""
-        from .service import Service
-        from .settings import Settings
-
         svc = Service(Settings(data_root=self.data_root)).open(lock=False)
         try:
             return svc.tokens.create(user, admin=admin).token
@@ -182,9 +182,6 @@ class ServiceProcess:
 
     def service(self) -> Any:
         """An admin handle on this server's database (close it after use)."""
-        from .service import Service
-        from .settings import Settings
-
         return Service(Settings(data_root=self.data_root)).open(lock=False)
 
     def __enter__(self) -> ServiceProcess:

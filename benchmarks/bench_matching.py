@@ -7,6 +7,11 @@ truth, as in Pedigo et al. 2023), the same weighted adjacencies (log(1 + synapse
 the same seeds (0 / 10 / 50 % of the pairs, drawn with one seed) and the same restarts.
 Accuracy = fraction of the non-seed true pairs recovered.
 
+``+similarity`` settings add the linear term of ``cx.match(..., by="merge_class")`` (partner-type
+similarity across the hemispheres, partners' sides mirrored, plus the same-label bonus, weighted by
+``similarity_weight``; no pair labels): cx.match builds it, and graspologic gets the same matrix as
+``S=``. Seeds are the only known pairs either tool sees.
+
     .venv/bin/python benchmarks/bench_matching.py                # writes benchmarks/results/matching.json
     .venv/bin/python benchmarks/bench_matching.py --n-init 1 --weight log --fractions 0 0.1 0.5
 
@@ -40,10 +45,14 @@ out = []
 for frac in json.loads(sys.argv[2]):
     k = int(frac * d["n"])
     seeds = np.stack([d["seeds_a"][:k], d["seeds_b"][:k]], axis=1) if k else None
-    for method in ("gm", "bisected"):
+    for method in json.loads(sys.argv[4]):
         kw = {}
-        if method == "bisected":
+        if method.startswith("bisected"):
             kw = dict(AB=d["ab"], BA=d["ba"])
+        if method.endswith("+similarity"):  # the same linear term as cx.match(by=...), weighted alike
+            kw["S"] = d["sim_" + method.split("+")[0]]
+        if method.endswith("+transport"):  # graspologic's optimal-transport relaxation
+            kw["transport"] = True
         t = time.perf_counter()
         res = graph_match(d["aa"], d["bb"], partial_match=seeds, n_init=int(sys.argv[3]), max_iter=30, tol=0.01,
                           rng=0, **kw)
@@ -86,6 +95,21 @@ def larva_input(weight: str) -> tuple[dict, np.ndarray, np.ndarray]:
             "seeds_b": truth[order]}, left, right
 
 
+def similarity_term(c, left: np.ndarray, right: np.ndarray, data: dict, method: str, by: str,
+                    weight: float) -> np.ndarray:
+    """The weighted linear term ``lam S`` that ``cx.match(..., by=by, similarity_weight=weight)`` adds."""
+    import scipy.sparse as sp
+
+    from connectome import matching as M
+
+    blocks = [sp.csr_array(data[k]) for k in ("aa", "bb")]
+    cd = [sp.csr_array(data[k]) for k in ("ab", "ba")] if method == "bisected" else [None, None]
+    s, _ = M._similarity_term(c, None, left, right, data["n"], *blocks, *cd, by=by, side_column="hemisphere",
+                              weight_=weight, direction="both", metric="cosine", min_synapses=1,
+                              edge_kind="chemical", unlabelled=None, vocabulary="shared", scheduler=None)
+    return s
+
+
 def accuracy(a_idx: np.ndarray, b_idx: np.ndarray, truth: np.ndarray, seeded: np.ndarray) -> float:
     got = pd.Series(b_idx, index=a_idx)
     free = np.setdiff1d(np.arange(len(truth)), seeded)
@@ -98,6 +122,13 @@ def main() -> None:
     ap.add_argument("--n-init", type=int, default=1)
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.1, 0.5])
     ap.add_argument("--skip-peer", action="store_true", help="only cx.match")
+    ap.add_argument("--by", default="merge_class", help="label column of the similarity term (cx.match by=)")
+    ap.add_argument("--similarity-weight", type=float, default=0.1, help="cx.match similarity_weight=")
+    ap.add_argument("--methods", nargs="+", default=["gm", "bisected", "gm+similarity", "bisected+similarity"],
+                    help="cx.match settings to run")
+    ap.add_argument("--peer-methods", nargs="+", default=["gm", "bisected", "bisected+similarity"],
+                    help="graspologic settings to run (+similarity: given our similarity term as S=; "
+                         "+transport: transport=True, e.g. bisected+transport)")
     ap.add_argument("--flywire", action="store_true", help="also time cosine top-20 on the FlyWire-scale graph")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "matching.json"))
     args = ap.parse_args()
@@ -109,14 +140,18 @@ def main() -> None:
     truth = data["seeds_b"][np.argsort(data["seeds_a"])]
     rows = []
     c = cx.load("drosophila_larva_winding2023")
+    for base in ("gm", "bisected"):  # the similarity term, as cx.match builds it, for graspologic's S=
+        data[f"sim_{base}"] = similarity_term(c, left, right, data, base, args.by, args.similarity_weight)
     for frac in args.fractions:
         k = int(frac * data["n"])
         seeded = data["seeds_a"][:k]
         seeds = pd.DataFrame({"a_root_id": left[seeded], "b_root_id": right[data["seeds_b"][:k]]}) if k else None
-        for method in ("gm", "bisected"):
+        for method in args.methods:
+            base, _, extra = method.partition("+")
+            kw = {"by": args.by, "similarity_weight": args.similarity_weight} if extra else {}
             t = time.perf_counter()
-            m = cx.match(c, ids_a=left, ids_b=right, method=method, seeds=seeds, weight=args.weight,
-                         n_init=args.n_init, seed=0)
+            m = cx.match(c, ids_a=left, ids_b=right, side="hemisphere", method=base, seeds=seeds,
+                         weight=args.weight, n_init=args.n_init, seed=0, **kw)
             sec = time.perf_counter() - t
             acc = accuracy(np.searchsorted(left, m.pairs.a_root_id), np.searchsorted(right, m.pairs.b_root_id),
                            truth, seeded)
@@ -131,7 +166,8 @@ def main() -> None:
             np.savez(path, **data)
             script = Path(tmp) / "peer.py"
             script.write_text(PEER_SCRIPT)
-            res = subprocess.run([str(py), str(script), str(path), json.dumps(args.fractions), str(args.n_init)],
+            res = subprocess.run([str(py), str(script), str(path), json.dumps(args.fractions), str(args.n_init),
+                                  json.dumps(args.peer_methods)],
                                  capture_output=True, text=True, check=True)
         peer = json.loads(res.stdout.strip().splitlines()[-1])
         peer_version = peer["version"]
@@ -142,7 +178,9 @@ def main() -> None:
                          "accuracy": acc, "seconds": r["seconds"], "objective": r["objective"]})
             print(rows[-1], flush=True)
     result = {"dataset": "drosophila_larva_winding2023 (paired neurons)", "pairs": int(data["n"]),
-              "weight": args.weight, "n_init": args.n_init, "rows": rows}
+              "weight": args.weight, "n_init": args.n_init, "by": args.by,
+              "similarity_weight": args.similarity_weight, "rows": rows,
+              "load_average": os.getloadavg(), "cpus": os.cpu_count()}
     if args.flywire:
         import resource
 

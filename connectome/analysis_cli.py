@@ -44,8 +44,9 @@ def _out_dir(path: str | None) -> Path | None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    # lazy: keeps connectome --help cheap
     from .connectivity import degree_distribution, rich_club, stats, synapse_count_distribution
-    from .registry import load
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     s = stats(c, edge_kind=_kind(args), min_synapses=args.min_synapses, path_samples=args.path_samples,
@@ -95,9 +96,9 @@ def format_stats(s: dict[str, Any]) -> str:
 
 
 def _cmd_census(args: argparse.Namespace) -> int:
-    from .registry import load
-    from .significance import motif_significance
-    from .triads import triad_census
+    from .significance import motif_significance  # lazy: keeps connectome --help cheap
+    from .triads import triad_census  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     out = _out_dir(args.out)
@@ -166,8 +167,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _cmd_motifs(args: argparse.Namespace) -> int:
-    from .motifs import count_motifs, find_motifs
-    from .registry import load
+    from .motifs import count_motifs, find_motifs  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     q = read_query(args.query, args.query_file)
@@ -229,7 +230,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def census_step(ctx: Any) -> None:
     """Demo step: triad census against degree-preserving and reciprocal ER nulls."""
-    from .significance import motif_significance
+    from .significance import motif_significance  # lazy: keeps connectome --help cheap
 
     c = ctx.connectome
     ctx.section("triad motifs vs a degree-preserving null (20 samples, chemical synapses)")
@@ -242,7 +243,7 @@ def census_step(ctx: Any) -> None:
 
 def motif_step(ctx: Any) -> None:
     """Demo step: a DotMotif query (feed-forward loops onto the command interneurons)."""
-    from .motifs import find_motifs
+    from .motifs import find_motifs  # lazy: keeps connectome --help cheap
 
     c = ctx.connectome
     q = ('A -> B [weight >= 5]\nB -> C [weight >= 5]\nA -> C [weight >= 5]\n'

@@ -13,13 +13,12 @@ Examples
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .graph import Connectome, Tables
 from .manifest import Manifest
 from .schema import (
     POST,
@@ -30,6 +29,9 @@ from .schema import (
     normalize_nodes,
     normalize_synapses,
 )
+
+if TYPE_CHECKING:  # graph.py imports store, which imports this module: Connectome comes late, in _connectome
+    from .graph import Connectome
 
 logger = logging.getLogger(__name__)
 
@@ -163,5 +165,16 @@ def from_edges(
     renamed = {t: r for t, r in (("edges", renamed_e), ("nodes", renamed_n)) if r}
     if renamed:
         fields["source"].setdefault("renamed_columns", renamed)
-    m = Manifest(name=name, **fields)
-    return Connectome(m, tables=Tables(n, e, s), in_memory=True)
+    return _connectome(Manifest(name=name, **fields), n, e, s)
+
+
+def _connectome(manifest: Manifest, nodes: pd.DataFrame, edges: pd.DataFrame,
+                synapses: pd.DataFrame | None) -> Connectome:
+    """An in-memory :class:`Connectome` of normalised tables: the one place a functional module constructs one.
+
+    ``connectome.graph`` imports the functional modules at its top (``store`` among them, which
+    imports this module for :func:`assemble`), so the class is imported here, at call time.
+    """
+    from .graph import Connectome, Tables  # late: graph -> store -> build (see the docstring)
+
+    return Connectome(manifest, tables=Tables(nodes, edges, synapses), in_memory=True)

@@ -32,8 +32,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__, pathways_cli, similarity_cli
+from .analysis_cli import census_step, motif_step, register as register_analysis
+from .config import DEFAULT_DATASET
 from .errors import ConnectomeError
 from .plugins import entry_points
+from .scheduler import set_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +313,7 @@ def _leaves(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_datasets(args: argparse.Namespace) -> int:
-    from .registry import datasets
+    from .registry import datasets  # lazy: keeps connectome --help cheap
 
     df = datasets()
     if args.format == "json":
@@ -325,8 +329,8 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .registry import load
-    from .overview import format_summary, summary
+    from .registry import load  # lazy: keeps connectome --help cheap
+    from .overview import format_summary, summary  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, verify=args.verify, progress=args.progress)
     s = summary(c)
@@ -356,10 +360,10 @@ class DemoContext:
 
 
 def _core_demo(ctx: DemoContext) -> None:
-    from .typelevel import collapse
-    from .registry import load
-    from .filters import filter_edges, ids_of, neighborhood
-    from .overview import format_summary, summary
+    from .registry import load  # lazy: keeps connectome --help cheap
+    from .filters import filter_edges, ids_of, neighborhood  # lazy: keeps connectome --help cheap
+    from .overview import format_summary, summary  # lazy: keeps connectome --help cheap
+    from .typelevel import collapse  # lazy: keeps connectome --help cheap
 
     ctx.section(f"load {ctx.dataset}")
     c = load(ctx.dataset, progress=ctx.progress)
@@ -385,12 +389,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = DemoContext(args.dataset, out, args.progress)
-    from .analysis_cli import census_step, motif_step
 
     _core_demo(ctx)
     census_step(ctx)
     motif_step(ctx)
-    __import__("connectome.pathways_cli", fromlist=["pathways_step"]).pathways_step(ctx)
+    pathways_cli.pathways_step(ctx)
     for ep in entry_points("connectome.demo"):
         ep.load()(ctx)
     print(f"\nresults written to {out.resolve()}")
@@ -399,8 +402,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with core and plugin subcommands."""
-    from . import __version__
-
     p = argparse.ArgumentParser(prog="connectome", description="Connectome stores, statistics, motifs, "
                                 "GNN cell typing, Neuroglancer links and an HTTP service.")
     p.add_argument("--version", action="version", version=f"connectome-service {__version__}")
@@ -423,17 +424,13 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
 
     m = sub.add_parser("demo", help="run the main job on the embedded default dataset")
-    from .registry import DEFAULT_DATASET
-
     m.add_argument("--dataset", default=DEFAULT_DATASET, help=f"dataset (default {DEFAULT_DATASET})")
     m.add_argument("--out", default="demo-output", help="folder for result files (default demo-output)")
     m.set_defaults(func=_cmd_demo)
 
-    from .analysis_cli import register as register_analysis
-
     register_analysis(sub)
-    __import__("connectome.similarity_cli", fromlist=["register"]).register(sub)
-    __import__("connectome.pathways_cli", fromlist=["register"]).register(sub)
+    similarity_cli.register(sub)
+    pathways_cli.register(sub)
     for ep in entry_points("connectome.cli"):
         try:
             ep.load()(sub)
@@ -451,8 +448,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.scheduler:
-            from .scheduler import set_scheduler
-
             set_scheduler(args.scheduler)
         return int(args.func(args) or 0)
     except ConnectomeError as exc:

@@ -24,7 +24,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_home", "shared_data_dir", "project_root"]
+__all__ = ["DEFAULT_DATASET", "data_home", "shared_data_dir", "project_root"]
+
+#: The embedded default dataset (used by ``connectome demo``); here, not in :mod:`connectome.registry`,
+#: so that the command line names it without importing the graph machinery.
+DEFAULT_DATASET = "celegans_cook2019_herm"
 
 
 def data_home() -> Path:

@@ -26,6 +26,8 @@ import pandas as pd
 
 from .pair_arrays import DirectedPairs, coded_undirected, directed_pairs
 from .errors import InputError
+from .triads import triangle_stats
+from .typelevel import collapse
 from .validate import check_int
 from .graph import Connectome
 from .schema import ROOT_ID
@@ -145,8 +147,6 @@ def connection_probability(c: Connectome, by: str = "cell_type", *, min_synapses
     >>> bool(0 < p.loc["sensory", "interneuron"] < 1)
     True
     """
-    from .typelevel import collapse
-
     t = collapse(c, by=by, min_synapses=min_synapses, edge_kind=edge_kind)
     return t.pivot(index=f"pre_{by}", columns=f"post_{by}", values="connection_probability").fillna(0.0)
 
@@ -169,8 +169,6 @@ def clustering(c: Connectome | DirectedPairs, *, edge_kind: str | None = "chemic
     >>> bool(max(abs(ours[k] - v) for k, v in ref.items()) < 1e-12)
     True
     """
-    from .triads import triangle_stats
-
     g = _pairs(c, edge_kind, min_synapses, scheduler)
     weights, _, o = triangle_stats(g, scheduler=scheduler)
     dt = (o.out_only + o.in_only + 2 * o.mutual).astype(np.float64)
@@ -249,7 +247,8 @@ def path_lengths(c: Connectome | DirectedPairs, *, sample: int | None = None, se
     seed : int
         Seed for the sample of sources.
     chunk : int
-        Sources per breadth-first batch (memory: ``chunk × n`` floats).
+        Sources per call of the breadth-first kernel (64 searches advance together, one bit each
+        in a word per node: memory ``4 × n`` words, whatever ``chunk``).
 
     Returns
     -------
@@ -265,25 +264,22 @@ def path_lengths(c: Connectome | DirectedPairs, *, sample: int | None = None, se
     >>> p["exact"], p["sources"]
     (True, 219)
     """
-    from scipy.sparse.csgraph import shortest_path
+    from .kernels import hop_counts  # lazy: imports numba
 
     g = _pairs(c, edge_kind, min_synapses)
     check_int(sample, "sample", low=1, optional=True, what="a positive number of sources")
+    check_int(chunk, "chunk", low=1, what="a positive number of sources per batch")
     if sample is None:
         sample = g.n if g.n <= EXACT_PATHS_MAX_NODES else 256
     exact = sample >= g.n
     sources = np.arange(g.n) if exact else np.sort(np.random.default_rng(seed).choice(g.n, size=sample,
                                                                                       replace=False))
     a = _csr(g)
-    hist = np.zeros(1, np.int64)
+    hist = np.zeros(g.n + 1, np.int64)
+    indptr, indices = a.indptr.astype(np.int64), a.indices.astype(np.int64)
     for i in range(0, len(sources), chunk):
-        d = shortest_path(a, directed=True, unweighted=True, indices=sources[i:i + chunk])
-        d = d[np.isfinite(d) & (d > 0)].astype(np.int64)
-        if len(d):
-            h = np.bincount(d)
-            if len(h) > len(hist):
-                hist = np.pad(hist, (0, len(h) - len(hist)))
-            hist[: len(h)] += h
+        hist += hop_counts(indptr, indices, g.n, sources[i:i + chunk].astype(np.int64))
+    hist = np.trim_zeros(hist, "b") if hist.any() else np.zeros(1, np.int64)
     total = int(hist.sum())
     possible = len(sources) * (g.n - 1)
     dist = {int(k): int(v) for k, v in enumerate(hist) if v}

@@ -74,7 +74,10 @@ import pandas as pd
 
 from .errors import ColumnError, InputError
 from .graph import Connectome
+from .progress import progress_bar
+from .scheduler import compute, get_scheduler, share
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from .typelevel import pair_totals
 from .validate import check_int
 
 logger = logging.getLogger(__name__)
@@ -203,8 +206,6 @@ def connectivity_profiles(c: Connectome, *, direction: str = "both", by: str | N
     (True, {'input'})
     """
     import scipy.sparse as sp
-
-    from .typelevel import pair_totals
 
     _check_choice(direction, DIRECTIONS, "direction")
     min_synapses = _check_min_synapses(min_synapses)
@@ -369,7 +370,7 @@ class _Prepared:
 def _prepare(q: Any, t: Any, metric: str, self_t: np.ndarray) -> _Prepared:
     import scipy.sparse as sp
 
-    from .similarity_kernels import COSINE, JACCARD, VERTEX
+    from .similarity_kernels import COSINE, JACCARD, VERTEX  # lazy: imports numba
 
     q = sp.csr_array(q, dtype=np.float64, copy=True)  # scaled in place below: never the caller's arrays
     t = sp.csr_array(t, dtype=np.float64, copy=True)
@@ -406,7 +407,7 @@ def _prepare(q: Any, t: Any, metric: str, self_t: np.ndarray) -> _Prepared:
 
 
 def _topk_task(p: _Prepared, lo: int, hi: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from .similarity_kernels import topk_block
+    from .similarity_kernels import topk_block  # lazy: imports numba
 
     idx = np.zeros((hi - lo, k), np.int64)
     val = np.zeros((hi - lo, k))
@@ -418,7 +419,7 @@ def _topk_task(p: _Prepared, lo: int, hi: int, k: int) -> tuple[np.ndarray, np.n
 
 
 def _dense_task(p: _Prepared, lo: int, hi: int) -> np.ndarray:
-    from .similarity_kernels import dense_block
+    from .similarity_kernels import dense_block  # lazy: imports numba
 
     out = np.zeros((hi - lo, p.t_aux.shape[0]))
     q, tt = p.q, p.tt
@@ -435,9 +436,6 @@ def _run(p: _Prepared, tasks: list[tuple[int, int]], fn: Any, args: tuple, sched
          progress: bool | None, desc: str) -> list[Any]:
     """Row blocks as Dask tasks (one block runs inline), in batches so the bar moves."""
     import dask
-
-    from .progress import progress_bar
-    from .scheduler import compute, get_scheduler, share
 
     if len(tasks) <= 1:
         return [fn(p, lo, hi, *args) for lo, hi in tasks]

@@ -45,7 +45,10 @@ import pandas as pd
 from .errors import InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
 from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
+from .progress import progress_bar
+from .scheduler import compute, get_scheduler, share
 from .schema import ROOT_ID
+from .signs import signed_pairs
 from .validate import check_int, check_number
 
 logger = logging.getLogger(__name__)
@@ -78,8 +81,6 @@ def influence_matrix(c: Connectome, *, normalize: str | None = "post", signed: b
     meta: dict[str, Any] = {"normalize": normalize, "signed": bool(signed), "edge_kind": edge_kind,
                             "min_synapses": k}
     if signed:
-        from .signs import signed_pairs
-
         spairs = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
         val = spairs.signed
         meta.update(spairs.metadata())
@@ -181,7 +182,7 @@ def influence(
         Source root ids (one influence vector each).
     targets : sequence of int, optional
         Report these neurons for every source (zeros included); default: the ``top`` neurons with
-        the largest |influence| per source.
+        the largest absolute influence per source.
     hops : int or None
         Sum over 1..``hops`` hops (at most 100), or the steady state (``None``).
     normalize : {"post", "pre", None}
@@ -258,9 +259,6 @@ def influence(
             res = [_block(w, blocks[0], g.n, hops, float(alpha), tol, max_iter, deadline, tgt, top)]
         else:
             import dask
-
-            from .progress import progress_bar
-            from .scheduler import compute, get_scheduler, share
 
             sched = get_scheduler(scheduler)
             shared = share(w, sched)

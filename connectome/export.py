@@ -15,15 +15,17 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .typelevel import pair_totals
 from .errors import InputError
-from .graph import Connectome
 from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+
+if TYPE_CHECKING:  # graph.py imports this module; Connectome is named here for typing only
+    from .graph import Connectome
 
 __all__ = ["SparseGraph", "to_csr", "to_networkx"]
 

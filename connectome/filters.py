@@ -20,15 +20,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputError, LabelError
+from .scheduler import compute
 from .validate import check_int
-from .graph import Connectome, both_in
 from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+
+if TYPE_CHECKING:  # graph.py imports this module; the filters reach Connectome through its methods
+    from .graph import Connectome
 
 __all__ = ["filter_edges", "select", "subgraph", "neighborhood", "ids_of"]
 
@@ -138,6 +141,11 @@ def _nodes_in(df: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
     return df[df[ROOT_ID].isin(ids)]
 
 
+def both_in(df: pd.DataFrame, ids: Any) -> pd.DataFrame:
+    """Rows whose pre and post ids are both in ``ids`` (an array of uint64)."""
+    return df[df[PRE].isin(ids) & df[POST].isin(ids)]
+
+
 def _induced(c: Connectome, ids: np.ndarray, step: str) -> Connectome:
     node_fn = functools.partial(_nodes_in, ids=ids)
     edge_fn = functools.partial(both_in, ids=ids)
@@ -178,7 +186,7 @@ def ids_of(c: Connectome, query: str | None = None, *, allow_empty: bool = False
     ------
     ColumnError
         A column that does not exist.
-    LabelError
+    connectome.errors.LabelError
         No node matches (unless ``allow_empty``). The message lists the values
         of the column closest to the one asked for, and the other columns
         where that value does occur (e.g. ``primary_type`` for a FlyWire type).
@@ -303,8 +311,6 @@ def neighborhood(c: Connectome, root_ids: Any, k: int = 1, direction: str = "bot
         if c.in_memory:
             nxt = _neighbours(c.edge_table([PRE, POST]), frontier, direction)
         else:
-            from .scheduler import compute
-
             e = c.edges[[PRE, POST]]
             part = e.map_partitions(_neighbours_part, frontier, direction,
                                     meta=pd.DataFrame({ROOT_ID: np.zeros(0, ID_DTYPE)}))

@@ -8,6 +8,11 @@ also keep a pandas copy and take a fast in-memory path; every operation is
 written once as a pandas function applied either directly or partition by
 partition, so both paths give identical results.
 
+The methods (``c.filter_edges(...).select(...)``) call the functional modules
+(:mod:`connectome.filters`, :mod:`connectome.typelevel`, :mod:`connectome.export`,
+:mod:`connectome.overview`, :mod:`connectome.store`), which this module imports at its
+top; those modules name ``Connectome`` only for typing, so the imports run one way.
+
 Examples
 --------
 >>> import connectome as cx
@@ -29,8 +34,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
+from . import export, filters, overview, synapse_reads, typelevel
+from .errors import InputError
 from .manifest import Manifest
-from .schema import POST, PRE, ROOT_ID
+from .scheduler import compute
+from .schema import ROOT_ID, coerce_ids, normalize_labels
+from .store import DEFAULT_PARTITION_ROWS, read_table, write_tables
 
 if TYPE_CHECKING:  # pragma: no cover
     import dask.dataframe as dd
@@ -64,7 +73,7 @@ class Tables(NamedTuple):
 
 
 def _dask_from_pandas(df: pd.DataFrame, partition_rows: int = 500_000) -> dd.DataFrame:
-    import dask.dataframe as dd
+    import dask.dataframe as dd  # lazy: dask is heavy; a Connectome builds its Dask views on first use
 
     nparts = max(1, -(-len(df) // partition_rows))
     return dd.from_pandas(df, npartitions=nparts, sort=False)
@@ -147,6 +156,26 @@ class Connectome:
             return self._tables.synapses is not None
         return self._frames is not None and self._frames[2] is not None
 
+    def synapse_table(self, ids: Any = None, bbox: Any = None, columns: list[str] | None = None, *,
+                      side: str = "either") -> pd.DataFrame:
+        """A slice of the synapse table as pandas, without loading the table whole.
+
+        ``ids`` selects by root id (``side``: ``"either"`` end, ``"pre"``,
+        ``"post"`` or ``"both"`` ends in ``ids``); ``bbox`` is
+        ``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` in nm; ``columns`` picks
+        columns. Only the store files (and row groups) whose id and position
+        ranges can match are read; see :func:`connectome.synapse_reads.synapse_table`.
+
+        Examples
+        --------
+        >>> import connectome as cx
+        >>> cx.load("celegans_cook2019_herm").synapse_table()
+        Traceback (most recent call last):
+        ...
+        connectome.errors.InputError: synapses: celegans_cook2019_herm has no synapse table; ingest one with synapses (connectome ingest cave-files --synapses FILE, or write_store(..., synapses=...))
+        """
+        return synapse_reads.synapse_table(self, ids=ids, bbox=bbox, columns=columns, side=side)
+
     def to_pandas(self, scheduler: Any = None) -> Tables:
         """All tables as pandas DataFrames (cached on in-memory connectomes).
 
@@ -164,8 +193,6 @@ class Connectome:
             if self._in_memory:
                 self._tables = tables
             return tables
-        from .scheduler import compute
-
         n, e, s = self._dask()
         if s is None:
             nodes, edges = compute(n, e, scheduler=scheduler)
@@ -182,8 +209,6 @@ class Connectome:
         return tables
 
     def _read_store(self) -> Tables:
-        from .store import read_table
-
         assert self.path is not None
         syn = read_table(self.path, "synapses") if "synapses" in self.manifest.tables else None
         return Tables(read_table(self.path, "nodes"), read_table(self.path, "edges"), syn)
@@ -193,8 +218,6 @@ class Connectome:
         if self._tables is not None or self._in_memory:
             e = self.to_pandas(scheduler).edges
             return e if columns is None else e[columns]
-        from .scheduler import compute
-
         e = self.edges if columns is None else self.edges[columns]
         return compute(e, scheduler=scheduler)[0].reset_index(drop=True)
 
@@ -203,8 +226,6 @@ class Connectome:
         if self._tables is not None or self._in_memory:
             n = self.to_pandas(scheduler).nodes
             return n if columns is None else n[columns]
-        from .scheduler import compute
-
         n = self.nodes if columns is None else self.nodes[columns]
         return compute(n, scheduler=scheduler)[0].reset_index(drop=True)
 
@@ -236,8 +257,6 @@ class Connectome:
             return len(self._tables.edges)
         if self._is_pristine():
             return self.manifest.rows("edges")
-        from .scheduler import compute
-
         return int(compute(self.edges.shape[0])[0])
 
     def _is_pristine(self) -> bool:
@@ -260,9 +279,6 @@ class Connectome:
         >>> int(c2.node_table()["score"].notna().sum())
         2
         """
-        from .errors import InputError
-        from .schema import coerce_ids, normalize_labels
-
         if not isinstance(table, pd.DataFrame) or ROOT_ID not in table.columns:
             raise InputError("table must be a DataFrame with a 'root_id' column", "table")
         add = table.copy()
@@ -343,51 +359,35 @@ class Connectome:
     def filter_edges(self, min_synapses: int | None = None, edge_kind: str | list[str] | None = None,
                      neuropil: str | list[str] | None = None) -> Connectome:
         """Keep edges by synapse count, kind and neuropil; see :func:`connectome.filter_edges`."""
-        from .filters import filter_edges
-
-        return filter_edges(self, min_synapses=min_synapses, edge_kind=edge_kind, neuropil=neuropil)
+        return filters.filter_edges(self, min_synapses=min_synapses, edge_kind=edge_kind, neuropil=neuropil)
 
     def select(self, query: str | None = None, *, allow_empty: bool = False, **labels: Any) -> Connectome:
         """Induced subgraph on nodes matching labels; see :func:`connectome.select`."""
-        from .filters import select
-
-        return select(self, query, allow_empty=allow_empty, **labels)
+        return filters.select(self, query, allow_empty=allow_empty, **labels)
 
     def subgraph(self, root_ids: Any) -> Connectome:
         """Induced subgraph on ``root_ids``; see :func:`connectome.subgraph`."""
-        from .filters import subgraph
-
-        return subgraph(self, root_ids)
+        return filters.subgraph(self, root_ids)
 
     def neighborhood(self, root_ids: Any, k: int = 1, direction: str = "both") -> Connectome:
         """Induced subgraph on the k-hop neighbourhood; see :func:`connectome.neighborhood`."""
-        from .filters import neighborhood
-
-        return neighborhood(self, root_ids, k=k, direction=direction)
+        return filters.neighborhood(self, root_ids, k=k, direction=direction)
 
     def collapse(self, by: str = "cell_type", **kwargs: Any) -> pd.DataFrame:
         """Type × type synapse and connection counts; see :func:`connectome.collapse`."""
-        from .typelevel import collapse
-
-        return collapse(self, by=by, **kwargs)
+        return typelevel.collapse(self, by=by, **kwargs)
 
     def to_csr(self, **kwargs: Any) -> Any:
         """Sparse adjacency with the id ↔ index map; see :func:`connectome.to_csr`."""
-        from .export import to_csr
-
-        return to_csr(self, **kwargs)
+        return export.to_csr(self, **kwargs)
 
     def to_networkx(self, **kwargs: Any) -> Any:
         """networkx ``DiGraph`` with attributes; see :func:`connectome.to_networkx`."""
-        from .export import to_networkx
-
-        return to_networkx(self, **kwargs)
+        return export.to_networkx(self, **kwargs)
 
     def summary(self) -> dict[str, Any]:
         """Counts and labels at a glance; see :func:`connectome.summary`."""
-        from .overview import summary
-
-        return summary(self)
+        return overview.summary(self)
 
     def save(self, path: str | os.PathLike, *, name: str | None = None, partition_rows: int | None = None,
              progress: bool | None = None) -> Manifest:
@@ -401,8 +401,6 @@ class Connectome:
         >>> c.save(path, progress=False).rows("edges") == cx.load(path).n_edges
         True
         """
-        from .store import DEFAULT_PARTITION_ROWS, write_tables
-
         t = self.to_pandas()
         m = copy.deepcopy(self.manifest)
         if name:
@@ -415,8 +413,3 @@ class Connectome:
         if self._tables is not None or self._is_pristine():
             return f"<Connectome {self.name}: {self.n_nodes:,} nodes, {self.n_edges:,} edges ({where})>"
         return f"<Connectome {self.name}: derived, lazy ({where})>"
-
-
-def both_in(df: pd.DataFrame, ids: Any) -> pd.DataFrame:
-    """Rows whose pre and post ids are both in ``ids`` (an array of uint64)."""
-    return df[df[PRE].isin(ids) & df[POST].isin(ids)]

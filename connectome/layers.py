@@ -62,7 +62,10 @@ import pandas as pd
 from .errors import InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
 from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
+from .progress import progress_bar
+from .scheduler import compute, get_scheduler, share
 from .schema import ROOT_ID
+from .signs import signed_pairs
 from .validate import check_int, check_number
 
 logger = logging.getLogger(__name__)
@@ -76,7 +79,7 @@ _ITER_BLOCK = 64  # iterations per Dask task (at least)
 def _run(indptr: np.ndarray, idx: np.ndarray, p_edge: np.ndarray, in_total: np.ndarray, threshold: float,
          seeds: np.ndarray, max_steps: int, rule: int, seed: int, lo: int, hi: int, deadline: float | None
          ) -> np.ndarray:
-    from .path_kernels import traverse
+    from .path_kernels import traverse  # lazy: imports numba
 
     hist = np.zeros((len(in_total), max_steps + 1), np.int64)
     step = 16
@@ -197,8 +200,6 @@ def flow_layers(
     sign_meta: dict[str, Any] = {}
     syn = g.weight.astype(np.float64)
     if signed:
-        from .signs import signed_pairs
-
         spairs = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
         syn = spairs.signed
         sign_meta = spairs.metadata()
@@ -236,9 +237,6 @@ def flow_layers(
             hist = _run(*args, 0, n_iterations, deadline)
         else:
             import dask
-
-            from .progress import progress_bar
-            from .scheduler import compute, get_scheduler, share
 
             sched = get_scheduler(scheduler)
             shared = share(args, sched)

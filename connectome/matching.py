@@ -56,14 +56,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .connectivity_similarity import (
+    MAX_DENSE,
+    Profiles,
+    _check_choice,
+    _check_min_synapses,
+    align_profiles,
+    connectivity_profiles,
+    is_unlabelled,
+    score_dense,
+    similarity,
+)
 from .errors import ColumnError, InputError
 from .graph import Connectome
+from .progress import progress_iter
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
-from .validate import check_int
+from .typelevel import pair_totals
+from .validate import check_int, check_number
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["match", "MatchResult", "METHODS", "WEIGHTS", "LEFT", "RIGHT"]
+__all__ = ["match", "match_sets", "MatchResult", "METHODS", "WEIGHTS", "LEFT", "RIGHT"]
 
 METHODS = ("gm", "bisected", "similarity")
 WEIGHTS = ("synapse_count", "log", "binary")
@@ -109,8 +122,6 @@ class MatchResult:
         Missing and placeholder values (``-1``, ``unk``, ...) and values held by
         more than one neuron on a side are not pairs.
         """
-        from .connectivity_similarity import is_unlabelled
-
         if self._nodes_a is None or self._nodes_b is None:
             raise InputError("truth: this result keeps no node tables; pass the true pairs as a DataFrame", "truth")
         sides = []
@@ -234,8 +245,6 @@ def _adjacency(c: Connectome, weight: str, min_synapses: int, edge_kind: str | N
     """Weighted CSR over all nodes of ``c`` (rows/cols in root-id order) and its ids."""
     import scipy.sparse as sp
 
-    from .typelevel import pair_totals
-
     ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     p = pair_totals(c, edge_kind=edge_kind, scheduler=scheduler)
     if min_synapses > 1:
@@ -260,12 +269,84 @@ def _block(m: Any, ids: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int) 
     return out
 
 
+def match_sets(a: Connectome, b: Connectome | None = None, *, ids_a: Any = None, ids_b: Any = None,
+               side: str | bool | None = None, seeds: Any = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """The two node sets of :func:`match` and the seed pairs, checked (no matching is done).
+
+    Returns
+    -------
+    (set_a, set_b, seeds_a, seeds_b, meta)
+        Sorted root ids of each set; the seeds as positions in them; ``meta``
+        with the hemisphere column (``side=``) and the other dataset's name.
+
+    Raises
+    ------
+    InputError
+        As :func:`match`: empty or overlapping sets, unknown ids, bad seeds.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> left, right, sa, sb, meta = match_sets(c, side="side")
+    >>> len(left) > 100, meta["side_column"], len(sa)
+    (True, 'side', 0)
+    """
+    meta: dict[str, Any] = {}
+    if not isinstance(a, Connectome):
+        raise InputError(f"a must be a Connectome, not {type(a).__name__}", "a")
+    if b is None:
+        if side is not None and ((ids_a is None) != (ids_b is None)):
+            raise InputError("ids_b: give both ids_a and ids_b (with side=: a subset of each hemisphere), or neither",
+                             "ids_b" if ids_b is None else "ids_a")
+        if side is not None:
+            set_a, set_b, extra = _hemispheres(a, side)
+            meta.update(extra)
+            if ids_a is not None:  # subsets of the two hemispheres
+                all_ids = a.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
+                for ids, hemi, name, what in ((ids_a, set_a, "ids_a", "left"), (ids_b, set_b, "ids_b", "right")):
+                    sub = _ids_in(ids, all_ids, name, a.name)
+                    off = np.setdiff1d(sub, hemi)
+                    if len(off):
+                        raise InputError(f"{name}: {len(off)} neuron(s) are not on the {what} side ({side!r}), e.g. "
+                                         f"{int(off[0])}; with side=, ids_a are left neurons and ids_b right ones",
+                                         name)
+                set_a, set_b = (_ids_in(ids_a, all_ids, "ids_a", a.name), _ids_in(ids_b, all_ids, "ids_b", a.name))
+        elif ids_a is not None and ids_b is not None:
+            all_ids = a.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
+            set_a = _ids_in(ids_a, all_ids, "ids_a", a.name)
+            set_b = _ids_in(ids_b, all_ids, "ids_b", a.name)
+            both = np.intersect1d(set_a, set_b)
+            if len(both):
+                raise InputError(f"ids_b: {len(both)} neuron(s) are in both sets, e.g. {int(both[0])}; the sets "
+                                 "must not overlap", "ids_b")
+        else:
+            raise InputError("b: give a second connectome, or side= (e.g. side='side') to match the hemispheres of "
+                             "a, or ids_a= and ids_b=", "b")
+    else:
+        if not isinstance(b, Connectome):
+            raise InputError(f"b must be a Connectome, not {type(b).__name__}", "b")
+        if side is not None:
+            raise InputError("side: matches the hemispheres of one connectome; with two connectomes pass ids_a/ids_b",
+                             "side")
+        all_a = a.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
+        all_b = b.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
+        set_a = all_a if ids_a is None else _ids_in(ids_a, all_a, "ids_a", a.name)
+        set_b = all_b if ids_b is None else _ids_in(ids_b, all_b, "ids_b", b.name)
+        meta["dataset_b"] = b.name
+    set_a, set_b = np.sort(set_a), np.sort(set_b)
+    sa, sb = _seed_pairs(seeds, set_a, set_b)
+    return set_a, set_b, sa, sb, meta
+
+
 # ----------------------------------------------------------------------------- FAQ on sparse matrices
 def _faq(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b: np.ndarray, p0: np.ndarray,
-         max_iter: int, tol: float) -> tuple[np.ndarray, int]:
-    """Frank–Wolfe (FAQ) for ``max tr(A P B^T P^T) + tr(C^T P D P)`` over permutations with fixed seeds.
+         max_iter: int, tol: float, sim: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Frank–Wolfe (FAQ) for ``max tr(A P B^T P^T) + tr(C^T P D P) + <S, P>`` over permutations with fixed seeds.
 
     ``a``, ``b`` (``n x n``), ``cc``, ``dd`` (``n x n``, or ``None``) are sparse;
+    ``sim`` (dense ``n x n``, already weighted, or ``None``) is the linear term;
     ``p0`` is the start for the free block (``n - s`` square, doubly stochastic).
     Returns the permutation ``perm`` (``perm[i]`` = b index of a node ``i``)
     and the iterations run.
@@ -284,6 +365,8 @@ def _faq(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b: np.ndar
     if bisected:
         cc = cc[oa][:, ob]
         dd = dd[ob][:, oa]
+    if sim is not None:
+        sim = sim[np.ix_(oa, ob)]
     s = len(seeds_a)
     at, bt = a.T.tocsr(), b.T.tocsr()
     if bisected:
@@ -302,11 +385,14 @@ def _faq(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b: np.ndar
             ctp = cct @ p                           # C^T P
             g = g + cc @ dp.T + ddt @ ctp.T         # C P^T D^T + D^T P^T C
             f += float((ctp * dp.T).sum())          # tr(C^T P D P)
+        if sim is not None:
+            g = g + sim                             # <S, P>
+            f += float((sim * p).sum())
         return g, f
 
     def value_of_permutation(cols: np.ndarray) -> float:
         perm = np.concatenate([np.arange(s), s + cols])
-        return _objective(a, b, cc if bisected else None, dd if bisected else None, perm)
+        return _objective(a, b, cc if bisected else None, dd if bisected else None, perm, sim)
 
     it = 0
     for it in range(1, max_iter + 1):
@@ -336,8 +422,8 @@ def _faq(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b: np.ndar
     return perm, it
 
 
-def _objective(a: Any, b: Any, cc: Any, dd: Any, perm: np.ndarray) -> float:
-    """``tr(A P B^T P^T) + tr(C^T P D P)`` for the permutation ``perm`` (a node i -> b node perm[i])."""
+def _objective(a: Any, b: Any, cc: Any, dd: Any, perm: np.ndarray, sim: np.ndarray | None = None) -> float:
+    """``tr(A P B^T P^T) + tr(C^T P D P) + <S, P>`` for the permutation ``perm`` (a node i -> b node perm[i])."""
     bp = b[perm][:, perm]  # bp[i, j] = B[perm i, perm j]
     f = float(a.multiply(bp).sum())
     if cc is not None:
@@ -345,6 +431,8 @@ def _objective(a: Any, b: Any, cc: Any, dd: Any, perm: np.ndarray) -> float:
         inv[perm] = np.arange(len(perm))
         dp = dd[perm][:, inv]  # (P D P)[i, j] = D[perm i, perm^-1 j]
         f += float(cc.multiply(dp).sum())
+    if sim is not None:
+        f += float(sim[np.arange(len(perm)), perm].sum())
     return f
 
 
@@ -376,9 +464,8 @@ def _random_doubly_stochastic(n: int, rng: np.random.Generator, iters: int = 50)
 
 
 def _graph_match(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b: np.ndarray, *, n_init: int,
-                 max_iter: int, tol: float, seed: int, progress: bool | None) -> tuple[np.ndarray, dict[str, Any]]:
-    from .progress import progress_iter
-
+                 max_iter: int, tol: float, seed: int, progress: bool | None,
+                 sim: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     n = a.shape[0]
     m = n - len(seeds_a)
     rng = np.random.default_rng(seed)
@@ -387,8 +474,8 @@ def _graph_match(a: Any, b: Any, cc: Any, dd: Any, seeds_a: np.ndarray, seeds_b:
     for i in progress_iter(range(n_init), total=n_init, desc="graph matching", unit="init", progress=progress):
         bary = np.full((m, m), 1.0 / max(m, 1))
         p0 = bary if i == 0 else (bary + _random_doubly_stochastic(m, rng)) / 2
-        perm, iters = _faq(a, b, cc, dd, seeds_a, seeds_b, p0, max_iter, tol)
-        f = _objective(a, b, cc, dd, perm)
+        perm, iters = _faq(a, b, cc, dd, seeds_a, seeds_b, p0, max_iter, tol, sim)
+        f = _objective(a, b, cc, dd, perm, sim)
         runs.append({"init": "barycenter" if i == 0 else "randomized", "objective": f, "iterations": iters})
         if best is None or f > best[0]:
             best = (f, perm, i)
@@ -414,6 +501,7 @@ def match(
     edge_kind: str | None = "chemical",
     unlabelled: str | None = None,
     vocabulary: str = "shared",
+    similarity_weight: float | None = None,
     n_init: int = 1,
     max_iter: int = 30,
     tol: float = 0.01,
@@ -433,13 +521,28 @@ def match(
         The neurons to match on each side (default: all of ``a`` and ``b``).
     side : str or True, optional
         A node column of ``a`` holding left/right (``side``, ``hemisphere``;
-        ``True`` picks the first that exists): left neurons are set a, right set b.
+        ``True`` picks the first that exists): left neurons are set a, right set b
+        (with ``ids_a``/``ids_b``: those neurons of each side).
     seeds : DataFrame or sequence of pairs, optional
         Known pairs ``(a_root_id, b_root_id)``, kept in the result.
     method : {"gm", "bisected", "similarity"}
         See the module notes. ``"bisected"`` needs two sets of one connectome.
     by, direction, metric, unlabelled, vocabulary
         The similarity of ``method="similarity"`` (see :func:`connectome.similarity`).
+        With ``"gm"``/``"bisected"``, ``by=`` adds a linear term to the graph
+        matching objective (see ``similarity_weight``).
+    similarity_weight : float, optional
+        Graph matching with ``by=``: maximise ``edges(P) + lam <S, P>``, where
+        ``S`` is each candidate pair's partner-type similarity (cosine of the
+        partners collapsed to ``by``; across the hemispheres of one connectome
+        (``side=``) the partner's side is kept relative to the neuron, so that
+        an ipsilateral partner type on the left corresponds to the same type
+        ipsilateral on the right) plus 1 where the two neurons carry the same
+        ``by`` label. ``lam = similarity_weight x |A| |B| / n`` (Frobenius norms
+        of the weighted adjacencies, plus ``|C| |D|`` for ``bisected``), so the
+        weight does not depend on the graph's size or edge weights. Default 0.1
+        with ``by=`` (on the larva hemispheres it recovers more pairs than
+        either term alone; ``benchmarks/RESULTS.md``), 0 without.
     weight : {"log", "synapse_count", "binary"}
         Edge weights for graph matching: ``log(1 + synapses)`` (default: on the
         larva hemispheres it recovers more true pairs than raw counts or 1;
@@ -485,8 +588,6 @@ def match(
     ...
     connectome.errors.InputError: seeds: 1 seed id(s) are not neurons of set a, e.g. 1; a seed pair is (a neuron of a, a neuron of b)
     """
-    from .connectivity_similarity import _check_choice, _check_min_synapses
-
     _check_choice(method, METHODS, "method")
     _check_choice(weight, WEIGHTS, "weight")
     min_synapses = _check_min_synapses(min_synapses)
@@ -496,42 +597,13 @@ def match(
         raise InputError(f"a must be a Connectome, not {type(a).__name__}", "a")
     t0 = time.perf_counter()
     meta: dict[str, Any] = {"method": method, "dataset_a": a.name, "warnings": []}
+    if b is not None and isinstance(b, Connectome) and method == "bisected":
+        raise InputError("method: 'bisected' needs the edges between the two sets, which two connectomes do not "
+                         "have; match the hemispheres of one connectome (side=) or use method='gm'", "method")
+    set_a, set_b, sa, sb, extra = match_sets(a, b, ids_a=ids_a, ids_b=ids_b, side=side, seeds=seeds)
+    meta.update(extra)
     one = b is None
-    if one:
-        if side is not None and (ids_a is not None or ids_b is not None):
-            raise InputError("side: give either side= or ids_a/ids_b, not both", "side")
-        if side is not None:
-            set_a, set_b, extra = _hemispheres(a, side)
-            meta.update(extra)
-        elif ids_a is not None and ids_b is not None:
-            all_ids = a.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
-            set_a = _ids_in(ids_a, all_ids, "ids_a", a.name)
-            set_b = _ids_in(ids_b, all_ids, "ids_b", a.name)
-            both = np.intersect1d(set_a, set_b)
-            if len(both):
-                raise InputError(f"ids_b: {len(both)} neuron(s) are in both sets, e.g. {int(both[0])}; the sets "
-                                 "must not overlap", "ids_b")
-        else:
-            raise InputError("b: give a second connectome, or side= (e.g. side='side') to match the hemispheres of "
-                             "a, or ids_a= and ids_b=", "b")
-        cb = a
-    else:
-        if not isinstance(b, Connectome):
-            raise InputError(f"b must be a Connectome, not {type(b).__name__}", "b")
-        if side is not None:
-            raise InputError("side: matches the hemispheres of one connectome; with two connectomes pass ids_a/ids_b",
-                             "side")
-        if method == "bisected":
-            raise InputError("method: 'bisected' needs the edges between the two sets, which two connectomes do not "
-                             "have; match the hemispheres of one connectome (side=) or use method='gm'", "method")
-        all_a = a.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
-        all_b = b.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
-        set_a = all_a if ids_a is None else _ids_in(ids_a, all_a, "ids_a", a.name)
-        set_b = all_b if ids_b is None else _ids_in(ids_b, all_b, "ids_b", b.name)
-        meta["dataset_b"] = b.name
-        cb = b
-    set_a, set_b = np.sort(set_a), np.sort(set_b)
-    sa, sb = _seed_pairs(seeds, set_a, set_b)
+    cb = a if b is None else b
     na, nb = len(set_a), len(set_b)
     meta.update({"n_a": na, "n_b": nb, "seeds": int(len(sa))})
     if na != nb:
@@ -561,8 +633,20 @@ def match(
             msg = f"set {'a' if A.nnz == 0 else 'b'} has no edges among its neurons: graph matching has nothing to align"
             logger.warning("%s", msg)
             meta["warnings"].append(msg)
+        sim = None
+        if by is not None:
+            sim, sim_meta = _similarity_term(a, None if one else cb, set_a, set_b, n, A, B, C, D, by=by,
+                                             side_column=meta.get("side_column"), weight_=similarity_weight,
+                                             direction=direction, metric=metric, min_synapses=min_synapses,
+                                             edge_kind=edge_kind, unlabelled=unlabelled, vocabulary=vocabulary,
+                                             scheduler=scheduler)
+            meta["warnings"] += sim_meta.pop("warnings", [])
+            meta["similarity_term"] = sim_meta
+        elif similarity_weight:
+            raise InputError("similarity_weight: needs by= (the label column whose partner types make the similarity "
+                             "term), e.g. by='cell_type'", "similarity_weight")
         perm, extra = _graph_match(A, B, C, D, sa, sb, n_init=n_init, max_iter=max_iter, tol=tol, seed=seed,
-                                   progress=progress)
+                                   progress=progress, sim=sim)
         score = _agreement(A, B, C, D, perm)
         meta.update(extra, weight=weight, n_init=n_init, max_iter=max_iter, tol=tol, seed=seed)
         rows = np.arange(n)
@@ -585,11 +669,89 @@ def match(
                        nodes_b[nodes_b[ROOT_ID].isin(set_b)].reset_index(drop=True))
 
 
+def _similarity_term(a: Connectome, b: Connectome | None, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any,
+                     B: Any, C: Any, D: Any, *, by: str, side_column: str | None, weight_: float | None,
+                     direction: str, metric: str, min_synapses: int, edge_kind: str | None, unlabelled: str | None,
+                     vocabulary: str, scheduler: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """The weighted linear term ``lam S`` (``n x n``, zero-padded) of graph matching with ``by=``."""
+    w = 0.1 if weight_ is None else check_number(weight_, "similarity_weight", low=0.0)
+    cb = a if b is None else b
+    for c, name in ((a, "a"), (cb, "b")):
+        if by not in c.label_columns:
+            raise ColumnError(f"nodes of {c.name}", by, c.label_columns, "(by= names the partner label column)")
+    warnings: list[str] = []
+    if unlabelled is None:
+        unlabelled = "pool"
+        warnings.append(f"similarity term: partners without a {by!r} label are pooled into one pseudo-type "
+                        "(unlabelled='pool'); pass unlabelled= to choose")
+    kw = {"direction": direction, "min_synapses": min_synapses, "edge_kind": edge_kind, "scheduler": scheduler}
+    mirrored = b is None and side_column is not None
+    if mirrored:  # partner type and the partner's side, relative to the neuron (ipsi/contra) by swapping L and R
+        nodes = a.node_table([ROOT_ID, by, side_column])
+        lab = nodes[by].astype(object)
+        un = is_unlabelled(lab)
+        if unlabelled == "drop":
+            lab = lab.where(~un, None)
+        elif unlabelled == "pool":
+            lab = lab.where(~un, "<unlabelled>")
+        else:
+            lab = lab.where(~un, "id:" + nodes[ROOT_ID].astype(str))
+        sv = nodes[side_column].astype(object).where(nodes[side_column].notna(), "").astype(str).str.strip().str.lower()
+        hemi = np.where(sv.isin(LEFT), "L", np.where(sv.isin(RIGHT), "R", "M"))
+        key = (lab.astype(str) + "\x1f" + hemi).where(lab.notna(), None)
+        col = "_match_partner_type"
+        c2 = a.with_node_columns(pd.DataFrame({ROOT_ID: nodes[ROOT_ID].to_numpy(), col: key.to_numpy()}))
+        prof = connectivity_profiles(c2, by=col, unlabelled="drop", **kw)
+        feats = prof.features.reset_index(drop=True)
+        swap = {"L": "R", "R": "L"}
+
+        def mirror(k: str) -> str:
+            base, _, h = str(k).rpartition("\x1f")
+            return f"{base}\x1f{swap.get(h, h)}" if base else str(k)
+
+        pos = {(d, str(k)): i for i, (d, k) in enumerate(zip(feats["direction"], feats["key"]))}
+        target = np.array([pos.get((d, mirror(k)), -1) for d, k in zip(feats["direction"], feats["key"])])
+        xa = prof.rows(set_a)
+        xb_raw = prof.rows(set_b).tocoo()
+        keep = target[xb_raw.col] >= 0
+        import scipy.sparse as sp
+
+        xb = sp.csr_array((xb_raw.data[keep], (xb_raw.row[keep], target[xb_raw.col[keep]])), shape=xb_raw.shape)
+    else:
+        pa = connectivity_profiles(a, by=by, unlabelled=unlabelled, **kw)
+        pb = pa if b is None else connectivity_profiles(cb, by=by, unlabelled=unlabelled, **kw)
+        if b is None:
+            xa, xb = pa.rows(set_a), pa.rows(set_b)
+        else:
+            ma, mb, _, report = align_profiles(pa, pb, vocabulary)
+            if report["only_a"] or report["only_b"]:
+                warnings.append(f"similarity term: {len(report['only_a'])} partner label(s) only in {a.name}, "
+                                f"{len(report['only_b'])} only in {cb.name}; vocabulary={vocabulary!r}")
+            xa = Profiles(ma, pa.ids, pa.features).rows(set_a)
+            xb = Profiles(mb, pb.ids, pb.features).rows(set_b)
+
+    cos = np.nan_to_num(score_dense(xa, xb, metric=metric, scheduler=scheduler, progress=False), nan=0.0)
+    la = a.node_table([ROOT_ID, by]).set_index(ROOT_ID)[by].reindex(set_a)
+    lb = cb.node_table([ROOT_ID, by]).set_index(ROOT_ID)[by].reindex(set_b)
+    ok_a = ~is_unlabelled(la)
+    same = (la.astype(str).to_numpy()[:, None] == lb.astype(str).to_numpy()[None, :]) & ok_a[:, None]
+    s = np.zeros((n, n))
+    s[:len(set_a), :len(set_b)] = cos + same
+
+    def fro(m: Any) -> float:
+        return float(np.sqrt((m.data ** 2).sum())) if m is not None else 0.0
+
+    scale = (fro(A) * fro(B) + fro(C) * fro(D)) / max(n, 1)
+    lam = w * scale
+    meta = {"by": by, "similarity_weight": w, "lambda": lam, "mirrored_sides": mirrored, "unlabelled": unlabelled,
+            "direction": direction, "metric": metric, "same_label_pairs": int(same.sum()), "warnings": warnings}
+    logger.info("graph matching with a %s similarity term (lambda %.3g)", by, lam)
+    return lam * s, meta
+
+
 def _by_similarity(a: Connectome, b: Connectome | None, set_a: np.ndarray, set_b: np.ndarray, sa: np.ndarray,
                    sb: np.ndarray, **kw: Any) -> tuple[pd.DataFrame, dict[str, Any]]:
     from scipy.optimize import linear_sum_assignment
-
-    from .connectivity_similarity import MAX_DENSE, similarity
 
     if kw["by"] is None:
         msg = ("method='similarity' without by=: neurons are compared on their partners' ids, which differ across "

@@ -45,14 +45,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DependencyError, InputError
+from .connectivity_similarity import (
+    _check_choice,
+    _ids,
+    _row_nnz,
+    connectivity_profiles,
+    is_unlabelled,
+    similarity,
+)
+from .errors import ColumnError, DependencyError, InputError
 from .graph import Connectome
-from .schema import ROOT_ID
+from .schema import ID_DTYPE, ROOT_ID
 from .validate import check_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["cluster", "ClusterResult", "adjusted_rand_index", "METHODS", "MAX_HIERARCHICAL", "MAX_PLOT"]
+__all__ = ["cluster", "ClusterResult", "adjusted_rand_index", "check_cluster_args", "METHODS", "MAX_HIERARCHICAL", "MAX_PLOT"]
 
 METHODS = ("ward", "average", "leiden")
 #: Largest neuron set clustered hierarchically (a dense n x n block); use "leiden" above.
@@ -146,12 +154,8 @@ class ClusterResult:
         >>> 0 < r.adjusted_rand(c, "cell_type") <= 1
         True
         """
-        from .connectivity_similarity import is_unlabelled
-
         nodes = c.node_table()
         if column not in nodes.columns:
-            from .errors import ColumnError
-
             raise ColumnError("nodes", column, c.label_columns)
         lab = nodes.set_index(ROOT_ID)[column]
         df = self.labels.dropna(subset=["cluster"])
@@ -327,22 +331,7 @@ def cluster(
     ...
     connectome.errors.InputError: n_clusters: method='ward' needs n_clusters= (e.g. 10) or threshold= (a distance) to cut the tree
     """
-    from .connectivity_similarity import _check_choice, _row_nnz, connectivity_profiles, similarity
-
-    _check_choice(method, METHODS, "method")
-    if method == "leiden":
-        if n_clusters is not None or threshold is not None:
-            raise InputError("n_clusters/threshold: Leiden does not take a number of clusters; set resolution= "
-                             "(higher: more clusters), or use method='ward' or 'average'", "n_clusters")
-        top_k = _check_int(top_k, "top_k")
-        if not isinstance(resolution, (int, float, np.floating)) or isinstance(resolution, bool) or resolution <= 0:
-            raise InputError(f"resolution must be a positive number, not {resolution!r}", "resolution")
-    else:
-        if (n_clusters is None) == (threshold is None):
-            raise InputError(f"n_clusters: method={method!r} needs n_clusters= (e.g. 10) or threshold= (a distance) "
-                             "to cut the tree" + ("" if n_clusters is None else ", not both"), "n_clusters")
-        if n_clusters is not None:
-            n_clusters = _check_int(n_clusters, "n_clusters")
+    n_clusters, top_k = check_cluster_args(method, n_clusters, threshold, resolution, top_k)
     meta: dict[str, Any] = {"dataset": c.name, "method": method, "metric": metric, "direction": direction, "by": by,
                             "min_synapses": min_synapses, "edge_kind": edge_kind, "warnings": []}
     if method == "leiden":
@@ -388,10 +377,42 @@ def cluster(
     return res
 
 
-def _query_ids(c: Connectome, ids: Any) -> np.ndarray:
-    from .connectivity_similarity import _ids
-    from .schema import ID_DTYPE
+def check_cluster_args(method: str, n_clusters: int | None = None, threshold: float | None = None,
+                       resolution: float = 1.0, top_k: int = 20) -> tuple[int | None, int]:
+    """Check the clustering options of :func:`cluster` before any work (a service checks a job with it).
 
+    Returns
+    -------
+    (n_clusters, top_k)
+        As checked integers.
+
+    Examples
+    --------
+    >>> check_cluster_args("average", n_clusters=4)
+    (4, 20)
+    >>> check_cluster_args("leiden", n_clusters=4)
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: n_clusters/threshold: Leiden does not take a number of clusters; set resolution= (higher: more clusters), or use method='ward' or 'average'
+    """
+    _check_choice(method, METHODS, "method")
+    if method == "leiden":
+        if n_clusters is not None or threshold is not None:
+            raise InputError("n_clusters/threshold: Leiden does not take a number of clusters; set resolution= "
+                             "(higher: more clusters), or use method='ward' or 'average'", "n_clusters")
+        top_k = _check_int(top_k, "top_k")
+        if not isinstance(resolution, (int, float, np.floating)) or isinstance(resolution, bool) or resolution <= 0:
+            raise InputError(f"resolution must be a positive number, not {resolution!r}", "resolution")
+    else:
+        if (n_clusters is None) == (threshold is None):
+            raise InputError(f"n_clusters: method={method!r} needs n_clusters= (e.g. 10) or threshold= (a distance) "
+                             "to cut the tree" + ("" if n_clusters is None else ", not both"), "n_clusters")
+        if n_clusters is not None:
+            n_clusters = _check_int(n_clusters, "n_clusters")
+    return n_clusters, top_k
+
+
+def _query_ids(c: Connectome, ids: Any) -> np.ndarray:
     all_ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     return _ids(c, ids, "ids", all_ids)
 

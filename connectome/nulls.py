@@ -128,7 +128,7 @@ def rewire(g: DirectedPairs, rng: np.random.Generator, swaps: float = 10.0) -> D
     NullModelError
         No swap can be made (e.g. a star, a complete graph, or fewer than two edges).
     """
-    from .kernels import rewire_directed
+    from .kernels import rewire_directed  # lazy: imports numba
 
     if g.m < 2:
         raise NullModelError(f"degree-preserving rewiring needs at least 2 edges; this graph has {g.m}")
@@ -171,7 +171,7 @@ def rewire_reciprocal(g: DirectedPairs, rng: np.random.Generator, swaps: float =
     NullModelError
         No swap can be made in either class of edges.
     """
-    from .kernels import rewire_reciprocal as kernel
+    from .kernels import rewire_reciprocal as kernel  # lazy: imports numba
 
     mutual = _mutual(g)
     one_way = ~mutual

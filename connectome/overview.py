@@ -10,10 +10,12 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .graph import Connectome
 from .schema import EDGE_KIND, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+
+if TYPE_CHECKING:  # graph.py imports this module; Connectome is named here for typing only
+    from .graph import Connectome
 
 __all__ = ["summary", "format_summary"]
 

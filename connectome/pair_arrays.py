@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .typelevel import pair_totals
 from .validate import check_int
 from .graph import Connectome
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT
@@ -118,8 +119,6 @@ def directed_pairs(c: Connectome, *, edge_kind: str | None = "chemical", min_syn
 
 def _directed_pairs(c: Connectome, edge_kind: str | None, min_synapses: int | None, self_loops: bool,
                     scheduler: Any) -> DirectedPairs:
-    from .typelevel import pair_totals
-
     check_int(min_synapses, "min_synapses", low=1, optional=True)
     ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     p = pair_totals(c, edge_kind=edge_kind, scheduler=scheduler)

@@ -36,6 +36,7 @@ from .errors import ColumnError, InputError
 from .graph import Connectome
 from .pathgraph import PairGraph, check_edge_kind, check_min_synapses, label_columns, pair_graph, resolve_ids
 from .schema import EDGE_KIND, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+from .signs import signed_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +249,6 @@ def partners(
     q = resolve_ids(g.ids, ids, "ids", name=c.name)
     sp = None
     if signed:
-        from .signs import signed_pairs
-
         sp = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
     dirs = ["upstream", "downstream"] if direction == "both" else [direction]
     parts = [_one_direction(c, g, q, d, k, edge_kind, neuropils, per_neuropil, sp) for d in dirs]
@@ -389,8 +388,6 @@ def adjacency_matrix(
     dst_col = col_of[g.dst[pos]]
     keep = (dst_col >= 0) & (g.weight[pos] >= k)
     if signed:
-        from .signs import signed_pairs
-
         spairs = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
         vals = spairs.signed[pos[keep]]
     else:
@@ -477,5 +474,5 @@ def plot_adjacency(adj: pd.DataFrame | SparseAdjacency, path: str | os.PathLike 
     return fig
 
 
-#: ``cx.adjacency`` — the name of neuPrint's ``fetch_adjacencies`` counterpart in the issue and the README.
+#: ``cx.adjacency`` — the name of neuPrint's ``fetch_adjacencies`` counterpart in the issue and the docs (docs/guides/connectivity.md).
 adjacency = adjacency_matrix

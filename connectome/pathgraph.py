@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import IdError, InputError
+from .errors import ColumnError, IdError, InputError
 from .graph import Connectome
+from .pair_arrays import directed_pairs
 from .schema import EDGE_KINDS, ID_DTYPE, ROOT_ID, coerce_ids
 from .validate import check_int
 
@@ -151,8 +152,6 @@ def pair_graph(c: Connectome, *, edge_kind: str | None = "chemical", min_synapse
     self_loops : bool
         Keep autapses.
     """
-    from .pair_arrays import directed_pairs
-
     check_edge_kind(edge_kind)
     k = check_min_synapses(min_synapses)
 
@@ -205,8 +204,6 @@ def resolve_ids(c: Connectome | np.ndarray, ids: Any, parameter: str, *, allow_e
 
 def label_columns(c: Connectome, labels: Any) -> list[str]:
     """The node columns to show: ``labels`` (checked), or :data:`DEFAULT_LABELS` present in ``c``."""
-    from .errors import ColumnError
-
     have = c.label_columns
     if labels is None:
         return [x for x in DEFAULT_LABELS if x in have]

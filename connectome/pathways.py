@@ -45,7 +45,10 @@ import pandas as pd
 from .errors import InputError, QueryTimeoutError, QueryTooLargeError
 from .graph import Connectome
 from .pathgraph import PairGraph, check_min_synapses, label_columns, pair_graph, resolve_ids
+from .progress import progress_bar
+from .scheduler import compute, get_scheduler, share
 from .schema import ID_DTYPE, ROOT_ID, SYNAPSE_COUNT
+from .signs import signed_pairs
 from .validate import check_int
 
 logger = logging.getLogger(__name__)
@@ -154,7 +157,7 @@ def _targets(n: int, tgt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _distances(h: _Host, s: int, is_t: np.ndarray, n_t: int, max_hops: int | None, weighted: bool,
                dist: np.ndarray, order: np.ndarray, csr: Any = None) -> tuple[np.ndarray, int]:
-    from . import path_kernels as K
+    from . import path_kernels as K  # lazy: imports numba
 
     if not weighted:
         nv = K.bfs(h.indptr, h.idx, s, is_t, n_t - int(is_t[s]), h.n if max_hops is None else max_hops, dist, order)
@@ -171,7 +174,7 @@ def _distances(h: _Host, s: int, is_t: np.ndarray, n_t: int, max_hops: int | Non
 
 def _shortest_block(h: _Host, sources: np.ndarray, tgt: np.ndarray, max_hops: int | None, weighted: bool,
                     count: bool, cap: int, deadline: float | None) -> _Found:
-    from . import path_kernels as K
+    from . import path_kernels as K  # lazy: imports numba
 
     is_t, _ = _targets(h.n, tgt)
     dist_i = np.full(h.n, -1, np.int64)
@@ -265,7 +268,7 @@ def _reach(h: _Host, tgt: np.ndarray, k: int) -> np.ndarray:
 
 def _simple_block(h: _Host, sources: np.ndarray, tgt: np.ndarray, reach: np.ndarray, k: int, count: bool, cap: int,
                   deadline: float | None) -> _Found:
-    from . import path_kernels as K
+    from . import path_kernels as K  # lazy: imports numba
 
     _, tindex = _targets(h.n, tgt)
     on_path = np.zeros(h.n, np.bool_)
@@ -333,9 +336,6 @@ def _execute(kind: str, h: _Host, src: np.ndarray, tgt: np.ndarray, extra: Any, 
              count: bool, cap: int, timeout: float | None, started: float, blocks: int | None, scheduler: Any,
              progress: bool | None) -> list[_Found]:
     import dask
-
-    from .progress import progress_bar
-    from .scheduler import compute, get_scheduler, share
 
     deadline = None if timeout is None else started + float(timeout)
     label = "shortest paths" if kind == "shortest" else "paths"
@@ -431,8 +431,6 @@ def _common_checks(limit: Any, timeout: Any, max_paths: Any) -> None:
 def _add_signs(c: Connectome, out: pd.DataFrame, edge_kind: str | None, min_synapses: int, signs: Any
                ) -> dict[str, Any]:
     """Add ``signed_synapses`` (of each hop) and ``path_sign`` (product of the hops' signs)."""
-    from .signs import signed_pairs
-
     sp = signed_pairs(c, signs, edge_kind=edge_kind, min_synapses=min_synapses)
     g = sp.graph
     idx = np.searchsorted(g.ids, out[ROOT_ID].to_numpy(dtype=ID_DTYPE)).astype(np.int64)

@@ -23,7 +23,6 @@ source_root_id,target_root_id,hops,cost,paths
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,7 @@ def select_ids(c: Any, tokens: list[str] | None, parameter: str) -> np.ndarray:
     ...
     connectome.errors.InputError: --sources: 'cell_type' is neither a root id nor a selection column=value (e.g. cell_type=AVA)
     """
-    from .filters import ids_of
+    from .filters import ids_of  # lazy: keeps connectome --help cheap
 
     if not tokens:
         raise InputError(f"{parameter}: give root ids or a selection such as cell_type=AVA", parameter.strip("-"))
@@ -91,8 +90,8 @@ def _link(fn: Any, c: Any, table: pd.DataFrame, args: argparse.Namespace, **kwar
 
 
 def _cmd_partners(args: argparse.Namespace) -> int:
-    from .partner_tables import partners
-    from .registry import load
+    from .partner_tables import partners  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     ids = select_ids(c, args.ids, "ids")
@@ -100,15 +99,15 @@ def _cmd_partners(args: argparse.Namespace) -> int:
                  neuropil=args.neuropil, edge_kind=_kind(args), signed=args.signed)
     _write(t, args.out, "partner rows")
     if args.link and args.by is None:
-        from .neuroglancer.paths import partner_link
+        from .neuroglancer.paths import partner_link  # lazy: keeps connectome --help cheap
 
         _link(partner_link, c, t, args)
     return 0
 
 
 def _cmd_paths(args: argparse.Namespace) -> int:
-    from .pathways import count_paths, paths, shortest_paths
-    from .registry import load
+    from .pathways import count_paths, paths, shortest_paths  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     src = select_ids(c, args.sources, "--sources")
@@ -128,15 +127,15 @@ def _cmd_paths(args: argparse.Namespace) -> int:
                   timeout=args.timeout, progress=args.progress, signed=args.signed)
     _write(t, args.out, f"rows ({t.attrs['paths']:,} paths{', truncated' if t.attrs['truncated'] else ''})")
     if len(t):
-        from .neuroglancer.paths import path_link
+        from .neuroglancer.paths import path_link  # lazy: keeps connectome --help cheap
 
         _link(path_link, c, t, args)
     return 0
 
 
 def _cmd_influence(args: argparse.Namespace) -> int:
-    from .effective import influence
-    from .registry import load
+    from .effective import influence  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     src = select_ids(c, args.sources, "--sources")
@@ -146,15 +145,15 @@ def _cmd_influence(args: argparse.Namespace) -> int:
                   alpha=args.alpha, top=args.top, min_synapses=args.min_synapses, edge_kind=_kind(args),
                   timeout=args.timeout, progress=args.progress)
     _write(t, args.out, "influence rows")
-    from .neuroglancer.paths import influence_link
+    from .neuroglancer.paths import influence_link  # lazy: keeps connectome --help cheap
 
     _link(influence_link, c, t, args)
     return 0
 
 
 def _cmd_layers(args: argparse.Namespace) -> int:
-    from .layers import flow_layers
-    from .registry import load
+    from .layers import flow_layers  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     seeds = select_ids(c, args.seeds, "--seeds")
@@ -162,7 +161,7 @@ def _cmd_layers(args: argparse.Namespace) -> int:
                     threshold=args.threshold, rule=args.rule, min_synapses=args.min_synapses, edge_kind=_kind(args),
                     timeout=args.timeout, progress=args.progress, signed=args.signed)
     _write(t, args.out, "neurons")
-    from .neuroglancer.paths import layers_link
+    from .neuroglancer.paths import layers_link  # lazy: keeps connectome --help cheap
 
     _link(layers_link, c, t, args)
     return 0
@@ -234,9 +233,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def pathways_step(ctx: Any) -> None:
     """Demo step: the strongest paths from sensory neurons to AVA, and the layers of their neurons."""
-    from .filters import ids_of
-    from .layers import flow_layers
-    from .pathways import shortest_paths
+    from .layers import flow_layers  # lazy: keeps connectome --help cheap
+    from .pathways import shortest_paths  # lazy: keeps connectome --help cheap
+    from .filters import ids_of  # lazy: keeps connectome --help cheap
 
     c = ctx.connectome
     if "cell_type" not in c.label_columns or "super_class" not in c.label_columns or \

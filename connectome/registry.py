@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import data_home
+from .config import DEFAULT_DATASET, data_home
 from .errors import DatasetNotFoundError, InputError
 from .graph import Connectome, memory_rows_limit
 from .manifest import Manifest
@@ -40,9 +40,6 @@ from .store import is_store, read_manifest, table_paths, verify_store
 logger = logging.getLogger(__name__)
 
 __all__ = ["DatasetEntry", "datasets", "load", "DEFAULT_DATASET", "snapshot_dir", "dataset_entries", "store_entry"]
-
-#: The embedded default dataset (used by ``connectome demo``).
-DEFAULT_DATASET = "celegans_cook2019_herm"
 
 
 @dataclass

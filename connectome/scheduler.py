@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import InputError, SchedulerError
+from .errors import DependencyError, InputError, SchedulerError
 
 logger = logging.getLogger(__name__)
 
@@ -187,8 +187,6 @@ def _security(security: Any) -> Any:
 
             return Security.temporary()
         except ImportError as exc:
-            from .errors import DependencyError
-
             raise DependencyError(f"security: a TLS-secured LocalCluster needs the 'cryptography' package ({exc}); "
                                   "install it (pip install cryptography) or pass security=None") from None
     return security

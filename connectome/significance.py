@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .build import from_edges
 from .pair_arrays import DirectedPairs, directed_pairs
 from .errors import ColumnError, InputError
+from .scheduler import compute, get_scheduler, share
 from .validate import check_int
 from .graph import Connectome
 from .nulls import NULL_MODELS, check_rewirable, sample_null
@@ -172,8 +174,6 @@ class MotifSignificance:
 def _as_connectome(c: Connectome, g: DirectedPairs, null: str, seed: int, labels: np.ndarray | None, swaps: float,
                    edge_kind: str | None) -> Connectome:
     """The null sample of ``g`` drawn with ``seed`` (as in :func:`motif_significance`), as a Connectome."""
-    from .build import from_edges
-
     s = sample_null(g, null, np.random.default_rng(seed), labels=labels, swaps=swaps)
     weights = np.random.default_rng([seed, 1]).permutation(g.weight)
     edges = pd.DataFrame({"pre_root_id": g.ids[s.src], "post_root_id": g.ids[s.dst], "synapse_count": weights,
@@ -326,8 +326,6 @@ def _analytic(g: DirectedPairs, null: str) -> np.ndarray:
 def _run_samples(g: DirectedPairs, null: str, seeds: list[int], labels: np.ndarray | None, swaps: float,
                  scheduler: Any, progress: bool | None) -> np.ndarray:
     import dask
-
-    from .scheduler import compute, get_scheduler, share
 
     sched = get_scheduler(scheduler)
     distributed = not isinstance(sched, str)

@@ -36,7 +36,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _ids(c: Any, ids: list[str] | None, names: list[str] | None, where: list[str] | None) -> Any:
-    from .filters import ids_of
+    from .filters import ids_of  # lazy: keeps connectome --help cheap
 
     if ids:
         return [int(x) for x in ids]
@@ -73,13 +73,26 @@ def _write(df: pd.DataFrame, out: str | None, index: bool = False) -> None:
     print(f"{len(df):,} rows -> {path}")
 
 
+def _links(p: argparse.ArgumentParser, two: bool = False) -> None:
+    p.add_argument("--link", action="store_true", help="also print a Neuroglancer link (stderr)")
+    p.add_argument("--source", default=None, help="volume of the link: flywire, microns or a source URL")
+    if two:
+        p.add_argument("--source-b", default=None, help="volume of --other's neurons in the link")
+
+
+def _print_link(url: str) -> None:
+    import sys
+
+    print(f"neuroglancer: {url}", file=sys.stderr)
+
+
 def _kind(args: argparse.Namespace) -> str | None:
     return None if args.edge_kind == "all" else args.edge_kind
 
 
 def _cmd_similar(args: argparse.Namespace) -> int:
-    from .connectivity_similarity import similarity
-    from .registry import load
+    from .connectivity_similarity import similarity  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     ids = _ids(c, args.ids, args.name, args.where)
@@ -99,8 +112,8 @@ def _cmd_similar(args: argparse.Namespace) -> int:
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from .neuron_clusters import cluster
-    from .registry import load
+    from .neuron_clusters import cluster  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
     r = cluster(c, _ids(c, args.ids, args.name, args.where), method=args.method, n_clusters=args.n_clusters,
@@ -118,12 +131,16 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
         print(f"store with node column {args.column!r} -> {args.write_store}")
     if args.plot:
         print(f"plot -> {args.plot}")
+    if args.link:
+        from .neuroglancer.similarity_links import cluster_link  # lazy: keeps connectome --help cheap
+
+        _print_link(cluster_link(c, r, dataset=args.source))
     return 0
 
 
 def _cmd_match(args: argparse.Namespace) -> int:
-    from .matching import match
-    from .registry import load
+    from .matching import match  # lazy: keeps connectome --help cheap
+    from .registry import load  # lazy: keeps connectome --help cheap
 
     a = load(args.dataset, progress=args.progress)
     b = load(args.other, progress=args.progress) if args.other else None
@@ -139,6 +156,10 @@ def _cmd_match(args: argparse.Namespace) -> int:
     if args.truth:
         print("accuracy: " + json.dumps(m.accuracy(args.truth)))
     _write(m.pairs.astype({"a_root_id": str, "b_root_id": str}), args.out)
+    if args.link:
+        from .neuroglancer.similarity_links import match_link  # lazy: keeps connectome --help cheap
+
+        _print_link(match_link(a, m, b, dataset=args.source, dataset_b=args.source_b))
     return 0
 
 
@@ -168,6 +189,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--plot", help="write the dendrogram/heatmap PNG here")
     c.add_argument("--write-store", metavar="PATH", help="write the dataset with the cluster column as a store")
     c.add_argument("--out", help="write root_id,cluster to a .csv or .parquet file")
+    _links(c)
     c.set_defaults(func=_cmd_cluster)
 
     m = sub.add_parser("match", help="match neurons across hemispheres (--side) or datasets (--other)")
@@ -181,5 +203,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--truth", metavar="COLUMN", help="print the accuracy against pairs sharing this node column")
     m.add_argument("--out", help="write the pairs to a .csv or .parquet file")
+    _links(m, two=True)
     _common(m)
     m.set_defaults(func=_cmd_match)

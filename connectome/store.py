@@ -8,7 +8,8 @@ Layout of a store at ``PATH``::
         manifest.json
         nodes.parquet
         edges/part-00000.parquet ...   sorted by pre_root_id, one pre id never split
-        synapses/part-00000.parquet    (optional)
+        pairs/part-00000.parquet ...   one row per (pre, post, edge_kind): per-neuropil stores only
+        synapses/part-00000.parquet    (optional; min/max of ids and positions per file in the manifest)
 
 Writers build a complete version in a hidden temporary folder, rename it into
 place, then switch ``CURRENT`` with an atomic ``os.replace``. A writer killed at
@@ -43,16 +44,21 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from . import __version__
+from .build import assemble
 from .errors import InputError, SourceNotFoundError, StoreCorruptError, StoreError, StoreWriteError
 from .manifest import FileInfo, Manifest, TableInfo
+from .pair_table import pair_aggregate
 from .progress import progress_bar
-from .schema import LABEL_DTYPE, PRE
+from .schema import LABEL_DTYPE, POSITION_COLUMNS, PRE
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "write_store",
     "write_tables",
+    "StoreBuilder",
+    "position_stats",
     "read_manifest",
     "read_table",
     "table_paths",
@@ -258,12 +264,13 @@ def _split_points(pre: np.ndarray, partition_rows: int) -> list[int]:
     return bounds
 
 
-def _write_parquet(df: pd.DataFrame, path: Path, stats: dict[str, Any] | None = None) -> FileInfo:
+def _write_parquet(df: pd.DataFrame | pa.Table, path: Path, stats: dict[str, Any] | None = None,
+                   row_group_size: int = 128 * 1024) -> FileInfo:
     """Encode ``df`` as Parquet in memory, hash the bytes, write and fsync them."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink, compression="zstd",
-                   row_group_size=128 * 1024)
+    tbl = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    pq.write_table(tbl, sink, compression="zstd", row_group_size=row_group_size)
     data = sink.getvalue()
     with open(path, "wb") as fh:
         fh.write(data)
@@ -291,7 +298,29 @@ def _parts(df: pd.DataFrame, rel: str, partition_rows: int) -> list[tuple[str, p
         stats = {}
         if PRE in part.columns and len(part):
             stats = {"pre_root_id_min": str(part[PRE].iloc[0]), "pre_root_id_max": str(part[PRE].iloc[-1])}
+            stats.update(position_stats(part))
         out.append((f"{rel}/part-{i:05d}.parquet", part, stats))
+    return out
+
+
+def position_stats(df: pd.DataFrame) -> dict[str, float]:
+    """``x_nm_min`` ... ``z_nm_max`` of a synapse partition (empty for tables without positions).
+
+    Readers skip a file whose box misses a bounding box (:mod:`connectome.synapse_reads`).
+
+    Examples
+    --------
+    >>> position_stats(pd.DataFrame({"x_nm": [4.0, 8.0], "y_nm": [1.0, 2.0], "z_nm": [40.0, 80.0]}))["x_nm_max"]
+    8.0
+    """
+    if not len(df) or not all(c in df.columns for c in POSITION_COLUMNS):
+        return {}
+    out: dict[str, float] = {}
+    for c in POSITION_COLUMNS:
+        v = df[c].to_numpy(dtype=np.float64)
+        if np.isnan(v).any():
+            return {}  # a box with unknown positions prunes nothing: leave it out
+        out[f"{c}_min"], out[f"{c}_max"] = float(v.min()), float(v.max())
     return out
 
 
@@ -333,6 +362,133 @@ def _check_target(path: Path) -> None:
         raise StoreWriteError(f"path: cannot write under {str(probe)!r} (permission denied); choose another path")
 
 
+class StoreBuilder:
+    """A new version of the store at ``path``, written file by file, then made live atomically.
+
+    :func:`write_tables` uses it for whole pandas tables; streaming ingests
+    (:mod:`connectome.ingest.stream`) add one partition at a time, so a table
+    never has to be in memory at once. Nothing is visible until :meth:`commit`;
+    :meth:`abort` (or an exception inside ``with``) removes the staging folder.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> from connectome.manifest import Manifest
+    >>> nodes = pd.DataFrame({"root_id": pd.Series([1, 2], dtype="uint64")})
+    >>> with StoreBuilder(tempfile.mkdtemp() + "/s") as b:
+    ...     b.add_table("nodes", [b.write("nodes.parquet", nodes)], nodes)
+    ...     m = b.commit(Manifest(name="s"))
+    >>> m.rows("nodes")
+    2
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        path = Path(path).expanduser().absolute()
+        _check_target(path)
+        self.path = path
+        self.fresh = not path.exists()
+        tmp_parent = path.parent if self.fresh else path
+        try:
+            tmp_parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreWriteError(f"path: cannot create {str(tmp_parent)!r} ({exc}); choose another path") from exc
+        if self.fresh:
+            _remove_stale(tmp_parent, f".{path.name}.tmp-*")
+            self.tmp = tmp_parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        else:
+            _remove_stale(path, ".tmp-*")
+            self.tmp = path / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.work = self.tmp / "staging" if self.fresh else self.tmp
+        self.tables: dict[str, TableInfo] = {}
+        try:
+            self.work.mkdir(parents=True)
+        except OSError as exc:
+            self.abort()
+            raise StoreWriteError(f"path: cannot write the store at {str(path)!r} ({exc}); choose another path") from exc
+
+    def __enter__(self) -> StoreBuilder:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def write(self, rel: str, data: pd.DataFrame | pa.Table, stats: dict[str, Any] | None = None,
+              row_group_size: int = 128 * 1024) -> FileInfo:
+        """Write one Parquet file at ``rel`` (relative to the version folder) and return its entry."""
+        try:
+            info = _write_parquet(data, self.work / rel, stats, row_group_size=row_group_size)
+        except OSError as exc:
+            raise StoreWriteError(f"path: cannot write the store at {str(self.path)!r} ({exc}); "
+                                  "choose another path") from exc
+        info.path = rel
+        return info
+
+    def staging_dir(self, name: str) -> Path:
+        """A scratch folder inside the staging area (removed on commit and on abort)."""
+        d = self.tmp / f"scratch-{name}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def add_table(self, name: str, files: list[FileInfo], columns: pd.DataFrame | dict[str, str],
+                  rows: int | None = None) -> None:
+        """Record table ``name``: its files (in order), its column dtypes (a frame or a dict) and rows."""
+        cols = _dtypes(columns) if isinstance(columns, pd.DataFrame) else dict(columns)
+        self.tables[name] = TableInfo(rows=int(sum(f.rows for f in files) if rows is None else rows),
+                                      columns=cols, files=files)
+
+    def commit(self, manifest: Manifest) -> Manifest:
+        """Write the manifest and make this version the live one (atomic rename and ``CURRENT`` switch)."""
+        path, tmp, work = self.path, self.tmp, self.work
+        for scratch in tmp.glob("scratch-*"):
+            shutil.rmtree(scratch, ignore_errors=True)
+        try:
+            manifest.tables = dict(self.tables)
+            manifest.writer = f"connectome-service {__version__}"
+            digest = hashlib.sha256()
+            ident = {k: v for k, v in manifest.to_dict().items() if k not in ("created", "writer")}
+            digest.update(json.dumps(ident, sort_keys=True, default=str).encode())
+            version = "v-" + digest.hexdigest()[:16]
+            (work / MANIFEST).write_text(manifest.to_json())
+            _fsync_path(work / MANIFEST)
+            _fsync_path(work)
+            if self.fresh:
+                final_version = tmp / version
+                os.rename(work, final_version)
+                (tmp / CURRENT).write_text(version + "\n")
+                _fsync_path(tmp / CURRENT)
+                _fsync_path(tmp)
+                try:
+                    os.rename(tmp, path)
+                except OSError as exc:
+                    raise StoreWriteError(f"path: {str(path)!r} appeared while writing ({exc}); write again") from None
+            else:
+                final_version = path / version
+                if final_version.exists():
+                    shutil.rmtree(tmp)  # identical content already present
+                else:
+                    os.rename(tmp, final_version)
+                cur_tmp = path / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                cur_tmp.write_text(version + "\n")
+                _fsync_path(cur_tmp)
+                os.replace(cur_tmp, path / CURRENT)
+                _prune(path, version)
+            _fsync_path(path)
+            _fsync_path(path.parent)
+        except OSError as exc:
+            self.abort()
+            raise StoreWriteError(f"path: cannot write the store at {str(path)!r} ({exc}); choose another path") from exc
+        except BaseException:
+            self.abort()
+            raise
+        logger.info("wrote store %s (%s) to %s", manifest.name, version, path)
+        return manifest
+
+    def abort(self) -> None:
+        """Remove everything written so far; the live version (if any) stays as it was."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def write_tables(
     path: str | os.PathLike,
     manifest: Manifest,
@@ -347,82 +503,36 @@ def write_tables(
 
     Most callers want :func:`write_store` (validates raw tables) or
     :meth:`connectome.Connectome.save`. This function assumes the tables passed
-    :func:`connectome.schema.normalize_nodes` / ``normalize_edges``.
+    :func:`connectome.schema.normalize_nodes` / ``normalize_edges``. Edges with
+    several rows per neuron pair (per neuropil) also get the ``pairs`` table
+    (:mod:`connectome.pair_table`), which statistics and the census read.
     """
-    from . import __version__
-
     if not isinstance(partition_rows, (int, np.integer)) or partition_rows < 1:
         raise InputError(f"partition_rows must be a positive integer, not {partition_rows!r}", "partition_rows")
-    path = Path(path).expanduser().absolute()
-    _check_target(path)
-    fresh = not path.exists()
-    tmp_parent = path.parent if fresh else path
+    pairs = pair_aggregate(edges)
+    builder = StoreBuilder(path)
     try:
-        tmp_parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreWriteError(f"path: cannot create {str(tmp_parent)!r} ({exc}); choose another path") from exc
-    if fresh:
-        _remove_stale(tmp_parent, f".{path.name}.tmp-*")
-        tmp = tmp_parent / f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    else:
-        _remove_stale(path, ".tmp-*")
-        tmp = path / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    work = tmp / "staging" if fresh else tmp
-    try:
-        work.mkdir(parents=True)
         total = len(nodes) + len(edges) + (0 if synapses is None else len(synapses))
         with progress_bar(total=total, desc=f"writing {manifest.name}", unit="row", progress=progress) as bar:
-            frames = {"nodes": nodes, "edges": edges, "synapses": synapses}
+            frames = {"nodes": nodes, "edges": edges, "pairs": pairs, "synapses": synapses}
             jobs = {"nodes": [("nodes.parquet", nodes, {})],
                     "edges": _parts(edges, "edges", partition_rows),
+                    "pairs": [] if pairs is None else _parts(pairs, "pairs", partition_rows),
                     "synapses": [] if synapses is None else _parts(synapses, "synapses", partition_rows)}
-            flat = [j for name in ("nodes", "edges", "synapses") for j in jobs[name]]
-            infos = iter(_write_files(work, flat, bar))
-            tables: dict[str, TableInfo] = {}
-            for name in ("nodes", "edges", "synapses"):
+            order = ("nodes", "edges", "pairs", "synapses")
+            flat = [j for name in order for j in jobs[name]]
+            infos = iter(_write_files(builder.work, flat, bar))
+            for name in order:
                 if frames[name] is not None:
                     files = [next(infos) for _ in jobs[name]]
-                    tables[name] = TableInfo(rows=len(frames[name]), columns=_dtypes(frames[name]), files=files)
-        manifest.tables = tables
-        manifest.writer = f"connectome-service {__version__}"
-        digest = hashlib.sha256()
-        ident = {k: v for k, v in manifest.to_dict().items() if k not in ("created", "writer")}
-        digest.update(json.dumps(ident, sort_keys=True, default=str).encode())
-        version = "v-" + digest.hexdigest()[:16]
-        (work / MANIFEST).write_text(manifest.to_json())
-        _fsync_path(work / MANIFEST)
-        _fsync_path(work)
-        if fresh:
-            final_version = tmp / version
-            os.rename(work, final_version)
-            (tmp / CURRENT).write_text(version + "\n")
-            _fsync_path(tmp / CURRENT)
-            _fsync_path(tmp)
-            try:
-                os.rename(tmp, path)
-            except OSError as exc:
-                raise StoreWriteError(f"path: {str(path)!r} appeared while writing ({exc}); write again") from None
-        else:
-            final_version = path / version
-            if final_version.exists():
-                shutil.rmtree(tmp)  # identical content already present
-            else:
-                os.rename(tmp, final_version)
-            cur_tmp = path / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            cur_tmp.write_text(version + "\n")
-            _fsync_path(cur_tmp)
-            os.replace(cur_tmp, path / CURRENT)
-            _prune(path, version)
-        _fsync_path(path)
-        _fsync_path(path.parent)
+                    builder.add_table(name, files, frames[name], rows=len(frames[name]))
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+        builder.abort()
         raise StoreWriteError(f"path: cannot write the store at {str(path)!r} ({exc}); choose another path") from exc
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        builder.abort()
         raise
-    logger.info("wrote store %s (%s) to %s", manifest.name, version, path)
-    return manifest
+    return builder.commit(manifest)
 
 
 def _prune(path: Path, live: str) -> None:
@@ -481,8 +591,6 @@ def write_store(
     -------
     Manifest
     """
-    from .build import assemble
-
     n, e, s = assemble(edges, nodes, synapses, duplicates=duplicates, missing_nodes=missing_nodes)
     m = _as_manifest(manifest, name or Path(path).name)
     return write_tables(path, m, n, e, s, partition_rows=partition_rows, progress=progress)

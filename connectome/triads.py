@@ -32,8 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .pair_arrays import DirectedPairs, coded_undirected, directed_pairs
 from .graph import Connectome
+from .scheduler import compute, get_scheduler, share
+from .schema import coerce_ids
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class _Oriented:
 
 
 def _block(o: _Oriented, lo: int, hi: int, per_node: bool) -> tuple:
-    from .kernels import triangles
+    from .kernels import triangles  # lazy: imports numba
 
     arr = np.zeros((o.n, 2) if per_node else (0, 2), np.int64)
     tri, wedge, asym, mut = triangles(o.indptr, o.indices, o.codes, lo, hi, _LUT, arr)
@@ -95,8 +98,6 @@ def _block(o: _Oriented, lo: int, hi: int, per_node: bool) -> tuple:
 
 def _run_blocks(o: _Oriented, n_blocks: int | None, per_node: bool, scheduler: Any) -> tuple:
     import dask
-
-    from .scheduler import compute, get_scheduler, share
 
     if n_blocks is None:
         n_blocks = 1 if len(o.indices) < 200_000 else 8
@@ -206,9 +207,6 @@ def triad_census(c: Connectome, *, nodelist: Iterable[Any] | None = None, edge_k
 
 
 def _nodelist_mask(g: DirectedPairs, nodelist: Iterable[Any]) -> np.ndarray:
-    from .errors import InputError
-    from .schema import coerce_ids
-
     if isinstance(nodelist, (str, bytes)) or not isinstance(nodelist, Iterable):
         raise InputError(f"nodelist must be a list of root ids, not {type(nodelist).__name__}", "nodelist")
     ids = coerce_ids(pd.Series(list(nodelist), dtype=object), "nodelist")

@@ -11,14 +11,18 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputError
-from .graph import Connectome
+from .pair_table import read_pairs
+from .scheduler import compute
 from .schema import EDGE_KIND, EDGE_KINDS, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+
+if TYPE_CHECKING:  # graph.py imports this module; Connectome is named here for typing only
+    from .graph import Connectome
 
 __all__ = ["collapse", "pair_totals"]
 
@@ -29,6 +33,10 @@ def _pair_sum(df: pd.DataFrame) -> pd.DataFrame:
 
 def pair_totals(c: Connectome, edge_kind: str | None = "chemical", scheduler: Any = None) -> pd.DataFrame:
     """Synapses per (pre, post) neuron pair, summed over neuropils.
+
+    A per-neuropil store keeps these totals in its ``pairs`` table
+    (:mod:`connectome.pair_table`) and they are read from there; older stores
+    and derived connectomes sum the edge rows.
 
     Parameters
     ----------
@@ -49,6 +57,9 @@ def pair_totals(c: Connectome, edge_kind: str | None = "chemical", scheduler: An
     """
     if edge_kind is not None and edge_kind not in EDGE_KINDS:
         raise InputError(f"edge_kind: unknown kind {edge_kind!r}; use one of {list(EDGE_KINDS)} or None", "edge_kind")
+    stored = read_pairs(c, edge_kind)  # per-neuropil stores keep the pair totals (written at ingest)
+    if stored is not None:
+        return stored
     if c.in_memory:
         e = c.edge_table([PRE, POST, SYNAPSE_COUNT, EDGE_KIND])
         if edge_kind is not None:
@@ -59,8 +70,6 @@ def pair_totals(c: Connectome, edge_kind: str | None = "chemical", scheduler: An
         # stores and from_edges keep edges sorted: one kind, no neuropil -> already unique pairs
         out = e.reset_index(drop=True) if ordered else _pair_sum(e)
     else:
-        from .scheduler import compute
-
         e = c.edges[[PRE, POST, SYNAPSE_COUNT, EDGE_KIND]]
         if edge_kind is not None:
             e = e[e[EDGE_KIND] == edge_kind]

@@ -3,7 +3,7 @@
     python examples/ingest_cave_and_volume.py [OUT_FOLDER]
 
 Online you would point the same calls at the real servers (they need a CAVE
-token, see the README):
+token, see docs/guides/ingest.md):
 
     ingest_cave("flywire", "stores/flywire_783", version=783)
     ingest_cave("microns", "stores/microns_1300", version=1300)

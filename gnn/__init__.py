@@ -2,7 +2,8 @@
 
 Train, evaluate and apply cell-type classifiers on a :class:`connectome.Connectome`:
 
->>> import connectome as cx, gnn
+>>> import connectome as cx
+>>> from connectome import gnn
 >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
 >>> clf = gnn.train(c, label="super_class", model="dir_sage", seed=0, epochs=20, progress=False)
 >>> clf.predict(c).columns[:3].tolist()

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+import connectome
 from connectome.errors import InputError
 from connectome.schema import ID_DTYPE, ROOT_ID
 from connectome.validate import check_int
@@ -51,7 +52,8 @@ from .errors import FeatureMismatchError, ModelFileError
 from .features import FeatureSpec
 from .labels import LabelEncoding
 from .metrics import Metrics, classification_metrics
-from .models import model_args, model_class
+from .models import model_args, model_class, operators
+from .sparse import invariant_checks_off
 
 if TYPE_CHECKING:  # pragma: no cover
     from connectome import Connectome
@@ -175,10 +177,8 @@ class CellTypeClassifier:
                          f"not {known!r}", "known")
 
     def _operators(self, g: GraphInputs) -> dict[str, Any]:
-        from .models.operators import build_operators
-
-        if self._ops is None or self._ops[0] != id(g):
-            self._ops = (id(g), build_operators(g.adjacency, self.model.operators, self.device))
+        if self._ops is None or self._ops[0] != id(g):  # the module's attribute, per call: bench_gnn_speed swaps it
+            self._ops = (id(g), operators.build_operators(g.adjacency, self.model.operators, self.device))
         return self._ops[1]
 
     def probabilities(self, c: Connectome | GraphInputs | None = None, *, known: str = "train") -> np.ndarray:
@@ -188,8 +188,6 @@ class CellTypeClassifier:
         ``"train"`` (the training labels, default) or ``"labels"`` (every label in the store).
         """
         import torch
-
-        from .sparse import invariant_checks_off
 
         g = self._inputs_for(c)
         y_known = torch.from_numpy(self._known(g, known)).to(self.device)
@@ -246,7 +244,8 @@ class CellTypeClassifier:
 
         Examples
         --------
-        >>> import connectome as cx, gnn
+        >>> import connectome as cx
+        >>> from connectome import gnn
         >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
         >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
         >>> m = clf.evaluate(split="test")
@@ -274,7 +273,8 @@ class CellTypeClassifier:
 
         Examples
         --------
-        >>> import connectome as cx, gnn
+        >>> import connectome as cx
+        >>> from connectome import gnn
         >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
         >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
         >>> n = clf.labelled_counts(c)
@@ -322,7 +322,8 @@ class CellTypeClassifier:
 
         Examples
         --------
-        >>> import connectome as cx, gnn
+        >>> import connectome as cx
+        >>> from connectome import gnn
         >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
         >>> clf = gnn.train(c, "super_class", model="mlp", epochs=5, progress=False)
         >>> [x for x in clf.annotate(c).label_columns if x.startswith("predicted")]
@@ -339,8 +340,6 @@ class CellTypeClassifier:
         """Write the model folder (``config.json``, ``weights.pt``, ``arrays.npz``); returns its path."""
         import torch
         import torch_geometric
-
-        import connectome
 
         path = Path(path)
         if path.exists() and not path.is_dir():
@@ -369,7 +368,7 @@ class CellTypeClassifier:
         """Read a model folder written by :meth:`save`."""
         import torch
 
-        from .training import TrainConfig
+        from .training import TrainConfig  # lazy: training imports this module
 
         path = Path(path)
         files = [path / n for n in ("config.json", "weights.pt", "arrays.npz")]

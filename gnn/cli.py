@@ -20,14 +20,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import connectome as cx
+from connectome.errors import InputError
+
+from .models import DEFAULT_MODEL, MODELS
+
 __all__ = ["register"]
 
 logger = logging.getLogger(__name__)
 
 
 def _where(pairs: list[str] | None) -> dict[str, str]:
-    from connectome.errors import InputError
-
     out = {}
     for item in pairs or []:
         key, sep, value = item.partition("=")
@@ -38,16 +41,14 @@ def _where(pairs: list[str] | None) -> dict[str, str]:
 
 
 def _load(dataset: str, where: list[str] | None, progress: bool | None) -> Any:
-    import connectome as cx
-
     c = cx.load(dataset, progress=progress)
     sel = _where(where)
     return cx.select(c, **sel) if sel else c
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .features import FeatureSpec
-    from .training import FLYWIRE_GNN_SETUP, train
+    from .features import FeatureSpec  # lazy: keeps connectome --help cheap
+    from .training import FLYWIRE_GNN_SETUP, train  # lazy: keeps connectome --help cheap
 
     c = _load(args.dataset, args.where, args.progress)
     options: dict[str, Any] = dict(FLYWIRE_GNN_SETUP) if args.recipe == "flywire-gnn" else {}
@@ -81,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .classifier import load_model
+    from .classifier import load_model  # lazy: keeps connectome --help cheap
 
     clf = load_model(args.model, device=args.device)
     c = _load(args.dataset, args.where, args.progress)
@@ -127,8 +128,6 @@ def _score(clf: Any, c: Any, known: str) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train`` and ``predict`` to the ``connectome`` parser."""
-    from .models import DEFAULT_MODEL, MODELS
-
     t = sub.add_parser("train", help="train a GNN cell-type classifier on a dataset's label column",
                        description="Train a cell-type classifier (70/15/15 stratified split, early stopping on "
                                    "validation macro-F1) and print validation and test metrics beside the "

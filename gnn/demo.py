@@ -28,6 +28,12 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import connectome as cx
+from connectome import registry
+
+from .data import prepare
+from .training import FLYWIRE_GNN_SETUP, train
+
 __all__ = ["step", "DemoTask", "TASKS", "pick_task"]
 
 logger = logging.getLogger(__name__)
@@ -74,9 +80,7 @@ def pick_task(tasks: tuple[DemoTask, ...] = TASKS) -> DemoTask | None:
     >>> pick_task((DemoTask("no_such_dataset", "x", "nodes"), TASKS[-1])).dataset
     'celegans_cook2019_herm'
     """
-    from connectome.registry import dataset_entries
-
-    known = dataset_entries()
+    known = registry.dataset_entries()  # the module's attribute: tests swap it
     return next((t for t in tasks if t.dataset in known), None)
 
 
@@ -88,11 +92,6 @@ def _table(rows: list[tuple[str, str, str, str]]) -> str:
 
 def step(ctx: Any, tasks: tuple[DemoTask, ...] = TASKS) -> None:
     """Demo step (entry point ``connectome.demo``)."""
-    import connectome as cx
-
-    from .data import prepare
-    from .training import FLYWIRE_GNN_SETUP, train
-
     task = pick_task(tasks)
     if task is None:
         ctx.section("GNN cell typing: skipped")

@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from connectome.errors import InputError
+
 __all__ = ["Metrics", "classification_metrics", "RARE_BELOW"]
 
 logger = logging.getLogger(__name__)
@@ -178,8 +180,6 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     y_pred = np.asarray(y_pred, dtype=np.int64)
     k = len(classes)
     if y_true.shape != y_pred.shape:
-        from connectome.errors import InputError
-
         raise InputError(f"y_true and y_pred differ in length ({len(y_true)} vs {len(y_pred)})", "y_pred")
     full = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k) if k else np.zeros((0, 0), int)
     support = full.sum(axis=1)
@@ -203,8 +203,6 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     base: dict[str, Any] = {}
     if majority is not None:
         if not 0 <= int(majority) < k:
-            from connectome.errors import InputError
-
             raise InputError(f"majority must be a class code in 0..{k - 1}, not {majority!r}", "majority")
         const = classification_metrics(y_true, np.full(n, int(majority)), classes, rare_below=rare_below)
         base = {"majority_class": str(classes[int(majority)]), "majority_accuracy": const.accuracy,

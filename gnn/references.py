@@ -16,7 +16,8 @@ return predicted class codes for every node.
 
 Examples
 --------
->>> import connectome as cx, gnn
+>>> import connectome as cx
+>>> from connectome import gnn
 >>> g = gnn.prepare(cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron"), "super_class")
 >>> split = gnn.stratified_split(g.y, seed=0)
 >>> pred = knn_connectivity(g, split)
@@ -67,7 +68,8 @@ def flywire_gnn_inputs(g: GraphInputs) -> GraphInputs:
 
     Examples
     --------
-    >>> import connectome as cx, gnn
+    >>> import connectome as cx
+    >>> from connectome import gnn
     >>> flywire_gnn_inputs(gnn.prepare(cx.load("drosophila_larva_winding2023"), "simple_group")).features.names
     ['out_partners', 'in_partners', 'out_synapses', 'in_synapses']
     """
@@ -114,7 +116,8 @@ def flywire_gnn_peer(g: GraphInputs, split: Split, model: str, *, seed: int = 0,
 
     Examples
     --------
-    >>> import connectome as cx, gnn
+    >>> import connectome as cx
+    >>> from connectome import gnn
     >>> g = gnn.prepare(cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron"), "super_class")
     >>> pred = flywire_gnn_peer(g, gnn.stratified_split(g.y, seed=0), "sage", epochs=20)
     >>> pred.shape

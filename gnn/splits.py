@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from connectome.errors import InputError
+
 from .errors import SplitError
 
 logger = logging.getLogger(__name__)
@@ -83,8 +85,6 @@ class Split:
         [3]
         """
         if name not in ("train", "val", "test"):
-            from connectome.errors import InputError
-
             raise InputError(f"split must be 'train', 'val' or 'test', not {name!r}", "split")
         return getattr(self, name)
 

@@ -16,7 +16,8 @@ so a seed gives the same model twice.
 
 Examples
 --------
->>> import connectome as cx, gnn
+>>> import connectome as cx
+>>> from connectome import gnn
 >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
 >>> clf = gnn.train(c, label="super_class", model="mlp", seed=0, epochs=30, progress=False)
 >>> sorted(clf.metrics)
@@ -49,13 +50,15 @@ from connectome.errors import InputError
 from connectome.progress import progress_bar
 from connectome.validate import check_int
 
+from .classifier import CellTypeClassifier
 from .data import GraphInputs, prepare
 from .device import resolve_device
 from .features import FeatureSpec
 from .labels import UNLABELLED
 from .metrics import classification_metrics
-from .models import DEFAULT_MODEL, model_args, model_class
+from .models import DEFAULT_MODEL, model_args, model_class, operators
 from .profiles import check_label_options
+from .sparse import invariant_checks_off
 from .splits import DEFAULT_FRACTIONS, Split, kfold_splits, stratified_split
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -272,8 +275,6 @@ def _torch_settings(dev: Any, threads: int | None) -> Iterator[None]:
     """
     import torch
 
-    from .sparse import invariant_checks_off
-
     threads = check_int(threads, "threads", low=1, optional=True, what="a positive integer")
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_threads = torch.get_num_threads()
@@ -405,16 +406,14 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
 
     Examples
     --------
-    >>> import connectome as cx, gnn
+    >>> import connectome as cx
+    >>> from connectome import gnn
     >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
     >>> clf = gnn.train(c, "cell_type", model="mlp", epochs=2, progress=False)  # mostly left/right pairs
     >>> print(clf.metrics["warnings"][0][:60])
     107 of 118 classes have fewer than 5 labelled members: ALA (
     """
     import torch
-
-    from .classifier import CellTypeClassifier
-    from .models.operators import build_operators  # looked up per call: bench_gnn_speed swaps it
 
     cfg = TrainConfig.from_kwargs(model=model, seed=seed, **options)
     dev = resolve_device(device)
@@ -431,7 +430,8 @@ def train(c: Connectome | GraphInputs, label: str | None = None, model: str = DE
     args = model_args(cls, in_features=x.shape[1], n_classes=labels.n_classes, options=cfg.to_dict())
     with _torch_settings(dev, threads):
         torch.manual_seed(cfg.seed)
-        ops = build_operators(inputs.adjacency, cls.operators, dev)
+        # operators.build_operators, looked up per call: benchmarks/bench_gnn_speed.py swaps it
+        ops = operators.build_operators(inputs.adjacency, cls.operators, dev)
         net = cls(**args).to(dev)
         best, history, seconds = _fit(net, x, ops, y, split, labels.classes, cfg, progress)
     logger.info("%s on %s/%s: best epoch %d of %d, val %s %.3f, %.1f s", cfg.model, inputs.dataset.get("name"),
@@ -461,7 +461,8 @@ def cross_validate(c: Connectome | GraphInputs, label: str | None = None, model:
 
     Examples
     --------
-    >>> import connectome as cx, gnn
+    >>> import connectome as cx
+    >>> from connectome import gnn
     >>> c = cx.select(cx.load("celegans_cook2019_herm"), cell_category="neuron")
     >>> cv = gnn.cross_validate(c, "super_class", model="mlp", k=3, epochs=5, progress=False)
     >>> list(cv["fold"]), "macro_f1" in cv.columns

@@ -11,21 +11,26 @@ only inside the functions that use them.
 The CAVE entry points are also importable from here (loaded on first use)::
 
     from connectome.ingest import CavePreset, FetchOptions, Selection, ingest_cave, plan_cave
+
+Root ids kept current and MICrONS proofreading status (same lazy loading)::
+
+    from connectome.ingest import update_ids, refresh_store, add_proofreading
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import cave
+
 #: Names re-exported from :mod:`connectome.ingest.cave`, imported when first used.
 _CAVE = ("ingest_cave", "plan_cave", "ingest_cave_files", "CavePreset", "CellTableSpec", "get_preset", "Selection",
-         "FetchOptions")
+         "FetchOptions", "update_ids", "refresh_store", "proofreading_status", "add_proofreading")
 
 
 def __getattr__(name: str) -> Any:
     if name not in _CAVE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import cave
 
     return getattr(cave, name)
 

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from connectome.config import data_home
 from connectome.errors import DatasetNotFoundError, DependencyError
 from connectome.manifest import Manifest
 from connectome.schema import (
@@ -57,6 +58,7 @@ from connectome.schema import (
     normalize_edges,
     normalize_nodes,
 )
+from connectome.store import write_tables
 
 logger = logging.getLogger(__name__)
 
@@ -328,9 +330,6 @@ def ingest_celegans(name: str, out: str | Path | None = None, progress: bool | N
     >>> cx.load(p).manifest.source["dataset"]
     'Witvliet1'
     """
-    from connectome.config import data_home
-    from connectome.store import write_tables
-
     nodes, edges, manifest = convert(name)
     path = Path(out) if out is not None else data_home() / name
     write_tables(path, manifest, nodes, edges, progress=progress)

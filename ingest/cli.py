@@ -7,6 +7,8 @@ Examples
 >>> register(sub)
 >>> p.parse_args(["ingest", "celegans", "celegans_varshney2011"]).source
 'celegans'
+>>> p.parse_args(["refresh", "my_store", "--to", "latest"]).to
+'latest'
 """
 
 from __future__ import annotations
@@ -14,19 +16,24 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import connectome as cx
+from connectome.cli import declare_flags
+
+from .cave.cli import add_cave_parsers
+from .cave.refresh_cli import add_refresh_parser
+from .volume_cli import add_volume_parser
+
 __all__ = ["register"]
 
 
 def _done(path: Path) -> int:
-    import connectome as cx
-
     print(cx.format_summary(cx.summary(cx.load(path))))
     print(f"  store:        {path}")
     return 0
 
 
 def _celegans(args: argparse.Namespace) -> int:
-    from .celegans import CELEGANS_DATASETS, ingest_celegans
+    from .celegans import CELEGANS_DATASETS, ingest_celegans  # lazy: keeps connectome --help cheap
 
     names = list(CELEGANS_DATASETS) if args.name == "all" else [args.name]
     path = None
@@ -38,7 +45,7 @@ def _celegans(args: argparse.Namespace) -> int:
 
 
 def _larva(args: argparse.Namespace) -> int:
-    from .larva import ingest_larva
+    from .larva import ingest_larva  # lazy: keeps connectome --help cheap
 
     return _done(ingest_larva(args.folder, out=args.out, progress=args.progress))
 
@@ -48,28 +55,29 @@ def _isolated(args: argparse.Namespace) -> str | None:
 
 
 def _edgelist(args: argparse.Namespace) -> int:
-    from .release import ingest_edgelist
-    from .tables import parse_mapping
+    from .release import ingest_edgelist  # lazy: keeps connectome --help cheap
+    from .tables import parse_mapping  # lazy: keeps connectome --help cheap
 
     return _done(ingest_edgelist(args.edges, args.nodes, name=args.name, out=args.out,
                                  columns=parse_mapping(args.map), node_columns=parse_mapping(args.node_map),
                                  species=args.species, duplicates=args.duplicates, isolated=_isolated(args),
-                                 progress=args.progress))
+                                 progress=args.progress, stream=args.stream))
 
 
 def _codex(args: argparse.Namespace) -> int:
-    from .release import ingest_codex
+    from .release import ingest_codex  # lazy: keeps connectome --help cheap
 
     return _done(ingest_codex(args.connections, args.neurons, name=args.name, out=args.out,
                               version=args.version, min_synapses=args.min_synapses, isolated=_isolated(args),
-                              progress=args.progress))
+                              progress=args.progress, stream=args.stream))
 
 
 def _neuprint(args: argparse.Namespace) -> int:
-    from .release import ingest_neuprint
+    from .release import ingest_neuprint  # lazy: keeps connectome --help cheap
 
     return _done(ingest_neuprint(args.edges, args.neurons, name=args.name, out=args.out,
-                                 dataset=args.dataset, isolated=_isolated(args), progress=args.progress))
+                                 dataset=args.dataset, isolated=_isolated(args), progress=args.progress,
+                                 stream=args.stream))
 
 
 def _isolated_flags(p: argparse.ArgumentParser, nodes: str) -> None:
@@ -80,6 +88,14 @@ def _isolated_flags(p: argparse.ArgumentParser, nodes: str) -> None:
     g.add_argument("--keep-isolated", action="store_true",
                    help=f"keep every node of {nodes}, also those no edge touches (the default, without "
                         "the warning)")
+
+
+def _stream_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--stream", dest="stream", action="store_true", default=None,
+                   help="read the edge file in record batches, one pre-id range in memory at a time (default for "
+                        "files of at least CONNECTOME_STREAM_BYTES, 256 MiB)")
+    g.add_argument("--no-stream", dest="stream", action="store_false", help="read the edge file whole")
 
 
 #: Parameters of the release ingests -> their flags (for errors; see connectome.cli.declare_flags).
@@ -103,8 +119,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     lv.add_argument("--out", help="store folder (default: data home)")
     lv.set_defaults(func=_larva)
 
-    from connectome.cli import declare_flags
-
     e = src.add_parser("edgelist", help="a generic CSV/TSV/Parquet/Feather edge list",
                        description="A generic edge list (CSV/TSV/Parquet/Feather, optionally gzip'd) with an optional "
                                    "node table. The usual names of other sources (syn_count, weight, bodyId_pre, "
@@ -122,6 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--species")
     e.add_argument("--duplicates", choices=["error", "sum", "first"], default="error",
                    help="rows of the same pair: refuse them (default), add their counts, or keep the first")
+    _stream_flags(e)
     e.set_defaults(func=_edgelist)
     declare_flags(e, {**_RELEASE_FLAGS, "columns": "--map", "node_columns": "--node-map"})
 
@@ -133,6 +148,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--version", help="materialization / release version, e.g. 783")
     x.add_argument("--min-synapses", type=int, help="drop rows below this count (FlyWire uses 5)")
     _isolated_flags(x, "--neurons")
+    _stream_flags(x)
     x.set_defaults(func=_codex)
     declare_flags(x, {**_RELEASE_FLAGS, "nodes": "--neurons", "edges": "--connections"})
 
@@ -143,12 +159,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     n.add_argument("--dataset", help="neuPrint dataset, e.g. hemibrain:v1.2.1 (recorded)")
     n.add_argument("--out", help="store folder (default: data home)")
     _isolated_flags(n, "--neurons")
+    _stream_flags(n)
     n.set_defaults(func=_neuprint)
     declare_flags(n, {**_RELEASE_FLAGS, "nodes": "--neurons"})
 
     # remote sources (caveclient / cloud-volume are imported only when a command runs)
-    from .cave.cli import add_cave_parsers
-    from .volume_cli import add_volume_parser
-
     add_cave_parsers(src)
     add_volume_parser(src)
+
+    # `connectome refresh STORE --to latest`: root ids brought up to date (a top-level command)
+    add_refresh_parser(sub)

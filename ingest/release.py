@@ -31,6 +31,7 @@ from connectome.manifest import Manifest, utc_now
 from connectome.schema import POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from connectome.store import write_store
 
+from .stream import should_stream
 from .tables import read_table, rename_columns
 
 logger = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ def ingest_tables(
     isolated: str | None = None,
     manifest: dict[str, Any] | None = None,
     progress: bool | None = None,
+    stream: bool | None = None,
 ) -> Path:
     """Read edge/node files (or DataFrames), normalise and write a store.
 
@@ -138,6 +140,11 @@ def ingest_tables(
         Default: keep, with a warning when there are any.
     manifest : dict, optional
         Manifest fields (``source``, ``version``, ``species``, ``title``, ...).
+    stream : bool, optional
+        Read the edge file in record batches and write the store one pre-id
+        range at a time (:mod:`connectome.ingest.stream`; memory bounded by a
+        range, not the file). Default: for files of at least
+        ``CONNECTOME_STREAM_BYTES`` (256 MiB), said in a log message.
 
     Returns
     -------
@@ -147,6 +154,13 @@ def ingest_tables(
     if isolated is not None and isolated not in _ISOLATED:
         raise InputError(f"isolated must be 'keep' or 'drop', not {isolated!r}", "isolated")
     path = _out_path(out, name)
+
+    if should_stream(edges, stream, "edges"):
+        from .stream_edges import stream_tables  # lazy: stream_edges imports this module
+
+        return stream_tables(edges, nodes, name=name, out=path, columns=columns, node_columns=node_columns,  # type: ignore[arg-type]
+                             min_synapses=min_synapses, duplicates=duplicates, missing_nodes=missing_nodes,
+                             isolated=isolated, manifest=manifest, progress=progress)
     e = _frame(edges, "edges")
     n = _frame(nodes, "nodes")
     renamed: dict[str, dict[str, str]] = {}
@@ -188,7 +202,7 @@ def ingest_edgelist(path: str | Path, nodes: str | Path | None = None, *, name: 
                     out: str | Path | None = None, columns: dict[str, str] | None = None,
                     node_columns: dict[str, str] | None = None, species: str | None = None,
                     duplicates: str = "error", isolated: str | None = None,
-                    progress: bool | None = None) -> Path:
+                    progress: bool | None = None, stream: bool | None = None) -> Path:
     """A generic CSV / Parquet edge list (with an optional node table) into a store.
 
     ``isolated="drop"`` keeps only the nodes that the edges touch (see
@@ -213,13 +227,13 @@ def ingest_edgelist(path: str | Path, nodes: str | Path | None = None, *, name: 
     name = name or Path(path).name.split(".")[0]
     return ingest_tables(path, nodes, name=name, out=out, columns=columns, node_columns=node_columns,
                          duplicates=duplicates, isolated=isolated, manifest={"species": species, "title": name},
-                         progress=progress)
+                         progress=progress, stream=stream)
 
 
 def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
                  neurons: str | Path | pd.DataFrame | None = None, *, name: str = "flywire",
                  out: str | Path | None = None, version: str | None = None, min_synapses: int | None = None,
-                 isolated: str | None = None, progress: bool | None = None) -> Path:
+                 isolated: str | None = None, progress: bool | None = None, stream: bool | None = None) -> Path:
     """FlyWire Codex release files into a store.
 
     Parameters
@@ -237,6 +251,9 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
         Codex's ≥5-synapse convention is *not* applied unless you pass 5.
     isolated : {"keep", "drop"}, optional
         Neurons of ``neurons`` without an edge in ``connections`` (see :func:`ingest_tables`).
+    stream : bool, optional
+        Read ``connections`` in record batches (see :func:`ingest_tables`); the
+        16.8 M-row v783 feather takes this path by itself.
 
     Examples
     --------
@@ -258,13 +275,14 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
             "version": {"materialization": version} if version else {},
             "extra": {"connection_threshold_note": "FlyWire calls a pair with >=5 synapses a connection"},
         },
-        progress=progress,
+        progress=progress, stream=stream,
     )
 
 
 def ingest_neuprint(edges: str | Path | pd.DataFrame, neurons: str | Path | pd.DataFrame | None = None, *,
                     name: str = "neuprint", out: str | Path | None = None, dataset: str | None = None,
-                    isolated: str | None = None, progress: bool | None = None) -> Path:
+                    isolated: str | None = None, progress: bool | None = None,
+                    stream: bool | None = None) -> Path:
     """A neuPrint-style export (``bodyId_pre``, ``bodyId_post``, ``weight``[, ``roi``]).
 
     Neurons may carry ``bodyId``, ``type``, ``instance``, ``status``; ``type``
@@ -283,6 +301,6 @@ def ingest_neuprint(edges: str | Path | pd.DataFrame, neurons: str | Path | pd.D
         edges, neurons, name=name, out=out, isolated=isolated,
         manifest={"title": f"neuPrint export{' of ' + dataset if dataset else ''}",
                   "source": {"kind": "neuprint", "dataset": dataset} if dataset else {"kind": "neuprint"}},
-        progress=progress,
+        progress=progress, stream=stream,
     )
 

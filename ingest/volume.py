@@ -35,11 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import connectome as cx
 from connectome.config import data_home
-from connectome.errors import InputError, SourceNotFoundError
+from connectome.errors import ColumnError, InputError, SourceNotFoundError
 from connectome.manifest import Manifest, utc_now
 from connectome.schema import ROOT_ID
+from connectome.store import write_store
 from connectome.validate import check_int
+
+from .cave.options import bbox_array
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +140,6 @@ def _check_box(bbox: Any, units: str | None) -> np.ndarray | None:
     """Shape and units of a box, checked before any volume is opened."""
     if bbox is None:
         return None
-    from .cave.options import bbox_array
 
     box = bbox_array(bbox)
     if units not in UNITS:
@@ -301,8 +304,6 @@ def points_to_segments(source: str | os.PathLike | Any, points: Any, *, units: s
         cols = ["x_nm", "y_nm", "z_nm"] if units == "nm" else ["x", "y", "z"]
         missing = [c for c in cols if c not in points.columns]
         if missing:
-            from connectome.errors import ColumnError
-
             raise ColumnError("points", missing[0], points.columns, f"Points in {units} need columns {cols}.")
         pts = points[cols].to_numpy(dtype=float)
     else:
@@ -375,9 +376,6 @@ def ingest_volume(source: str | os.PathLike, bbox: Any = None, *, units: str | N
     >>> int(c.node_table()["voxel_count"].sum()) <= 32 ** 3, c.manifest.voxel_resolution_nm
     (True, [32.0, 32.0, 40.0])
     """
-    import connectome as cx
-    from connectome.store import write_store
-
     _check_box(bbox, units)
     vol = open_volume(source, mip=mip, progress=False)
     cut = read_cutout(vol, bbox, units=units, mip=mip)

@@ -18,13 +18,13 @@ __all__ = ["add_volume_parser"]
 
 
 def _volume(args: argparse.Namespace) -> int:
-    from .cli import _done
-    from .volume import ingest_volume, points_to_segments
+    from .cli import _done  # lazy: connectome.ingest.cli imports this module
+    from .volume import ingest_volume, points_to_segments  # lazy: keeps connectome --help cheap
 
     if args.points:
         import pandas as pd
 
-        from .tables import read_table
+        from .tables import read_table  # lazy: keeps connectome --help cheap
 
         pts = read_table(args.points, "points")
         cols = ["x_nm", "y_nm", "z_nm"] if args.point_units == "nm" else ["x", "y", "z"]

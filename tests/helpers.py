@@ -25,3 +25,11 @@ def run_python(code_or_file: str, *args: str, env: dict | None = None, timeout: 
     cmd = [sys.executable, code_or_file, *args] if code_or_file.endswith(".py") else [
         sys.executable, "-c", code_or_file, *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
+
+
+def api_client(server, user: str = "alice", timeout: float = 120):
+    """An httpx client of ``server`` (a ``ServiceProcess``) at ``/v1``, with ``user``'s token."""
+    import httpx
+
+    return httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token(user)}"},
+                        timeout=timeout)

@@ -8,6 +8,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
+import connectome as cx
+from connectome.errors import ColumnError
+from connectome.ingest.celegans import CELEGANS_DATASETS
+from connectome.store import read_manifest
+
 from ..auth import DatasetPolicy, Principal
 from ..cache import CacheKey
 from ..catalog import DatasetRecord
@@ -59,7 +64,6 @@ def list_datasets(service: ServiceDep, who: PrincipalDep) -> DatasetList:  # a t
 
 @router.get("/{name}", response_model=DatasetInfo, summary="One dataset: provenance, version, columns, terms")
 def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:  # a thread: reads the manifest
-    from connectome.store import read_manifest
 
     rec = acc.record
     access = service.policies.access(acc.who, rec.name, acc.policy) or "read"
@@ -77,8 +81,6 @@ def dataset_info(acc: ReadableDep, service: ServiceDep) -> DatasetInfo:  # a thr
 @router.get("/{name}/manifest", summary="The store manifest (source, version, units, files and checksums)",
             response_model=dict[str, Any])
 async def dataset_manifest(acc: ReadableDep, service: ServiceDep) -> Response:
-    from connectome.store import read_manifest
-
     import anyio
 
     await dataset_version(service, acc.name, service.settings.query_timeout_s)
@@ -99,8 +101,6 @@ async def accept_terms(acc: ReadableDep, service: ServiceDep) -> TermsAccepted:
 @router.get("/{name}/summary", response_model=dict[str, Any],
             summary="Counts, edge kinds, labels and provenance (cached per dataset version)")
 async def dataset_summary(acc: DataDep, service: ServiceDep) -> Response:
-    import connectome as cx
-
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
     key = CacheKey(acc.name, version, "summary", {})
@@ -118,8 +118,6 @@ async def cell_types(
     limit: Annotated[int, Query(ge=1, description="page size")] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
-    import connectome as cx
-
     check_limit(limit, service.settings.max_page_size)
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
@@ -129,8 +127,6 @@ async def cell_types(
 
     def table() -> Any:
         """The whole type-to-type table (computed once per version, kept as a checked frame)."""
-        from connectome.errors import ColumnError
-
         def compute() -> Any:
             c = service.catalog.load(acc.name)[0]
             try:
@@ -156,8 +152,6 @@ def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any],
     params = req.model_dump(exclude_none=True)
     params.pop("private", None)
     if req.source == "celegans":
-        from connectome.ingest.celegans import CELEGANS_DATASETS
-
         cect = req.cect_dataset or name
         if cect not in CELEGANS_DATASETS:
             raise ApiError(400, "invalid_input", f"cect_dataset: unknown C. elegans dataset {cect!r}; known: "

@@ -52,7 +52,7 @@ def owned_job(service: Service, who: Principal, job_id: str) -> JobRecord:
 async def list_jobs(
     service: ServiceDep, who: PrincipalDep,
     state: Annotated[Literal["queued", "running", "succeeded", "failed", "cancelled"] | None, Query()] = None,
-    kind: Annotated[Literal["ingest", "layers", "significance", "train"] | None, Query()] = None,
+    kind: Annotated[Literal["cluster", "ingest", "layers", "match", "significance", "train"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:

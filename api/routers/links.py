@@ -15,12 +15,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+import connectome as cx
+from connectome.errors import ColumnError, InputError
+from connectome.neuroglancer import StateStore, collect_warnings, parse_link
+from connectome.neuroglancer.sources import KNOWN_DATASETS
+from connectome.neuroglancer.statestore import StateNotFoundError
+
 from ..deps import DataDep, PrincipalDep, ServiceDep
 from ..errors import ApiError
 from ..jobs import JOB_ID_PATTERN
-from ..responses import ERRORS, json_response
+from ..responses import ERRORS, dataset_version, json_response
 from ..schemas import ErrorResponse, Link, LinkRequest, ViewerSource
 from ..service import Service
+from .models import _model, model_predictions
 
 router = APIRouter(prefix="/v1", tags=["neuroglancer"])
 
@@ -32,15 +39,11 @@ _NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such state"},
 
 def state_store(service: Service) -> Any:
     """The service's state store, served at ``<base_url>/v1/states``."""
-    from connectome.neuroglancer import StateStore
-
     return StateStore(service.settings.states_dir, base_url=service.settings.base_url + "/v1/states")
 
 
 def link_response(service: Service, built: tuple[str, list[str]]) -> Link:
     """``{url, state_id, state_url, warnings}``; the state fields are set when the state was stored here."""
-    from connectome.neuroglancer import parse_link
-
     url, warnings = built
     parsed = parse_link(url)
     base = service.settings.base_url + "/v1/states/"
@@ -52,17 +55,12 @@ def link_response(service: Service, built: tuple[str, list[str]]) -> Link:
 def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> tuple[str, list[str]]:
     """Call a link builder: the link and its warnings; names the request's ``source`` field when no volume
     is known."""
-    from connectome.errors import InputError
-    from connectome.neuroglancer import collect_warnings
-
     try:
         with collect_warnings() as warnings:
             url = fn(*args, dataset=source, **kwargs)
         return url, warnings
     except InputError as exc:
         if exc.parameter == "dataset":
-            from connectome.neuroglancer.sources import KNOWN_DATASETS
-
             raise ApiError(400, "no_volume", "source: no image or segmentation volume is known for this dataset "
                            f"(its manifest names no known datastack); send source: a known dataset ({', '.join(KNOWN_DATASETS)}, e.g. 'flywire:783') "
                            "or a source URL such as precomputed://gs://bucket/seg", field="source") from None
@@ -73,10 +71,6 @@ def build_link(fn: Any, *args: Any, source: str | None, **kwargs: Any) -> tuple[
              summary="A Neuroglancer link showing neurons (by root id or by labels), coloured by a label")
 async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Response:
     import anyio
-
-    import connectome as cx
-
-    from ..responses import dataset_version
 
     await dataset_version(service, acc.name, service.settings.max_query_timeout_s)  # builds a buildable dataset
 
@@ -89,7 +83,6 @@ async def make_link(acc: DataDep, service: ServiceDep, req: LinkRequest) -> Resp
             known = [col for col in c.label_columns if col not in ("query", "c")]
             for col in labels:
                 if col not in known:  # only plain label columns: never an expression
-                    from connectome.errors import ColumnError
 
                     err = ColumnError("nodes", col, known)
                     raise ApiError(400, "unknown_column", f"select: {err}", field="select", value=col)
@@ -119,8 +112,6 @@ async def _read_state(service: Service, method: str, sid: str, what: str) -> byt
     """A stored state file (off the event loop); 404 naming only the id, never a server path."""
     import anyio
 
-    from connectome.neuroglancer.statestore import StateNotFoundError
-
     try:
         return await anyio.to_thread.run_sync(getattr(state_store(service), method), sid)
     except StateNotFoundError:
@@ -140,10 +131,6 @@ async def prediction_link(acc: DataDep, service: ServiceDep, who: PrincipalDep, 
                           only_disagreements: Annotated[bool, Query()] = False,
                           min_probability: Annotated[float | None, Query(ge=0, le=1)] = None) -> Response:
     import anyio
-
-    import connectome as cx
-
-    from .models import _model, model_predictions
 
     job = _model(service, who, acc.name, model_id)
     label = job.params.get("label")

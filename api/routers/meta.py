@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from connectome import __version__
+
 from ..deps import PrincipalDep, ServiceDep
 from ..responses import ERRORS
 from ..schemas import Health, JobsBackend, ServiceInfo, WhoAmI
@@ -13,8 +15,6 @@ router = APIRouter(prefix="/v1", tags=["service"])
 
 @router.get("/health", response_model=Health, summary="Liveness and version (no token needed)")
 async def health(service: ServiceDep) -> Health:
-    from connectome import __version__
-
     return Health(status="ok" if service.jobs.running else "starting", version=__version__)
 
 
@@ -22,8 +22,6 @@ async def health(service: ServiceDep) -> Health:
             summary="The service and where jobs run (the scheduler address for admin tokens only)")
 def service_info(service: ServiceDep, who: PrincipalDep) -> ServiceInfo:
     """A plain function: FastAPI runs it in a worker thread (asking the scheduler must not block the event loop)."""
-    from connectome import __version__
-
     jobs = dict(service.jobs.describe())
     if not who.admin:  # whoever can reach the scheduler may run code as the service: admins only
         jobs.pop("scheduler", None)

@@ -16,6 +16,9 @@ import anyio
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from connectome.errors import ColumnError
+from connectome.store import read_manifest
+
 from ..auth import Principal
 from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
@@ -39,9 +42,6 @@ ModelId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="a model id (t
 
 def _check_label(path: Any, field: str, column: str) -> None:
     """Refuse, before a job starts, a node label the dataset does not have."""
-    from connectome.errors import ColumnError
-    from connectome.store import read_manifest
-
     m, _ = read_manifest(path)
     nodes = m.tables.get("nodes")
     columns = [c for c in (nodes.columns if nodes else {}) if c != "root_id"]

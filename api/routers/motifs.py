@@ -7,12 +7,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+import connectome as cx
+from connectome.motifs.query import parse_query_isolated
+
 from ..cache import CacheKey
 from ..deps import DataDep, ServiceDep
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import ERRORS, cached_response, query_start
 from ..schemas import MotifCount, MotifCountRequest, MotifMatches, MotifMatchesRequest
 from ..service import Service
+from .links import build_link, state_store
 
 router = APIRouter(prefix="/v1/datasets", tags=["motifs"], responses={
     **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the query ran past its time budget (query_timeout)"}})
@@ -22,8 +26,6 @@ GRACE_S = 2.0
 
 
 def _graph(service: Service, name: str, min_synapses: int | None) -> Any:
-    import connectome as cx
-
     c = service.catalog.load(name)[0]
     return c if min_synapses is None else cx.filter_edges(c, min_synapses=min_synapses)
 
@@ -37,8 +39,6 @@ def _parsed(service: Service, req: MotifCountRequest, text: str, budget_s: float
     (``query_memory_bytes``) that is killed when the budget runs out.
     """
     import time
-
-    from connectome.motifs.query import parse_query_isolated
 
     start = time.monotonic()
     q = parse_query_isolated(text, exclude_automorphisms=req.exclude_automorphisms,
@@ -54,8 +54,6 @@ def _params(req: MotifCountRequest) -> dict[str, Any]:
 
 @router.post("/{name}/motifs/count", response_model=MotifCount, summary="Count the matches of a DotMotif query")
 async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest) -> Response:
-    import connectome as cx
-
     b, version = await query_start(service, acc.name, req.timeout_s)
     params = _params(req)
 
@@ -74,8 +72,6 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
 async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesRequest) -> Response:
     """All matches of a query (up to ``max_matches``, sorted) are found once per dataset version and
     kept; pages are slices of that table, so a cursor always continues where the last page ended."""
-    import connectome as cx
-
     s = service.settings
     check_limit(req.limit, s.max_page_size)
     b, version = await query_start(service, acc.name, req.timeout_s)
@@ -103,8 +99,6 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
         nxt = encode_cursor(offset + limit, scope) if len(held) > offset + limit else None
         link, link_warnings = None, []
         if req.link and len(part):
-            from .links import build_link, state_store
-
             link, link_warnings = build_link(cx.neuroglancer.motif_link, service.catalog.load(acc.name)[0],
                                              part.reset_index(drop=True), source=req.source, top_k=None,
                                              store=state_store(service))

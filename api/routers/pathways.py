@@ -16,18 +16,33 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+import connectome as cx
+from connectome.pathgraph import resolve_ids
+from connectome.schema import ROOT_ID
+
 from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
-from ..errors import ApiError
-from ..pagination import check_limit
-from ..responses import ERRORS, cached_response, dataset_version, json_response, query_start
 from ..encoding import model_bytes
+from ..errors import ApiError
 from ..jobs import JOB_ID_PATTERN
-from ..pagination import cursor_scope, decode_cursor, encode_cursor
-from ..schemas import (InfluenceRequest, InfluenceResult, JobInfo, LayersPage, LayersRequest, NeuronSet,
-                       PartnerTable, PathsRequest, PathsResult)
+from ..pagination import check_limit
+from ..responses import ERRORS, cached_response, dataset_version, query_start
+from ..schemas import (
+    InfluenceRequest,
+    InfluenceResult,
+    JobInfo,
+    LayersPage,
+    LayersRequest,
+    NeuronSet,
+    PartnerTable,
+    PathsRequest,
+    PathsResult,
+    _root_id,
+)
 from ..service import Service
-from .links import SourceQ
+from .job_pages import PageSlice, finished_job, job_page
+from .links import SourceQ, build_link, state_store
+from .models import _submit
 
 router = APIRouter(prefix="/v1/datasets", tags=["pathways"], responses={
     **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the analysis ran past its time budget "
@@ -40,8 +55,6 @@ GRACE_S = 2.0
 
 
 def _ids(c: Any, s: NeuronSet) -> np.ndarray:
-    import connectome as cx
-
     if s.root_ids is not None:
         return np.array([int(x) for x in s.root_ids], dtype=np.uint64)
     return cx.ids_of(c, **(s.select or {}))
@@ -59,8 +72,6 @@ def _records(df: Any, limit: int | None = None) -> tuple[list[str], list[dict[st
 
 
 def _link(fn: Any, service: Service, c: Any, table: Any, source: str | None, **kw: Any) -> str:
-    from .links import build_link, state_store
-
     got = build_link(fn, c, table, source=source, store=state_store(service), **kw)
     return got[0] if isinstance(got, tuple) else got
 
@@ -82,9 +93,6 @@ async def partners(acc: DataDep, service: ServiceDep,
                    edge_kind: Literal["chemical", "gap_junction", "all"] = "chemical",
                    limit: Annotated[int | None, Query(ge=1, description="rows returned (default and maximum: "
                                                                         "max_page_size)")] = None) -> Response:
-    import connectome as cx
-    from ..schemas import _root_id
-
     s = service.settings
     limit = check_limit(limit, s.max_page_size) if limit is not None else s.max_page_size
     try:
@@ -112,8 +120,6 @@ async def partners(acc: DataDep, service: ServiceDep,
 @router.post("/{name}/paths", response_model=PathsResult,
              summary="All shortest paths, simple paths of at most k hops, or their counts, between neuron sets")
 async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Response:
-    import connectome as cx
-
     s = service.settings
     check_limit(req.limit, s.max_page_size)
     b, version = await query_start(service, acc.name, req.timeout_s)
@@ -150,8 +156,6 @@ async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Re
 @router.post("/{name}/influence", response_model=InfluenceResult,
              summary="Multi-hop effective connectivity from input-normalised weights (Pospisil et al. 2024)")
 async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) -> Response:
-    import connectome as cx
-
     s = service.settings
     b, version = await query_start(service, acc.name, req.timeout_s)
     params = req.model_dump(exclude={"timeout_s"})
@@ -181,10 +185,6 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
              summary="Start a job: information-flow layers from a seeded probabilistic traversal "
                      "(Schlegel et al. 2021); read them at GET …/layers/{job_id}")
 async def layers(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: LayersRequest) -> Response:
-    from connectome.pathgraph import resolve_ids
-
-    from .models import _submit
-
     params = req.model_dump()
 
     def prepare() -> dict[str, Any]:  # unknown ids and an empty selection are refused before the job starts
@@ -209,49 +209,21 @@ async def layers_rows(acc: DataDep, service: ServiceDep, who: PrincipalDep, job_
                       limit: Annotated[int, Query(ge=1)] = 100,
                       cursor: Annotated[str | None, Query(max_length=512)] = None,
                       link: bool = False, source: SourceQ = None) -> Response:
-    import json
+    finished_job(service, who, acc.name, job_id, "layers")
 
-    import anyio
-
-    import connectome as cx
-    from connectome.schema import ROOT_ID
-
-    from ..tasks import layers_table_path
-    from .jobs import owned_job
-    from .models import job_table
-
-    job = owned_job(service, who, job_id)
-    if job.kind != "layers" or job.dataset != acc.name:
-        raise ApiError(404, "job_not_found", f"no layers job {job_id!r} of dataset {acc.name!r}", field="job_id")
-    if job.state != "succeeded":
-        detail = f": {job.error_code}: {job.error_message}" if job.state == "failed" else ""
-        raise ApiError(409, f"job_{job.state}", f"layers job {job_id} is {job.state}{detail}; poll "
-                       f"GET /v1/jobs/{job_id}", field="job_id", state=job.state)
-    check_limit(limit, service.settings.max_page_size)
-    scope = cursor_scope(job_id, {"dataset": acc.name})
-    offset = decode_cursor(cursor, scope)
-    key = CacheKey(acc.name, f"job-{job_id}", "layers", {"offset": offset, "limit": limit, "link": link,
-                                                          "source": source})
-
-    def page() -> bytes:
-        body = service.cache.get(key)
-        if body is not None:
-            return body
-        result = json.loads(service.jobs.read_result(job_id))
-        t = job_table(service, job_id, layers_table_path(service.settings.results_dir, job_id), "table_sha256",
-                      f"the layers of job {job_id}", "layers", "submit the job again")
+    def build(sl: PageSlice) -> bytes:
+        t, result = sl.table, sl.result
         reached = t[t["reached"] > 0].sort_values(["layer_mean", ROOT_ID], kind="stable")
-        cols, rows = _records(reached.iloc[offset:offset + limit])
-        nxt = encode_cursor(offset + limit, scope) if offset + limit < len(reached) else None
+        cols, rows = _records(sl.rows(reached))
         url = None
         if link:
             c = service.catalog.load(acc.name)[0]
             url = _link(cx.neuroglancer.layers_link, service, c, t, source)
-        body = model_bytes(LayersPage, {"dataset": acc.name, "version": str(result.get("version") or ""),
+        return model_bytes(LayersPage, {"dataset": acc.name, "version": str(result.get("version") or ""),
                                         "job": job_id, "params": result.get("params", {}),
                                         "notes": result.get("notes", []), "columns": cols, "rows": rows,
-                                        "total": int(len(reached)), "next_cursor": nxt, "link": url})
-        service.cache.put(key, body)
-        return body
+                                        "total": int(len(reached)), "next_cursor": sl.next_cursor(len(reached)),
+                                        "link": url})
 
-    return json_response(await anyio.to_thread.run_sync(page))
+    return await job_page(service, acc.name, job_id, "layers", limit, cursor, {"link": link, "source": source},
+                          build)

@@ -1,8 +1,17 @@
 """Connectivity similarity, clusters and matching (cx.similarity, cx.cluster, cx.match).
 
-Each answer is computed once per dataset version and parameters, within the request's time budget
-(``timeout_s``, default and maximum: the server's query settings); past the budget the answer is 503
-``still_computing`` with ``Retry-After`` while the work goes on, as for motif queries.
+``GET …/similar`` is a read: computed once per dataset version and parameters, within the request's
+time budget (``timeout_s``, default and maximum: the server's query settings); past the budget the
+answer is 503 ``still_computing`` with ``Retry-After`` while the work goes on, as for motif queries.
+
+``POST …/cluster`` and ``POST …/match`` start jobs (202 with the job; ``GET /v1/jobs/{id}`` shows
+its state). Bad options, unknown ids, seeds or columns, and (across datasets) label vocabularies that
+differ are refused (400) before anything is queued. The clusters and pairs, equal to what
+:func:`connectome.cluster` and :func:`connectome.match` return, are read paged at
+``GET …/cluster/{job_id}`` and ``GET …/match/{job_id}`` (with a Neuroglancer link on request);
+their table is checked against the checksum the job recorded. A match across datasets
+(``other``) needs read access to both: another user's private dataset is answered 404, exactly
+as an unknown name.
 """
 
 from __future__ import annotations
@@ -10,14 +19,37 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import anyio
+import pandas as pd
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+import connectome as cx
+from connectome.connectivity_similarity import align_profiles
+from connectome.errors import ColumnError
+from connectome.matching import match_sets
+from connectome.neuron_clusters import MAX_HIERARCHICAL, _query_ids, check_cluster_args
+
 from ..cache import CacheKey
-from ..deps import DataDep, ServiceDep
-from ..responses import ERRORS, budget, cached_response, dataset_version, query_start
-from ..schemas import (ClusterRequest, ClusterResult, MatchRequest, MatchResult, NeuronSet, RootId, SimilarResult,
-                       _root_id)
+from ..deps import DataDep, PrincipalDep, ServiceDep, data_dataset
+from ..encoding import model_bytes
+from ..errors import ApiError
+from ..jobs import JOB_ID_PATTERN
+from ..responses import ERRORS, budget, cached_response, dataset_version
+from ..schemas import (
+    ClusterPage,
+    ClusterRequest,
+    JobInfo,
+    MatchPage,
+    MatchRequest,
+    NeuronSet,
+    RootId,
+    SimilarResult,
+    _root_id,
+)
+from .job_pages import PageSlice, finished_job, job_page
+from .links import SourceQ, build_link, state_store
+from .models import _submit
 
 router = APIRouter(prefix="/v1/datasets", tags=["similarity"], responses=ERRORS)
 
@@ -26,8 +58,6 @@ GRACE_S = 2.0
 
 
 def _ids(c: Any, s: NeuronSet | None) -> Any:
-    import connectome as cx
-
     if s is None:
         return None
     if s.root_ids is not None:
@@ -55,10 +85,6 @@ async def similar(
     unlabelled: Literal["drop", "pool", "keep"] | None = None,
     timeout_s: Annotated[float | None, Query(gt=0)] = None,
 ) -> Response:
-    import connectome as cx
-
-    from ..errors import ApiError
-
     try:
         ids = sorted({_root_id(x) for x in root_id}, key=int)
     except ValueError as exc:
@@ -83,62 +109,175 @@ async def similar(
                              model=SimilarResult)
 
 
-@router.post("/{name}/cluster", response_model=ClusterResult,
-             summary="Cluster neurons on connectivity similarity: ward, average (scipy) or leiden (igraph)")
-async def cluster(acc: DataDep, service: ServiceDep, req: ClusterRequest) -> Response:
-    import connectome as cx
+def _labels(c: Any, checks: list[tuple[str, str | None]]) -> None:
+    """Refuse, before a job starts, node columns ``c`` does not have (400 naming the field and the close one)."""
+    for field, column in checks:
+        if column is not None and column not in c.label_columns:
+            raise ApiError(400, "unknown_column", f"{field}: {ColumnError(f'nodes of {c.name}', column, c.label_columns)}",
+                           field=field, value=column)
 
-    b, version = await query_start(service, acc.name, req.timeout_s)
-    params = req.model_dump(exclude={"timeout_s"})
 
-    def compute() -> dict[str, Any]:
+def _id_strings(ids: Any) -> list[str]:
+    return [str(int(x)) for x in ids]
+
+
+@router.post("/{name}/cluster", status_code=202, response_model=JobInfo,
+             responses={200: {"model": JobInfo, "description": "the same request already succeeded on this dataset "
+                                                               "version: that job (seeded, deterministic)"}},
+             summary="Start a job: cluster neurons on connectivity similarity (ward, average: scipy; leiden: igraph); "
+                     "read the clusters at GET …/cluster/{job_id}")
+async def cluster(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: ClusterRequest) -> Response:
+    params = req.model_dump()
+
+    def prepare() -> dict[str, Any]:  # bad options, unknown ids or columns are refused before the job starts
+        check_cluster_args(req.method, req.n_clusters, req.threshold, req.resolution, req.top_k)
         c = service.catalog.load(acc.name)[0]
-        r = cx.cluster(c, _ids(c, req.neurons), method=req.method, n_clusters=req.n_clusters,
-                       threshold=req.threshold, resolution=req.resolution, top_k=req.top_k, direction=req.direction,
-                       by=req.by, metric=req.metric, min_synapses=req.min_synapses, edge_kind=req.edge_kind,
-                       unlabelled=req.unlabelled, seed=req.seed, progress=False)
-        import pandas as pd
+        _labels(c, [("by", req.by), *(("compare", col) for col in req.compare)])
+        ids = None if req.neurons is None else _query_ids(c, _ids(c, req.neurons))
+        n = c.n_nodes if ids is None else len(ids)
+        if req.method != "leiden" and n > MAX_HIERARCHICAL:
+            raise ApiError(400, "invalid_parameter", f"neurons: {n:,} neurons are above {MAX_HIERARCHICAL:,} for "
+                           f"method={req.method!r} (a dense block); use method 'leiden' or select fewer neurons",
+                           field="neurons")
+        worker = {k: v for k, v in params.items() if k != "neurons"}
+        return {**worker, "neuron_ids": None if ids is None else _id_strings(ids)}
 
-        rows = [{"root_id": str(int(i)), "cluster": None if pd.isna(cl) else int(cl)}
-                for i, cl in zip(r.labels["root_id"], r.labels["cluster"].astype(object))]
-        return {"dataset": acc.name, "version": version, "params": params, "n_clusters": r.n_clusters,
-                "clustered": r.meta["clustered"], "not_clustered": r.meta["not_clustered"],
-                "modularity": _num(r.meta.get("modularity")),
-                "adjusted_rand": {col: float(r.adjusted_rand(c, col)) for col in req.compare},
-                "rows": rows, "warnings": r.meta["warnings"]}
-
-    return await cached_response(service, CacheKey(acc.name, version, "cluster", params), compute, b + GRACE_S,
-                             model=ClusterResult)
+    return await _submit("cluster", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
+                         prepare=prepare)
 
 
-@router.post("/{name}/match", response_model=MatchResult,
-             summary="Match neurons of two node sets (the hemispheres, by default): gm, bisected, similarity")
-async def match(acc: DataDep, service: ServiceDep, req: MatchRequest) -> Response:
-    import connectome as cx
+async def _other_dataset(service: Any, who: Any, name: str) -> Any:
+    """The second dataset of a match, if the caller may read its data: the same 404 as for an unknown name
+    when it is someone else's private dataset (its name does not leak)."""
+    try:
+        return await anyio.to_thread.run_sync(data_dataset, name, service, who)
+    except ApiError as exc:
+        raise ApiError(exc.status, exc.code, f"other: {exc.message}", field="other", headers=exc.headers) from None
 
-    b, version = await query_start(service, acc.name, req.timeout_s)
-    params = req.model_dump(exclude={"timeout_s"})
 
-    def compute() -> dict[str, Any]:
-        import pandas as pd
+@router.post("/{name}/match", status_code=202, response_model=JobInfo,
+             responses={200: {"model": JobInfo, "description": "the same request already succeeded on this dataset "
+                                                               "version: that job (seeded, deterministic)"}},
+             summary="Start a job: match neurons of two node sets (the hemispheres, or two datasets with other=): "
+                     "gm, bisected, similarity; read the pairs at GET …/match/{job_id}")
+async def match(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: MatchRequest) -> Response:
+    params = req.model_dump()
+    other = None
+    if req.other is not None:
+        other = await _other_dataset(service, who, req.other)
+        params["other_version"] = await dataset_version(service, other.name, service.settings.query_timeout_s)
+
+    def prepare() -> dict[str, Any]:  # unknown ids, seeds, columns and differing labels are refused here
 
         c = service.catalog.load(acc.name)[0]
+        cb = service.catalog.load(other.name)[0] if other is not None else None
+        both = [c] if cb is None else [c, cb]
+        for x in both:
+            _labels(x, [("by", req.by), ("truth", req.truth)])
+        if cb is not None and req.method == "bisected":
+            raise ApiError(400, "invalid_parameter", "method: 'bisected' needs the edges between the two sets, which "
+                           "two datasets do not have; use method 'gm' or 'similarity'", field="method")
         seeds = None if req.seeds is None else [(int(x), int(y)) for x, y in req.seeds]
-        sets: dict[str, Any] = {"side": req.side} if req.set_a is None else {
-            "ids_a": _ids(c, req.set_a), "ids_b": _ids(c, req.set_b)}
-        m = cx.match(c, seeds=seeds, method=req.method, weight=req.weight, by=req.by, direction=req.direction,
-                     metric=req.metric, min_synapses=req.min_synapses, edge_kind=req.edge_kind,
-                     unlabelled=req.unlabelled, n_init=req.n_init, seed=req.seed, progress=False, **sets)
-        pairs = [{"a_root_id": str(int(x)), "b_root_id": str(int(y)), "score": _num(float(sc)) if not pd.isna(sc)
-                  else None, "seed": bool(sd)} for x, y, sc, sd in m.pairs.itertuples(index=False)]
-        return {"dataset": acc.name, "version": version, "params": params, "matched": m.meta["matched"],
-                "unmatched_a": [str(int(x)) for x in m.unmatched_a],
-                "unmatched_b": [str(int(x)) for x in m.unmatched_b], "objective": _num(m.meta.get("objective")),
-                "accuracy": m.accuracy(req.truth) if req.truth else None, "pairs": pairs,
-                "warnings": m.meta["warnings"]}
+        if cb is None and req.set_a is None:
+            sets: dict[str, Any] = {"side": req.side}
+            if req.side is None:
+                raise ApiError(400, "invalid_parameter", "side: give side (the node column with left/right), or "
+                               "set_a and set_b, or other", field="side")
+        else:
+            sets = {"ids_a": None if req.set_a is None else _ids(c, req.set_a),
+                    "ids_b": None if req.set_b is None else _ids(cb if cb is not None else c, req.set_b)}
+        set_a, set_b, _, _, _ = match_sets(c, cb, seeds=seeds, **sets)
+        if cb is not None and req.method == "similarity":
+            if req.by is None:
+                raise ApiError(400, "invalid_parameter", "by: matching two datasets by similarity compares partner "
+                               "labels (their partner ids differ); give by, a label column both have (e.g. "
+                               "cell_type)", field="by")
+            if req.vocabulary == "strict":
+                kw = {"direction": req.direction, "by": req.by, "min_synapses": req.min_synapses,
+                      "edge_kind": req.edge_kind, "unlabelled": req.unlabelled}
+                align_profiles(cx.connectivity_profiles(c, **kw), cx.connectivity_profiles(cb, **kw), "strict")
+        worker = {k: v for k, v in params.items() if k not in ("set_a", "set_b", "side", "other", "other_version")}
+        if "side" in sets:
+            worker["side"] = req.side
+        else:
+            worker["ids_a"], worker["ids_b"] = _id_strings(set_a), _id_strings(set_b)
+        if cb is not None:
+            worker["other_store"] = str(service.catalog.store_path(other.name, build=False))
+        return worker
 
-    return await cached_response(service, CacheKey(acc.name, version, "match", params), compute, b + GRACE_S,
-                             model=MatchResult)
+    return await _submit("match", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
+                         prepare=prepare)
+
+
+_NOT_DONE = {409: {"model": ERRORS[400]["model"], "description": "the job has not succeeded"},
+             410: {"model": ERRORS[400]["model"], "description": "the job's table is missing or damaged"}}
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the id of the job")]
+
+
+def _link_of(fn: Any, service: Any, *args: Any, source: str | None, **kw: Any) -> str:
+    return build_link(fn, *args, source=source, store=state_store(service), **kw)[0]
+
+
+@router.get("/{name}/cluster/{job_id}", response_model=ClusterPage, responses=_NOT_DONE,
+            summary="The clusters a cluster job computed, paged (root-id order, as cx.cluster returns them)")
+async def cluster_rows(acc: DataDep, service: ServiceDep, who: PrincipalDep, job_id: JobId,
+                       limit: Annotated[int, Query(ge=1)] = 100,
+                       cursor: Annotated[str | None, Query(max_length=512)] = None,
+                       link: bool = False, source: SourceQ = None) -> Response:
+    job = finished_job(service, who, acc.name, job_id, "cluster")
+
+    def build(sl: PageSlice) -> bytes:
+        t, result, part = sl.table, sl.result, sl.rows()
+        rows = [{"root_id": str(int(i)), "cluster": None if pd.isna(cl) else int(cl)}
+                for i, cl in zip(part["root_id"], part["cluster"].astype(object))]
+        url = None
+        if link:
+            c = service.catalog.load(acc.name)[0]
+            url = _link_of(cx.neuroglancer.cluster_link, service, c, t, source=source)
+        return model_bytes(ClusterPage, {
+            "dataset": acc.name, "version": str(result.get("version") or ""), "job": job_id, "params": job.params,
+            "n_clusters": result["n_clusters"], "clustered": result["clustered"],
+            "not_clustered": result["not_clustered"], "modularity": result.get("modularity"),
+            "adjusted_rand": result.get("adjusted_rand", {}), "rows": rows, "total": int(len(t)),
+            "next_cursor": sl.next_cursor(len(t)), "link": url, "warnings": result.get("warnings", [])})
+
+    return await job_page(service, acc.name, job_id, "cluster", limit, cursor, {"link": link, "source": source},
+                          build)
+
+
+@router.get("/{name}/match/{job_id}", response_model=MatchPage, responses=_NOT_DONE,
+            summary="The pairs a match job found, paged (by a_root_id, as cx.match returns them)")
+async def match_rows(acc: DataDep, service: ServiceDep, who: PrincipalDep, job_id: JobId,
+                     limit: Annotated[int, Query(ge=1)] = 100,
+                     cursor: Annotated[str | None, Query(max_length=512)] = None,
+                     link: bool = False, source: SourceQ = None,
+                     source_b: Annotated[SourceQ, Query(description="volume of the second dataset (with other)")]
+                     = None) -> Response:
+    job = finished_job(service, who, acc.name, job_id, "match")
+    other_name = job.params.get("other")
+    if other_name:  # the caller must still be allowed to read the second dataset
+        await _other_dataset(service, who, other_name)
+
+    def build(sl: PageSlice) -> bytes:
+        t, result, part = sl.table, sl.result, sl.rows()
+        pairs = [{"a_root_id": str(int(x)), "b_root_id": str(int(y)), "score": _num(sc), "seed": bool(sd)}
+                 for x, y, sc, sd in zip(part["a_root_id"], part["b_root_id"], part["score"].astype(float),
+                                         part["seed"])]
+        url = None
+        if link:
+            c = service.catalog.load(acc.name)[0]
+            cb = service.catalog.load(other_name)[0] if other_name else None
+            extra = {"dataset_b": source_b} if cb is not None else {}
+            url = _link_of(cx.neuroglancer.match_link, service, c, t, cb, source=source, **extra)
+        return model_bytes(MatchPage, {
+            "dataset": acc.name, "other": other_name, "version": str(result.get("version") or ""), "job": job_id,
+            "params": job.params, "matched": result["matched"], "unmatched_a": result["unmatched_a"],
+            "unmatched_b": result["unmatched_b"], "objective": result.get("objective"),
+            "accuracy": result.get("accuracy"), "pairs": pairs, "total": int(len(t)),
+            "next_cursor": sl.next_cursor(len(t)), "link": url, "warnings": result.get("warnings", [])})
+
+    return await job_page(service, acc.name, job_id, "match", limit, cursor,
+                          {"link": link, "source": source, "source_b": source_b}, build)
 
 
 __all__ = ["router", "RootId"]

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+import connectome as cx
+
 from ..cache import CacheKey
 from ..deps import DataDep, ServiceDep
 from ..responses import ERRORS, cached_response, dataset_version
@@ -20,8 +22,6 @@ MinSynQ = Annotated[int | None, Query(ge=1, le=1_000_000, description="pairs bel
 
 
 async def _census(kind: str, acc: DataDep, service: ServiceDep, edge_kind: str, min_synapses: int | None) -> Response:
-    import connectome as cx
-
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
     params = {"edge_kind": edge_kind, "min_synapses": min_synapses}
@@ -59,8 +59,6 @@ async def statistics(acc: DataDep, service: ServiceDep, edge_kind: EdgeKindQ = "
                      path_samples: Annotated[int | None, Query(ge=1, le=4096, description="sources sampled for path "
                                                                "lengths (default: exact on small graphs)")] = None,
                      seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0) -> Response:
-    import connectome as cx
-
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
     params = {"edge_kind": edge_kind, "min_synapses": min_synapses, "path_samples": path_samples, "seed": seed}

@@ -49,6 +49,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, QueryTimeoutError
+from ..progress import progress_bar
+from ..scheduler import compute, get_scheduler, share
 from ..validate import check_number
 from ..graph import Connectome
 from .engine import Host, Plan
@@ -116,9 +118,6 @@ def _blocks(host: Host, plan: Plan, blocks: int | None) -> list[tuple[int, int]]
 def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: float | None, blocks: int | None,
              scheduler: Any, progress: bool | None, started: float) -> Any:
     import dask
-
-    from ..progress import progress_bar
-    from ..scheduler import compute, get_scheduler, share
 
     deadline = None if timeout is None else started + float(timeout)  # parsing counts against the budget
     ranges = _blocks(host, plan, blocks)

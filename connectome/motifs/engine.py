@@ -425,7 +425,7 @@ class Host:
         m = self.masks.get(var)
         cand = np.arange(self.n) if m is None else np.flatnonzero(m)
         if loop is not None:
-            from ..kernels import has_edges
+            from ..kernels import has_edges  # lazy: imports numba
 
             rel = self.relations[loop]
             cand = cand[has_edges(rel.out_ptr, rel.out_idx, cand, cand)]
@@ -577,7 +577,7 @@ class Host:
             return
         st = plan.steps[i]
         if st.kind == "extend":
-            from ..kernels import expand
+            from ..kernels import expand  # lazy: imports numba
 
             rel = self.relations[st.rel]
             ptr, idx = (rel.out_ptr, rel.out_idx) if st.direction == "out" else (rel.in_ptr, rel.in_idx)
@@ -609,7 +609,7 @@ class Host:
         self._process(plan, i + 1, new, state, mode, limit, deadline, chunk_rows)
 
     def _filter(self, st: Step, bind: dict, both: bool = False) -> dict:
-        from ..kernels import has_edges
+        from ..kernels import has_edges  # lazy: imports numba
 
         keep = np.ones(len(bind[st.var]), dtype=bool)
         for v in ([st.anchor, st.var] if both else [st.var]):

@@ -47,7 +47,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError, QueryError, QuerySyntaxError, QueryTimeoutError, QueryTooLargeError
+from ..errors import (
+    DependencyError,
+    InputError,
+    QueryError,
+    QuerySyntaxError,
+    QueryTimeoutError,
+    QueryTooLargeError,
+)
+from .symmetry import symmetry_pairs
 from ..validate import check_int, check_number
 
 __all__ = [
@@ -399,7 +407,6 @@ def dotmotif() -> Any:
             warnings.simplefilter("ignore", ResourceWarning)
             import dotmotif as dm
     except ImportError as exc:  # pragma: no cover - dotmotif is a dependency
-        from ..errors import DependencyError
 
         raise DependencyError("motif queries need the 'dotmotif' package (pip install dotmotif)") from exc
     return dm
@@ -447,7 +454,6 @@ def _lark() -> Any:
     with open(os.path.join(os.path.dirname(v2.__file__), "grammar.lark")) as fh:
         grammar = fh.read()
     if _EDGE_CLAUSE not in grammar:  # pragma: no cover - a DotMotif release with another grammar
-        from ..errors import DependencyError
 
         raise DependencyError("motif queries: this DotMotif release has a grammar this version of connectome "
                               "does not know; install dotmotif 0.18 (pip install 'dotmotif==0.18.*')")
@@ -722,8 +728,6 @@ def _convert(text: str, m: Any, exclude_automorphisms: bool, ignore_direction: b
     comparisons = _edge_comparisons(text, m, pos, neg)
     autos: list[tuple[str, str]] = []
     if exclude_automorphisms:
-        from .symmetry import symmetry_pairs
-
         autos = symmetry_pairs(
             nodes, [(e.u, e.v, _key_of(e)) for e in pos], [(e.u, e.v, _key_of(e)) for e in neg],
             node_constraints=node_constraints,

@@ -10,7 +10,7 @@
 - :func:`state_link` — long states go to the content-addressed :class:`StateStore`
   and the link loads them by URL (``?json_url=`` or ``#!https://``).
 - :func:`motif_link`, :func:`motif_links`, :func:`prediction_link`,
-  :func:`pair_link` — one call per result.
+  :func:`pair_link`, :func:`match_link`, :func:`cluster_link` — one call per result.
 - :func:`open` — serve the viewer that ships in the ``neuroglancer`` wheel on
   127.0.0.1 for local volumes and states.
 - :data:`KNOWN_DATASETS` — the datasets whose public volumes are known (FlyWire,
@@ -62,6 +62,8 @@ _EXPORTS = {
     "partner_link": "paths",
     "influence_link": "paths",
     "layers_link": "paths",
+    "match_link": "similarity_links",
+    "cluster_link": "similarity_links",
     "open": "viewer",
     "LocalViewer": "viewer",
     "FileServer": "server",

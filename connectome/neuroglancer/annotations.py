@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..schema import POSITION_COLUMNS, POST, PRE, ROOT_ID
+from ..schema import POSITION_COLUMNS, POST, PRE, ROOT_ID, normalize_synapses
 from .colors import to_hex
 
 __all__ = ["AnnotationGroup", "synapse_points", "neuron_lines", "nm_to_voxels", "MAX_ANNOTATIONS"]
@@ -72,8 +72,6 @@ def _check_count(n: int, parameter: str) -> None:
 def synapse_points(synapses: pd.DataFrame, *, name: str = "synapses", color: Any = "#ffff00",
                    parameter: str = "synapses") -> AnnotationGroup:
     """Synapse points from a table with ``pre_root_id``, ``post_root_id``, ``x_nm``, ``y_nm``, ``z_nm``."""
-    from ..schema import normalize_synapses
-
     syn = normalize_synapses(synapses)
     _check_count(len(syn), parameter)
     xyz = syn[list(POSITION_COLUMNS)].to_numpy(dtype=np.float64)

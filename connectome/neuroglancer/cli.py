@@ -33,7 +33,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..cli import declare_flags
+from ..errors import ColumnError, InputError, SourceNotFoundError
+import connectome as cx
 
 __all__ = ["register"]
 
@@ -54,8 +56,6 @@ def _pairs(items: list[str] | None, parameter: str) -> dict[str, str] | None:
 def _read_table(path: str, parameter: str) -> Any:
     import pandas as pd
 
-    from ..errors import SourceNotFoundError
-
     p = Path(path)
     if not p.is_file():
         raise SourceNotFoundError(p, parameter)
@@ -71,13 +71,13 @@ def _read_table(path: str, parameter: str) -> Any:
 
 
 def _load(dataset: str) -> Any:
-    from ..registry import load
+    from ..registry import load  # lazy: keeps connectome --help cheap
 
     return load(dataset)
 
 
 def _link_options(args: argparse.Namespace) -> dict[str, Any]:
-    from .statestore import StateStore
+    from .statestore import StateStore  # lazy: keeps connectome --help cheap
 
     store = StateStore(args.states, base_url=args.state_server)
     opts: dict[str, Any] = {"prefix": args.prefix, "max_length": args.max_length, "store": store,
@@ -90,7 +90,7 @@ def _link_options(args: argparse.Namespace) -> dict[str, Any]:
 def _emit(args: argparse.Namespace, urls: list[str], store: Any) -> int:
     notes: list[str] = getattr(args, "_warnings", [])
     if getattr(args, "json", False):
-        from .links import parse_link, resolve_link
+        from .links import parse_link, resolve_link  # lazy: keeps connectome --help cheap
 
         out = []
         for u in urls:
@@ -111,7 +111,7 @@ def _warned(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
     @functools.wraps(cmd)
     def run(args: argparse.Namespace) -> int:
-        from .notices import collect_warnings
+        from .notices import collect_warnings  # lazy: keeps connectome --help cheap
 
         with collect_warnings(log=False) as notes:
             args._warnings = notes
@@ -121,7 +121,7 @@ def _warned(cmd: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
 
 
 def _cmd_neurons(args: argparse.Namespace) -> int:
-    from .links import link
+    from .links import link  # lazy: keeps connectome --help cheap
 
     opts = _link_options(args)
     c = _load(args.dataset)
@@ -132,7 +132,8 @@ def _cmd_neurons(args: argparse.Namespace) -> int:
 
 
 def _cmd_motifs(args: argparse.Namespace) -> int:
-    from .results import motif_link, motif_links
+    from .results import motif_link, motif_links  # lazy: keeps connectome --help cheap
+    from ..schema import coerce_ids  # lazy: keeps connectome --help cheap
 
     opts = _link_options(args)
     c = _load(args.dataset)
@@ -141,14 +142,11 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
     if args.matches is not None:
         matches = _read_table(args.matches, "matches")
         roles = args.roles or [col for col in matches.columns if str(col) not in ("score", "rank")]
-        from ..schema import coerce_ids
 
         for r in roles:
             if r in matches.columns:
                 matches[r] = coerce_ids(matches[r], "matches")
     else:
-        import connectome as cx
-
         query = Path(args.query[1:]).read_text() if args.query.startswith("@") else args.query
         try:
             find = cx.find_motifs
@@ -171,7 +169,7 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
 def _cmd_predictions(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .results import prediction_link
+    from .results import prediction_link  # lazy: keeps connectome --help cheap
 
     opts = _link_options(args)
     c = _load(args.dataset)
@@ -182,8 +180,6 @@ def _cmd_predictions(args: argparse.Namespace) -> int:
     else:
         nodes = c.node_table()
         if args.column not in nodes.columns:
-            from ..errors import ColumnError
-
             raise ColumnError("nodes", args.column, [x for x in nodes.columns if x != "root_id"],
                               "(pass --predictions FILE, or --column naming the node column with predictions)")
         keep = ["root_id", args.column] + [x for x in ("probability",) if x in nodes.columns]
@@ -195,7 +191,7 @@ def _cmd_predictions(args: argparse.Namespace) -> int:
 
 
 def _cmd_pair(args: argparse.Namespace) -> int:
-    from .results import pair_link
+    from .results import pair_link  # lazy: keeps connectome --help cheap
 
     opts = _link_options(args)
     c = _load(args.dataset)
@@ -204,8 +200,8 @@ def _cmd_pair(args: argparse.Namespace) -> int:
 
 
 def _cmd_open(args: argparse.Namespace) -> int:
-    from .statestore import StateStore
-    from .viewer import open as open_viewer
+    from .statestore import StateStore  # lazy: keeps connectome --help cheap
+    from .viewer import open as open_viewer  # lazy: keeps connectome --help cheap
 
     colors = _pairs(args.colors, "colors")
     kwargs: dict[str, Any] = {}
@@ -249,7 +245,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "the datastack and version in the dataset's manifest)")
     g.add_argument("--no-properties", action="store_true", help="leave segment properties (labels) out")
     g.add_argument("--json", action="store_true", help="print the link, the state id and the state as JSON")
-    from ..cli import declare_flags
 
     declare_flags(p, {"dataset": "--source", "properties": {"False": "--no-properties"}})
 
@@ -320,6 +315,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--state-server", help="URL the store's links point at (rewritten to the local server)")
     o.add_argument("--seconds", type=float, default=None, help="serve this long, then exit (default: until Ctrl-C)")
     o.set_defaults(func=_cmd_open)
-    from ..cli import declare_flags
 
     declare_flags(o, {"dataset": "--source", "ui": {"False": "--no-ui"}})

@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConnectomeError, InputError
 from .notices import warn
+from .sources import default_viewer
+from .state import _build_state
 from .statestore import StateNotFoundError, StateStore, canonical_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -205,7 +207,7 @@ def _warn_if_local(link_url: str, state_text: str, stored: bool) -> None:
          "on this machine, and only while the state server (connectome serve) runs there. To share links, run "
          "`connectome serve --host 0.0.0.0 --public-url https://<host reachable by readers>` and set "
          "CONNECTOME_STATE_SERVER=https://<that host>/v1/states (CLI: --state-server) and CONNECTOME_STATES to "
-         "the service's states folder (see the README's Neuroglancer section)")
+         "the service's states folder (see docs/guides/neuroglancer.md, \"Links colleagues can open\")")
 
 
 def state_link(state: Mapping[str, Any], *, prefix: str | None = None, max_length: int | None = None,
@@ -356,9 +358,6 @@ def link(
     >>> stored.split("?json_url=")[1].startswith("https://connectome.lab.example.org/v1/states/")
     True
     """
-    from .sources import default_viewer
-    from .state import _build_state
-
     state, sources = _build_state(c, root_ids, color_by=color_by, colors=colors, default_color=default_color,
                                   synapses=synapses, lines=lines, dataset=dataset, properties=properties,
                                   alpha=alpha, view=view, store=store)

@@ -150,8 +150,8 @@ def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lin
     if synapses:
         if not c.has_synapses:
             raise InputError(f"synapses: {c.name} has no synapse table; leave synapses=None", "synapses")
-        syn = c.to_pandas().synapses
-        assert syn is not None
+        ends = np.unique(np.concatenate([hops[PRE].to_numpy(dtype=np.uint64), hops[POST].to_numpy(dtype=np.uint64)]))
+        syn = c.synapse_table(ids=ends, side="both")  # partition-pruned read
         key = pd.MultiIndex.from_arrays([syn[PRE], syn[POST]])
         keep = key.isin(pd.MultiIndex.from_arrays([hops[PRE], hops[POST]]))
         annotations.append(synapse_points(syn[keep], name="hop synapses", parameter="paths"))

@@ -149,8 +149,7 @@ def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], role
     if synapses:
         if not c.has_synapses:
             raise InputError(f"synapses: {c.name} has no synapse table; leave synapses=False", "synapses")
-        syn = c.to_pandas().synapses
-        assert syn is not None
+        syn = c.synapse_table(ids=all_ids, side="both")  # partition-pruned read, not the whole table
         keep = np.zeros(len(syn), dtype=bool)
         for ids in ids_by_row.values():
             keep |= syn[PRE].isin(ids).to_numpy() & syn[POST].isin(ids).to_numpy()
@@ -340,7 +339,7 @@ def pair_link(c: Connectome, a: Any, b: Any, *, colors: Sequence[Any] = ("#1f77b
         if not c.has_synapses:
             raise InputError(f"synapses: {c.name} has no synapse table; pass a DataFrame of synapses or "
                              "leave synapses=None", "synapses")
-        syn = c.to_pandas().synapses
+        syn = c.synapse_table(ids=[ia, ib], side="both")  # partition-pruned read
     elif synapses is None:
         logger.warning("%s has no synapse table: the link shows the two neurons without synapse points", c.name)
     annotations: list[AnnotationGroup] = []

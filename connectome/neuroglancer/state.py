@@ -39,11 +39,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, IdError, InputError
-from ..schema import POSITION_COLUMNS, POST, PRE, ROOT_ID, coerce_ids
+from ..schema import POSITION_COLUMNS, ROOT_ID, coerce_ids
 from .annotations import AnnotationGroup, neuron_lines, nm_to_voxels, synapse_points
-from .colors import MISSING_COLOR, MISSING_LABEL, label_colors, to_hex
+from .colors import MISSING_COLOR, MISSING_LABEL, _label_key, label_colors, to_hex
 from .notices import warn
 from .sources import Sources, dataset_sources
+from .statestore import StateStore
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Connectome
@@ -139,7 +140,6 @@ def _group_colors(ids: np.ndarray, nodes: pd.DataFrame | None, color_by: str | N
     sub = nodes.set_index(ROOT_ID).reindex(ids)
     labels = sub[color_by].tolist()
     lab = label_colors(labels, colors, default_color)
-    from .colors import _label_key
 
     return {int(i): lab[_label_key(v)] for i, v in zip(ids, labels)}
 
@@ -348,8 +348,6 @@ def _resolve_groups(c: Connectome | None, root_ids: Any, layer_name: str) -> lis
 
 
 def _store(store: StateStore | str | os.PathLike | None) -> StateStore:
-    from .statestore import StateStore
-
     return store if isinstance(store, StateStore) else StateStore(store)
 
 
@@ -456,9 +454,7 @@ def _build_state(c: Connectome | None, root_ids: Any, *, color_by: str | None, c
                 raise InputError(f"synapses: {where} has no synapse table; pass a DataFrame with "
                                  "pre_root_id, post_root_id, x_nm, y_nm, z_nm, or ingest with synapses",
                                  "synapses")
-            syn = c.to_pandas().synapses
-            assert syn is not None
-            syn = syn[syn[PRE].isin(all_ids) & syn[POST].isin(all_ids)]
+            syn = c.synapse_table(ids=all_ids, side="both")  # partition-pruned read
         else:
             syn = synapses
         annotations.append(synapse_points(syn, name="synapses"))

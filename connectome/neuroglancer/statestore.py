@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import replace_atomically
+from ..config import data_home
 from ..errors import InputError, SourceNotFoundError, StoreWriteError
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,6 @@ def states_dir(folder: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("CONNECTOME_STATES")
     if env:
         return Path(env).expanduser()
-    from ..config import data_home
 
     return data_home() / "states"
 
@@ -124,7 +124,7 @@ def state_server_url(base_url: str | None = None) -> str:
     >>> state_server_url("http://example.org/states/")
     'http://example.org/states'
     """
-    from .links import check_http_url
+    from .links import check_http_url  # lazy: links imports this module
 
     url = base_url or os.environ.get("CONNECTOME_STATE_SERVER") or DEFAULT_STATE_SERVER
     return check_http_url(url, "base_url").rstrip("/")

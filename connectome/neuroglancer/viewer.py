@@ -32,8 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DependencyError, InputError
+from ..graph import Connectome
+from .links import check_http_url, resolve_link
+from ..registry import load
 from .server import FileServer
-from .statestore import StateStore
+from .state import build_state
+from .statestore import PROPERTIES_DIR, StateStore
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +71,6 @@ def _map_source_urls(layer: dict[str, Any], fn: Any) -> None:
 def _store_has(store: StateStore, rest: str) -> bool:
     """Whether ``store`` holds the file a URL path below its base (``/<id>``,
     ``/segment_properties/<id>``) names."""
-    from .statestore import PROPERTIES_DIR
-
     parts = [p for p in rest.split("/") if p]
     try:
         if len(parts) == 1:
@@ -115,10 +117,6 @@ def resolve_target(target: Any = None, root_ids: Any = None, *, store: StateStor
     (inline, ``#!https://...`` or ``?json_url=...``), a state id of the store, a
     state ``.json`` file, a local precomputed folder, or a dataset name / store path.
     """
-    from ..graph import Connectome
-    from .links import resolve_link
-    from .state import build_state
-
     store = store or StateStore()
     if isinstance(target, Connectome):
         return build_state(target, root_ids, store=store, **state_kwargs)
@@ -145,7 +143,6 @@ def resolve_target(target: Any = None, root_ids: Any = None, *, store: StateStor
         return state
     if p.is_dir() and (p / "info").is_file():
         return build_state(None, root_ids, dataset=p, store=store, **state_kwargs)
-    from ..registry import load
 
     return build_state(load(text), root_ids, store=store, **state_kwargs)
 
@@ -186,8 +183,6 @@ class LocalViewer:
     def remote_state_url(self, state_url: str) -> str:
         """A URL that makes this client load the state at ``state_url`` itself (``#!<url>``), the way a
         public viewer follows a stored link; the Python side then holds no state."""
-        from .links import check_http_url
-
         return f"{self.url}#!{check_http_url(state_url, 'state_url')}"
 
     def wait(self, timeout: float | None = None) -> None:

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from .live import ingest_cave, plan_cave
     from .options import FetchOptions, Selection, bbox_array
     from .presets import PRESETS, CavePreset, CellTableSpec, get_preset
+    from .lineage import UnknownIdError, update_ids
+    from .proofreading import add_proofreading, proofreading_status
+    from .refresh import refresh_store
     from .release import ingest_cave_files
 
 #: Public name -> the module that defines it. Loaded on first use, so that the
@@ -56,6 +59,8 @@ _EXPORTS = {
     "ingest_cave": "live", "plan_cave": "live", "ingest_cave_files": "release",
     "CavePreset": "presets", "CellTableSpec": "presets", "get_preset": "presets", "PRESETS": "presets",
     "Selection": "options", "FetchOptions": "options", "bbox_array": "options",
+    "update_ids": "lineage", "UnknownIdError": "lineage", "refresh_store": "refresh",
+    "proofreading_status": "proofreading", "add_proofreading": "proofreading",
     **{n: "errors" for n in ("CaveError", "CaveConnectionError", "CaveAuthError", "CaveServerError",
                              "DatastackNotFoundError", "TableNotFoundError", "VersionExpiredError",
                              "ResumeMismatchError")},

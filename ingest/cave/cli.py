@@ -21,6 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from connectome.cli import declare_flags
+from connectome.errors import InputError, SourceNotFoundError
+
 if TYPE_CHECKING:
     from .options import FetchOptions, Selection
     from .presets import CavePreset
@@ -43,8 +46,6 @@ def _min_synapses(text: str) -> int | None:
 def _root_ids(args: argparse.Namespace) -> list[str] | None:
     ids = list(args.root_ids or [])
     if args.root_ids_file:
-        from connectome.errors import SourceNotFoundError
-
         f = Path(args.root_ids_file).expanduser()
         if not f.is_file():
             raise SourceNotFoundError(f, "root_ids_file", "a text file with one root id per line")
@@ -54,9 +55,7 @@ def _root_ids(args: argparse.Namespace) -> list[str] | None:
 
 def _preset(args: argparse.Namespace) -> CavePreset:
     """The preset the arguments name, with the datastack, server and tables they override."""
-    from connectome.errors import InputError
-
-    from .presets import CavePreset, get_preset
+    from .presets import CavePreset, get_preset  # lazy: keeps connectome --help cheap
 
     base = get_preset(args.preset)
     if base is None:
@@ -72,7 +71,7 @@ def _preset(args: argparse.Namespace) -> CavePreset:
 
 
 def _selection(args: argparse.Namespace) -> Selection:
-    from .options import Selection
+    from .options import Selection  # lazy: keeps connectome --help cheap
 
     return Selection(root_ids=_root_ids(args), side=args.side, bbox=args.bbox, bbox_units=args.bbox_units,
                      autapses="keep" if args.keep_autapses else "drop",
@@ -80,15 +79,15 @@ def _selection(args: argparse.Namespace) -> Selection:
 
 
 def _options(args: argparse.Namespace) -> FetchOptions:
-    from .options import FetchOptions
+    from .options import FetchOptions  # lazy: keeps connectome --help cheap
 
     return FetchOptions(page_rows=args.page_rows, concurrency=args.concurrency, retries=args.retries,
                         timeout=args.timeout, connect_timeout=args.connect_timeout)
 
 
 def _cave(args: argparse.Namespace) -> int:
-    from ..cli import _done
-    from .live import ingest_cave, plan_cave
+    from ..cli import _done  # lazy: connectome.ingest.cli imports this module
+    from .live import ingest_cave, plan_cave  # lazy: keeps connectome --help cheap
 
     preset, options = _preset(args), _options(args)
     auth = {"auth_token": args.token, "auth_token_file": args.token_file}
@@ -103,10 +102,10 @@ def _cave(args: argparse.Namespace) -> int:
 
 
 def _cave_files(args: argparse.Namespace) -> int:
-    from ..cli import _done
-    from .release import ingest_cave_files
+    from ..cli import _done  # lazy: connectome.ingest.cli imports this module
+    from .release import ingest_cave_files  # lazy: keeps connectome --help cheap
 
-    from ..tables import parse_mapping
+    from ..tables import parse_mapping  # lazy: keeps connectome --help cheap
 
     res = tuple(args.voxel_resolution) if args.voxel_resolution else None
     path = ingest_cave_files(
@@ -116,14 +115,12 @@ def _cave_files(args: argparse.Namespace) -> int:
         extra="drop" if args.drop_extra else "keep", version=args.version, datastack=args.datastack,
         min_synapses="preset" if args.min_synapses is None else _min_synapses(args.min_synapses),
         autapses="keep" if args.keep_autapses else "drop", zero_root="keep" if args.keep_zero_root else "drop",
-        name=args.name, out=args.out, progress=args.progress)
+        name=args.name, out=args.out, progress=args.progress, stream=args.stream)
     return _done(path)
 
 
 def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     """Add the ``cave`` and ``cave-files`` sources to ``connectome ingest``."""
-    from connectome.cli import declare_flags
-
     c = src.add_parser(
         "cave", help="FlyWire / MICrONS / any CAVE datastack through caveclient (resumable)",
         description="Read a CAVE synapse table and cell-type tables at one materialization version or one "
@@ -214,6 +211,11 @@ def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     f.add_argument("--keep-zero-root", action="store_true")
     f.add_argument("--name", help="dataset name")
     f.add_argument("--out", help="store folder (default: data home)")
+    g = f.add_mutually_exclusive_group()
+    g.add_argument("--stream", dest="stream", action="store_true", default=None,
+                   help="read --synapses in record batches, one pre-id range in memory at a time (default for "
+                        "files of at least CONNECTOME_STREAM_BYTES, 256 MiB)")
+    g.add_argument("--no-stream", dest="stream", action="store_false", help="read --synapses whole")
     f.set_defaults(func=_cave_files)
     declare_flags(f, {"columns": "--map", "extra": {"drop": "--drop-extra"}, "autapses": {"keep": "--keep-autapses"},
                       "zero_root": {"keep": "--keep-zero-root"}, "cells": "--cells",

@@ -53,6 +53,8 @@ from connectome.schema import (
 )
 from connectome.validate import check_int
 
+from ..tables import rename_columns
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -628,8 +630,6 @@ def connection_rows(df: pd.DataFrame, *, renamed: dict[str, dict[str, str]] | No
     >>> connection_rows(c)[["synapse_count", "nt_type"]].values.tolist()
     [[7, 'ACH']]
     """
-    from ..tables import rename_columns
-
     out = rename_columns(df, "edges", renamed=renamed)
     for c in (PRE, POST, SYNAPSE_COUNT):
         if c not in out.columns:

@@ -187,7 +187,8 @@ def _synapse_job(table: str, info: dict, p: CavePreset, sel: Selection, res: _Re
         groups = [Group("all", adaptive=sel.bbox is not None)]
     else:
         groups = _root_groups(sel, pre_c, post_c, opts.id_batch, live=res.timestamp is not None)
-    keep, nt = list(p.keep_columns), list(p.nt_columns)
+    # supervoxel ids stay on the synapse rows: `connectome refresh` maps each synapse exactly through them
+    keep, nt = list(dict.fromkeys([*p.keep_columns, *svs])), list(p.nt_columns)
 
     def to_rows(df: pd.DataFrame) -> pd.DataFrame:  # runs in the page workers
         return synapse_rows(df, position=position, voxel_resolution=res_nm, keep=keep, nt_columns=nt)

@@ -28,16 +28,19 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from connectome.config import data_home
-from connectome.errors import InputError
+from connectome.errors import ColumnError, InputError
 from connectome.manifest import Manifest, utc_now
+from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
 from connectome.schema import POST, PRE, ROOT_ID
 from connectome.store import write_store
 
+from ..stream import should_stream
 from ..tables import read_table
 from .format import (
     BOOKKEEPING,
@@ -77,8 +80,6 @@ def _apply_mapping(frames: dict[str, pd.DataFrame], columns: dict[str, str] | No
     mapping = {str(k): str(v) for k, v in columns.items()}
     for old in mapping:
         if not any(old in df.columns for df in frames.values()):
-            from connectome.errors import ColumnError
-
             allc = list(dict.fromkeys(c for df in frames.values() for c in map(str, df.columns)))
             err = ColumnError(" / ".join(frames) or "the tables", old, allc, "Fix the column mapping.")
             err.parameter = "columns"
@@ -128,12 +129,56 @@ def _cell_spec(df: pd.DataFrame, preset: CavePreset | None, name: str) -> CellTa
     return CellTableSpec(name, root=root)
 
 
+def cell_nodes(cell_list: Sequence[_PathOrFrame], frames: dict[str, pd.DataFrame], preset: CavePreset | None,
+               res: tuple | None, files: dict[str, Any]) -> tuple[pd.DataFrame | None, list[dict[str, Any]]]:
+    """Node rows of every cell table (``frames["cells[i]"]``), merged on ``root_id``, and each table's counts.
+
+    A column two tables share is kept from the first and prefixed with the later table's name;
+    ``files["cells"]`` records where each table came from. ``None`` without cell tables.
+    """
+    nodes = None
+    cell_summary = []
+    for i, src in enumerate(cell_list):
+        df = frames[f"cells[{i}]"]
+        nm = Path(src).name.split(".")[0] if not isinstance(src, pd.DataFrame) else f"cells_{i}"
+        files.setdefault("cells", []).append(str(src) if not isinstance(src, pd.DataFrame) else "DataFrame")
+        n, counts = cell_rows(df, _cell_spec(df, preset, nm), voxel_resolution=res)
+        cell_summary.append(counts)
+        if nodes is None:
+            nodes = n
+        else:
+            clash = [c for c in n.columns if c != ROOT_ID and c in nodes.columns]
+            nodes = nodes.merge(n.rename(columns={c: f"{nm}_{c}" for c in clash}), on=ROOT_ID, how="outer")
+    return nodes, cell_summary
+
+
+def release_manifest(name: str, p: CavePreset | None, datastack: str | None, version: int | None,
+                     files: dict[str, Any], res: tuple | None, res_from: str, renamed: dict[str, str] | None,
+                     extra: dict[str, Any]) -> Manifest:
+    """The manifest of a store made from CAVE-format release files (in memory or streamed).
+
+    ``extra`` holds the ingest's counts; the preset's notes are added to it.
+    """
+    return Manifest(
+        name=name, title=(p.title if p and datastack in (None, p.datastack)  # the preset's title names its datastack
+                          else f"CAVE datastack {datastack}" if datastack else "CAVE-format release files")
+        + (f" (release v{version})" if version else ""),
+        species=p.species if p else None,
+        source={"kind": "cave-release", "datastack": datastack or (p.datastack if p else None),
+                "preset": p.name if p else None, "files": files, "citation": p.citation if p else "",
+                "voxel_resolution_from": res_from, **({"renamed_columns": renamed} if renamed else {}),
+                "ingested": utc_now()},
+        version={"materialization": version} if version is not None else {},
+        units={"position": "nm"}, voxel_resolution_nm=[float(v) for v in res] if res else None,
+        extra={**extra, "notes": list(p.notes) if p else []},
+    )
+
+
 def _default_resolution(base: CavePreset, p: CavePreset | None, datastack: str | None) -> tuple[tuple | None, str]:
     """The voxel size to assume when none was given: the preset's for its own datastack, the known datastacks
     table's for another one (said out loud), else none (positions in voxels are then refused, naming the flag)."""
     if p is None or datastack in (None, p.datastack):
         return base.voxel_resolution_nm, "preset" if p is not None else "none"
-    from connectome.neuroglancer.sources import KNOWN_DATASETS, known_dataset
 
     known = known_dataset(datastack)
     res = KNOWN_DATASETS[known[0]].resolution_nm if known else None
@@ -168,6 +213,7 @@ def ingest_cave_files(
     name: str | None = None,
     out: str | Path | None = None,
     progress: bool | None = None,
+    stream: bool | None = None,
 ) -> Path:
     """Read CAVE-format release files into a store.
 
@@ -212,6 +258,12 @@ def ingest_cave_files(
         As in :class:`~connectome.ingest.cave.options.Selection`.
     keep_synapses : bool
         Store the per-synapse table as well as the edges.
+    stream : bool, optional
+        Read the ``synapses`` file in record batches and write the store one
+        pre-id range at a time (:mod:`connectome.ingest.cave.stream_files`): memory
+        holds one range, never the file. Default: for synapse files of at least
+        ``CONNECTOME_STREAM_BYTES`` (256 MiB), said in a log message. Needs a
+        synapse file and no ``connections``.
 
     Returns
     -------
@@ -226,6 +278,19 @@ def ingest_cave_files(
         base = replace(base, min_synapses=min_synapses)
     res, res_from = ((tuple(voxel_resolution), "given") if voxel_resolution is not None
                      else _default_resolution(base, p, datastack))
+
+    if synapses is not None and connections is None and should_stream(synapses, stream, "synapses"):
+        from .stream_files import stream_cave_synapses  # lazy: stream_files uses this module's helpers
+
+        cell_list0 = [] if cells is None else (list(cells) if isinstance(cells, (list, tuple)) else [cells])
+        return stream_cave_synapses(
+            synapses, cells=cell_list0, preset=p, base=base, res=res, res_from=res_from,  # type: ignore[arg-type]
+            position=position, position_columns=position_columns, position_units=position_units, columns=columns,
+            extra=extra, version=version, datastack=datastack, autapses=autapses, zero_root=zero_root,
+            keep_synapses=keep_synapses, name=name, out=out, progress=progress)
+    if stream is True:
+        raise InputError("stream=True streams a synapse file; give synapses= and no connections= (a connections "
+                         "file streams through connectome ingest codex / ingest_codex)", "stream")
     summary: dict = {}
     syn = edges = None
     files: dict[str, object] = {}
@@ -268,19 +333,7 @@ def ingest_cave_files(
     weak = 0
     if edges is not None:
         edges, weak = threshold_pairs(edges, base.min_synapses)
-    nodes = None
-    cell_summary = []
-    for i, src in enumerate(cell_list):
-        df = tables[f"cells[{i}]"]
-        nm = Path(src).name.split(".")[0] if not isinstance(src, pd.DataFrame) else f"cells_{i}"
-        files.setdefault("cells", []).append(str(src) if not isinstance(src, pd.DataFrame) else "DataFrame")
-        n, counts = cell_rows(df, _cell_spec(df, p, nm), voxel_resolution=res)
-        cell_summary.append(counts)
-        if nodes is None:
-            nodes = n
-        else:
-            clash = [c for c in n.columns if c != ROOT_ID and c in nodes.columns]
-            nodes = nodes.merge(n.rename(columns={c: f"{nm}_{c}" for c in clash}), on=ROOT_ID, how="outer")
+    nodes, cell_summary = cell_nodes(cell_list, tables, p, res, files)
     if edges is None:
         edges = pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
                               "synapse_count": np.zeros(0, np.int64)})
@@ -290,20 +343,9 @@ def ingest_cave_files(
         syn = syn.iloc[order].reset_index(drop=True)
     name = name or (f"{p.name}_release" if p else "cave_release") + (f"_v{version}" if version else "")
     path = Path(out).expanduser() if out is not None else data_home() / name
-    m = Manifest(
-        name=name, title=(p.title if p and datastack in (None, p.datastack)  # the preset's title names its datastack
-                          else f"CAVE datastack {datastack}" if datastack else "CAVE-format release files")
-        + (f" (release v{version})" if version else ""),
-        species=p.species if p else None,
-        source={"kind": "cave-release", "datastack": datastack or (p.datastack if p else None),
-                "preset": p.name if p else None, "files": files, "citation": p.citation if p else "",
-                "voxel_resolution_from": res_from, **({"renamed_columns": renamed} if renamed else {}),
-                "ingested": utc_now()},
-        version={"materialization": version} if version is not None else {},
-        units={"position": "nm"}, voxel_resolution_nm=[float(v) for v in res] if res else None,
-        extra={"min_synapses": base.min_synapses, "edges_below_min_synapses": weak, **summary,
-               "cell_tables": cell_summary, "notes": list(p.notes) if p else []},
-    )
+    m = release_manifest(name, p, datastack, version, files, res, res_from, renamed,
+                         {"min_synapses": base.min_synapses, "edges_below_min_synapses": weak, **summary,
+                          "cell_tables": cell_summary})
     write_store(path, edges, nodes, syn if keep_synapses else None, name=name, manifest=m,
                 duplicates="error", progress=progress)
     return path

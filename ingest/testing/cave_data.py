@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import threading
 from dataclasses import dataclass, field
@@ -61,6 +62,15 @@ def utc(*args: int) -> _dt.datetime:
 # ----------------------------------------------------------------------------- chunkedgraph
 
 
+def _in_sorted(values: np.ndarray, sorted_pool: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a sorted pool: a binary search per value (a lookup of one id costs microseconds, not a
+    sort of the whole pool)."""
+    if not len(sorted_pool):
+        return np.zeros(len(values), dtype=bool)
+    idx = np.minimum(np.searchsorted(sorted_pool, values), len(sorted_pool) - 1)
+    return sorted_pool[idx] == values
+
+
 class Chunkedgraph:
     """Supervoxel -> root id at any time, with merges and splits.
 
@@ -90,15 +100,25 @@ class Chunkedgraph:
         self.root0 = np.asarray(roots, dtype=U64)[order]
         self.base_time = float(created)
         self.edits: list[tuple[float, np.ndarray, np.ndarray]] = []  # (time, sv index, new roots)
+        self._times: list[float] = []
         self.created: dict[int, float] = {}
         self._max_root = int(self.root0.max()) if len(self.root0) else 0
         self._cache: dict[int, np.ndarray] = {}
         self._alive: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
+        #: lineage: each new root -> the roots it replaced, the operation that made it; and the reverse
+        self.parents: dict[int, tuple[int, ...]] = {}
+        self.children: dict[int, tuple[int, ...]] = {}
+        self.operation: dict[int, int] = {}
+        self.superseded: dict[int, float] = {}
+        self._members: dict[int, np.ndarray] | None = None  # root -> sv indices after the last edit
+        self._known: np.ndarray | None = None
+        self._root0_order = np.argsort(self.root0, kind="stable")
+        self._root0_sorted = self.root0[self._root0_order]
 
     # -- history
     def _n_edits(self, t: float) -> int:
-        return sum(1 for e in self.edits if e[0] <= t)
+        return bisect.bisect_right(self._times, t)  # edits are kept in time order
 
     def roots_at(self, t: float) -> np.ndarray:
         """Root of every supervoxel (aligned with ``self.sv``) at time ``t``."""
@@ -106,9 +126,13 @@ class Chunkedgraph:
         with self._lock:
             hit = self._cache.get(n)
             if hit is None:
-                hit = self.root0.copy()
-                for _, idx, new in self.edits[:n]:
+                # start from the nearest cached state before n (edits only ever append)
+                base = max((k for k in self._cache if k < n), default=None)
+                hit = self.root0.copy() if base is None else self._cache[base].copy()
+                for _, idx, new in self.edits[(0 if base is None else base):n]:
                     hit[idx] = new
+                if len(self._cache) > 16:
+                    self._cache.clear()
                 self._cache[n] = hit
         return hit
 
@@ -137,16 +161,87 @@ class Chunkedgraph:
 
     def is_latest(self, roots: np.ndarray, t: float) -> np.ndarray:
         """Whether each root exists (and is not yet superseded) at ``t``."""
-        return np.isin(np.asarray(roots, dtype=U64), self.alive(t))
+        return _in_sorted(np.asarray(roots, dtype=U64), self.alive(t))
 
     def creation_times(self, roots: np.ndarray) -> np.ndarray:
         """Epoch seconds at which each root was created."""
         return np.array([self.created.get(int(r), self.base_time) for r in roots], dtype=float)
 
+    def info(self) -> dict:
+        """The segmentation ``info`` reply (``n_layers`` 5: ``suggest_latest_roots`` then compares supervoxels)."""
+        return {"app": {"supported_api_versions": [0, 1]}, "data_dir": "", "type": "segmentation",
+                "graph": {"n_layers": 5, "chunk_size": [256, 256, 512]}, "mesh": "graphene_meshes",
+                "scales": [{"resolution": [8, 8, 40], "size": [1, 1, 1], "voxel_offset": [0, 0, 0]}]}
+
     def supervoxels_of(self, root: int) -> np.ndarray:
         """Indices (into ``self.sv``) of the supervoxels of ``root`` when it was created."""
-        t = self.created.get(int(root), self.base_time)
-        return np.flatnonzero(self.roots_at(t) == U64(root))
+        root = int(root)
+        op = self.operation.get(root)
+        if op is not None:  # made by an edit: its supervoxels are in that edit
+            _, idx, new = self.edits[op]
+            return idx[new == U64(root)]
+        lo = np.searchsorted(self._root0_sorted, U64(root), side="left")
+        hi = np.searchsorted(self._root0_sorted, U64(root), side="right")
+        return np.sort(self._root0_order[lo:hi])
+
+    def known_roots(self) -> np.ndarray:
+        """Sorted ids of every root that has ever existed."""
+        with self._lock:
+            if self._known is None:
+                self._known = np.union1d(np.unique(self.root0), np.fromiter(self.created, dtype=U64,
+                                                                             count=len(self.created)))
+            return self._known
+
+    def is_root(self, ids: np.ndarray) -> np.ndarray:
+        """Whether each id is a root id that has ever existed."""
+        return _in_sorted(np.asarray(ids, dtype=U64), self.known_roots())
+
+    def is_supervoxel(self, ids: np.ndarray) -> np.ndarray:
+        """Whether each id is a supervoxel id."""
+        return _in_sorted(np.asarray(ids, dtype=U64), self.sv)
+
+    def creation_time(self, root: int) -> float:
+        return self.created.get(int(root), self.base_time)
+
+    def lineage_graph(self, roots: np.ndarray, t_past: float, t_future: float) -> dict:
+        """The reply of ``lineage_graph_multiple``: node-link JSON, links from old to new roots.
+
+        From each root, successors are followed while a node is not newer than
+        ``t_future`` and predecessors while it is not older than ``t_past``;
+        the first node beyond either bound is included (its link crosses the
+        bound), as the PyChunkedGraph does.
+        """
+        nodes: dict[int, dict] = {}
+        links: set[tuple[int, int]] = set()
+
+        def node(n: int) -> None:
+            if n not in nodes:
+                nodes[n] = {"id": n, "timestamp": self.creation_time(n), "operation_id": self.operation.get(n)}
+
+        for r in (int(x) for x in np.unique(np.asarray(roots, dtype=U64))):
+            node(r)
+            stack = [r]
+            while stack:  # future
+                n = stack.pop()
+                if self.creation_time(n) > t_future:
+                    continue
+                for ch in self.children.get(n, ()):
+                    node(ch)
+                    if (n, ch) not in links:
+                        links.add((n, ch))
+                        stack.append(ch)
+            stack = [r]
+            while stack:  # past
+                n = stack.pop()
+                if self.creation_time(n) < t_past:
+                    continue
+                for par in self.parents.get(n, ()):
+                    node(par)
+                    if (par, n) not in links:
+                        links.add((par, n))
+                        stack.append(par)
+        return {"directed": True, "multigraph": False, "graph": {},
+                "nodes": list(nodes.values()), "links": [{"source": a, "target": b} for a, b in sorted(links)]}
 
     # -- edits
     def _new_root(self, t: float) -> int:
@@ -159,28 +254,60 @@ class Chunkedgraph:
             raise ValueError("edits must be added in time order")
         with self._lock:
             self.edits.append((float(t), idx, np.asarray(new, dtype=U64)))
-            self._cache.clear()
+            self._times.append(float(t))
             self._alive.clear()
+            self._known = None
+
+    def _members_now(self) -> dict[int, np.ndarray]:
+        """Root -> its supervoxel indices after the last edit (kept up to date by merge and split)."""
+        if self._members is None:
+            cur = self.roots_at(np.inf)
+            order = np.argsort(cur, kind="stable")
+            vals, starts = np.unique(cur[order], return_index=True)
+            self._members = {int(v): idx for v, idx in zip(vals, np.split(order, starts[1:]))}
+        return self._members
+
+    def _link(self, olds: list[int], news: list[int], t: float) -> None:
+        op = len(self.edits) - 1  # the edit just added
+        for n in news:
+            self.parents[n] = tuple(olds)
+            self.operation[n] = op
+        for o in olds:
+            self.children[o] = tuple(news)
+            self.superseded[o] = float(t)
+
+    def _check_time(self, t: float) -> None:
+        if self.edits and t < self.edits[-1][0]:
+            raise ValueError("edits must be added in time order")
 
     def merge(self, roots: list[int], t: float) -> int:
-        """Merge the objects ``roots`` (valid at ``t``) into a new root; returns it."""
-        cur = self.roots_at(t)
-        idx = np.flatnonzero(np.isin(cur, np.asarray(roots, dtype=U64)))
-        if not len(idx):
+        """Merge the objects ``roots`` (valid at ``t``, after every earlier edit) into a new root; returns it."""
+        self._check_time(t)
+        members = self._members_now()
+        olds = sorted({int(r) for r in roots if int(r) in members})
+        if not olds:
             raise ValueError(f"none of {roots} exists at {t}")
+        idx = np.sort(np.concatenate([members.pop(o) for o in olds]))
         new = self._new_root(t)
         self._add_edit(t, idx, np.full(len(idx), new, dtype=U64))
+        members[new] = idx
+        self._link(olds, [new], t)
         return new
 
     def split(self, root: int, t: float) -> tuple[int, int]:
         """Split ``root`` into two new roots (its supervoxels halved); returns them."""
-        cur = self.roots_at(t)
-        idx = np.flatnonzero(cur == U64(root))
-        if len(idx) < 2:
+        self._check_time(t)
+        members = self._members_now()
+        idx = members.get(int(root))
+        if idx is None or len(idx) < 2:
             raise ValueError(f"root {root} has fewer than two supervoxels at {t}")
         a, b = self._new_root(t), self._new_root(t)
-        new = np.where(np.arange(len(idx)) < len(idx) // 2, a, b).astype(U64)
+        half = len(idx) // 2
+        new = np.where(np.arange(len(idx)) < half, a, b).astype(U64)
         self._add_edit(t, idx, new)
+        del members[int(root)]
+        members[a], members[b] = idx[:half], idx[half:]
+        self._link([int(root)], [a, b], t)
         return a, b
 
     def past_id_mapping(self, roots: np.ndarray, t_past: float, t_future: float | None) -> dict:

@@ -12,8 +12,13 @@ It answers the requests ``caveclient`` 8.x makes (see ``../shared/STACK.md``):
   ``Content-Type: data.arrow``. Like the real servers it caps a reply at
   ``max_rows`` rows and says so in a ``Warning`` header;
 * chunkedgraph: ``roots_binary`` (raw little-endian uint64 in and out),
-  ``is_latest_roots``, ``root_timestamps`` and ``past_id_mapping``, enough for
-  ``caveclient``'s live (timestamp) queries.
+  ``node/{sv}/root``, ``is_latest_roots``, ``root_timestamps`` (also
+  ``latest=True``), ``past_id_mapping``, ``lineage_graph_multiple``,
+  ``valid_nodes``, ``node/{root}/leaves``, ``node/leaves_many`` and the
+  segmentation ``info``: what ``caveclient``'s live queries and its lineage
+  calls (``get_latest_roots``, ``get_past_ids``, ``get_lineage_graph``,
+  ``suggest_latest_roots``, ``is_valid_nodes``) send. Leaves are always
+  supervoxels (``stop_layer`` is ignored).
 
 Faults (:class:`Fault`) make chosen requests fail: an HTTP status, a delay
 longer than the client's timeout, a dropped connection, a body shorter than
@@ -153,6 +158,12 @@ _ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "is_latest_roots", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/is_latest_roots"),
         ("POST", "root_timestamps", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/root_timestamps"),
         ("GET", "past_id_mapping", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/past_id_mapping"),
+        ("POST", "lineage_graph", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/lineage_graph_multiple"),
+        ("GET", "valid_nodes", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/valid_nodes"),
+        ("POST", "leaves_many", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/node/leaves_many"),
+        ("GET", "leaves", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/node/(?P<node>\d+)/leaves"),
+        ("GET", "root_of_supervoxel", r"/segmentation/api/v1/table/(?P<tid>[^/]+)/node/(?P<node>\d+)/root"),
+        ("GET", "segmentation_info", r"/segmentation/table/(?P<tid>[^/]+)/info"),
         ("GET", "testing_stats", r"/_testing/stats"),
         ("POST", "testing_faults", r"/_testing/faults"),
         ("DELETE", "testing_faults", r"/_testing/faults"),
@@ -160,6 +171,8 @@ _ROUTES: list[tuple[str, str, re.Pattern]] = [
         ("POST", "testing_expire", r"/_testing/expire_version"),
     ]
 ]
+_CG_ROUTES = ("roots_binary", "is_latest_roots", "root_timestamps", "past_id_mapping", "lineage_graph",
+              "valid_nodes", "leaves_many", "leaves", "root_of_supervoxel", "segmentation_info")
 _PUBLIC = {"info_version", "mat_api_versions", "mat_version", "pcg_api_versions", "pcg_version"}
 _FILTERS = ("filter_in_dict", "filter_notin_dict", "filter_equal_dict", "filter_greater_dict",
             "filter_less_dict", "filter_greater_equal_dict", "filter_less_equal_dict", "filter_spatial_dict",
@@ -317,7 +330,7 @@ class CaveTestServer(ThreadedServer):
             return _json(ds.materialize(params["t"], t).num_rows)
         if route in ("query", "join_query"):
             return self._query(route, params, q1, body)
-        if route in ("roots_binary", "is_latest_roots", "root_timestamps", "past_id_mapping"):
+        if route in _CG_ROUTES:
             return self._chunkedgraph(route, params, q1, body)
         if route.startswith("testing_"):
             return self._testing(method, route, body)
@@ -337,17 +350,55 @@ class CaveTestServer(ThreadedServer):
             svs = np.frombuffer(body, dtype="<u8")
             roots = cg.lookup(svs, ts).astype("<u8")
             return 200, {"Content-Type": "application/octet-stream"}, roots.tobytes()
-        data = json.loads(body or b"{}")
+        if route == "root_of_supervoxel":
+            return _json({"root_id": int(cg.lookup(np.array([int(params["node"])], dtype=np.uint64), ts)[0])})
+        if route == "segmentation_info":
+            return _json(cg.info())
+        if route == "leaves":
+            root = int(params["node"])
+            self._known(cg, [root])
+            return _json({"leaf_ids": [int(v) for v in cg.sv[cg.supervoxels_of(root)]]})
+        try:
+            data = json.loads(body or b"{}")
+        except json.JSONDecodeError as exc:
+            raise _HTTPError(400, f"body is not JSON: {exc}") from None
         if route == "is_latest_roots":
             ids = np.asarray(data.get("node_ids", []), dtype=np.uint64)
             return _json({"is_latest": cg.is_latest(ids, ts).tolist()})
         if route == "root_timestamps":
             ids = np.asarray(data.get("node_ids", []), dtype=np.uint64)
+            if q1.get("latest", "False").lower() == "true":
+                # the last moment each root was valid: when it was superseded, else the query's timestamp
+                return _json({"timestamp": [cg.superseded.get(int(r), ts) for r in ids]})
             return _json({"timestamp": cg.creation_times(ids).tolist()})
+        if route == "valid_nodes":
+            ids = np.asarray(data.get("node_ids", []), dtype=np.uint64)
+            start = float(q1.get("start_timestamp", 0.0))
+            end = float(q1.get("end_timestamp", now))
+            ok = cg.is_root(ids) | cg.is_supervoxel(ids)
+            ok &= np.array([cg.creation_time(int(r)) <= end and cg.superseded.get(int(r), np.inf) >= start
+                            for r in ids], dtype=bool)
+            return _json({"valid_roots": [int(r) for r in ids[ok]]})
+        if route == "leaves_many":
+            ids = [int(r) for r in data.get("node_ids", [])]
+            self._known(cg, ids)
+            return _json({str(r): [int(v) for v in cg.sv[cg.supervoxels_of(r)]] for r in ids})
         ids = np.asarray(data.get("root_ids", []), dtype=np.uint64)
+        if route == "lineage_graph":
+            self._known(cg, ids)
+            t_past = float(q1.get("timestamp_past", 0.0))
+            t_future = float(q1.get("timestamp_future", now))
+            return _json(cg.lineage_graph(ids, t_past, t_future))
         t_past = float(q1.get("timestamp_past", 0.0))
         t_future = float(q1["timestamp_future"]) if "timestamp_future" in q1 else None
         return _json(cg.past_id_mapping(ids, t_past, t_future))
+
+    @staticmethod
+    def _known(cg, ids) -> None:
+        ids = np.asarray(ids, dtype=np.uint64)
+        bad = ids[~cg.is_root(ids)]
+        if len(bad):
+            raise _HTTPError(400, f"{len(bad)} node id(s) are not root ids of {cg.table_id}, e.g. {int(bad[0])}")
 
     def _testing(self, method: str, route: str, body: bytes) -> tuple[int, dict, bytes]:
         data = json.loads(body or b"{}")

@@ -46,7 +46,7 @@ def _big_store(home) -> None:
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("api-hardening")
     _big_store(root / "home")
-    sp = ServiceProcess(root / "svc", cluster="threads", workers=1, env={
+    with ServiceProcess(root / "svc", cluster="threads", workers=1, env={
         "CONNECTOME_HOME": str(root / "home"),
         "CONNECTOME_PROGRESS": "0",
         "CONNECTOME_API_BODY_TIMEOUT_S": "3",
@@ -54,12 +54,8 @@ def server(tmp_path_factory):
         "CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN": "8",
         "CONNECTOME_API_COMPUTE_THREADS": "8",
         "CONNECTOME_API_MAX_JOBS_PER_TOKEN": "1",
-    })
-    sp.start()
-    try:
+    }) as sp:
         yield sp
-    finally:
-        sp.stop()
 
 
 @pytest.fixture(scope="module")

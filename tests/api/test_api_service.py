@@ -38,20 +38,15 @@ def cave():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, cave):
     root = tmp_path_factory.mktemp("api-service")
-    sp = ServiceProcess(root / "svc", cluster="local", workers=2, env={
+    with ServiceProcess(root / "svc", cluster="local", workers=2, env={
         "CONNECTOME_API_CAVE_SERVERS": cave.url,
         "CONNECTOME_HOME": str(root / "home"),
         "CONNECTOME_PROGRESS": "0",
         "CONNECTOME_API_MAX_JOBS_PER_TOKEN": "2",
         "CONNECTOME_API_MAX_BODY_BYTES": "65536",
         "CONNECTOME_API_MAX_PAGE_SIZE": "500",
-    })
-    sp.verbose = True  # access log and INFO messages on: tokens must still never appear
-    sp.start()
-    try:
+    }, verbose=True) as sp:  # access log and INFO messages on: tokens must still never appear
         yield sp
-    finally:
-        sp.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,13 @@ import json
 import time
 from urllib.parse import unquote
 
-import httpx
-import numpy as np
 import pandas as pd
 import pytest
 
 import connectome as cx
 from connectome.api.testing import ServiceProcess
 from connectome.cli import main
+from helpers import api_client
 
 DS = "celegans_cook2019_herm"
 
@@ -70,20 +69,15 @@ def test_path_links(c):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("api-pathways")
-    sp = ServiceProcess(root / "svc", cluster="threads", env={"CONNECTOME_HOME": str(root / "home"),
+    with ServiceProcess(root / "svc", cluster="threads", env={"CONNECTOME_HOME": str(root / "home"),
                                                              "CONNECTOME_PROGRESS": "0",
-                                                             "CONNECTOME_API_MAX_PAGE_SIZE": "500"})
-    sp.start()
-    try:
+                                                             "CONNECTOME_API_MAX_PAGE_SIZE": "500"}) as sp:
         yield sp
-    finally:
-        sp.stop()
 
 
 @pytest.fixture(scope="module")
 def api(server):
-    with httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token('alice')}"},
-                      timeout=120) as client:
+    with api_client(server) as client:
         yield client
 
 
@@ -201,8 +195,7 @@ def test_http_layers_job_refusals(api, server):
     mine = api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "ASHL"}}, "n_iterations": 5})
     assert mine.status_code in (200, 202), mine.text
     _wait(api, mine.json()["id"])
-    with httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token('bob')}"},
-                      timeout=60) as bob:
+    with api_client(server, "bob", timeout=60) as bob:
         assert err(bob.get(f"/datasets/{DS}/layers/{mine.json()['id']}"), 403)["field"] == "job_id"
 
 

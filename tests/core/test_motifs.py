@@ -305,15 +305,15 @@ def test_constraints_that_cannot_be_honoured_are_refused_by_name(name):
 
 # ---------------------------------------------------------------------------------------------- multi-row semantics
 def test_readme_worked_example_of_the_multi_row_semantics():
-    """The README's worked example (edge attributes, several rows per pair) runs as written."""
+    """The statistics guide's worked example (edge attributes, several rows per pair) runs as written."""
     import doctest
     import textwrap
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "statistics.md").read_text()
     start = text.index("```python", text.index("Worked example (checked by `tests/core/test_motifs.py`)")) + len("```python")
     block = textwrap.dedent(text[start:text.index("```\n", start)])
-    test = doctest.DocTestParser().get_doctest(block, {}, "README worked example", "README.md", 0)
+    test = doctest.DocTestParser().get_doctest(block, {}, "worked example", "docs/guides/statistics.md", 0)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.summarize(verbose=False) == (0, 14)

@@ -1,5 +1,6 @@
-"""The README's ingest commands really work ("Bring your own export", the command-line list, the CAVE
-release-file line): each is run as written, on small files of the shapes the README describes."""
+"""The ingest commands of the README and of the ingest guide (docs/guides/ingest.md: the command-line
+list, "Bring your own export", the CAVE release-file line) really work: each is run as written, on small
+files of the shapes the docs describe."""
 
 from __future__ import annotations
 
@@ -15,15 +16,27 @@ from connectome.store import read_table
 from helpers import ROOT, run_cli
 
 INGESTS = ("edgelist", "cave-files", "codex", "neuprint")
+#: where the commands are written: the README's command-line example, then the ingest guide
+DOCS = ("README.md", "docs/guides/ingest.md")
 
 
-def _commands(section: str | None = None) -> list[list[str]]:
-    """``connectome ingest <file source>`` / ``connectome info stores/...`` lines of the README's bash blocks."""
-    text = (ROOT / "README.md").read_text()
-    if section is not None:
-        start = text.index(f"## {section}")
-        end = text.find("\n## ", start + 1)
-        text = text[start:end if end > 0 else None]
+def _commands(section: str | None = None, docs: tuple[str, ...] = DOCS) -> list[list[str]]:
+    """``connectome ingest <file source>`` / ``connectome info stores/...`` lines of the docs' bash blocks
+    (each once, in the order of first appearance)."""
+    out = []
+    for doc in docs:
+        text = (ROOT / doc).read_text()
+        if section is not None:
+            if f"## {section}" not in text:
+                continue
+            start = text.index(f"## {section}")
+            end = text.find("\n## ", start + 1)
+            text = text[start:end if end > 0 else None]
+        out += _bash_commands(text)
+    return [list(c) for c in dict.fromkeys(tuple(c) for c in out)]
+
+
+def _bash_commands(text: str) -> list[list[str]]:
     out = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
         for line in block.replace("\\\n", " ").splitlines():
@@ -70,6 +83,13 @@ def _files(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
                                    "roi": ["MB", "LH"]}),
         "neurons.csv": pd.DataFrame({"bodyId": [10, 11], "type": ["KC", "APL"]}),
         "synapses_pni_2.csv": pni,
+        # FlyWire's synapse release (Zenodo feather): CAVE columns, positions split per axis in 4 x 4 x 40 nm voxels
+        "flywire_synapses_783.feather": pd.DataFrame({
+            "id": np.arange(n) + 1, "pre_pt_root_id": rng.choice(fw_ids[:3], n).astype(np.int64),
+            "post_pt_root_id": rng.choice(fw_ids[3:], n).astype(np.int64),
+            **{f"post_pt_position_{a}": rng.integers(1, 50_000, n).astype(np.int32) for a in "xyz"},
+            "cleft_score": rng.integers(50, 200, n).astype(np.int16),
+            "connection_score": rng.random(n).astype(np.float32)}),
         "aibs_metamodel_celltypes_v661.csv": pd.DataFrame({
             "id": [1, 2], "pt_root_id": [864691135000000003, 864691135000000004],
             "classification_system": ["excitatory_neuron", "inhibitory_neuron"], "cell_type": ["23P", "BC"],
@@ -80,7 +100,10 @@ def _files(rng: np.random.Generator) -> dict[str, pd.DataFrame]:
 @pytest.fixture()
 def workdir(tmp_path):
     for name, df in _files(np.random.default_rng(16)).items():
-        df.to_csv(tmp_path / name, index=False)
+        if name.endswith(".feather"):
+            df.to_feather(tmp_path / name)
+        else:
+            df.to_csv(tmp_path / name, index=False)
     return tmp_path
 
 
@@ -91,7 +114,7 @@ def test_readme_ingest_commands_run(workdir, data_home):
     assert [c[:2] for c in byoe] == [["ingest", "cave-files"], ["ingest", "edgelist"], ["info", "stores/fw_subgraph"]]
     for words in commands:
         for w in words:
-            if re.search(r"\.(csv|csv\.gz)$", w):
+            if re.search(r"\.(csv|csv\.gz|feather)$", w):
                 assert (workdir / w).is_file(), f"the test writes no {w} (named by the README's {' '.join(words)})"
         r = run_cli(*words, cwd=workdir)
         assert r.returncode == 0, (" ".join(words), r.stderr)
@@ -115,6 +138,16 @@ def test_readme_ingest_commands_run(workdir, data_home):
     assert fw.n_edges == len(conn) and int(fw.edge_table()["synapse_count"].sum()) == int(conn["syn_count"].sum())
     assert fw.node_table()["cell_type"].notna().all()
     assert fw.manifest.source["renamed_columns"]["edges"]["syn_count"] == "synapse_count"
+
+    # FlyWire's synapse release: every synapse kept (no autapses in the file); edges are the pair counts at or
+    # above the preset's threshold (FlyWire's own: 5 synapses), recorded in the manifest
+    raw = pd.read_feather(workdir / "flywire_synapses_783.feather")
+    fws = cx.load(workdir / "stores" / "fw_syn")
+    assert len(fws.synapse_table(columns=["pre_root_id"])) == len(raw)
+    pairs = raw.groupby(["pre_pt_root_id", "post_pt_root_id"]).size()
+    strong = pairs[pairs >= fws.manifest.extra["min_synapses"]]
+    assert fws.manifest.extra["min_synapses"] == 5 and 0 < len(strong) < len(pairs)
+    assert fws.n_edges == len(strong) and int(fws.edge_table()["synapse_count"].sum()) == int(strong.sum())
 
     # the command-line list: --nodes-in-edges keeps the 3 neurons of my.csv, not the 50 of labels.csv
     assert cx.load(data_home / "mine").n_nodes == 3
