@@ -25,7 +25,7 @@ def installed_name(path: Path) -> str | None:
     """``api/routers/jobs.py`` -> ``connectome.api.routers.jobs``; None outside the packages."""
     try:
         parts = list(path.resolve().relative_to(ROOT).with_suffix("").parts)
-    except ValueError:
+    except ValueError:  # a file outside this checkout (pytest's own, a tmp_path): not one of our modules
         return None
     if len(parts) < 2 or parts[0] not in PACKAGES:
         return None
