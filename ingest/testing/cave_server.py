@@ -649,6 +649,10 @@ class _Handler(BaseHTTPRequestHandler):
                 code, headers, out = app.handle(method, route, params, query, body)
             except _HTTPError as exc:
                 code, headers, out = _json({"message": exc.message}, exc.code)
+            except Exception as exc:  # a bug of this server: answer 500 as a real service does, and log it
+                logger.exception("%s %s: the handler of %r failed", method, self.path, route)
+                code, headers, out = _json({"message": f"internal server error: {type(exc).__name__}: {exc}"},
+                                           500)
             if fault is not None and fault.kind == "truncate_body" and len(out) > 1:
                 self.close_connection = True
                 self._send(code, headers, out[: len(out) // 2], declared=len(out))

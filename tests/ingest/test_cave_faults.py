@@ -191,3 +191,29 @@ def test_other_parameters_do_not_resume_silently(server, tmp_path):
                     selection=Selection(bbox=[0, 0, 0, 10**6, 10**6, 10**5], bbox_units="voxels"), restart=True)
     assert cx.load(p).manifest.source["selection"]["bbox_units"] == "voxels"
     assert np.isfinite(read_table(p, "synapses")["x_nm"]).all()
+
+
+def test_a_failing_handler_answers_500_and_the_server_keeps_serving(monkeypatch, caplog):
+    """A bug in the loopback server is a 500 with its message (as a real service answers), never a dropped
+    connection that a client would retry as a network fault."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    with CaveTestServer([microns_datastack(300, 20, seed=5)]) as srv:
+        real = srv.handle
+
+        def boom(method, route, params, query, body):
+            if route == "datastacks":
+                raise RuntimeError("handler bug")
+            return real(method, route, params, query, body)
+
+        monkeypatch.setattr(srv, "handle", boom)
+        with caplog.at_level("ERROR", logger="connectome.ingest.testing.cave_server"):
+            with pytest.raises(urllib.error.HTTPError) as exc:
+                urllib.request.urlopen(f"{srv.url}/info/api/v2/datastacks", timeout=10)
+        assert exc.value.code == 500
+        assert json.loads(exc.value.read())["message"] == "internal server error: RuntimeError: handler bug"
+        assert "handler of 'datastacks' failed" in caplog.text
+        with urllib.request.urlopen(f"{srv.url}/info/version", timeout=10) as r:  # still serving
+            assert r.status == 200
