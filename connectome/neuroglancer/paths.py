@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, InputError
-from ..schema import POSITION_COLUMNS, POST, PRE, ROOT_ID
+from ..schema import POST, PRE, ROOT_ID
 from .annotations import AnnotationGroup, neuron_lines, synapse_points
 from .colors import to_hex
 from .links import state_link
 from .sources import Sources, dataset_sources
-from .state import SegmentGroup, assemble_state, check_known_ids
+from .state import SegmentGroup, assemble_state, center_of, check_known_ids, node_positions
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Connectome
@@ -74,23 +74,11 @@ def _require(table: pd.DataFrame, cols: list[str], name: str, hint: str) -> None
             raise ColumnError(name, col, list(table.columns), f"({hint})")
 
 
-def _positions(nodes: pd.DataFrame) -> pd.DataFrame | None:
-    return nodes[[ROOT_ID, *POSITION_COLUMNS]] if set(POSITION_COLUMNS) <= set(nodes.columns) else None
-
-
-def _center(nodes: pd.DataFrame, ids: np.ndarray) -> list[float] | None:
-    pos = _positions(nodes)
-    if pos is None:
-        return None
-    sel = pos[pos[ROOT_ID].isin(ids)][list(POSITION_COLUMNS)].dropna()
-    return sel.mean(axis=0).tolist() if len(sel) else None
-
-
 def _finish(c: Connectome, groups: list[SegmentGroup], annotations: list[AnnotationGroup], ids: np.ndarray, *,
             dataset: Any, alpha: Any, view: Any, prefix: Any, max_length: Any, store: Any, remote: Any) -> str:
     sources = dataset_sources(dataset, c)
     nodes = c.node_table()
-    position = None if any(a.items for a in annotations) else _center(nodes, ids)
+    position = None if any(a.items for a in annotations) else center_of(nodes, ids)
     state = assemble_state(sources, groups, [a for a in annotations if a.items], alpha=alpha, position_nm=position,
                            view=view)
     return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
@@ -139,7 +127,7 @@ def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lin
                          POST: seq.loc[seq["hop"] > 0, ROOT_ID].to_numpy(dtype=np.uint64)}).drop_duplicates()
     annotations: list[AnnotationGroup] = []
     nodes = c.node_table()
-    pos = _positions(nodes)
+    pos = node_positions(nodes)
     if lines:
         if pos is None:
             logger.info("no node positions (x_nm, y_nm, z_nm) in %s: path lines left out", c.name)

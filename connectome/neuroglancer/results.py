@@ -36,12 +36,21 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, InputError
-from ..schema import EDGE_KIND, POSITION_COLUMNS, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from ..schema import EDGE_KIND, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from .annotations import AnnotationGroup, neuron_lines, synapse_points
 from .colors import _label_key, label_colors, palette, to_hex
 from .links import state_link
 from .sources import Sources, dataset_sources, default_viewer
-from .state import SegmentGroup, _property_columns, _store, assemble_state, check_known_ids, segment_properties
+from .state import (
+    SegmentGroup,
+    _property_columns,
+    _store,
+    assemble_state,
+    center_of,
+    check_known_ids,
+    node_positions,
+    segment_properties,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Connectome
@@ -98,20 +107,6 @@ def _properties_url(nodes: pd.DataFrame, ids: np.ndarray, properties: Any, label
     return "precomputed://" + store.properties_url(pid)
 
 
-def _positions(nodes: pd.DataFrame) -> pd.DataFrame | None:
-    if set(POSITION_COLUMNS) <= set(nodes.columns):
-        return nodes[[ROOT_ID, *POSITION_COLUMNS]]
-    return None
-
-
-def _center(nodes: pd.DataFrame, ids: np.ndarray) -> list[float] | None:
-    pos = _positions(nodes)
-    if pos is None:
-        return None
-    sel = pos[pos[ROOT_ID].isin(ids)][list(POSITION_COLUMNS)].dropna()
-    return sel.mean(axis=0).tolist() if len(sel) else None
-
-
 # ---------------------------------------------------------------------- motifs
 def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], roles: list[str], *,
                  colors: Any, lines: bool, synapses: bool, dataset: Any, properties: Any, alpha: Any,
@@ -129,7 +124,7 @@ def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], role
     annotations: list[AnnotationGroup] = []
     edges = c.edge_table()
     if lines:
-        pos = _positions(nodes)
+        pos = node_positions(nodes)
         if pos is None:
             logger.info("no node positions (x_nm, y_nm, z_nm) in %s: motif lines left out", c.name)
         else:
@@ -156,7 +151,7 @@ def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], role
         annotations.append(synapse_points(syn[keep], name="synapses"))
     props = _properties_url(nodes, all_ids, properties, None, st)
     state = assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
-                           position_nm=_center(nodes, all_ids), view=view)
+                           position_nm=center_of(nodes, all_ids), view=view)
     return state, sources
 
 
@@ -294,7 +289,7 @@ def prediction_link(c: Connectome, predictions: pd.DataFrame, *, truth: str | No
     extra = [x for x in ("predicted", truth, "probability") if x]
     props = _properties_url(merged, ids, properties, "predicted", st, extra=extra)
     state = assemble_state(sources, groups, (), properties_url=props, alpha=alpha,
-                           position_nm=_center(merged, ids), view=view)
+                           position_nm=center_of(merged, ids), view=view)
     return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
                       remote=remote)
 
@@ -356,7 +351,7 @@ def pair_link(c: Connectome, a: Any, b: Any, *, colors: Sequence[Any] = ("#1f77b
     props = _properties_url(nodes, np.sort(ids), properties, None, st)
     position = None
     if not any(g.items for g in annotations):
-        position = _center(nodes, ids)
+        position = center_of(nodes, ids)
     state = assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
                            position_nm=position, view=view)
     return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,

@@ -34,12 +34,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, InputError
-from ..schema import POSITION_COLUMNS, ROOT_ID, coerce_ids
+from ..schema import ROOT_ID, coerce_ids
 from ..validate import check_int
 from .colors import palette, to_hex
 from .links import state_link
 from .sources import Sources, dataset_sources, default_viewer
-from .state import SegmentGroup, assemble_state, check_known_ids
+from .state import SegmentGroup, assemble_state, center_of, check_known_ids
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import Connectome
@@ -68,14 +68,6 @@ def _limit(top_k: int | None, n: int, what: str) -> int:
             logger.warning("%s: showing the first %d of %d (pass top_k= to show more or fewer)", what, MAX_PAIRS, n)
         return min(n, MAX_PAIRS)
     return min(n, check_int(top_k, "top_k", low=1, what="a positive integer (how many to show)"))
-
-
-def _center(c: Connectome, ids: np.ndarray) -> list[float] | None:
-    nodes = c.node_table()
-    if not set(POSITION_COLUMNS) <= set(nodes.columns):
-        return None
-    sel = nodes[nodes[ROOT_ID].isin(ids)][list(POSITION_COLUMNS)].dropna()
-    return sel.mean(axis=0).tolist() if len(sel) else None
 
 
 def match_link(a: Connectome, pairs: Any, b: Connectome | None = None, *, top_k: int | None = None,
@@ -151,10 +143,10 @@ def match_link(a: Connectome, pairs: Any, b: Connectome | None = None, *, top_k:
     gb = SegmentGroup(str(names[1]), np.unique(ib), {int(x): col for x, col in zip(ib, cols)})
     src_a = dataset_sources(dataset, a)
     if b is None:
-        state = assemble_state(src_a, [ga, gb], alpha=alpha, position_nm=_center(a, ia), view=view)
+        state = assemble_state(src_a, [ga, gb], alpha=alpha, position_nm=center_of(a.node_table(), ia), view=view)
     else:
         src_b = dataset_sources(dataset_b, b)
-        state = assemble_state(src_a, [ga], alpha=alpha, position_nm=_center(a, ia), view=view)
+        state = assemble_state(src_a, [ga], alpha=alpha, position_nm=center_of(a.node_table(), ia), view=view)
         other = assemble_state(src_b, [gb], alpha=alpha)
         state["layers"] = list(state["layers"]) + [layer for layer in other["layers"]
                                                    if layer.get("type") == "segmentation"]
@@ -224,7 +216,7 @@ def cluster_link(c: Connectome, clusters: Any, *, column: str = "cluster", top_k
             if len(sel):
                 groups.append(SegmentGroup(f"{column} {k}", sel, {int(i): cols[k] for i in sel}, visible=False))
     sources = dataset_sources(dataset, c)
-    state = assemble_state(sources, groups, alpha=alpha, position_nm=_center(c, ids), view=view)
+    state = assemble_state(sources, groups, alpha=alpha, position_nm=center_of(c.node_table(), ids), view=view)
     return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
                       remote=remote)
 

@@ -76,6 +76,22 @@ class SegmentGroup:
 
 
 # ---------------------------------------------------------------------- ids
+def node_positions(nodes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``root_id`` and the position columns of ``nodes``; ``None`` when it has no positions."""
+    if nodes is None or not set(POSITION_COLUMNS) <= set(nodes.columns):
+        return None
+    return nodes[[ROOT_ID, *POSITION_COLUMNS]]
+
+
+def center_of(nodes: pd.DataFrame | None, ids: np.ndarray) -> list[float] | None:
+    """The mean position (nm) of the neurons ``ids`` that have one; ``None`` without any."""
+    pos = node_positions(nodes)
+    if pos is None:
+        return None
+    sel = pos[pos[ROOT_ID].isin(ids)][list(POSITION_COLUMNS)].dropna()
+    return sel.mean(axis=0).tolist() if len(sel) else None
+
+
 def segment_ids(values: Any, parameter: str = "root_ids") -> np.ndarray:
     """Unique, sorted ``uint64`` ids from a scalar, a list, an array or a Series.
 
@@ -464,11 +480,7 @@ def _build_state(c: Connectome | None, root_ids: Any, *, color_by: str | None, c
                              "attach them with c.with_node_columns(...)", "lines")
         annotations.append(neuron_lines(lines, nodes[[ROOT_ID, *POSITION_COLUMNS]], name="lines"))
 
-    position_nm = None
-    if nodes is not None and set(POSITION_COLUMNS) <= set(nodes.columns):
-        pos = nodes[nodes[ROOT_ID].isin(all_ids)][list(POSITION_COLUMNS)].dropna()
-        if len(pos):
-            position_nm = pos.mean(axis=0).tolist()
+    position_nm = center_of(nodes, all_ids)
 
     properties_url = None
     if nodes is not None:
