@@ -641,6 +641,14 @@ class MatchRequest(_Strict):
     min_synapses: int = Field(1, ge=1, le=1_000_000)
     edge_kind: EdgeKind | None = "chemical"
     unlabelled: Unlabelled | None = None
+    similarity_weight: float | None = Field(None, ge=0, le=1000, description="with by and graph matching: weight "
+                                                                            "of the partner-type term (default 0.1)")
+    attributes: list[Annotated[str, Field(min_length=1, max_length=128)]] | None = Field(
+        None, min_length=1, max_length=64, description="graph matching: node columns a pair should share (labels "
+                                                       "agree, numbers close), see connectome.match")
+    attribute_weight: Annotated[float, Field(ge=0, le=1000)] | Literal["auto"] | None = Field(
+        None, description="weight of the attribute term (default 3), or auto: chosen by cross-validation on the "
+                          "seeds (at least 10 pairs)")
     n_init: int = Field(1, ge=1, le=20)
     seed: int = Field(0, ge=0, le=2**32 - 1)
     truth: str | None = Field(None, max_length=128, description="node column whose equal values are true pairs: "
@@ -653,6 +661,13 @@ class MatchRequest(_Strict):
         if self.other is not None and "side" in self.model_fields_set and self.side is not None:
             raise ValueError("side splits one dataset's hemispheres; with other, give set_a and set_b (or neither: "
                              "every neuron of each)")
+        if self.attribute_weight is not None and self.attributes is None:
+            raise ValueError("attribute_weight needs attributes (the node columns a pair should share)")
+        if self.attributes is not None and self.method == "similarity":
+            raise ValueError("attributes are used by graph matching (method gm or bisected), not by method "
+                             "similarity")
+        if self.similarity_weight is not None and self.by is None:
+            raise ValueError("similarity_weight needs by (the label column whose partner types make the term)")
         return self
 
 
@@ -695,6 +710,8 @@ class MatchPage(BaseModel):
     unmatched_b: list[RootId]
     objective: float | None = None
     accuracy: dict[str, Any] | None = None
+    attributes: dict[str, Any] | None = Field(None, description="with attributes: the columns, their kinds and "
+                                                                "the weight used (chosen on the seeds with auto)")
     pairs: list[MatchPair]
     total: int
     next_cursor: str | None = None

@@ -338,6 +338,7 @@ def _match_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
             "unmatched_a": [str(int(x)) for x in m.unmatched_a], "unmatched_b": [str(int(x)) for x in m.unmatched_b],
             "objective": _finite(m.meta.get("objective")),
             "accuracy": plain(m.accuracy(truth)) if truth else None,
+            "attributes": plain(m.meta["attributes"]) if "attributes" in m.meta else None,
             "warnings": [str(w) for w in m.meta["warnings"]], "rows": int(len(m.pairs)), **written}
 
 

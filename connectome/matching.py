@@ -69,6 +69,7 @@ from .connectivity_similarity import (
 )
 from .errors import ColumnError, InputError
 from .graph import Connectome
+from .match_attributes import DEFAULT_WEIGHT, attribute_similarity, check_attributes, choose_weight
 from .progress import progress_iter
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from .typelevel import pair_totals
@@ -502,6 +503,8 @@ def match(
     unlabelled: str | None = None,
     vocabulary: str = "shared",
     similarity_weight: float | None = None,
+    attributes: Any = None,
+    attribute_weight: float | str | None = None,
     n_init: int = 1,
     max_iter: int = 30,
     tol: float = 0.01,
@@ -543,6 +546,25 @@ def match(
         weight does not depend on the graph's size or edge weights. Default 0.1
         with ``by=`` (on the larva hemispheres it recovers more pairs than
         either term alone; ``benchmarks/RESULTS.md``), 0 without.
+    attributes : str, list of str or dict, optional
+        Graph matching: node columns a homologous pair should share (lineage,
+        class, axon laterality, synapse counts per compartment...), added to
+        the objective as ``attribute_weight x scale x T``, where ``T`` is the
+        mean per-column agreement of a candidate pair in ``[0, 1]`` (equal
+        labels; ``exp(-dz^2 / 2)`` of standardised numbers, ``log1p`` first
+        when none is negative) and ``scale = (|A| |B| + |C| |D|) / n`` as for
+        ``similarity_weight``. Unknown values (``unk``, missing) earn nothing;
+        across the hemispheres (``side=``) side tokens in labels (``CM4-dm_l``
+        / ``CM4-dm_r``) are neutralised first. A dict maps a column to
+        ``"label"`` or ``"numeric"`` to override the kind read from its type.
+        See :mod:`connectome.match_attributes`. Wiring alone cannot separate
+        neurons whose edges are near copies; on the larva's hemispheres this
+        term is what recovers the pairs the edges swap (``benchmarks/RESULTS.md``).
+    attribute_weight : float or "auto", optional
+        Weight of the attribute term: default 3 (chosen on the larva benchmark);
+        ``"auto"`` picks it from 0, 1, 2, 3, 5, 8 by two-fold cross-validation
+        on the seeds (at least 10 pairs; the held-out seeds recovered decide,
+        ties to the smaller weight; recorded in ``meta["attributes"]``).
     weight : {"log", "synapse_count", "binary"}
         Edge weights for graph matching: ``log(1 + synapses)`` (default: on the
         larva hemispheres it recovers more true pairs than raw counts or 1;
@@ -571,7 +593,10 @@ def match(
     InputError
         Empty sets, ids or seeds that are not neurons of their set, a seed
         neuron in two pairs, ``bisected`` across two connectomes, label
-        vocabularies that differ under ``vocabulary="strict"``.
+        vocabularies that differ under ``vocabulary="strict"``; ``attributes``
+        with ``method="similarity"``, an attribute column without a known value
+        in a set, ``attribute_weight`` without ``attributes``, ``"auto"`` with
+        fewer than 10 seed pairs.
 
     Examples
     --------
@@ -583,6 +608,19 @@ def match(
     ...              method="similarity", by="cell_type", unlabelled="drop")
     >>> m.accuracy("name")["accuracy"] > 0.3
     True
+
+    Attributes a pair should share, here its neurotransmitter and class, with
+    the weight chosen on 20 seed pairs (the names give the true pairs):
+
+    >>> t = herm.node_table()
+    >>> left = t[t.side == "left"].set_index("cell_type").root_id
+    >>> right = t[t.side == "right"].set_index("cell_type").root_id
+    >>> known = left.index.intersection(right.index).unique()[:20]
+    >>> seeds = list(zip(left[known], right[known]))
+    >>> m = cx.match(herm, side="side", method="bisected", seeds=seeds,
+    ...              attributes=["nt_type", "super_class"], attribute_weight="auto")
+    >>> m.meta["attributes"]["weight"] in (0.0, 1.0, 2.0, 3.0, 5.0, 8.0), m.meta["attributes"]["mirrored_sides"]
+    (True, True)
     >>> cx.match(herm, side="side", seeds=[(1, 2)])
     Traceback (most recent call last):
     ...
@@ -597,6 +635,7 @@ def match(
         raise InputError(f"a must be a Connectome, not {type(a).__name__}", "a")
     t0 = time.perf_counter()
     meta: dict[str, Any] = {"method": method, "dataset_a": a.name, "warnings": []}
+    _check_attribute_options(attributes, attribute_weight, method)
     if b is not None and isinstance(b, Connectome) and method == "bisected":
         raise InputError("method: 'bisected' needs the edges between the two sets, which two connectomes do not "
                          "have; match the hemispheres of one connectome (side=) or use method='gm'", "method")
@@ -645,8 +684,15 @@ def match(
         elif similarity_weight:
             raise InputError("similarity_weight: needs by= (the label column whose partner types make the similarity "
                              "term), e.g. by='cell_type'", "similarity_weight")
-        perm, extra = _graph_match(A, B, C, D, sa, sb, n_init=n_init, max_iter=max_iter, tol=tol, seed=seed,
-                                   progress=progress, sim=sim)
+        solve = dict(n_init=n_init, max_iter=max_iter, tol=tol, seed=seed)
+        if attributes is not None:
+            sim, attr_meta = _with_attributes(a, cb, set_a, set_b, n, A, B, C, D, sim, sa, sb, attributes=attributes,
+                                              weight_=attribute_weight,
+                                              side_column=meta.get("side_column") if one else None,
+                                              solve=solve, progress=progress)
+            meta["warnings"] += attr_meta.pop("warnings", [])
+            meta["attributes"] = attr_meta
+        perm, extra = _graph_match(A, B, C, D, sa, sb, progress=progress, sim=sim, **solve)
         score = _agreement(A, B, C, D, perm)
         meta.update(extra, weight=weight, n_init=n_init, max_iter=max_iter, tol=tol, seed=seed)
         rows = np.arange(n)
@@ -667,6 +713,57 @@ def match(
     nodes_b = cb.node_table()
     return MatchResult(out, un_a, un_b, meta, nodes_a[nodes_a[ROOT_ID].isin(set_a)].reset_index(drop=True),
                        nodes_b[nodes_b[ROOT_ID].isin(set_b)].reset_index(drop=True))
+
+
+def _scale(A: Any, B: Any, C: Any, D: Any, n: int) -> float:
+    """``(|A| |B| + |C| |D|) / n`` (Frobenius norms): the size of the edge term, per node."""
+
+    def fro(m: Any) -> float:
+        return float(np.sqrt((m.data ** 2).sum())) if m is not None else 0.0
+
+    return (fro(A) * fro(B) + fro(C) * fro(D)) / max(n, 1)
+
+
+def _check_attribute_options(attributes: Any, weight_: Any, method: str) -> None:
+    if attributes is None:
+        if weight_ is not None:
+            raise InputError("attribute_weight: needs attributes= (the node columns a pair should share)",
+                             "attribute_weight")
+        return
+    if method == "similarity":
+        raise InputError("attributes: used by graph matching (method 'gm' or 'bisected'); method='similarity' "
+                         "assigns on connectivity similarity alone", "attributes")
+    if weight_ is not None and weight_ != "auto":
+        if isinstance(weight_, str):
+            raise InputError(f"attribute_weight: a number >= 0 or 'auto', not {weight_!r}", "attribute_weight")
+        check_number(weight_, "attribute_weight", low=0.0)
+
+
+def _with_attributes(a: Connectome, cb: Connectome, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any, B: Any,
+                     C: Any, D: Any, sim: np.ndarray | None, sa: np.ndarray, sb: np.ndarray, *, attributes: Any,
+                     weight_: float | str | None, side_column: str | None, solve: dict[str, Any],
+                     progress: bool | None
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+    """``sim`` plus the weighted attribute term (``n x n``); the weight chosen on the seeds with ``"auto"``."""
+    ta, tb = a.node_table(), cb.node_table()
+    reserved = [ROOT_ID] + ([side_column] if side_column else [])
+    spec = check_attributes(attributes, list(ta.columns), list(tb.columns), reserved=reserved)
+    t, meta = attribute_similarity(ta, tb, set_a, set_b, spec, mirror_sides=side_column is not None)
+    term = np.zeros((n, n))
+    term[:len(set_a), :len(set_b)] = t
+    term *= _scale(A, B, C, D, n)
+    base = np.zeros((n, n)) if sim is None else sim
+    if weight_ == "auto":
+        def run(w: float, seeds_a: np.ndarray, seeds_b: np.ndarray) -> np.ndarray:
+            return _graph_match(A, B, C, D, seeds_a, seeds_b, progress=False, sim=base + w * term, **solve)[0]
+
+        w, cv = choose_weight(run, sa, sb, seed=solve["seed"], progress=progress)
+        meta["cross_validation"] = cv
+    else:
+        w = DEFAULT_WEIGHT if weight_ is None else float(weight_)
+    meta.update(weight=float(w), chosen="auto" if weight_ == "auto" else ("default" if weight_ is None else "given"))
+    logger.info("graph matching with %d attribute column(s), weight %s", len(spec), w)
+    return base + w * term, meta
 
 
 def _similarity_term(a: Connectome, b: Connectome | None, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any,
@@ -738,13 +835,11 @@ def _similarity_term(a: Connectome, b: Connectome | None, set_a: np.ndarray, set
     s = np.zeros((n, n))
     s[:len(set_a), :len(set_b)] = cos + same
 
-    def fro(m: Any) -> float:
-        return float(np.sqrt((m.data ** 2).sum())) if m is not None else 0.0
-
-    scale = (fro(A) * fro(B) + fro(C) * fro(D)) / max(n, 1)
-    lam = w * scale
+    lam = w * _scale(A, B, C, D, n)
     meta = {"by": by, "similarity_weight": w, "lambda": lam, "mirrored_sides": mirrored, "unlabelled": unlabelled,
             "direction": direction, "metric": metric, "same_label_pairs": int(same.sum()), "warnings": warnings}
+    for msg in warnings:
+        logger.warning("%s", msg)
     logger.info("graph matching with a %s similarity term (lambda %.3g)", by, lam)
     return lam * s, meta
 

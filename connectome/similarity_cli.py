@@ -138,6 +138,16 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attribute_weight(text: str | None) -> float | str | None:
+    """``--attribute-weight``: a number or ``auto`` (a bad number is refused by argparse's type check)."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a number or 'auto', not {text!r}") from None
+
+
 def _cmd_match(args: argparse.Namespace) -> int:
     from .matching import match  # lazy: keeps connectome --help cheap
     from .registry import load  # lazy: keeps connectome --help cheap
@@ -150,9 +160,14 @@ def _cmd_match(args: argparse.Namespace) -> int:
     m = match(a, b, side=args.side if (b is None and args.side) else None, seeds=seeds, method=args.method,
               by=args.by, direction=args.direction, metric=args.metric, weight=args.weight,
               min_synapses=args.min_synapses, edge_kind=_kind(args), unlabelled=args.unlabelled,
-              n_init=args.n_init, seed=args.seed, progress=args.progress)
+              similarity_weight=args.similarity_weight, attributes=args.attributes,
+              attribute_weight=_attribute_weight(args.attribute_weight), n_init=args.n_init, seed=args.seed,
+              progress=args.progress)
     print(f"{m.meta['matched']:,} pairs; unmatched {len(m.unmatched_a):,} of set a, {len(m.unmatched_b):,} of set b",
           flush=True)
+    if "attributes" in m.meta:
+        at = m.meta["attributes"]
+        print(f"attributes {', '.join(at['columns'])}: weight {at['weight']:g} ({at['chosen']})", flush=True)
     if args.truth:
         print("accuracy: " + json.dumps(m.accuracy(args.truth)))
     _write(m.pairs.astype({"a_root_id": str, "b_root_id": str}), args.out)
@@ -199,6 +214,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--method", choices=["gm", "bisected", "similarity"], default="bisected")
     m.add_argument("--weight", choices=["log", "synapse_count", "binary"], default="log")
     m.add_argument("--seeds", metavar="CSV", help="known pairs: a CSV with a_root_id,b_root_id")
+    m.add_argument("--similarity-weight", type=float, help="weight of the partner-type term with --by (default 0.1)")
+    m.add_argument("--attributes", type=lambda t: [x.strip() for x in t.split(",") if x.strip()], metavar="COLS",
+                   help="node columns a pair should share, comma-separated (e.g. lineage,class1,axon_output)")
+    m.add_argument("--attribute-weight", type=_attribute_weight, metavar="W|auto",
+                   help="weight of the attribute term (default 3), or auto: chosen on the seeds")
     m.add_argument("--n-init", type=int, default=1, help="graph matching restarts")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--truth", metavar="COLUMN", help="print the accuracy against pairs sharing this node column")

@@ -27,6 +27,7 @@ from fastapi.responses import Response
 import connectome as cx
 from connectome.connectivity_similarity import align_profiles
 from connectome.errors import ColumnError
+from connectome.match_attributes import MIN_AUTO_SEEDS
 from connectome.matching import match_sets
 from connectome.neuron_clusters import MAX_HIERARCHICAL, _query_ids, check_cluster_args
 
@@ -173,7 +174,7 @@ async def match(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Match
         cb = service.catalog.load(other.name)[0] if other is not None else None
         both = [c] if cb is None else [c, cb]
         for x in both:
-            _labels(x, [("by", req.by), ("truth", req.truth)])
+            _labels(x, [("by", req.by), ("truth", req.truth)] + [("attributes", a) for a in req.attributes or []])
         if cb is not None and req.method == "bisected":
             raise ApiError(400, "invalid_parameter", "method: 'bisected' needs the edges between the two sets, which "
                            "two datasets do not have; use method 'gm' or 'similarity'", field="method")
@@ -187,6 +188,13 @@ async def match(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Match
             sets = {"ids_a": None if req.set_a is None else _ids(c, req.set_a),
                     "ids_b": None if req.set_b is None else _ids(cb if cb is not None else c, req.set_b)}
         set_a, set_b, _, _, _ = match_sets(c, cb, seeds=seeds, **sets)
+        if req.attributes is not None and "side" in sets and req.side in req.attributes:
+            raise ApiError(400, "invalid_parameter", f"attributes: {req.side!r} splits the two sets (the side column), "
+                           "so it never agrees across them; leave it out", field="attributes", value=req.side)
+        if req.attribute_weight == "auto" and len(seeds or []) < MIN_AUTO_SEEDS:
+            raise ApiError(400, "invalid_parameter", f"attribute_weight: 'auto' chooses the weight on the seeds and "
+                           f"needs at least {MIN_AUTO_SEEDS} seed pairs (got {len(seeds or [])}); give seeds or a "
+                           "number", field="attribute_weight")
         if cb is not None and req.method == "similarity":
             if req.by is None:
                 raise ApiError(400, "invalid_parameter", "by: matching two datasets by similarity compares partner "
@@ -273,7 +281,8 @@ async def match_rows(acc: DataDep, service: ServiceDep, who: PrincipalDep, job_i
             "dataset": acc.name, "other": other_name, "version": str(result.get("version") or ""), "job": job_id,
             "params": job.params, "matched": result["matched"], "unmatched_a": result["unmatched_a"],
             "unmatched_b": result["unmatched_b"], "objective": result.get("objective"),
-            "accuracy": result.get("accuracy"), "pairs": pairs, "total": int(len(t)),
+            "accuracy": result.get("accuracy"), "attributes": result.get("attributes"), "pairs": pairs,
+            "total": int(len(t)),
             "next_cursor": sl.next_cursor(len(t)), "link": url, "warnings": result.get("warnings", [])})
 
     return await job_page(service, acc.name, job_id, "match", limit, cursor,

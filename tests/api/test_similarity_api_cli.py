@@ -159,6 +159,16 @@ def test_http_match_is_a_job_equal_to_the_library(api, c):
                                                       for p in pairs if p["seed"]]
 
 
+def test_http_match_with_attributes_equals_the_library(api, c):
+    body = {"method": "bisected", "attributes": ["nt_type", "super_class"], "attribute_weight": 2}
+    _, result = _job(api, f"/datasets/{DS}/match", body)
+    ref = cx.match(c, side="side", method="bisected", attributes=["nt_type", "super_class"], attribute_weight=2)
+    assert result["attributes"]["weight"] == 2 and result["attributes"]["chosen"] == "given"
+    pairs, page = _all_rows(api, result["rows_url"][3:], "pairs", limit=200)
+    assert [p["b_root_id"] for p in pairs] == [str(int(x)) for x in ref.pairs.b_root_id]
+    assert set(page["attributes"]["columns"]) == {"nt_type", "super_class"}
+
+
 OTHER = "celegans_witvliet2021_8"
 
 
@@ -239,6 +249,18 @@ def test_http_bad_input_is_400_with_the_field(api):
     e = err(api.post(f"/datasets/{DS}/match", json={"other": OTHER, "method": "similarity"}))
     assert e["field"] == "by"
     err(api.post(f"/datasets/{DS}/match", json={"other": OTHER, "side": "side"}))
+    e = err(api.post(f"/datasets/{DS}/match", json={"attributes": ["nt_typ"]}))
+    assert e["field"] == "attributes" and "nt_type" in e["message"]
+    e = err(api.post(f"/datasets/{DS}/match", json={"attributes": ["side"]}))
+    assert e["field"] == "attributes" and "splits the two sets" in e["message"]
+    e = err(api.post(f"/datasets/{DS}/match", json={"attribute_weight": 2}))
+    assert "attribute_weight needs attributes" in e["message"]
+    err(api.post(f"/datasets/{DS}/match", json={"attributes": ["nt_type"], "attribute_weight": "best"}))
+    e = err(api.post(f"/datasets/{DS}/match", json={"attributes": ["nt_type"], "attribute_weight": "auto"}))
+    assert e["field"] == "attribute_weight" and "at least 10 seed pairs (got 0)" in e["message"]
+    e = err(api.post(f"/datasets/{DS}/match", json={"method": "similarity", "by": "cell_type",
+                                                    "attributes": ["nt_type"]}))
+    assert "graph matching" in e["message"]
     assert len(api.get("/jobs", params={"limit": 500}).json()["jobs"]) == before  # nothing was queued
     e = err(api.get(f"/datasets/{DS}/match/job_{'0' * 32}"), 404)
     assert e["field"] == "job_id"
