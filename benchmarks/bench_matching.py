@@ -12,6 +12,11 @@ similarity across the hemispheres, partners' sides mirrored, plus the same-label
 ``similarity_weight``; no pair labels): cx.match builds it, and graspologic gets the same matrix as
 ``S=``. Seeds are the only known pairs either tool sees.
 
+``+attributes`` settings also pass ``attributes=`` (``--attributes``: the larva's cell-class,
+lineage and axon-laterality labels and its four per-compartment synapse counts; never a name or a
+pair id) at ``attribute_weight`` 3 (the default); ``+attributes(auto)`` lets cx.match choose the
+weight by cross-validation on the seeds (it needs seeds, so it has no no-seed figure).
+
     .venv/bin/python benchmarks/bench_matching.py                # writes benchmarks/results/matching.json
     .venv/bin/python benchmarks/bench_matching.py --n-init 1 --weight log --fractions 0 0.1 0.5
 
@@ -35,6 +40,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / ".venv-peers"
 GRASPOLOGIC = "graspologic==3.4.4"
+#: The larva's node columns for ``+attributes``: labels of class, lineage and axon laterality, and
+#: synapse counts per compartment. Names, pair ids, sides and tracing status are left out.
+ATTRIBUTES = ("lineage", "class1", "class2", "merge_class", "simple_group", "io", "brain_neurons", "sensory", "motor",
+              "ipsilateral_axon", "contralateral_axon", "bilateral_axon", "axon_input", "axon_output",
+              "dendrite_input", "dendrite_output")
 
 PEER_SCRIPT = r"""
 import json, sys, time, numpy as np, scipy.sparse as sp
@@ -51,6 +61,8 @@ for frac in json.loads(sys.argv[2]):
             kw = dict(AB=d["ab"], BA=d["ba"])
         if method.endswith("+similarity"):  # the same linear term as cx.match(by=...), weighted alike
             kw["S"] = d["sim_" + method.split("+")[0]]
+        if method.endswith("+attributes"):  # ... plus cx.match's attribute term (weight 3)
+            kw["S"] = d["simattr_" + method.split("+")[0]]
         if method.endswith("+transport"):  # graspologic's optimal-transport relaxation
             kw["transport"] = True
         t = time.perf_counter()
@@ -73,7 +85,7 @@ def ensure_peers() -> Path:
     return py
 
 
-def larva_input(weight: str) -> tuple[dict, np.ndarray, np.ndarray]:
+def larva_input(weight: str, draw: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
     import connectome as cx
     from connectome import matching as M
 
@@ -90,7 +102,7 @@ def larva_input(weight: str) -> tuple[dict, np.ndarray, np.ndarray]:
     blocks = {"aa": M._block(adj, ids, left, left, k), "bb": M._block(adj, ids, right, right, k),
               "ab": M._block(adj, ids, left, right, k), "ba": M._block(adj, ids, right, left, k)}
     truth = np.searchsorted(right, right_of.loc[pid.loc[left]].to_numpy())  # index in right of left i's pair
-    order = np.random.default_rng(0).permutation(k)  # seed draws: the first 10% / 50% of one permutation
+    order = np.random.default_rng(draw).permutation(k)  # seed draws: the first 10% / 50% of one permutation
     return {**{x: m.toarray() for x, m in blocks.items()}, "n": k, "seeds_a": order,
             "seeds_b": truth[order]}, left, right
 
@@ -110,6 +122,22 @@ def similarity_term(c, left: np.ndarray, right: np.ndarray, data: dict, method: 
     return s
 
 
+def attribute_term(c, left: np.ndarray, right: np.ndarray, data: dict, method: str, attributes: list[str],
+                   weight: float = 3.0) -> np.ndarray:
+    """The weighted attribute term that ``cx.match(..., attributes=attributes, attribute_weight=weight)`` adds."""
+    import scipy.sparse as sp
+
+    from connectome import matching as M
+    from connectome.match_attributes import attribute_similarity, check_attributes
+
+    nodes = c.node_table()
+    spec = check_attributes(attributes, list(nodes.columns), list(nodes.columns))
+    t, _ = attribute_similarity(nodes, nodes, left, right, spec, mirror_sides=True)
+    mats = [sp.csr_array(data[k]) for k in ("aa", "bb")]
+    mats += [sp.csr_array(data[k]) for k in ("ab", "ba")] if method == "bisected" else [None, None]
+    return weight * M._scale(*mats, data["n"]) * t
+
+
 def accuracy(a_idx: np.ndarray, b_idx: np.ndarray, truth: np.ndarray, seeded: np.ndarray) -> float:
     got = pd.Series(b_idx, index=a_idx)
     free = np.setdiff1d(np.arange(len(truth)), seeded)
@@ -120,14 +148,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weight", default="log", choices=["log", "synapse_count", "binary"])
     ap.add_argument("--n-init", type=int, default=1)
+    ap.add_argument("--draw", type=int, default=0, help="random seed of the permutation the seed pairs come from")
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.0, 0.1, 0.5])
     ap.add_argument("--skip-peer", action="store_true", help="only cx.match")
     ap.add_argument("--by", default="merge_class", help="label column of the similarity term (cx.match by=)")
     ap.add_argument("--similarity-weight", type=float, default=0.1, help="cx.match similarity_weight=")
-    ap.add_argument("--methods", nargs="+", default=["gm", "bisected", "gm+similarity", "bisected+similarity"],
+    ap.add_argument("--attributes", nargs="+", default=list(ATTRIBUTES),
+                    help="node columns for the +attributes settings (cx.match attributes=)")
+    ap.add_argument("--methods", nargs="+", default=["gm", "bisected", "gm+similarity", "bisected+similarity",
+                                                     "bisected+similarity+attributes",
+                                                     "bisected+similarity+attributes(auto)"],
                     help="cx.match settings to run")
-    ap.add_argument("--peer-methods", nargs="+", default=["gm", "bisected", "bisected+similarity"],
+    ap.add_argument("--peer-methods", nargs="+", default=["gm", "bisected", "bisected+similarity",
+                                                          "bisected+similarity+attributes", "bisected+transport"],
                     help="graspologic settings to run (+similarity: given our similarity term as S=; "
+                         "+similarity+attributes: our similarity and attribute terms (weight 3) as S=; "
                          "+transport: transport=True, e.g. bisected+transport)")
     ap.add_argument("--flywire", action="store_true", help="also time cosine top-20 on the FlyWire-scale graph")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "matching.json"))
@@ -136,19 +171,24 @@ def main() -> None:
 
     import connectome as cx
 
-    data, left, right = larva_input(args.weight)
+    data, left, right = larva_input(args.weight, args.draw)
     truth = data["seeds_b"][np.argsort(data["seeds_a"])]
     rows = []
     c = cx.load("drosophila_larva_winding2023")
     for base in ("gm", "bisected"):  # the similarity term, as cx.match builds it, for graspologic's S=
         data[f"sim_{base}"] = similarity_term(c, left, right, data, base, args.by, args.similarity_weight)
+        data[f"simattr_{base}"] = data[f"sim_{base}"] + attribute_term(c, left, right, data, base, args.attributes)
     for frac in args.fractions:
         k = int(frac * data["n"])
         seeded = data["seeds_a"][:k]
         seeds = pd.DataFrame({"a_root_id": left[seeded], "b_root_id": right[data["seeds_b"][:k]]}) if k else None
         for method in args.methods:
-            base, _, extra = method.partition("+")
-            kw = {"by": args.by, "similarity_weight": args.similarity_weight} if extra else {}
+            base, *extras = method.split("+")
+            kw = {"by": args.by, "similarity_weight": args.similarity_weight} if "similarity" in extras else {}
+            if any(x.startswith("attributes") for x in extras):
+                if "attributes(auto)" in extras and not k:
+                    continue  # the weight is chosen on the seeds
+                kw.update(attributes=args.attributes, attribute_weight="auto" if "attributes(auto)" in extras else 3.0)
             t = time.perf_counter()
             m = cx.match(c, ids_a=left, ids_b=right, side="hemisphere", method=base, seeds=seeds,
                          weight=args.weight, n_init=args.n_init, seed=0, **kw)
@@ -156,7 +196,9 @@ def main() -> None:
             acc = accuracy(np.searchsorted(left, m.pairs.a_root_id), np.searchsorted(right, m.pairs.b_root_id),
                            truth, seeded)
             rows.append({"tool": "connectome", "method": method, "seeds": frac, "accuracy": acc, "seconds": sec,
-                         "objective": m.meta["objective"]})
+                         "objective": m.meta["objective"],
+                         "attribute_weight": m.meta.get("attributes", {}).get("weight"),
+                         "cross_validation": m.meta.get("attributes", {}).get("cross_validation")})
             print(rows[-1], flush=True)
     peer_version = None
     if not args.skip_peer:
@@ -177,7 +219,7 @@ def main() -> None:
             rows.append({"tool": f"graspologic {peer_version}", "method": r["method"], "seeds": r["frac"],
                          "accuracy": acc, "seconds": r["seconds"], "objective": r["objective"]})
             print(rows[-1], flush=True)
-    result = {"dataset": "drosophila_larva_winding2023 (paired neurons)", "pairs": int(data["n"]),
+    result = {"dataset": "drosophila_larva_winding2023 (paired neurons)", "pairs": int(data["n"]), "draw": args.draw,
               "weight": args.weight, "n_init": args.n_init, "by": args.by,
               "similarity_weight": args.similarity_weight, "rows": rows,
               "load_average": os.getloadavg(), "cpus": os.cpu_count()}

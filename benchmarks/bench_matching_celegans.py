@@ -10,6 +10,9 @@ adjacencies (``log(1 + synapses)``, chemical) and the same similarity term (give
   (dataset 8) and against White et al. 1986 (``whole``), the neurons whose names both have; the
   truth is the shared name.
 
+``+attributes``: ``attributes=["nt_type", "super_class"]`` at the default weight (the neurons'
+transmitter and class; never a name): ours with the term, graspologic given the same total term as ``S=``.
+
 Accuracy: the fraction of true pairs recovered (no seeds).
 
     .venv/bin/python benchmarks/bench_matching_celegans.py   # writes benchmarks/results/matching_celegans.json
@@ -31,6 +34,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_matching import ROOT, ensure_peers  # noqa: E402
 
+#: Node columns for ``+attributes``: transmitter and class (never a name).
+ATTRIBUTES = ["nt_type", "super_class"]
+
 PEER = r"""
 import json, sys, time, numpy as np
 import graspologic
@@ -44,6 +50,8 @@ for case in json.loads(sys.argv[1]):
             kw = dict(AB=d["ab"], BA=d["ba"])
         if method.endswith("+similarity"):
             kw["S"] = d["sim_" + method.split("+")[0]]
+        if method.endswith("+attributes"):
+            kw["S"] = d["simattr_" + method.split("+")[0]]
         t = time.perf_counter()
         res = graph_match(d["aa"], d["bb"], n_init=1, max_iter=30, tol=0.01, rng=0, **kw)
         out.append({"case": case["name"], "method": method, "seconds": time.perf_counter() - t,
@@ -82,8 +90,9 @@ def cases() -> list[dict]:
     out.append({"name": "C. elegans L/R (Cook 2019 herm.)", "a": herm, "b": None, "ids_a": left, "ids_b": right,
                 "truth": _truth(key.loc[left].reset_index(drop=True), key.loc[right].reset_index(drop=True)),
                 "by": "super_class", "unlabelled": "pool",
-                "ours": ["gm", "bisected", "gm+similarity", "bisected+similarity"],
-                "peer": ["gm", "bisected", "bisected+similarity"]})
+                "ours": ["gm", "bisected", "gm+similarity", "bisected+similarity", "gm+similarity+attributes",
+                         "bisected+similarity+attributes"],
+                "peer": ["gm", "bisected", "bisected+similarity", "bisected+similarity+attributes"]})
     for other in ("celegans_witvliet2021_8", "celegans_white1986_whole"):
         o = cx.load(other)
         no = o.node_table()
@@ -94,7 +103,8 @@ def cases() -> list[dict]:
         out.append({"name": f"Cook 2019 herm. vs {other}", "a": herm, "b": o, "ids_a": a, "ids_b": b,
                     "truth": _truth(na.loc[a].reset_index(drop=True), nb.loc[b].reset_index(drop=True)),
                     "by": "cell_type", "unlabelled": "drop",
-                    "ours": ["similarity", "gm", "gm+similarity"], "peer": ["gm", "gm+similarity"]})
+                    "ours": ["similarity", "gm", "gm+similarity", "gm+similarity+attributes"],
+                    "peer": ["gm", "gm+similarity", "gm+similarity+attributes"]})
     return out
 
 
@@ -102,6 +112,7 @@ def main() -> None:
     os.environ.setdefault("CONNECTOME_PROGRESS", "0")
     import connectome as cx
     from connectome import matching as M
+    from connectome.match_attributes import DEFAULT_WEIGHT, attribute_similarity, check_attributes
 
     rows, peer_cases = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,8 +121,10 @@ def main() -> None:
             one = b is None
             side = {"side": "side"} if one else {}
             for method in case["ours"]:
-                base, _, extra = method.partition("+")
-                kw = {"by": case["by"], "unlabelled": case["unlabelled"]} if (extra or base == "similarity") else {}
+                base, *extras = method.split("+")
+                kw = {"by": case["by"], "unlabelled": case["unlabelled"]} if (extras or base == "similarity") else {}
+                if "attributes" in extras:
+                    kw["attributes"] = ATTRIBUTES
                 t = time.perf_counter()
                 m = cx.match(a, b, ids_a=ia, ids_b=ib, method=base, progress=False, **side, **kw)
                 sec = time.perf_counter() - t
@@ -137,6 +150,10 @@ def main() -> None:
                                           metric="cosine", min_synapses=1, edge_kind="chemical",
                                           unlabelled=case["unlabelled"], vocabulary="shared", scheduler=None)
                 d[f"sim_{base}"] = s[:na_, :nb_]
+                mats = [blocks["aa"], blocks["bb"], *cd]
+                t, _ = attribute_similarity(a.node_table(), (a if b is None else b).node_table(), ia, ib,
+                                            check_attributes(ATTRIBUTES, ATTRIBUTES, ATTRIBUTES), mirror_sides=one)
+                d[f"simattr_{base}"] = d[f"sim_{base}"] + DEFAULT_WEIGHT * M._scale(*mats, n) * t
             path = Path(tmp) / f"case{i}.npz"
             np.savez(path, **d)
             peer_cases.append({"name": case["name"], "path": str(path), "peer_methods": case["peer"],
