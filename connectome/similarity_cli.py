@@ -161,7 +161,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
               by=args.by, direction=args.direction, metric=args.metric, weight=args.weight,
               min_synapses=args.min_synapses, edge_kind=_kind(args), unlabelled=args.unlabelled,
               similarity_weight=args.similarity_weight, attributes=args.attributes,
-              attribute_weight=_attribute_weight(args.attribute_weight), n_init=args.n_init, seed=args.seed,
+              attribute_weight=args.attribute_weight, n_init=args.n_init, seed=args.seed,
               progress=args.progress)
     print(f"{m.meta['matched']:,} pairs; unmatched {len(m.unmatched_a):,} of set a, {len(m.unmatched_b):,} of set b",
           flush=True)
