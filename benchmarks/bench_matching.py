@@ -128,14 +128,11 @@ def attribute_term(c, left: np.ndarray, right: np.ndarray, data: dict, method: s
     import scipy.sparse as sp
 
     from connectome import matching as M
-    from connectome.match_attributes import attribute_similarity, check_attributes
 
-    nodes = c.node_table()
-    spec = check_attributes(attributes, list(nodes.columns), list(nodes.columns))
-    t, _ = attribute_similarity(nodes, nodes, left, right, spec, mirror_sides=True)
     mats = [sp.csr_array(data[k]) for k in ("aa", "bb")]
     mats += [sp.csr_array(data[k]) for k in ("ab", "ba")] if method == "bisected" else [None, None]
-    return weight * M._scale(*mats, data["n"]) * t
+    term, _ = M._attribute_term(c, c, left, right, data["n"], *mats, attributes=attributes, side_column="hemisphere")
+    return weight * term
 
 
 def accuracy(a_idx: np.ndarray, b_idx: np.ndarray, truth: np.ndarray, seeded: np.ndarray) -> float:

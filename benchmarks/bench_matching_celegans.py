@@ -112,7 +112,7 @@ def main() -> None:
     os.environ.setdefault("CONNECTOME_PROGRESS", "0")
     import connectome as cx
     from connectome import matching as M
-    from connectome.match_attributes import DEFAULT_WEIGHT, attribute_similarity, check_attributes
+    from connectome.match_attributes import DEFAULT_WEIGHT
 
     rows, peer_cases = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,10 +150,9 @@ def main() -> None:
                                           metric="cosine", min_synapses=1, edge_kind="chemical",
                                           unlabelled=case["unlabelled"], vocabulary="shared", scheduler=None)
                 d[f"sim_{base}"] = s[:na_, :nb_]
-                mats = [blocks["aa"], blocks["bb"], *cd]
-                t, _ = attribute_similarity(a.node_table(), (a if b is None else b).node_table(), ia, ib,
-                                            check_attributes(ATTRIBUTES, ATTRIBUTES, ATTRIBUTES), mirror_sides=one)
-                d[f"simattr_{base}"] = d[f"sim_{base}"] + DEFAULT_WEIGHT * M._scale(*mats, n) * t
+                t, _ = M._attribute_term(a, a if one else b, ia, ib, n, blocks["aa"], blocks["bb"], *cd,
+                                         attributes=ATTRIBUTES, side_column="side" if one else None)
+                d[f"simattr_{base}"] = d[f"sim_{base}"] + DEFAULT_WEIGHT * t[:na_, :nb_]
             path = Path(tmp) / f"case{i}.npz"
             np.savez(path, **d)
             peer_cases.append({"name": case["name"], "path": str(path), "peer_methods": case["peer"],

@@ -739,19 +739,25 @@ def _check_attribute_options(attributes: Any, weight_: Any, method: str) -> None
         check_number(weight_, "attribute_weight", low=0.0)
 
 
-def _with_attributes(a: Connectome, cb: Connectome, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any, B: Any,
-                     C: Any, D: Any, sim: np.ndarray | None, sa: np.ndarray, sb: np.ndarray, *, attributes: Any,
-                     weight_: float | str | None, side_column: str | None, solve: dict[str, Any],
-                     progress: bool | None
-                     ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``sim`` plus the weighted attribute term (``n x n``); the weight chosen on the seeds with ``"auto"``."""
+def _attribute_term(a: Connectome, cb: Connectome, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any, B: Any,
+                    C: Any, D: Any, *, attributes: Any, side_column: str | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The attribute term at weight 1: ``scale x T``, zero-padded to ``n x n`` (and its metadata)."""
     ta, tb = a.node_table(), cb.node_table()
     reserved = [ROOT_ID] + ([side_column] if side_column else [])
     spec = check_attributes(attributes, list(ta.columns), list(tb.columns), reserved=reserved)
     t, meta = attribute_similarity(ta, tb, set_a, set_b, spec, mirror_sides=side_column is not None)
     term = np.zeros((n, n))
     term[:len(set_a), :len(set_b)] = t
-    term *= _scale(A, B, C, D, n)
+    return term * _scale(A, B, C, D, n), meta
+
+
+def _with_attributes(a: Connectome, cb: Connectome, set_a: np.ndarray, set_b: np.ndarray, n: int, A: Any, B: Any,
+                     C: Any, D: Any, sim: np.ndarray | None, sa: np.ndarray, sb: np.ndarray, *, attributes: Any,
+                     weight_: float | str | None, side_column: str | None, solve: dict[str, Any],
+                     progress: bool | None
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
+    """``sim`` plus the weighted attribute term (``n x n``); the weight chosen on the seeds with ``"auto"``."""
+    term, meta = _attribute_term(a, cb, set_a, set_b, n, A, B, C, D, attributes=attributes, side_column=side_column)
     base = np.zeros((n, n)) if sim is None else sim
     if weight_ == "auto":
         def run(w: float, seeds_a: np.ndarray, seeds_b: np.ndarray) -> np.ndarray:
@@ -762,7 +768,7 @@ def _with_attributes(a: Connectome, cb: Connectome, set_a: np.ndarray, set_b: np
     else:
         w = DEFAULT_WEIGHT if weight_ is None else float(weight_)
     meta.update(weight=float(w), chosen="auto" if weight_ == "auto" else ("default" if weight_ is None else "given"))
-    logger.info("graph matching with %d attribute column(s), weight %s", len(spec), w)
+    logger.info("graph matching with %d attribute column(s), weight %s", len(meta["columns"]), w)
     return base + w * term, meta
 
 
