@@ -9,7 +9,10 @@ swapped database is noticed instead of silently replaced by an empty one.
 WAL lets the server read while the admin CLI (or another thread) writes, and a
 committed row survives a crash of the process. Each thread gets its own
 connection; statements run in autocommit mode and multi-statement changes use
-:meth:`Database.transaction` (``BEGIN IMMEDIATE``).
+:meth:`Database.transaction` (``BEGIN IMMEDIATE``). :meth:`Database.close` never
+closes a connection while another thread runs a statement on it (SQLite would
+crash the process): it waits for the statement, and a connection still busy
+after the wait is closed by its own thread when its statement ends.
 
 Nothing is opened at import time: :class:`Database` connects on first use.
 
@@ -127,11 +130,29 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # notified when a connection's last statement ends
+        self._busy: dict[sqlite3.Connection, int] = {}  # connection -> statements (or transactions) running on it
+        self._closed = False
+
+    def _closed_error(self) -> sqlite3.ProgrammingError:
+        return sqlite3.ProgrammingError(f"the service database {self.path.name} is closed")
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
+        """This thread's connection (opened on first use).
+
+        Run statements through :meth:`execute`, :meth:`one`, :meth:`all` and
+        :meth:`transaction`: they mark the connection busy, so that
+        :meth:`close` waits for them.
+
+        Raises
+        ------
+        sqlite3.ProgrammingError
+            The database was closed.
+        """
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            if self._closed:
+                raise self._closed_error()
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -139,10 +160,38 @@ class Database:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
+                closed = self._closed
+                if not closed:
+                    self._all.append(conn)
+                    self._local.conn = conn
+            if closed:  # closed meanwhile: this connection is ours alone
+                conn.close()
+                raise self._closed_error()
         return conn
+
+    @contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, busy while the block runs: :meth:`close` never closes it meanwhile."""
+        conn = self.connection()
+        with self._lock:
+            if self._closed:  # checked with the busy mark, atomically: close() saw it free or sees it busy
+                raise self._closed_error()
+            self._busy[conn] = self._busy.get(conn, 0) + 1
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                left = self._busy.pop(conn) - 1
+                if left:
+                    self._busy[conn] = left
+                else:
+                    self._idle.notify_all()
+                orphan = not left and self._closed and conn in self._all  # close() left it to this thread
+                if orphan:
+                    self._all.remove(conn)
+            if orphan:
+                conn.close()
 
     def migrate(self) -> None:
         """Create the folder and tables if needed and upgrade an older schema in place (idempotent).
@@ -153,8 +202,8 @@ class Database:
             The database was written by a newer version of the service.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = self.connection()
-        conn.executescript(_SCHEMA)
+        with self._using() as conn:
+            conn.executescript(_SCHEMA)
         with self.transaction() as c:  # one process upgrades; the others wait and see it done
             row = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             found = int(row[0]) if row is not None else SCHEMA_VERSION
@@ -197,16 +246,19 @@ class Database:
         return False
 
     def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
-        """Run one statement (autocommit)."""
-        return self.connection().execute(sql, params)
+        """Run one statement (autocommit); read rows with :meth:`one` or :meth:`all`, not from the cursor."""
+        with self._using() as conn:
+            return conn.execute(sql, params)
 
     def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
         """The first row of a query, or ``None``."""
-        return self.connection().execute(sql, params).fetchone()
+        with self._using() as conn:
+            return conn.execute(sql, params).fetchone()
 
     def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
-        return self.connection().execute(sql, params).fetchall()
+        with self._using() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: tuple | dict = ()) -> Any:
         """The first column of the first row, or ``None``."""
@@ -216,22 +268,34 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error)."""
-        conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close every connection this object opened."""
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
+        with self._using() as conn:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing from another thread
-                pass
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self, timeout: float | None = None) -> None:
+        """Close every connection this object opened; the database refuses statements afterwards.
+
+        A connection is never closed while a statement runs on it: statements
+        of other threads are waited for (at most ``timeout`` seconds, default
+        three times the lock ``timeout``); a connection still busy then is
+        closed by its own thread when its statement or transaction ends.
+        """
+        mine = getattr(self._local, "conn", None)  # busy only if close() is called inside a transaction
+        wait = 3 * self.timeout if timeout is None else timeout
+        with self._lock:
+            self._closed = True
+            self._idle.wait_for(lambda: all(c is mine for c in self._busy), timeout=wait)
+            free = [c for c in self._all if c not in self._busy]
+            self._all = [c for c in self._all if c in self._busy]
+            left = len([c for c in self._all if c is not mine])
+        if left:
+            logger.warning("database %s: %d connection(s) still running a statement after %.0f s; each is closed "
+                           "by its own thread when its statement ends", self.path, left, wait)
+        for conn in free:
+            conn.close()
         self._local = threading.local()

@@ -43,8 +43,9 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -379,6 +380,8 @@ class JobManager:
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._started = threading.Event()
+        self._callbacks = 0  # job callbacks (progress events, done callbacks) running now
+        self._idle = threading.Condition(self._lock)  # notified when the last running callback returns
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> None:
@@ -395,11 +398,22 @@ class JobManager:
         self._started.set()
         self.recover()
 
+    #: Seconds :meth:`stop` waits for the job callbacks already running to return.
+    STOP_WAIT_S = 60.0
+
     def stop(self) -> None:
-        """Stop tracking; unfinished jobs stay queued/running in the database and resume at the next start."""
-        self._started.clear()
+        """Stop tracking; unfinished jobs stay queued/running in the database and resume at the next start.
+
+        From now on the callbacks of jobs (progress events, a finished attempt) do
+        nothing; the ones already running are waited for, so that nothing uses the
+        database once this returns (the service closes it next).
+        """
         with self._lock:
+            self._started.clear()
             self._futures.clear()
+            if not self._idle.wait_for(lambda: self._callbacks == 0, timeout=self.STOP_WAIT_S):
+                logger.warning("%d job callback(s) still running after %.0f s; stopping anyway (the database "
+                               "waits for their statements)", self._callbacks, self.STOP_WAIT_S)
         if self._backend is not None:
             self._backend.close()
             self._backend = None
@@ -408,6 +422,21 @@ class JobManager:
     def running(self) -> bool:
         """True once the cluster is up."""
         return self._started.is_set() and self._backend is not None
+
+    @contextmanager
+    def _callback(self) -> Iterator[bool]:
+        """Whether a job callback may act (``False`` once stopping); :meth:`stop` waits for those that do."""
+        with self._lock:
+            act = self.running
+            self._callbacks += int(act)
+        try:
+            yield act
+        finally:
+            if act:
+                with self._lock:
+                    self._callbacks -= 1
+                    if self._callbacks == 0:
+                        self._idle.notify_all()
 
     def describe(self) -> dict[str, Any]:
         """Where jobs run (for ``GET /v1/service``; the scheduler address is shown to admins only)."""
@@ -484,9 +513,12 @@ class JobManager:
 
     # ------------------------------------------------------------------ events
     def _on_event(self, msg: Any) -> None:
-        """A progress message from a worker."""
-        if not self.running:
-            return
+        """A progress message from a worker (ignored once stopping)."""
+        with self._callback() as act:
+            if act:
+                self._record_event(msg)
+
+    def _record_event(self, msg: Any) -> None:
         try:
             job_id = msg["job"]
             attempt = int(msg.get("attempt", 0))
@@ -501,6 +533,12 @@ class JobManager:
             logger.warning("ignoring job event %r: %s", msg, exc)
 
     def _on_done(self, job_id: str, attempt: int, future: Any) -> None:
+        """An attempt ended (ignored once stopping: the job stays active and recovery resumes it)."""
+        with self._callback() as act:
+            if act:
+                self._done(job_id, attempt, future)
+
+    def _done(self, job_id: str, attempt: int, future: Any) -> None:
         with self._lock:
             if self._futures.get(job_id) is future:
                 del self._futures[job_id]

@@ -252,7 +252,13 @@ class Service:
         self.jobs.start()
 
     def close(self) -> None:
-        """Stop jobs tracking, the compute pool and the database; release the lock."""
+        """Stop jobs tracking, the compute pool and the database; release the lock.
+
+        Job callbacks do nothing from the start of the close, and those already
+        running finish first (:meth:`JobManager.stop`); the database then waits
+        for any statement still running in another thread: nothing uses it
+        once this returns, and no connection is closed under a running statement.
+        """
         self.jobs.stop()
         self.compute.close()
         self.db.close()
