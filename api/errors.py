@@ -25,7 +25,12 @@ other ConnectomeError      500     ``internal``
 
 Messages never show the server's folders: the data root, the data home and
 the project checkout are replaced by ``<data root>``, ``<data home>`` and
-``<server>`` (:func:`redact_paths`).
+``<server>`` (:func:`redact_paths`); nor do replies that carry a store's
+provenance (:func:`hide_paths`: a source file by its name only). The library
+writes its messages for Python callers (``pass shortest=True``,
+``cx.ids_of(c, ...)``); :func:`http_message` rewrites them for HTTP clients as
+the command line does for its flags: a request field as JSON (``pass
+"shortest": true``), advice only Python can follow left out.
 
 Examples
 --------
@@ -51,7 +56,7 @@ from connectome import errors as cxe
 logger = logging.getLogger(__name__)
 
 __all__ = ["ApiError", "ERROR_CODES", "error_body", "error_from_exception", "install_handlers", "redact_paths",
-           "set_redactions", "disk_full_cause"]
+           "set_redactions", "disk_full_cause", "http_message", "hide_paths"]
 
 #: (folder, placeholder) pairs replaced in every error message (see :func:`set_redactions`).
 _REDACTIONS: list[tuple[str, str]] = []
@@ -77,6 +82,101 @@ def redact_paths(text: str) -> str:
     for folder, label in _REDACTIONS:
         text = re.sub(re.escape(folder) + r"(?=/|\b|$)", label, text)
     return text
+
+
+def hide_paths(value: Any, files: bool = False) -> Any:
+    """``value`` (JSON-like: a store's provenance, a summary) with every server file path shown by its name only.
+
+    Absolute paths, ``file://`` addresses and the values of ``*_file`` /
+    ``files`` / ``path`` keys keep their last part; the server's folders are
+    replaced in any other text (:func:`redact_paths`). URLs stay as they are.
+
+    Parameters
+    ----------
+    value : dict, list or scalar
+        What a reply will carry.
+    files : bool
+        ``value`` holds file names (it sits under such a key), even relative ones.
+
+    Examples
+    --------
+    >>> hide_paths({"kind": "release-file", "edges_file": "/srv/imports/edges.csv", "files": {"cells": [
+    ...     "exports/cells.csv", "DataFrame"]}, "volume": "precomputed://file:///data/seg", "url": "https://x.org/a"})
+    {'kind': 'release-file', 'edges_file': 'edges.csv', 'files': {'cells': ['cells.csv', 'DataFrame']}, \
+'volume': 'precomputed://file://seg', 'url': 'https://x.org/a'}
+    """
+    if isinstance(value, dict):
+        return {k: hide_paths(v, files or bool(re.search(r"(^|_)(file|files|path|paths)$", str(k))))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [hide_paths(v, files) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def name(path: str) -> str:
+        return re.split(r"[\\/]", path.rstrip("/\\"))[-1] or "<server path>"
+
+    text = re.sub(r"file://[^\s'\"]+", lambda m: "file://" + name(m.group(0)[len("file://"):]), value)
+    if text == value and (value.startswith(("/", "~/")) or re.match(r"[A-Za-z]:[\\/]", value) or (
+            files and "://" not in value and re.search(r"[\\/]", value))):
+        return name(value)
+    return redact_paths(text)
+
+
+def http_message(message: str) -> str:
+    """A message written for Python callers, rewritten for HTTP clients.
+
+    ``name=value`` becomes JSON (``"name": value``) where the name is a field of
+    a request body, or where it states a fact (``no node has cell_type='AVAL'``);
+    advice that only Python can follow is left out (``pass allow_empty=True``:
+    no request has that field; ``cx.ids_of(c, ...)``), as
+    :func:`connectome.cli.render_error` does for the command line.
+
+    Examples
+    --------
+    >>> http_message("weight: only shortest paths have a weighted length; pass shortest=True or weight=None")
+    'weight: only shortest paths have a weighted length; pass "shortest": true or "weight": null'
+    >>> print(http_message("cell_type: no node has cell_type='AVAL'; close values of cell_type: 'AVA'; "
+    ...                    "pass allow_empty=True to accept an empty result"))
+    cell_type: no node has "cell_type": "AVAL"; close values of cell_type: 'AVA'
+    >>> http_message("sources: 1 id(s) not in d: 1; check the ids (cx.ids_of(c, ...)) and the dataset version")
+    'sources: 1 id(s) not in d: 1; check the ids and the dataset version'
+    """
+    if len(message) > 4000:  # a long list of values: its advice is left as written (rewriting is not linear)
+        return message
+    import ast
+    import json
+
+    import pydantic
+
+    from connectome.cli import render_error  # lazy: the command line's parser is not needed to serve
+
+    from . import schemas  # lazy: the request models (their fields are what a client can send)
+
+    fields = {name for obj in vars(schemas).values()  # request bodies refuse unknown fields; replies do not
+              if isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)
+              and obj.model_config.get("extra") == "forbid" for name in obj.model_fields}
+
+    def as_json(m: re.Match) -> str:
+        name, raw = m.group(1), m.group(2)
+        clause = re.split(r"[;.(]\s", message[max(0, m.start() - 300):m.start()])[-1]  # its clause, so far
+        advice = re.search(r"\b(pass|use|set|give|leave|try)\b", clause, re.IGNORECASE)
+        if advice and name not in fields:
+            return f"{name}=(...)"  # Python-only advice, spelled so that render_error leaves its clause out
+        if not raw:
+            return json.dumps(name)
+        try:
+            literal = int(raw.replace(",", "")) if re.fullmatch(r"\d{1,3}(,\d{3})+", raw) else ast.literal_eval(raw)
+            return f"{json.dumps(name)}: {json.dumps(literal)}"
+        except Exception:  # not a literal (a call, an ellipsis ...): left as it is
+            return m.group(0)
+
+    value = (r"'[^']*'|\"[^\"]*\"|\[[^\[\]]*\]|\([^()]*\)|\{[^{}]*\}|[A-Za-z_][\w.]*\([^()]*\)|\d{1,3}(?:,\d{3})+"
+             r"|-?[\w.+]*\w|")
+    text = re.sub(r"(?<![\w.\-/?&'\"])([A-Za-z_]\w*)=(?!=)(" + value + r")(?![\w(])", as_json, message)
+    # a parenthesis holding only a Python call, e.g. "(cx.ids_of(c, ...))"
+    text = re.sub(r"\s*\((?:cx|pd|np|pandas|numpy)\.\w+\([^()]*\)\)", "", text)
+    return render_error(text, {})
 
 
 def disk_full_cause(exc: BaseException | None) -> OSError | None:
@@ -158,9 +258,13 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
 
 
 def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
-    """HTTP status and JSON body for an exception of the project's tree (or :class:`ApiError`)."""
+    """HTTP status and JSON body for an exception of the project's tree (or :class:`ApiError`).
+
+    The message is written for HTTP clients (:func:`http_message`) and shows no server folder
+    (:func:`redact_paths`).
+    """
     if isinstance(exc, ApiError):
-        return exc.status, error_body(exc.code, redact_paths(exc.message), exc.field, **exc.extra)
+        return exc.status, error_body(exc.code, redact_paths(http_message(exc.message)), exc.field, **exc.extra)
     if disk_full_cause(exc) is not None:
         return 507, error_body("disk_full", "the server's disk is full; nothing was written. Retry later (the "
                                "operator must free space)", None, retryable=True)
@@ -177,7 +281,7 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
                 field = exc.column if field in (None, "nodes", "edges") else field
             if isinstance(exc, cxe.DatasetNotFoundError):
                 field = "name"
-            return status, error_body(code, redact_paths(str(exc)), field, **extra)
+            return status, error_body(code, redact_paths(http_message(str(exc))), field, **extra)
     return 500, error_body("internal", "internal error; the server log has the details")
 
 
@@ -215,7 +319,7 @@ def install_handlers(app: Any) -> None:
         if kind == "json_invalid":
             return respond(400, error_body("invalid_json", f"request body is not valid JSON: {first.get('msg')}",
                                            "body"))
-        msg = str(first.get("msg", "invalid value"))
+        msg = http_message(str(first.get("msg", "invalid value")))  # a validator may raise a library error
         more = f" (and {len(errs) - 1} more problem{'s' if len(errs) > 2 else ''})" if len(errs) > 1 else ""
         return respond(400, error_body("invalid_parameter", f"{field}: {msg}{more}", field, location=where))
 

@@ -1,8 +1,8 @@
 """Request and response bodies (pydantic). Root ids are strings in JSON.
 
-Root ids are ``uint64``; JavaScript's ``JSON.parse`` rounds integers above
-2**53, so every id the service returns is a decimal string, and ids sent to it
-may be strings (preferred) or integers.
+Root ids are ``int64`` (as in CAVE, Codex and neuPrint; below 2**63); JavaScript's
+``JSON.parse`` rounds integers above 2**53, so every id the service returns is a
+decimal string, and ids sent to it may be strings (preferred) or integers.
 
 Examples
 --------
@@ -10,12 +10,12 @@ Examples
 True
 >>> LinkRequest(root_ids=["720575940621039145", 5]).root_ids
 ['720575940621039145', '5']
->>> LinkRequest(root_ids=["18446744073709551616"])
+>>> LinkRequest(root_ids=["9223372036854775808"])
 Traceback (most recent call last):
 ...
 pydantic_core._pydantic_core.ValidationError: 1 validation error for LinkRequest
 root_ids.0
-  Value error, root id 18446744073709551616 does not fit in 64 bits ...
+  Value error, root id 9223372036854775808 is 2**63 or more; root ids are int64 ...
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = [
 
 #: Dataset names accepted in paths (never interpreted as file paths).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-_U64 = 2**64 - 1
+_MAX_ID = 2**63 - 1  # root ids are int64 (connectome.schema.MAX_ID)
 
 
 def _root_id(value: Any) -> str:
@@ -50,14 +50,17 @@ def _root_id(value: Any) -> str:
         n = int(value)
     else:
         raise ValueError(f"root id must be a non-negative integer or a string of digits, not {value!r}"[:200])
-    if n < 0 or n > _U64:
-        raise ValueError(f"root id {n} does not fit in 64 bits")
+    if n < 0:
+        raise ValueError(f"root id must be a non-negative integer, not {n}")
+    if n > _MAX_ID:
+        raise ValueError(f"root id {n} is 2**63 or more; root ids are int64 (the field's datastacks all use ids "
+                         "below 2**63)")
     return str(n)
 
 
 RootId = Annotated[str, BeforeValidator(_root_id), Field(
-    description="uint64 root id as a decimal string (integers are accepted on input)",
-    json_schema_extra={"pattern": "^[0-9]{1,20}$", "examples": ["720575940621039145"]},
+    description="int64 root id (below 2**63) as a decimal string (integers are accepted on input)",
+    json_schema_extra={"pattern": "^[0-9]{1,19}$", "examples": ["720575940621039145"]},
 )]
 
 
@@ -222,6 +225,9 @@ class TypePage(BaseModel):
     total: int
     rows: list[TypeRow]
     next_cursor: str | None = None
+    unlabelled: dict[str, Any] = Field(default_factory=dict, description="neurons without a `by` label: what was "
+                                       "done (pool, drop, keep), their count and fraction")
+    warnings: list[str] = Field(default_factory=list, description="e.g. unlabelled neurons pooled into 'unknown'")
 
 
 class TriadCensus(BaseModel):
@@ -265,6 +271,9 @@ class MotifCount(BaseModel):
     version: str
     query: str
     count: int
+    warnings: list[str] = Field(default_factory=list, description="constraints that make the count say nothing "
+                                "about the graph: a label value no neuron has (with close values), a weight "
+                                "constraint that always or never holds")
 
 
 class MotifMatchesRequest(MotifCountRequest):
@@ -285,18 +294,26 @@ class MotifMatches(BaseModel):
     next_cursor: str | None = None
     link: str | None = Field(None, description="a Neuroglancer link showing the neurons of this page, if requested")
     link_warnings: list[str] = Field(default_factory=list, description="warnings about the link (see Link.warnings)")
+    warnings: list[str] = Field(default_factory=list, description="constraints that match nothing or always hold "
+                                "(as in MotifCount.warnings)")
 
 
 # ----------------------------------------------------------------------------- jobs
 
 
 class SignificanceRequest(_Strict):
-    null: Literal["degree", "degree_reciprocal", "er", "reciprocal_er", "block"] = "degree"
+    null: Literal["degree_reciprocal", "degree", "er", "reciprocal_er", "block"] = Field(
+        "degree_reciprocal", description="null model; the default keeps every degree and every mutual pair "
+        "(plain 'degree' breaks mutual pairs and inflates the triads made of them; the result's "
+        "params.warnings says when that matters)")
     n: int = Field(100, ge=1, le=10_000, description="null graphs to sample")
     seed: int = Field(0, ge=0, le=2**32 - 1)
     edge_kind: EdgeKind | None = Field("chemical", description="edges that connect a pair (null: all kinds)")
     min_synapses: int | None = Field(None, ge=1, le=1_000_000)
     by: str = Field("cell_type", min_length=1, max_length=128, description="node label of the blocks (null=block)")
+    unlabelled: Literal["pool", "drop", "keep"] | None = Field(
+        None, description="null=block: neurons without a `by` label form one block (default; the result's "
+        "params.warnings says so, with their count), leave the graph, or each form a block of their own")
 
 
 class TrainRequest(_Strict):
@@ -471,6 +488,9 @@ class PartnerTable(BaseModel):
     rows: list[dict[str, Any]] = Field(description="one row per (query, direction, partner); root ids as strings")
     total: int = Field(description="rows of the whole table")
     truncated: bool = Field(description="more rows exist than limit")
+    fraction_of: str | None = Field(None, description="what `fraction` is a fraction of (the denominator)")
+    warnings: list[str] = Field(default_factory=list, description="e.g. partners without a `by` label pooled "
+                                "into 'unknown', with their count")
 
 
 class PathsRequest(_Strict):

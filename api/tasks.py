@@ -39,6 +39,7 @@ from connectome.ingest.celegans import ingest_celegans
 from connectome.ingest.larva import ingest_larva
 from connectome.ingest.release import ingest_tables
 from connectome.registry import load
+from connectome.schema import coerce_ids
 from connectome.scheduler import use_scheduler
 from connectome.store import read_manifest
 
@@ -231,12 +232,10 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     ...
     connectome.errors.IdError: seeds: 1 id(s) not in celegans_cook2019_herm: 3; check the ids (cx.ids_of(c, ...)) and the dataset version: root ids change with proofreading
     """
-    import numpy as np
-
     progress(0.05, "loading dataset")
     c = _load(spec)
     p = dict(spec["params"])
-    ids = np.array([int(x) for x in p.pop("seed_ids")], dtype=np.uint64)
+    ids = coerce_ids(list(p.pop("seed_ids")), "seeds")
     progress(0.1, f"{p.get('n_iterations', 1000)} traversals from {len(ids)} seed(s)")
     with _cluster() as client:  # on a Dask worker: spread the iteration blocks over the whole cluster
         t = cx.flow_layers(c, ids, **p, scheduler=client, progress=False)
@@ -248,10 +247,8 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
 
 def _ids_param(values: Any) -> Any:
-    """Root ids of a job's parameters (strings) as uint64, or ``None``."""
-    import numpy as np
-
-    return None if values is None else np.array([int(x) for x in values], dtype=np.uint64)
+    """Root ids of a job's parameters (strings) as int64, or ``None``."""
+    return None if values is None else coerce_ids(list(values), "root_ids")
 
 
 def _finite(x: Any) -> float | None:

@@ -14,7 +14,7 @@ same version through the real caveclient:
 * ``caveclient loop, same columns`` -- the same with the ``select_columns`` our
   ingest asks for (the strictest comparison: the reference of the ratios);
 * ``ingest_cave`` -- connect, probe the id range, fetch pages concurrently,
-  stage every page durably in the resume journal, normalise (uint64 ids,
+  stage every page durably in the resume journal, normalise (int64 ids,
   positions in nm), aggregate edges, write the store atomically. Resume
   bookkeeping is on (it always is).
 

@@ -7,6 +7,9 @@ is 10 x m attempted Maslov-Sneppen swaps (every in/out degree kept, no self-loop
 duplicate edges) followed by an exact triad census; the samples run as Dask tasks on a
 LocalCluster with process workers. Reports wall time, time per sample, the swap
 acceptance check, and the peak resident memory of the whole process tree (sampled).
+
+It times the plain ``degree`` null on purpose (the figure in RESULTS.md); the default null of
+``cx.motif_significance`` is ``degree_reciprocal`` (see ``bench_null_default.py`` for why).
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ def worker(name: str, navis_n: int, out: Path) -> None:
         t20 = cx.similarity(c, direction="both", top_k=20, progress=False)
         res = np.full((len(ids), 20), np.nan)
         res[x.any(axis=1)] = 0.0  # fewer than 20 neurons share a partner: the rest are similarity 0 for sklearn
-        rows = np.searchsorted(ids, t20["root_id"].to_numpy(np.uint64))
+        rows = np.searchsorted(ids, t20["root_id"].to_numpy(np.int64))
         res[rows, t20["rank"].to_numpy() - 1] = t20["similarity"].to_numpy()
     else:
         raise SystemExit(f"unknown worker {name!r}")

@@ -47,7 +47,7 @@ def _pairs(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarra
     src = here.parent / "shared" / "data" / "flywire_scale_synthetic" / "edges.parquet"
     e = pd.read_parquet(src, columns=["pre_root_id", "post_root_id", "syn_count", "nt_type"])
     nt = e["nt_type"].astype(str).to_numpy()
-    return (e["pre_root_id"].to_numpy(np.uint64), e["post_root_id"].to_numpy(np.uint64),
+    return (e["pre_root_id"].to_numpy(np.int64), e["post_root_id"].to_numpy(np.int64),
             e["syn_count"].to_numpy(np.int64), nt)
 
 

@@ -5,8 +5,10 @@ Examples
 >>> import argparse
 >>> p = argparse.ArgumentParser(); sub = p.add_subparsers(dest="command")
 >>> register(sub)
->>> p.parse_args(["census", "celegans_cook2019_herm", "--null", "degree", "--n", "10"]).n
+>>> p.parse_args(["census", "celegans_cook2019_herm", "--null", "degree_reciprocal", "--n", "10"]).n
 10
+>>> p.parse_args(["census", "celegans_cook2019_herm", "--null"]).null   # --null alone: the default null
+'degree_reciprocal'
 """
 
 from __future__ import annotations
@@ -109,17 +111,24 @@ def _cmd_census(args: argparse.Namespace) -> int:
         print(t.to_string())
         return 0
     r = motif_significance(c, null=args.null, n=args.n, seed=args.seed, edge_kind=_kind(args),
-                           min_synapses=args.min_synapses, by=args.by, swaps=args.swaps, progress=args.progress)
+                           min_synapses=args.min_synapses, by=args.by, swaps=args.swaps, unlabelled=args.unlabelled,
+                           progress=args.progress)
     if out is not None:
         r.table.to_csv(out / "motif_significance.csv", index=False)
         r.censuses.to_csv(out / "null_samples.csv", index=False)
+        meta = {k: v for k, v in r.to_dict().items() if k != "table"}
+        (out / "motif_significance.json").write_text(json.dumps(meta, indent=2, default=str))
         r.plot(out / "motif_profile.png")
     import pandas as pd
 
+    rp = r.params["reciprocal_pairs"]
+    print(f"null model: {r.null} ({r.n} samples, seed {r.seed}); reciprocal pairs: data {rp['observed']:,}, "
+          f"null {rp['null_mean']:,.1f} ± {rp['null_std']:,.1f}")
     with pd.option_context("display.width", 160, "display.float_format", "{:,.3f}".format):
         print(r.table.to_string(index=False))
     if out is not None:
-        print(f"\nfiles: {out} (motif_significance.csv, null_samples.csv, motif_profile.png)")
+        print(f"\nfiles: {out} (motif_significance.csv, motif_significance.json, null_samples.csv, "
+              "motif_profile.png)")
     return 0
 
 
@@ -205,12 +214,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser("census", help="triad census, optionally against a null model")
     _selection(c)
-    c.add_argument("--null", choices=["degree", "degree_reciprocal", "er", "reciprocal_er", "block"], default=None,
-                   help="compare with this null model")
+    c.add_argument("--null", choices=["degree_reciprocal", "degree", "er", "reciprocal_er", "block"], default=None,
+                   nargs="?", const="degree_reciprocal",
+                   help="compare with this null model (--null alone: the default degree_reciprocal, which keeps "
+                        "degrees and mutual pairs; plain 'degree' breaks mutual pairs and inflates the triads "
+                        "made of them); without --null: the plain census")
     c.add_argument("--n", type=int, default=100, help="null samples (default 100)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--by", default="cell_type", help="node label of the blocks (null=block)")
-    c.add_argument("--swaps", type=float, default=10.0, help="attempted swaps per edge (null=degree)")
+    c.add_argument("--unlabelled", choices=["pool", "drop", "keep"], default=None,
+                   help="neurons without a --by value (null=block): one block (default, said on stderr with their "
+                        "count), left out of the graph, or each a block of its own")
+    c.add_argument("--swaps", type=float, default=10.0,
+                   help="attempted swaps per edge (null=degree_reciprocal or degree)")
     c.add_argument("--out", help="folder for CSV tables and the motif profile PNG")
     c.set_defaults(func=_cmd_census)
 
@@ -229,12 +245,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def census_step(ctx: Any) -> None:
-    """Demo step: triad census against degree-preserving and reciprocal ER nulls."""
-    from .significance import motif_significance  # lazy: keeps connectome --help cheap
+    """Demo step: triad census against the default null (degrees and mutual pairs kept)."""
+    from .significance import DEFAULT_NULL, motif_significance  # lazy: keeps connectome --help cheap
 
     c = ctx.connectome
-    ctx.section("triad motifs vs a degree-preserving null (20 samples, chemical synapses)")
-    r = motif_significance(c, null="degree", n=20, seed=0, progress=ctx.progress)
+    ctx.section("triad motifs vs a degree- and reciprocity-preserving null (20 samples, chemical synapses)")
+    r = motif_significance(c, null=DEFAULT_NULL, n=20, seed=0, progress=ctx.progress)
     r.table.to_csv(ctx.out / "motif_significance.csv", index=False)
     r.plot(ctx.out / "motif_profile.png")
     top = r.table[r.table["motif"] != "003"].sort_values("z", ascending=False).head(5)

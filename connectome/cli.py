@@ -286,7 +286,7 @@ def render_error(message: str, flags: dict[str, Flag], parameter: str | None = N
     '--voxel-resolution must be three numbers; pass --voxel-resolution X Y Z'
     >>> render_error("column 'w' not found. Map your columns, e.g. columns={'w': 'synapse_count'}.", flags)
     "column 'w' not found. Map your columns, e.g. --map w=synapse_count."
-    >>> render_error("ids lost digits; read with a dtype (e.g. pandas.read_csv(..., dtype={...: 'uint64'}))", {})
+    >>> render_error("ids lost digits; read with a dtype (e.g. pandas.read_csv(..., dtype={...: 'int64'}))", {})
     'ids lost digits; read with a dtype'
     >>> render_error("3 ids unknown; check them with cx.ids_of(c, ...), or pass dataset= to show them",
     ...              {"dataset": "--source"})

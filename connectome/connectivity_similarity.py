@@ -48,7 +48,10 @@ placeholder (``""``, ``"unk"``, ``"unknown"``, ``"nan"``, ``"none"``, ``"na"``,
 
 Leaving ``unlabelled`` unset means ``"drop"`` and logs a warning saying how much
 was dropped; pass it to choose knowingly. Every result carries its parameters and
-these counts in ``DataFrame.attrs["similarity"]``.
+these counts in ``DataFrame.attrs["similarity"]``. The option, the placeholder
+values and the messages are those of every function that groups by a label
+(:mod:`connectome.unlabelled`); only the default differs: a pooled
+pseudo-label would make unrelated neurons look alike, so similarity drops.
 
 Examples
 --------
@@ -78,6 +81,7 @@ from .progress import progress_bar
 from .scheduler import compute, get_scheduler, share
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from .typelevel import pair_totals
+from .unlabelled import UNLABELLED_VALUES, check_unlabelled, group_by_label, is_unlabelled
 from .validate import check_int
 
 logger = logging.getLogger(__name__)
@@ -86,7 +90,7 @@ __all__ = ["similarity", "connectivity_profiles", "Profiles", "align_profiles", 
            "DIRECTIONS", "MAX_DENSE"]
 
 #: Label values that mean "no label" (compared after stripping spaces, case-insensitive).
-UNLABELLED: tuple[str, ...] = ("", "unk", "unknown", "nan", "none", "na", "n/a", "?")
+UNLABELLED: tuple[str, ...] = UNLABELLED_VALUES
 #: Pseudo-label of pooled unlabelled partners (``unlabelled="pool"``).
 POOLED = "<unlabelled>"
 METRICS = ("cosine", "jaccard", "vertex_normalized")
@@ -117,20 +121,6 @@ def _check_top_k(top_k: Any) -> int | None:
                      what="a positive integer (the neighbours kept per neuron) or None for a dense block")
 
 
-def is_unlabelled(values: pd.Series) -> np.ndarray:
-    """True where a label is missing or a placeholder of :data:`UNLABELLED`.
-
-    Examples
-    --------
-    >>> is_unlabelled(pd.Series(["KC", "unk", None, " Unknown ", "unk-AN"])).tolist()
-    [False, True, True, True, False]
-    """
-    s = values.astype(object)
-    missing = s.isna().to_numpy()
-    text = s.where(~missing, "").astype(str).str.strip().str.lower()
-    return missing | text.isin(UNLABELLED).to_numpy()
-
-
 # ----------------------------------------------------------------------------- profiles
 @dataclass
 class Profiles:
@@ -141,7 +131,7 @@ class Profiles:
     matrix : scipy.sparse.csr_array
         ``matrix[i, f]`` = synapses between neuron ``ids[i]`` and feature ``f``
         (float64).
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root id of each row.
     features : pandas.DataFrame
         One row per column: ``direction`` (``"output"`` or ``"input"``),
@@ -209,8 +199,8 @@ def connectivity_profiles(c: Connectome, *, direction: str = "both", by: str | N
 
     _check_choice(direction, DIRECTIONS, "direction")
     min_synapses = _check_min_synapses(min_synapses)
-    explicit = unlabelled is not None
-    unlabelled = "drop" if unlabelled is None else _check_choice(unlabelled, ("drop", "pool", "keep"), "unlabelled")
+    explicit = check_unlabelled(unlabelled) is not None
+    unlabelled = unlabelled if explicit else "drop"
     if by is not None and (not isinstance(by, str) or by not in c.label_columns):
         raise ColumnError("nodes", str(by), c.label_columns, "Pass by= a node label column, or by=None for partners.")
     nodes = c.node_table([ROOT_ID] if by is None else [ROOT_ID, by])
@@ -254,14 +244,15 @@ def connectivity_profiles(c: Connectome, *, direction: str = "both", by: str | N
         used = [d for d in ("output", "input") if direction in (d, "both")]
         meta["unlabelled_partners"] = int(missing.sum())
         meta["unlabelled_synapse_share"] = {d: share[d] for d in used}
-        if unlabelled == "drop" and any(share[d] > 0 for d in used):
-            msg = (f"by={by!r}: {int(missing.sum()):,} neurons have no {by} label; their synapses were dropped "
-                   "from the vectors (" + ", ".join(f"{100 * share[d]:.1f}% of {d} synapses" for d in used) + ")")
-            if not explicit:
-                logger.warning("%s; pass unlabelled='drop' to accept this, or 'pool' / 'keep'", msg)
-                meta["warnings"].append(msg)
-            else:
-                logger.info("%s", msg)
+        said = ", ".join(f"{100 * share[d]:.1f}% of {d} synapses" for d in used)
+        detail = {"drop": f"their synapses were dropped from the vectors: {said}",
+                  "pool": f"their synapses form one pseudo-label {POOLED!r}: {said}",
+                  "keep": f"their synapses stay, one partner each: {said}"}[unlabelled]
+        if any(share[d] > 0 for d in used):  # unlabelled neurons that are nobody's partner change nothing
+            grouping = group_by_label(raw, ids, by=by, unlabelled=unlabelled if explicit else None, default="drop",
+                                      pool_as=POOLED, where="similarity", detail=detail)
+            meta.update({k: v for k, v in grouping.meta.items() if k != "unlabelled"})
+            meta["warnings"] += grouping.warnings
     nf = len(keys)
     blocks, feats = [], []
     if direction in ("output", "both"):

@@ -16,9 +16,14 @@ source) on neuron ``j`` is
     influence = Σ_{h=1..k} (α W)^h e_s                      (hops=k)
     influence = Σ_{h≥1} (α W)^h e_s = ((I − α W)^{-1} − I) e_s   (hops=None)
 
-The steady state (``hops=None``) needs ``α ρ(W) < 1``; input-normalised weights have spectral
-radius at most 1, so ``alpha`` defaults to 1 for a finite ``k`` and to 0.9 for the steady state,
-which is iterated until an increment is below ``tol`` of the sum (or ``max_iter``). Everything is a
+The steady state (``hops=None``) converges if and only if ``α ρ(W) < 1`` (ρ: spectral radius).
+Input-normalised weights have ρ(W) ≤ 1 (often exactly 1), so ``alpha`` defaults to 1 for a finite
+``k`` and to 0.9 for the steady state. Before iterating, ρ(W) is computed (the largest eigenvalue
+modulus over the strongly connected components of ``W``; skipped when the cheap bound
+``min(‖W‖₁, ‖W‖∞)`` already shows ``α ρ(W) < 1``) and an ``alpha`` at or above ``1/ρ(W)`` is
+refused with :class:`~connectome.errors.DivergenceError`. The series is iterated until the last
+term is below ``tol`` of the (finite) sum; ``converged`` is ``False``, with a warning, when
+``max_iter`` ends it first. Everything is a
 sparse matrix times a block of source columns: memory is nodes × block × 8 bytes, never N × N.
 Blocks of sources run as Dask tasks.
 
@@ -42,9 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, QueryTimeoutError, SeedError
+from .errors import DivergenceError, InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
-from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
+from .pathgraph import check_min_synapses, graph_metadata, label_columns, pair_graph, resolve_ids
 from .progress import progress_bar
 from .scheduler import compute, get_scheduler, share
 from .schema import ROOT_ID
@@ -58,6 +63,8 @@ __all__ = ["influence", "influence_matrix", "MAX_HOPS"]
 #: Largest finite number of hops (use ``hops=None`` for the steady state).
 MAX_HOPS = 100
 _BLOCK = 64  # sources per matrix block
+_DENSE_EIG = 600  # strongly connected components up to this size: dense eigenvalues; larger: ARPACK
+_RHO_MARGIN = 1e-9  # alpha·ρ(W) within this of 1 counts as 1 (ρ is computed to about 1e-12)
 
 
 def influence_matrix(c: Connectome, *, normalize: str | None = "post", signed: bool = False, signs: Any = None,
@@ -98,6 +105,65 @@ def influence_matrix(c: Connectome, *, normalize: str | None = "post", signed: b
     return w, meta
 
 
+def _radius(block: Any) -> float | None:
+    """ρ of one strongly connected block (None when ARPACK does not converge)."""
+    if block.shape[0] <= _DENSE_EIG:
+        return float(np.abs(np.linalg.eigvals(block.toarray())).max())
+    from scipy.sparse.linalg import ArpackNoConvergence, eigs
+
+    try:
+        vals = eigs(block, k=1, which="LM", tol=1e-12, return_eigenvectors=False)
+    except ArpackNoConvergence:
+        return None
+    return float(np.abs(vals).max())
+
+
+def _spectral_radius(w: Any) -> float | None:
+    """ρ(W): the largest eigenvalue modulus over the strongly connected components (a component of
+    one node contributes its self-loop weight), or None when it could not be computed."""
+    from scipy.sparse.csgraph import connected_components
+
+    if w.nnz == 0:
+        return 0.0
+    _, lab = connected_components(w, directed=True, connection="strong")
+    size = np.bincount(lab)
+    single = size[lab] == 1
+    rho = float(np.abs(w.diagonal()[single]).max()) if single.any() else 0.0
+    big = np.flatnonzero(size > 1)
+    if len(big):
+        order = np.argsort(lab, kind="stable")
+        perm = w[order][:, order].tocsr()
+        ends = np.cumsum(size)
+        for comp in big:
+            lo, hi = int(ends[comp] - size[comp]), int(ends[comp])
+            r = _radius(perm[lo:hi, lo:hi])
+            if r is None:
+                return None
+            rho = max(rho, r)
+    return rho
+
+
+def _check_alpha(w: Any, alpha: float, meta: dict[str, Any], notes: list[str]) -> tuple[float, float | None]:
+    """The cheap bound on ρ(W) and ρ(W) itself (when the bound does not settle it); refuses alpha ≥ 1/ρ(W)."""
+    a = abs(w)
+    bound = float(min(a.sum(axis=0).max(), a.sum(axis=1).max())) if w.nnz else 0.0
+    if alpha * bound < 1.0 - _RHO_MARGIN:
+        return bound, None
+    rho = _spectral_radius(w)
+    if rho is None:
+        msg = ("influence: the spectral radius of W could not be computed (ARPACK did not converge), so "
+               f"alpha={alpha} is not checked against 1/ρ(W) in advance; the iteration checks its terms")
+        notes.append(msg)
+        logger.warning(msg)
+    elif alpha * rho >= 1.0 - _RHO_MARGIN:
+        raise DivergenceError(
+            f"alpha={alpha:g}: the steady-state series Σ (αW)^h diverges unless alpha·ρ(W) < 1, and the spectral "
+            f"radius of the one-hop weights (normalize={meta['normalize']!r}, signed={meta['signed']}, "
+            f"min_synapses={meta['min_synapses']}) is ρ(W) = {rho:.6g}, so alpha must be below 1/ρ(W) = "
+            f"{1.0 / rho:.6g}; lower alpha (e.g. {0.9 / rho:.3g}) or give a finite number of hops", "alpha")
+    return bound, rho
+
+
 def _propagate(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float, tol: float, max_iter: int,
                deadline: float | None) -> tuple[np.ndarray, int, bool]:
     """Σ_h (αW)^h e_cols for a block of sources: (n × len(cols) array, iterations, converged)."""
@@ -117,17 +183,18 @@ def _propagate(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float,
         if deadline is not None and time.time() > deadline:
             raise QueryTimeoutError("influence: time budget exhausted")
         if hops is None:
-            inc = float(np.abs(x).sum())
-            tot = float(np.abs(acc).sum())
-            if not np.isfinite(inc) or inc > 1e12 * max(tot, 1.0):
-                raise InputError(f"influence diverges with alpha={alpha} (α·ρ(W) ≥ 1); lower alpha or use "
-                                 "normalize='post'", "alpha")
-            if inc <= tol * max(tot, 1e-300):
+            with np.errstate(over="ignore", invalid="ignore"):
+                inc = float(np.abs(x).sum())
+                tot = float(np.abs(acc).sum())
+            if not (np.isfinite(inc) and np.isfinite(tot)):
+                raise DivergenceError(f"influence with alpha={alpha:g}: the values are not finite after {h} "
+                                      "iterations (overflow); lower alpha or use normalize='post'", "alpha")
+            if inc <= tol * max(tot, 1e-300):  # the last term, relative to the (finite) sum
                 converged = True
                 break
-    if hops is not None and not np.isfinite(acc).all():
-        raise InputError(f"influence overflows with alpha={alpha} over {hops} hops; lower alpha or use "
-                         "normalize='post'", "alpha")
+    if not np.isfinite(acc).all():
+        raise DivergenceError(f"influence with alpha={alpha:g}: the values are not finite after {h} "
+                              "iterations (overflow); lower alpha, give fewer hops or use normalize='post'", "alpha")
     return acc, h, converged
 
 
@@ -190,7 +257,8 @@ def influence(
     signed : bool
         Signed weights (Σ sign × synapses / unsigned total); ``signs`` is the transmitter table.
     alpha : float, optional
-        Per-hop factor α (default 1 for finite hops, 0.9 for the steady state).
+        Per-hop factor α (default 1 for finite hops, 0.9 for the steady state). The steady state
+        needs α < 1/ρ(W); a larger one is refused.
     top : int
         Targets kept per source when ``targets`` is None.
     min_synapses : int, optional
@@ -207,12 +275,17 @@ def influence(
     pandas.DataFrame
         ``source_root_id``, ``target_root_id``, ``influence``, ``rank`` (1 = strongest, per
         source), target labels. ``.attrs``: formula parameters (``alpha``, ``hops``, ``normalize``,
-        sign table), ``iterations`` and ``converged`` of the steady state.
+        sign table), ``iterations`` and ``converged`` of the steady state (``True`` only when the last
+        term fell below ``tol`` of a finite sum), ``spectral_radius`` (ρ(W), when it had to be computed)
+        and ``spectral_radius_bound`` (``min(‖W‖₁, ‖W‖∞)``) of the steady state.
 
     Raises
     ------
     SeedError
         No source has an outgoing edge (some without: a warning, in ``.attrs["notes"]``).
+    DivergenceError
+        ``hops=None`` with ``alpha`` ≥ 1/ρ(W) (the message gives ρ(W) and the bound), or values that
+        overflow.
 
     Examples
     --------
@@ -239,11 +312,12 @@ def influence(
                  what="a positive number of seconds")
     w, meta = influence_matrix(c, normalize=normalize, signed=signed, signs=signs, edge_kind=edge_kind,
                                min_synapses=min_synapses)
+    notes: list[str] = []
+    rho_bound, rho = _check_alpha(w, float(alpha), meta, notes) if hops is None else (None, None)
     g = pair_graph(c, edge_kind=edge_kind, min_synapses=check_min_synapses(min_synapses))
     src = resolve_ids(g.ids, sources, "sources", name=c.name)
     tgt = None if targets is None else resolve_ids(g.ids, targets, "targets", name=c.name)
     dead = src[np.diff(g.out_indptr)[src] == 0]
-    notes: list[str] = []
     if len(dead):
         shown = ", ".join(str(int(x)) for x in g.ids[dead[:5]])
         msg = (f"sources: {len(dead)} of {len(src)} source(s) have no outgoing edges (min_synapses="
@@ -274,8 +348,10 @@ def influence(
     its = max(r[1] for r in res)
     converged = all(r[2] for r in res)
     if not converged:
-        logger.warning("influence: the steady state did not converge in max_iter=%d iterations (tol=%g); "
-                       "lower alpha or raise max_iter", max_iter, tol)
+        msg = (f"influence: the steady state did not converge in max_iter={max_iter} iterations (tol={tol:g}); "
+               "lower alpha or raise max_iter")
+        notes.append(msg)
+        logger.warning(msg)
     s_ids = g.ids[df["s"].to_numpy(np.int64)]
     out = pd.DataFrame({"source_root_id": s_ids, "target_root_id": g.ids[df["t"].to_numpy(np.int64)],
                         "influence": df["v"].to_numpy(np.float64)})
@@ -287,7 +363,8 @@ def influence(
         lut = c.node_table([ROOT_ID] + cols).set_index(ROOT_ID)
         for col in cols:
             out[f"target_{col}"] = lut[col].reindex(out["target_root_id"].to_numpy()).to_numpy()
-    out.attrs = {"dataset": c.name, **meta, "hops": hops, "alpha": float(alpha), "top": None if tgt is not None else top,
+    out.attrs = {**graph_metadata(c), **meta, "hops": hops, "alpha": float(alpha), "top": None if tgt is not None else top,
                  "iterations": int(its), "converged": bool(converged), "notes": notes,
+                 "spectral_radius": rho, "spectral_radius_bound": rho_bound,
                  "formula": "sum_{h=1..hops} (alpha W)^h e_s, W[j,i] = A[j,i] / input(j) (normalize='post')"}
     return out

@@ -42,6 +42,9 @@ __all__ = [
     "NullModelError",
     "SignTableError",
     "SeedError",
+    "DivergenceError",
+    "PositionConflictError",
+    "IdNamespaceError",
 ]
 
 
@@ -193,3 +196,16 @@ class SignTableError(InputError):
 
 class SeedError(InputError):
     """Seeds of a traversal or influence analysis that cannot start it (no outgoing edges)."""
+
+
+class DivergenceError(InputError):
+    """A series that diverges for the parameters given (e.g. influence with ``alpha`` ≥ 1/ρ(W))."""
+
+
+class PositionConflictError(InputError):
+    """Two position columns of one table describe the same point and disagree (e.g. voxels times the voxel
+    resolution used and the file's own nm columns); the message gives both nm-per-voxel factors."""
+
+
+class IdNamespaceError(IdError):
+    """Root ids that belong to another volume than the one chosen (e.g. pinky100 ids with the minnie65 preset)."""

@@ -38,7 +38,7 @@ class SparseGraph:
     ----------
     matrix : scipy.sparse.csr_array
         ``matrix[i, j]`` = synapses from ``ids[i]`` to ``ids[j]`` (or 1 if unweighted).
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root id of each row/column, sorted ascending.
     """
 
@@ -51,7 +51,7 @@ class SparseGraph:
         Examples
         --------
         >>> import numpy as np, scipy.sparse as sp
-        >>> g = SparseGraph(sp.csr_array((2, 2)), np.array([5, 9], dtype=np.uint64))
+        >>> g = SparseGraph(sp.csr_array((2, 2)), np.array([5, 9], dtype=np.int64))
         >>> g.index_of([9])
         array([1])
         """
@@ -84,7 +84,7 @@ def to_csr(c: Connectome, *, weight: str | None = SYNAPSE_COUNT, edge_kind: str 
     Returns
     -------
     SparseGraph
-        ``.matrix`` (``scipy.sparse.csr_array``, int64) and ``.ids`` (uint64).
+        ``.matrix`` (``scipy.sparse.csr_array``, int64) and ``.ids`` (int64).
 
     Examples
     --------

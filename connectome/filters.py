@@ -33,7 +33,8 @@ from .schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_I
 if TYPE_CHECKING:  # graph.py imports this module; the filters reach Connectome through its methods
     from .graph import Connectome
 
-__all__ = ["filter_edges", "select", "subgraph", "neighborhood", "ids_of"]
+__all__ = ["filter_edges", "select", "subgraph", "neighborhood", "ids_of", "unknown_labels", "unknown_labels_message",
+           "check_edge_labels"]
 
 
 def _as_list(value: Any) -> list:
@@ -109,13 +110,15 @@ def filter_edges(
         if NEUROPIL not in c.edge_columns:
             raise ColumnError("edges", NEUROPIL, c.edge_columns, "This dataset has no per-neuropil edges.")
         neuropils = _as_list(neuropil)
+        check_edge_labels(c, NEUROPIL, neuropils)
     step = f"filter_edges(min_synapses={min_synapses!r}, edge_kind={kinds!r}, neuropil={neuropils!r})"
     fn = functools.partial(_edge_mask, min_synapses=min_synapses, kinds=kinds, neuropils=neuropils)
     syn_fn = None
     if c.has_synapses:
         pairs = fn(c.edge_table())[[PRE, POST]].drop_duplicates()
         syn_fn = functools.partial(_pairs_mask, pairs=pairs)
-    return c._apply(step, None, fn, syn_fn)
+    return c._apply(step, None, fn, syn_fn,
+                    record={"min_synapses": min_synapses, "edge_kind": kinds, "neuropil": neuropils})
 
 
 def _node_ids(c: Connectome, root_ids: Any, parameter: str = "root_ids", check: bool = True) -> np.ndarray:
@@ -142,14 +145,14 @@ def _nodes_in(df: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
 
 
 def both_in(df: pd.DataFrame, ids: Any) -> pd.DataFrame:
-    """Rows whose pre and post ids are both in ``ids`` (an array of uint64)."""
+    """Rows whose pre and post ids are both in ``ids`` (an array of int64)."""
     return df[df[PRE].isin(ids) & df[POST].isin(ids)]
 
 
 def _induced(c: Connectome, ids: np.ndarray, step: str) -> Connectome:
     node_fn = functools.partial(_nodes_in, ids=ids)
     edge_fn = functools.partial(both_in, ids=ids)
-    return c._apply(step, node_fn, edge_fn, edge_fn)
+    return c._apply(step, node_fn, edge_fn, edge_fn, record={"nodes": [step]})
 
 
 def subgraph(c: Connectome, root_ids: Any) -> Connectome:
@@ -177,17 +180,19 @@ def ids_of(c: Connectome, query: str | None = None, *, allow_empty: bool = False
     query : str, optional
         A :meth:`pandas.DataFrame.query` expression over node columns.
     allow_empty : bool
-        Return an empty array when nothing matches, instead of raising
-        :class:`~connectome.errors.LabelError`.
+        Return an empty array when nothing matches, and accept values of a list
+        that no node has, instead of raising :class:`~connectome.errors.LabelError`.
     **labels
-        ``column=value`` or ``column=[values]``.
+        ``column=value`` or ``column=[values]``. Every value of a list is checked:
+        one that no node has (a typo) is refused like a single value.
 
     Raises
     ------
     ColumnError
         A column that does not exist.
     connectome.errors.LabelError
-        No node matches (unless ``allow_empty``). The message lists the values
+        No node matches, or a value (of a list too) that no node has (unless
+        ``allow_empty``). The message lists the values
         of the column closest to the one asked for, and the other columns
         where that value does occur (e.g. ``primary_type`` for a FlyWire type).
 
@@ -213,7 +218,13 @@ def ids_of(c: Connectome, query: str | None = None, *, allow_empty: bool = False
     for col, value in labels.items():
         if col not in nodes.columns:
             raise ColumnError("nodes", col, nodes.columns)
-        mask &= nodes[col].isin(_as_list(value)).fillna(False).astype(bool)
+        rows = nodes[col].isin(_as_list(value)).fillna(False).astype(bool)
+        if not allow_empty and len(nodes):
+            msg = unknown_labels_message(nodes, col, value, rows=rows)
+            if msg is not None:
+                raise LabelError(msg + "; pass allow_empty=True to accept " + (
+                    "an empty result" if not rows.any() else "values that match no node"), col)
+        mask &= rows
     if query is not None:
         try:
             hit = nodes.eval(query)
@@ -225,26 +236,83 @@ def ids_of(c: Connectome, query: str | None = None, *, allow_empty: bool = False
     return nodes.loc[mask, ROOT_ID].to_numpy(dtype=ID_DTYPE)
 
 
-def _no_match(nodes: pd.DataFrame, labels: dict[str, Any], query: str | None) -> LabelError:
-    """Why nothing matched: the first condition that matches no node, with close values and other columns."""
+def unknown_labels(nodes: pd.DataFrame, column: str, value: Any, *, rows: pd.Series | None = None) -> list:
+    """The values of ``value`` (one value or a list) that no row of ``nodes[column]`` has.
+
+    ``rows`` is ``nodes[column].isin(values)`` when the caller has it already.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> nodes = cx.load("celegans_cook2019_herm").node_table()
+    >>> unknown_labels(nodes, "cell_type", ["AVA", "AVAL", "AVB"])
+    ['AVAL']
+    """
+    wanted = _as_list(value)
+    if rows is None:
+        rows = nodes[column].isin(wanted).fillna(False).astype(bool)
+    found = set(pd.unique(nodes.loc[rows.to_numpy(), column]))
+    return [w for w in wanted if w not in found]
+
+
+def unknown_labels_message(nodes: pd.DataFrame, column: str, value: Any, *,
+                           rows: pd.Series | None = None, what: str = "node") -> str | None:
+    """Why values of ``column`` match no row: the unknown values, close values of the column and
+    the other columns where they occur; ``None`` when every value occurs. The one wording of
+    :func:`ids_of`, the CLI and HTTP selections, neuropil lists (``what="edge"``) and motif node
+    constraints.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> nodes = cx.load("celegans_cook2019_herm").node_table()
+    >>> unknown_labels_message(nodes, "cell_type", ["AVA", "AVBX"])
+    "cell_type: no node has cell_type='AVBX' (1 of the 2 values given); close values of cell_type: 'AVB', 'VB'"
+    >>> unknown_labels_message(nodes, "cell_type", "AVA") is None
+    True
+    """
     import difflib
 
+    unknown = unknown_labels(nodes, column, value, rows=rows)
+    if not unknown:
+        return None
+    wanted = _as_list(value)
+    present = [str(v) for v in pd.unique(nodes[column].dropna())]
+    close: list[str] = []
+    for w in unknown:
+        close += [v for v in difflib.get_close_matches(str(w), present, n=5, cutoff=0.6) if v not in close]
+    where = [other for other in nodes.columns if other not in (column, ROOT_ID) and nodes[other].isin(unknown).any()]
+    shown = unknown[0] if len(unknown) == 1 else unknown
+    msg = f"{column}: no {what} has {column}={shown!r}"
+    if len(unknown) < len(wanted):
+        msg += f" ({len(unknown)} of the {len(wanted)} values given)"
+    if close:
+        msg += f"; close values of {column}: {', '.join(repr(v) for v in close)}"
+    if where:
+        msg += f"; {shown!r} occurs in column{'s' if len(where) > 1 else ''} {', '.join(where)}"
+    return msg
+
+
+def check_edge_labels(c: Connectome, column: str, values: list) -> None:
+    """Refuse values of an edge column (``neuropil``) that no edge row has, like :func:`ids_of` does
+    for node labels (a typo in a list is not dropped silently).
+
+    Raises
+    ------
+    connectome.errors.LabelError
+        The unknown values, with close values of the column.
+    """
+    msg = unknown_labels_message(c.edge_table([column]), column, values, what="edge")
+    if msg is not None:
+        raise LabelError(msg, column)
+
+
+def _no_match(nodes: pd.DataFrame, labels: dict[str, Any], query: str | None) -> LabelError:
+    """Why nothing matched: the first condition that matches no node, with close values and other columns."""
     for col, value in labels.items():
-        wanted = _as_list(value)
-        if nodes[col].isin(wanted).any():
-            continue
-        present = [str(v) for v in pd.unique(nodes[col].dropna())]
-        close: list[str] = []
-        for w in wanted:
-            close += [v for v in difflib.get_close_matches(str(w), present, n=5, cutoff=0.6) if v not in close]
-        where = [other for other in nodes.columns if other not in (col, ROOT_ID) and nodes[other].isin(wanted).any()]
-        shown = value if not isinstance(value, (list, tuple, set, np.ndarray)) else list(wanted)
-        msg = f"{col}: no node has {col}={shown!r}"
-        if close:
-            msg += f"; close values of {col}: {', '.join(repr(v) for v in close)}"
-        if where:
-            msg += f"; {shown!r} occurs in column{'s' if len(where) > 1 else ''} {', '.join(where)}"
-        return LabelError(msg + "; pass allow_empty=True to accept an empty result", col)
+        msg = unknown_labels_message(nodes, col, value)
+        if msg is not None:
+            return LabelError(msg + "; pass allow_empty=True to accept an empty result", col)
     conds = [f"{k}={v!r}" for k, v in labels.items()] + ([f"query={query!r}"] if query is not None else [])
     return LabelError(f"no node matches all of {', '.join(conds)} (each condition alone matches some); pass "
                       "allow_empty=True to accept an empty result", next(iter(labels), "query"))

@@ -64,6 +64,23 @@ def memory_rows_limit() -> int:
     return int(os.environ.get("CONNECTOME_MEMORY_ROWS", DEFAULT_MEMORY_ROWS))
 
 
+def _merge_filters(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Filters applied one after the other: the strictest threshold, the values kept by both, node steps in order."""
+    out = copy.deepcopy(old)
+    for key, value in new.items():
+        if value is None:
+            continue
+        if key == "min_synapses":
+            out[key] = max(int(value), int(out.get(key, value)))
+        elif key == "nodes":
+            out[key] = list(out.get(key, [])) + list(value)
+        elif key in out:
+            out[key] = [v for v in out[key] if v in set(value)]
+        else:
+            out[key] = list(value)
+    return out
+
+
 class Tables(NamedTuple):
     """The pandas tables of a connectome."""
 
@@ -259,6 +276,24 @@ class Connectome:
             return self.manifest.rows("edges")
         return int(compute(self.edges.shape[0])[0])
 
+    @property
+    def filters(self) -> dict[str, Any]:
+        """The filters applied to this connectome's tables (``{}`` for a store as ingested; a store
+        saved from a filtered graph keeps them): ``min_synapses`` (the strictest), ``edge_kind`` and
+        ``neuropil`` (the values kept)
+        of :func:`~connectome.filter_edges`, and ``nodes`` (the node selections: :func:`~connectome.select`,
+        :func:`~connectome.subgraph`, :func:`~connectome.neighborhood`). Results record them as
+        ``graph_filters``: a partner fraction of a filtered graph is a fraction of what is left.
+
+        Examples
+        --------
+        >>> import connectome as cx
+        >>> c = cx.load("celegans_cook2019_herm")
+        >>> c.filters, c.filter_edges(min_synapses=5).filters
+        ({}, {'min_synapses': 5})
+        """
+        return copy.deepcopy(self.manifest.extra.get("filters", {}))
+
     def _is_pristine(self) -> bool:
         return self.path is not None and not self.manifest.extra.get("derived")
 
@@ -329,18 +364,22 @@ class Connectome:
         return self._memo[key]
 
     # ------------------------------------------------------------------ plumbing
-    def _derive(self, step: str, tables: Tables | None = None, frames: tuple | None = None) -> Connectome:
+    def _derive(self, step: str, tables: Tables | None = None, frames: tuple | None = None,
+                record: dict[str, Any] | None = None) -> Connectome:
         m = copy.deepcopy(self.manifest)
         m.extra = dict(m.extra)
         m.extra["derived"] = list(m.extra.get("derived", [])) + [step]
+        if record:
+            m.extra["filters"] = _merge_filters(m.extra.get("filters", {}), record)
         for info in m.tables.values():
             info.files = []
             info.rows = -1
         return Connectome(m, tables=tables, frames=frames, path=None, in_memory=self._in_memory)
 
     def _apply(self, step: str, node_fn: Callable | None, edge_fn: Callable | None,
-               syn_fn: Callable | None = None) -> Connectome:
-        """Apply pandas functions table by table (pandas path) or partition-wise (Dask)."""
+               syn_fn: Callable | None = None, record: dict[str, Any] | None = None) -> Connectome:
+        """Apply pandas functions table by table (pandas path) or partition-wise (Dask); ``record``
+        is the filter to add to :attr:`filters`."""
         if self._in_memory:
             t = self.to_pandas()
             nodes = node_fn(t.nodes).reset_index(drop=True) if node_fn else t.nodes
@@ -348,12 +387,12 @@ class Connectome:
             syn = t.synapses
             if syn is not None and syn_fn is not None:
                 syn = syn_fn(syn).reset_index(drop=True)
-            return self._derive(step, tables=Tables(nodes, edges, syn))
+            return self._derive(step, tables=Tables(nodes, edges, syn), record=record)
         n, e, s = self._dask()
         n2 = n.map_partitions(node_fn) if node_fn else n
         e2 = e.map_partitions(edge_fn) if edge_fn else e
         s2 = s.map_partitions(syn_fn) if (s is not None and syn_fn) else s
-        return self._derive(step, frames=(n2, e2, s2))
+        return self._derive(step, frames=(n2, e2, s2), record=record)
 
     # ------------------------------------------------------------------ operations
     def filter_edges(self, min_synapses: int | None = None, edge_kind: str | list[str] | None = None,

@@ -61,7 +61,7 @@ import pandas as pd
 
 from .errors import InputError, QueryTimeoutError, SeedError
 from .graph import Connectome
-from .pathgraph import check_min_synapses, label_columns, pair_graph, resolve_ids
+from .pathgraph import check_min_synapses, graph_metadata, label_columns, pair_graph, resolve_ids
 from .progress import progress_bar
 from .scheduler import compute, get_scheduler, share
 from .schema import ROOT_ID
@@ -267,7 +267,7 @@ def flow_layers(
         lut = c.node_table([ROOT_ID] + cols).set_index(ROOT_ID)
         for col in cols:
             out[col] = lut[col].reindex(g.ids).to_numpy()
-    out.attrs = {"dataset": c.name, "seeds": int(len(s)), "max_steps": int(max_steps), "n_iterations": int(n_iterations),
+    out.attrs = {**graph_metadata(c), "seeds": int(len(s)), "max_steps": int(max_steps), "n_iterations": int(n_iterations),
                  "seed": int(seed), "threshold": float(threshold), "rule": rule, "min_synapses": k,
                  "edge_kind": edge_kind, "signed": bool(signed), **sign_meta, "notes": notes}
     return out

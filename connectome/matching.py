@@ -95,7 +95,7 @@ class MatchResult:
     ----------
     pairs : pandas.DataFrame
         ``a_root_id``, ``b_root_id``, ``score``, ``seed`` (True for given pairs).
-    unmatched_a, unmatched_b : numpy.ndarray of uint64
+    unmatched_a, unmatched_b : numpy.ndarray of int64
         Neurons of each set without a partner.
     meta : dict
         Method, parameters, objective, iterations, time, warnings.
@@ -170,11 +170,13 @@ class MatchResult:
             raise InputError("truth must be a node column name or a DataFrame with a_root_id, b_root_id", "truth")
         got = self.pairs
         if exclude_seeds:
-            seeded = set(got.loc[got["seed"], "a_root_id"].astype(np.uint64).tolist())
-            t = t[~t["a_root_id"].astype(np.uint64).isin(seeded)]
-        found = pd.Series(got["b_root_id"].to_numpy(dtype=ID_DTYPE), index=got["a_root_id"].to_numpy(dtype=ID_DTYPE))
-        pred = found.reindex(t["a_root_id"].to_numpy(dtype=ID_DTYPE))
-        correct = int((pred.to_numpy() == t["b_root_id"].to_numpy(dtype=ID_DTYPE)).sum())
+            seeded = set(got.loc[got["seed"], "a_root_id"].astype(ID_DTYPE).tolist())
+            t = t[~t["a_root_id"].astype(ID_DTYPE).isin(seeded)]
+        # Python ints, not a reindex: a truth pair the matching left out would make the ids float64
+        found = dict(zip(got["a_root_id"].to_numpy(dtype=ID_DTYPE).tolist(),
+                         got["b_root_id"].to_numpy(dtype=ID_DTYPE).tolist()))
+        correct = sum(found.get(a) == b for a, b in zip(t["a_root_id"].to_numpy(dtype=ID_DTYPE).tolist(),
+                                                        t["b_root_id"].to_numpy(dtype=ID_DTYPE).tolist()))
         n = int(len(t))
         return {"true_pairs": n, "correct": correct, "accuracy": correct / n if n else float("nan")}
 

@@ -370,7 +370,7 @@ def cluster(
         meta["warnings"].append(msg)
     out = pd.Series(pd.NA, index=range(len(all_ids)), dtype="Int64")
     out[np.flatnonzero(live_mask)] = labels
-    res = ClusterResult(pd.DataFrame({ROOT_ID: all_ids, "cluster": out.to_numpy()}), column,
+    res = ClusterResult(pd.DataFrame({ROOT_ID: all_ids, "cluster": out.array}), column,  # Int64: never 2.0
                         link, sim, meta)
     if plot is not None:
         res.plot(plot)

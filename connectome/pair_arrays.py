@@ -42,7 +42,7 @@ class DirectedPairs:
         Edge endpoints (node indices), sorted by (src, dst), no duplicates.
     weight : numpy.ndarray of int64
         Synapses per edge.
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root id of each node index.
     """
 

@@ -17,8 +17,8 @@ sums the edge rows on the fly and says so in a log message.
 Examples
 --------
 >>> import pandas as pd
->>> e = pd.DataFrame({"pre_root_id": pd.Series([1, 1, 2], dtype="uint64"),
-...                   "post_root_id": pd.Series([2, 2, 1], dtype="uint64"),
+>>> e = pd.DataFrame({"pre_root_id": pd.Series([1, 1, 2], dtype="int64"),
+...                   "post_root_id": pd.Series([2, 2, 1], dtype="int64"),
 ...                   "synapse_count": [3, 4, 5], "edge_kind": ["chemical"] * 3, "neuropil": ["AL_L", "LH_L", "AL_L"]})
 >>> p = pair_aggregate(e)
 >>> p["synapse_count"].tolist(), p["n_rows"].tolist(), p["post_root_id"].tolist()
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .schema import CHEMICAL, EDGE_KIND, LABEL_DTYPE, NEUROPIL, POST, PRE, SYNAPSE_COUNT
+from .schema import CHEMICAL, EDGE_KIND, ID_DTYPE, LABEL_DTYPE, NEUROPIL, POST, PRE, SYNAPSE_COUNT, stored_ids
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def pair_aggregate(edges: pd.DataFrame) -> pd.DataFrame | None:
     w = edges[SYNAPSE_COUNT].to_numpy(dtype=np.int64)
     n = len(edges)
     if n == 0:
-        return pd.DataFrame({PRE: pre.astype(np.uint64), POST: post.astype(np.uint64),
+        return pd.DataFrame({PRE: pre.astype(ID_DTYPE), POST: post.astype(ID_DTYPE),
                              EDGE_KIND: pd.Series([], dtype=LABEL_DTYPE),
                              SYNAPSE_COUNT: np.zeros(0, np.int64), "n_rows": np.zeros(0, np.int64)})
     start = np.empty(n, bool)
@@ -68,8 +68,8 @@ def pair_aggregate(edges: pd.DataFrame) -> pd.DataFrame | None:
     start[1:] = (pre[1:] != pre[:-1]) | (post[1:] != post[:-1]) | (kind[1:] != kind[:-1])
     first = np.flatnonzero(start)
     return pd.DataFrame({
-        PRE: pre[first].astype(np.uint64),
-        POST: post[first].astype(np.uint64),
+        PRE: pre[first].astype(ID_DTYPE),
+        POST: post[first].astype(ID_DTYPE),
         EDGE_KIND: pd.array(kind[first], dtype=LABEL_DTYPE),
         SYNAPSE_COUNT: np.add.reduceat(w, first).astype(np.int64),
         "n_rows": np.diff(np.append(first, n)).astype(np.int64),
@@ -102,14 +102,14 @@ def read_pairs(c: Any, edge_kind: str | None) -> pd.DataFrame | None:
     cols = [PRE, POST, EDGE_KIND, SYNAPSE_COUNT]
     tbl = pa.concat_tables([pq.read_table(f, columns=cols) for f in files]) if files else None
     if tbl is None or tbl.num_rows == 0:
-        return pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
+        return pd.DataFrame({PRE: np.zeros(0, ID_DTYPE), POST: np.zeros(0, ID_DTYPE),
                              SYNAPSE_COUNT: np.zeros(0, np.int64)})
     if edge_kind is not None:
         import pyarrow.compute as pc
 
         tbl = tbl.filter(pc.equal(tbl[EDGE_KIND], edge_kind))
-    pre = tbl[PRE].to_numpy().astype(np.uint64, copy=False)
-    post = tbl[POST].to_numpy().astype(np.uint64, copy=False)
+    pre = stored_ids(tbl[PRE].to_numpy(), f"store {str(path)!r}, table {PAIRS}: {PRE}")
+    post = stored_ids(tbl[POST].to_numpy(), f"store {str(path)!r}, table {PAIRS}: {POST}")
     w = tbl[SYNAPSE_COUNT].to_numpy().astype(np.int64, copy=False)
     if edge_kind is None and len(pre) > 1:  # several kinds of one pair: add them up
         start = np.empty(len(pre), bool)

@@ -33,10 +33,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputError
+from .filters import check_edge_labels
 from .graph import Connectome
-from .pathgraph import PairGraph, check_edge_kind, check_min_synapses, label_columns, pair_graph, resolve_ids
+from .pathgraph import (PairGraph, check_edge_kind, check_min_synapses, describe_filters, graph_metadata,
+                        label_columns, pair_graph, resolve_ids)
 from .schema import EDGE_KIND, ID_DTYPE, NEUROPIL, POST, PRE, ROOT_ID, SYNAPSE_COUNT
 from .signs import signed_pairs
+from .unlabelled import check_unlabelled, group_by_label, is_unlabelled
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +116,12 @@ def _neuropil_rows(c: Connectome, g: PairGraph, q: np.ndarray, direction: str, e
 
 
 def _one_direction(c: Connectome, g: PairGraph, q: np.ndarray, direction: str, min_syn: int, edge_kind: str | None,
-                   neuropils: list[str] | None, per_neuropil: bool, signed: Any) -> pd.DataFrame:
+                   neuropils: list[str] | None, per_neuropil: bool, signed: Any,
+                   totals: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     has_np = NEUROPIL in c.edge_columns
     total = g.in_total if direction == "upstream" else g.out_total
+    if totals is not None:  # whole-brain totals from node columns (totals=)
+        total = totals[0] if direction == "upstream" else totals[1]
     if neuropils is None:
         pos, owner = _incident(g, q, direction)
         query = q[owner]
@@ -176,6 +182,8 @@ def partners(
     per_neuropil: bool = False,
     signed: bool = False,
     signs: Any = None,
+    unlabelled: str | None = None,
+    totals: str | tuple[str, str] = "graph",
 ) -> pd.DataFrame:
     """Upstream and/or downstream partners of neurons, with synapses and fractions.
 
@@ -192,7 +200,7 @@ def partners(
     by : str, optional
         A node column (``cell_type``, ``class`` …): one row per (query, partner group) with
         summed synapses and fractions and ``connections`` = the number of partner neurons.
-        Partners without a value are grouped as ``"unknown"``.
+        Partners without a value: see ``unlabelled``.
     neuropil : str or list of str, optional
         Count only synapses in these neuropils (needs a ``neuropil`` edge column).
     edge_kind : str or None
@@ -207,6 +215,22 @@ def partners(
         Add ``signed_synapses`` (Σ sign × synapses; see :mod:`connectome.signs`).
     signs : mapping, optional
         Transmitter → sign table for ``signed=True`` (default: the species' table).
+    unlabelled : {"pool", "drop", "keep"}, optional
+        With ``by=``: partners without a value (missing or a placeholder such as
+        ``"unknown"``; see :mod:`connectome.unlabelled`) are pooled into one
+        group ``"unknown"`` (the default, said with their count and share of the
+        synapses as a warning and in ``.attrs``), left out (their rows go; the
+        fractions of the other rows are unchanged), or kept each as a group of
+        its own (named by its root id).
+    totals : "graph" or (str, str)
+        The denominators of ``fraction``. ``"graph"`` (default): the query neuron's input
+        (output) synapses in ``c`` as it is, after any :func:`~connectome.filter_edges` or node
+        selection applied to it (pairs below ``min_synapses`` count). A pair of node columns
+        ``(input, output)``: each neuron's whole-brain totals, so that the fractions of a
+        subgraph export match the source's, e.g. Codex's ``("input_synapses",
+        "output_synapses")`` or neuPrint's ``("upstream", "downstream")`` (neuPrint's
+        ``pre``/``post`` count synaptic sites, not connections). A total below the graph's own
+        sum is said (a warning and ``.attrs["warnings"]``).
 
     Returns
     -------
@@ -214,8 +238,10 @@ def partners(
         ``query_root_id``, ``direction``, ``partner_root_id`` (or ``partner_<by>``),
         ``synapse_count``, ``connections``, ``fraction`` (of the query neuron's total input for
         upstream rows, total output for downstream rows, over all its synapses of the edge kind
-        and every neuropil), then labels and neuropil columns. Sorted by query, direction
-        (upstream first), synapses (descending), partner. ``.attrs`` holds the parameters.
+        and every neuropil in this graph, or of ``totals``), then labels and neuropil columns.
+        Sorted by query, direction (upstream first), synapses (descending), partner. ``.attrs``
+        holds the parameters, ``graph_filters`` (the filters applied to ``c``, see
+        :attr:`Connectome.filters`), ``totals`` and ``fraction_of`` (the denominator in words).
 
     Examples
     --------
@@ -235,30 +261,33 @@ def partners(
     k = check_min_synapses(min_synapses)
     if by is not None and (by not in c.label_columns):
         raise ColumnError("nodes", by, c.label_columns, "(by= groups partners by a node column)")
+    check_unlabelled(unlabelled)
     neuropils = None
     if neuropil is not None:
         if NEUROPIL not in c.edge_columns:
             raise ColumnError("edges", NEUROPIL, c.edge_columns, f"{c.name} has no per-neuropil edges; leave "
                               "neuropil=None")
         neuropils = [neuropil] if isinstance(neuropil, str) else [str(x) for x in neuropil]
+        check_edge_labels(c, NEUROPIL, neuropils)
     if per_neuropil and NEUROPIL not in c.edge_columns:
         raise ColumnError("edges", NEUROPIL, c.edge_columns, f"{c.name} has no per-neuropil edges; leave "
                           "per_neuropil=False")
     cols = label_columns(c, labels)
     g = pair_graph(c, edge_kind=edge_kind)
+    node_totals = _node_totals(c, g, totals)
     q = resolve_ids(g.ids, ids, "ids", name=c.name)
     sp = None
     if signed:
         sp = signed_pairs(c, signs, edge_kind=edge_kind, graph=g)
     dirs = ["upstream", "downstream"] if direction == "both" else [direction]
-    parts = [_one_direction(c, g, q, d, k, edge_kind, neuropils, per_neuropil, sp) for d in dirs]
+    parts = [_one_direction(c, g, q, d, k, edge_kind, neuropils, per_neuropil, sp, node_totals) for d in dirs]
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     nodes = c.node_table([ROOT_ID] + sorted(set(cols) | ({by} if by else set())))
     lut = nodes.set_index(ROOT_ID)
     pid = out["partner_root_id"].to_numpy(dtype=ID_DTYPE)
+    grouped: dict[str, Any] = {}
     if by is not None:
-        grp = lut[by].reindex(pid).astype(object)
-        out[f"partner_{by}"] = grp.where(grp.notna(), "unknown").to_numpy()
+        out, grouped = _partner_groups(out, lut[by], pid, by, unlabelled)
         keys = ["query_root_id", "direction", f"partner_{by}"] + (["neuropil"] if per_neuropil else [])
         agg = {SYNAPSE_COUNT: (SYNAPSE_COUNT, "sum"), "connections": ("connections", "sum"),
                "fraction": ("fraction", "sum")}
@@ -280,11 +309,102 @@ def partners(
     out["query_root_id"] = out["query_root_id"].astype(ID_DTYPE)
     if by is None:
         out["partner_root_id"] = out["partner_root_id"].astype(ID_DTYPE)
-    out.attrs = {"dataset": c.name, "direction": direction, "min_synapses": k, "by": by, "neuropil": neuropils,
-                 "edge_kind": edge_kind, "fraction_of": "the query neuron's total input (upstream) or output "
-                 "(downstream) over every partner and neuropil",
+    meta = graph_metadata(c)
+    out.attrs = {**meta, "direction": direction, "min_synapses": k, "by": by, "neuropil": neuropils,
+                 "edge_kind": edge_kind, "totals": totals if node_totals is None else tuple(totals),
+                 "fraction_of": _fraction_of(meta["graph_filters"], totals if node_totals is None else tuple(totals),
+                                             edge_kind, k),
                  **(sp.metadata() if sp is not None else {})}
+    if grouped:
+        out.attrs.update(grouped)
+    said = [] if node_totals is None else _check_totals(g, q, dirs, node_totals, tuple(totals))
+    out.attrs["warnings"] = list(out.attrs.get("warnings", [])) + said
     return out
+
+
+def _node_totals(c: Connectome, g: PairGraph, totals: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Whole-brain (input, output) totals per node index from node columns, or None for ``totals="graph"``."""
+    if isinstance(totals, str) and totals == "graph":
+        return None
+    if not (isinstance(totals, (tuple, list)) and len(totals) == 2 and all(isinstance(t, str) for t in totals)):
+        raise InputError(f"totals must be 'graph' or a pair of node columns (input, output), e.g. ('input_synapses', "
+                         f"'output_synapses') (Codex) or ('upstream', 'downstream') (neuPrint), not {totals!r}",
+                         "totals")
+    for col in totals:
+        if col not in c.label_columns:
+            raise ColumnError("nodes", col, c.label_columns, "(totals: the node columns with each neuron's "
+                              "whole-brain input and output synapses)")
+    t = c.node_table([ROOT_ID, *dict.fromkeys(totals)]).set_index(ROOT_ID)
+    out = []
+    for col in totals:
+        if not pd.api.types.is_numeric_dtype(t[col]) or pd.api.types.is_bool_dtype(t[col]):
+            raise InputError(f"totals: node column {col!r} is not numeric ({t[col].dtype}); name the columns that "
+                             "hold each neuron's input and output synapse totals", "totals")
+        out.append(t[col].reindex(g.ids).to_numpy(dtype=np.float64, na_value=np.nan))
+    return out[0], out[1]
+
+
+def _check_totals(g: PairGraph, q: np.ndarray, dirs: list[str], node_totals: tuple[np.ndarray, np.ndarray],
+                  names: tuple[str, str]) -> list[str]:
+    """Warnings for query neurons whose node-column total is missing or below the graph's own sum."""
+    said = []
+    for d in dirs:
+        i = 0 if d == "upstream" else 1
+        mine = (g.in_total if d == "upstream" else g.out_total)[q]
+        theirs = node_totals[i][q]
+        word = "input" if d == "upstream" else "output"
+        low = q[theirs < mine]
+        if len(low):
+            j = int(low[0])
+            said.append(f"partners: {len(low)} query neuron(s) have {names[i]} below their {word} synapses in this "
+                        f"graph (e.g. {int(g.ids[j])}: {names[i]}={node_totals[i][j]:g} < "
+                        f"{int((g.in_total if d == 'upstream' else g.out_total)[j])}), so their {d} fractions are too "
+                        f"large; check that the totals columns hold whole-brain {word} totals")
+        gone = q[np.isnan(theirs)]
+        if len(gone):
+            said.append(f"partners: {len(gone)} query neuron(s) have no {names[i]} (missing), so their {d} "
+                        f"fractions are NaN, e.g. {int(g.ids[int(gone[0])])}")
+    for msg in said:
+        logger.warning(msg)
+    return said
+
+
+def _fraction_of(filters: dict[str, Any], totals: Any, edge_kind: str | None, k: int) -> str:
+    """What ``fraction`` is a fraction of, in words (``.attrs["fraction_of"]``)."""
+    if not isinstance(totals, str):
+        return (f"the query neuron's whole-brain totals from node column {totals[0]!r} (upstream rows) and "
+                f"{totals[1]!r} (downstream rows)")
+    kind = "every edge kind" if edge_kind is None else f"edge kind {edge_kind!r}"
+    where = (f"after the graph's filters ({describe_filters(filters)})" if filters
+             else "in the graph as loaded (no filters)")
+    return (f"the query neuron's total input synapses (upstream rows) or output synapses (downstream rows) of {kind}, "
+            f"over every partner (pairs below min_synapses={k} included) and neuropil, {where}")
+
+
+def _partner_groups(out: pd.DataFrame, labels: pd.Series, pid: np.ndarray, by: str, unlabelled: str | None
+                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``partner_<by>`` of every row, unlabelled partners pooled, dropped or kept (:mod:`connectome.unlabelled`)."""
+    uniq = pd.unique(pid)
+    grouping = group_by_label(labels.reindex(uniq), uniq, by=by, unlabelled=unlabelled, where="partners",
+                              what="partners", detail=_unlabelled_share(out, pid, uniq, labels))
+    lut = pd.Series(grouping.groups.to_numpy(), index=uniq)
+    out = out.assign(**{f"partner_{by}": lut.reindex(pid).to_numpy()})
+    if grouping.choice == "drop":
+        out = out[out[f"partner_{by}"].notna().to_numpy()].reset_index(drop=True)
+    return out, {**grouping.meta, "warnings": list(grouping.warnings)}
+
+
+def _unlabelled_share(out: pd.DataFrame, pid: np.ndarray, uniq: np.ndarray, labels: pd.Series) -> str:
+    """Words for the share of the listed synapses that unlabelled partners make, per direction."""
+    missing = pd.Series(is_unlabelled(labels.reindex(uniq)), index=uniq).reindex(pid).to_numpy()
+    words = []
+    for d in ("upstream", "downstream"):
+        rows = (out["direction"] == d).to_numpy()
+        total = float(out.loc[rows, SYNAPSE_COUNT].sum())
+        if total > 0:
+            words.append(f"{100 * float(out.loc[rows & missing, SYNAPSE_COUNT].sum()) / total:.1f}% of the {d} "
+                         "synapses listed")
+    return ", ".join(words)
 
 
 # ---------------------------------------------------------------------- adjacency
@@ -296,7 +416,7 @@ class SparseAdjacency:
     ----------
     matrix : scipy.sparse.csr_array
     rows, cols : numpy.ndarray
-        Root ids (uint64) or group labels of the rows and columns.
+        Root ids (int64) or group labels of the rows and columns.
     """
 
     matrix: Any
@@ -308,14 +428,16 @@ class SparseAdjacency:
         return pd.DataFrame(self.matrix.toarray(), index=pd.Index(self.rows), columns=pd.Index(self.cols))
 
 
-def _groups(c: Connectome, idx: np.ndarray, g: PairGraph, by: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Group index of each node in ``idx`` and the group labels."""
+def _groups(c: Connectome, idx: np.ndarray, g: PairGraph, by: str | None, unlabelled: str | None = None,
+            what: str = "neurons") -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Group index of each node in ``idx`` (-1: dropped), the group labels and what was done with unlabelled ones."""
     if by is None:
-        return np.arange(len(idx)), g.ids[idx]
-    lab = c.node_table([ROOT_ID, by]).set_index(ROOT_ID)[by].reindex(g.ids[idx]).astype(object)
-    lab = lab.where(lab.notna(), "unknown")
-    cat = pd.Categorical(lab.to_numpy())
-    return cat.codes.astype(np.int64), np.asarray(cat.categories, dtype=object)
+        return np.arange(len(idx)), g.ids[idx], {}
+    lab = c.node_table([ROOT_ID, by]).set_index(ROOT_ID)[by].reindex(g.ids[idx])
+    grouping = group_by_label(lab, g.ids[idx], by=by, unlabelled=unlabelled, where="adjacency_matrix", what=what)
+    cat = pd.Categorical(grouping.groups.to_numpy())  # dropped neurons (None) get code -1
+    return (cat.codes.astype(np.int64), np.asarray(cat.categories, dtype=object),
+            {**grouping.meta, "warnings": list(grouping.warnings)})
 
 
 def adjacency_matrix(
@@ -330,6 +452,7 @@ def adjacency_matrix(
     signed: bool = False,
     signs: Any = None,
     sparse: bool = False,
+    unlabelled: str | None = None,
 ) -> pd.DataFrame | SparseAdjacency:
     """Synapses from ``rows`` neurons (presynaptic) to ``cols`` neurons (postsynaptic).
 
@@ -351,6 +474,10 @@ def adjacency_matrix(
         Σ sign × synapses instead of synapses (see :mod:`connectome.signs`).
     sparse : bool
         Return a :class:`SparseAdjacency` (scipy CSR) instead of a dense DataFrame.
+    unlabelled : {"pool", "drop", "keep"}, optional
+        With ``by=``: neurons without a value are pooled as ``"unknown"`` (the
+        default, said as a warning and in ``.attrs``), left out, or kept each as
+        a group of its own (see :mod:`connectome.unlabelled`).
 
     Returns
     -------
@@ -377,11 +504,14 @@ def adjacency_matrix(
     k = check_min_synapses(min_synapses)
     if by is not None and by not in c.label_columns:
         raise ColumnError("nodes", by, c.label_columns, "(by= collapses rows and columns to groups)")
+    check_unlabelled(unlabelled)
     g = pair_graph(c, edge_kind=edge_kind)
     r = resolve_ids(g.ids, rows, "rows", name=c.name)
     q = r if cols is None else resolve_ids(g.ids, cols, "cols", name=c.name)
-    rg, rlab = _groups(c, r, g, by)
-    cg, clab = _groups(c, q, g, by)
+    rg, rlab, rmeta = _groups(c, r, g, by, unlabelled, "row neurons")
+    cg, clab, cmeta = _groups(c, q, g, by, unlabelled, "column neurons")
+    r, rg = r[rg >= 0], rg[rg >= 0]  # unlabelled="drop": those neurons leave rows and columns
+    q, cg = q[cg >= 0], cg[cg >= 0]
     pos, owner = _incident(g, r, "downstream")
     col_of = np.full(g.n, -1, np.int64)
     col_of[q] = cg
@@ -403,8 +533,12 @@ def adjacency_matrix(
         tot = np.bincount(cg, weights=g.in_total[q], minlength=len(clab))
         with np.errstate(divide="ignore", invalid="ignore"):
             m = sp.csr_array(m @ sp.diags_array(np.where(tot > 0, 1.0 / tot, 0.0)))
-    attrs = {"dataset": c.name, "by": by, "normalize": normalize, "edge_kind": edge_kind, "min_synapses": k,
+    attrs = {**graph_metadata(c), "by": by, "normalize": normalize, "edge_kind": edge_kind, "min_synapses": k,
              "signed": bool(signed), **(spairs.metadata() if spairs is not None else {})}
+    if by is not None:
+        attrs.update({key: rmeta[key] for key in rmeta if key != "warnings"})
+        attrs.update({f"cols_{key}": cmeta[key] for key in ("unlabelled_neurons", "unlabelled_fraction")})
+        attrs["warnings"] = rmeta["warnings"] + [w for w in cmeta["warnings"] if w not in rmeta["warnings"]]
     if sparse:
         return SparseAdjacency(m, rlab, clab)
     if not signed and normalize is None:

@@ -36,7 +36,7 @@ from .validate import check_int
 logger = logging.getLogger(__name__)
 
 __all__ = ["PairGraph", "pair_graph", "resolve_ids", "check_min_synapses", "check_edge_kind", "label_columns",
-           "DEFAULT_LABELS"]
+           "DEFAULT_LABELS", "graph_metadata", "describe_filters"]
 
 #: Node columns shown beside root ids by default (those the store has, in this order).
 DEFAULT_LABELS = ("name", "cell_type", "class", "super_class", "simple_group", "side", "nt_type")
@@ -50,7 +50,7 @@ class PairGraph:
     ----------
     n, m : int
         Nodes and edges (neuron pairs).
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root id of each node index (sorted).
     src, dst, weight : numpy.ndarray
         Edges sorted by (src, dst); ``weight`` is synapses (int64).
@@ -200,6 +200,32 @@ def resolve_ids(c: Connectome | np.ndarray, ids: Any, parameter: str, *, allow_e
         raise IdError(f"{parameter}: {len(missing)} id(s) not in {name}: {shown}{more}; check the ids "
                       "(cx.ids_of(c, ...)) and the dataset version: root ids change with proofreading", parameter)
     return pos.astype(np.int64)
+
+
+def describe_filters(filters: dict[str, Any]) -> str:
+    """``filters`` (:attr:`Connectome.filters`) in words, for metadata and messages.
+
+    Examples
+    --------
+    >>> describe_filters({"min_synapses": 5, "edge_kind": ["chemical"]})
+    "min_synapses=5, edge_kind=['chemical']"
+    """
+    return ", ".join(f"{k}={v!r}" for k, v in filters.items())
+
+
+def graph_metadata(c: Connectome) -> dict[str, Any]:
+    """What every result records about the graph it was computed on: ``dataset`` and
+    ``graph_filters`` (the filters applied to ``c``, see :attr:`Connectome.filters`; ``{}`` for a
+    store as loaded). A threshold of the graph and a threshold of the analysis give different
+    denominators; this tells them apart.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> graph_metadata(cx.filter_edges(cx.load("celegans_cook2019_herm"), min_synapses=5))
+    {'dataset': 'celegans_cook2019_herm', 'graph_filters': {'min_synapses': 5}}
+    """
+    return {"dataset": c.name, "graph_filters": c.filters}
 
 
 def label_columns(c: Connectome, labels: Any) -> list[str]:

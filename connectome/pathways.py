@@ -44,7 +44,7 @@ import pandas as pd
 
 from .errors import InputError, QueryTimeoutError, QueryTooLargeError
 from .graph import Connectome
-from .pathgraph import PairGraph, check_min_synapses, label_columns, pair_graph, resolve_ids
+from .pathgraph import PairGraph, check_min_synapses, graph_metadata, label_columns, pair_graph, resolve_ids
 from .progress import progress_bar
 from .scheduler import compute, get_scheduler, share
 from .schema import ID_DTYPE, ROOT_ID, SYNAPSE_COUNT
@@ -459,7 +459,7 @@ def _finish(c: Connectome, h: _Host, found: list[_Found], limit: int | None, max
     meta: dict[str, Any] = {}
     if signed:
         meta = _add_signs(c, out, params["edge_kind"], params["min_synapses"], signs)
-    out.attrs = {**params, "dataset": c.name, "paths": int(n), "truncated": bool(truncated), **meta}
+    out.attrs = {**params, **graph_metadata(c), "paths": int(n), "truncated": bool(truncated), **meta}
     if truncated:
         logger.warning("%s: stopped at limit=%s paths; more exist", what, limit)
     return out
@@ -683,6 +683,6 @@ def count_paths(
                         "target_root_id": h.ids[t["target"].to_numpy(np.int64)],
                         "hops": t["hops"].to_numpy(np.int64), "cost": t["cost"].to_numpy(np.float64),
                         "paths": t["paths"].to_numpy(np.int64)})
-    out.attrs = {"dataset": c.name, "kind": "shortest" if shortest else "simple", "min_synapses": k,
+    out.attrs = {**graph_metadata(c), "kind": "shortest" if shortest else "simple", "min_synapses": k,
                  "max_hops": hops, "weight": weight, "edge_kind": edge_kind, "total": int(out["paths"].sum())}
     return out

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .schema import coerce_ids
 
-__all__ = ["register", "select_ids", "pathways_step"]
+__all__ = ["register", "select_ids", "pathways_step", "add_labels_option", "shown_labels", "check_link_source"]
 
 
 def select_ids(c: Any, tokens: list[str] | None, parameter: str) -> np.ndarray:
@@ -57,7 +58,7 @@ def select_ids(c: Any, tokens: list[str] | None, parameter: str) -> np.ndarray:
     for tok in tokens:
         t = tok.strip()
         if t.isdigit():
-            out.append(np.array([int(t)], dtype=np.uint64))
+            out.append(coerce_ids([t], parameter.strip("-")))  # int64 like ids_of: a mix would become float64
         elif "=" in t:
             col, _, val = t.partition("=")
             out.append(ids_of(c, **{col.strip(): [v.strip() for v in val.split(",") if v.strip()]}))
@@ -67,13 +68,84 @@ def select_ids(c: Any, tokens: list[str] | None, parameter: str) -> np.ndarray:
     return np.unique(np.concatenate(out))
 
 
+def _columns(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def add_labels_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--labels COLUMN[,COLUMN]``: the node columns a command shows beside its root ids.
+
+    One definition for every command that shows labels (``partners``, ``paths``, ``influence``,
+    ``layers``, ``similar``, ``cluster``, ``match``); ``--label`` is the same option.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_labels_option(p)
+    >>> p.parse_args(["--labels", "primary_type,hemibrain_type"]).labels
+    ['primary_type', 'hemibrain_type']
+    """
+    p.add_argument("--labels", "--label", dest="labels", type=_columns, default=None, metavar="COLUMN[,COLUMN]",
+                   help="node columns to show as labels, e.g. --labels primary_type or --labels cell_type,"
+                        "hemibrain_type (default: name, cell_type, class, super_class, ... where present)")
+
+
+def shown_labels(c: Any, labels: list[str] | None) -> list[str] | None:
+    """The node columns ``--labels`` names, checked against ``c`` before any work (``None``: the default).
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> shown_labels(c, ["name"]), shown_labels(c, None)
+    (['name'], None)
+    >>> shown_labels(c, ["cel_type"])
+    Traceback (most recent call last):
+    ...
+    connectome.errors.ColumnError: column 'cel_type' not found in nodes (columns: ...); did you mean 'cell_type'? ...
+    """
+    if labels is None:
+        return None
+    from .pathgraph import label_columns  # lazy: keeps connectome --help cheap
+
+    return label_columns(c, labels)
+
+
+def check_link_source(c: Any, source: Any) -> None:
+    """Resolve the volume of ``--link`` (and check the ids against it) before any work is done.
+
+    A dataset without a known volume (C. elegans) and no ``--source`` fails here, before a table is
+    printed; warnings about the volume are said once, when the link is built.
+    """
+    from .neuroglancer.notices import collect_warnings  # lazy: keeps connectome --help cheap
+    from .neuroglancer.sources import check_id_namespace, dataset_sources  # lazy: keeps connectome --help cheap
+    from .schema import ROOT_ID  # lazy: keeps connectome --help cheap
+
+    with collect_warnings(log=False):
+        src = dataset_sources(source, c)
+    check_id_namespace(c.node_table([ROOT_ID])[ROOT_ID].to_numpy(), src, where="--source",
+                       fix="pass --source with the volume of these neurons")
+
+
+def _top_k(text: str) -> int | None:
+    """``--top-k``: a positive integer, or ``all`` (``None``: every partner)."""
+    if str(text).strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', not {text!r}")
+    return value
+
+
 def _kind(args: argparse.Namespace) -> str | None:
     return None if args.edge_kind == "all" else args.edge_kind
 
 
 def _write(df: pd.DataFrame, out: str | None, what: str) -> None:
     if out is None:
-        print(df.astype({c: str for c in df.columns if str(df[c].dtype) == "uint64"}).to_csv(index=False), end="")
+        print(df.to_csv(index=False), end="")  # int64 ids print exactly
         return
     path = Path(out)
     if path.suffix == ".parquet":
@@ -95,13 +167,17 @@ def _cmd_partners(args: argparse.Namespace) -> int:
 
     c = load(args.dataset, progress=args.progress)
     ids = select_ids(c, args.ids, "ids")
+    labels = shown_labels(c, args.labels)
+    if args.link and args.by is None:
+        check_link_source(c, args.source)
     t = partners(c, ids, direction=args.direction, min_synapses=args.min_synapses, by=args.by,
-                 neuropil=args.neuropil, edge_kind=_kind(args), signed=args.signed)
+                 neuropil=args.neuropil, edge_kind=_kind(args), signed=args.signed, labels=labels,
+                 unlabelled=args.unlabelled, totals=tuple(args.totals) if args.totals else "graph")
     _write(t, args.out, "partner rows")
     if args.link and args.by is None:
         from .neuroglancer.paths import partner_link  # lazy: keeps connectome --help cheap
 
-        _link(partner_link, c, t, args)
+        _link(partner_link, c, t, args, top_k=args.top_k)
     return 0
 
 
@@ -112,6 +188,9 @@ def _cmd_paths(args: argparse.Namespace) -> int:
     c = load(args.dataset, progress=args.progress)
     src = select_ids(c, args.sources, "--sources")
     tgt = select_ids(c, args.targets, "--targets")
+    labels = shown_labels(c, args.labels)
+    if args.link and not args.count:
+        check_link_source(c, args.source)
     if args.count:
         t = count_paths(c, src, tgt, args.max_hops, args.min_synapses, shortest=args.shortest, weight=args.weight,
                         edge_kind=_kind(args), timeout=args.timeout, progress=args.progress)
@@ -119,12 +198,13 @@ def _cmd_paths(args: argparse.Namespace) -> int:
         return 0
     if args.shortest:
         t = shortest_paths(c, src, tgt, args.min_synapses, args.max_hops, args.weight, edge_kind=_kind(args),
-                           limit=args.limit, timeout=args.timeout, progress=args.progress, signed=args.signed)
+                           limit=args.limit, timeout=args.timeout, progress=args.progress, signed=args.signed,
+                           labels=labels)
     else:
         if args.weight is not None:
             raise InputError("--weight: only shortest paths (--shortest) have a weighted length", "weight")
         t = paths(c, src, tgt, args.max_hops or 3, args.min_synapses, args.limit, edge_kind=_kind(args),
-                  timeout=args.timeout, progress=args.progress, signed=args.signed)
+                  timeout=args.timeout, progress=args.progress, signed=args.signed, labels=labels)
     _write(t, args.out, f"rows ({t.attrs['paths']:,} paths{', truncated' if t.attrs['truncated'] else ''})")
     if len(t):
         from .neuroglancer.paths import path_link  # lazy: keeps connectome --help cheap
@@ -140,10 +220,13 @@ def _cmd_influence(args: argparse.Namespace) -> int:
     c = load(args.dataset, progress=args.progress)
     src = select_ids(c, args.sources, "--sources")
     tgt = select_ids(c, args.targets, "--targets") if args.targets else None
+    labels = shown_labels(c, args.labels)
+    if args.link:
+        check_link_source(c, args.source)
     t = influence(c, src, tgt, hops=None if args.steady else args.hops,
                   normalize=None if args.normalize == "none" else args.normalize, signed=args.signed,
                   alpha=args.alpha, top=args.top, min_synapses=args.min_synapses, edge_kind=_kind(args),
-                  timeout=args.timeout, progress=args.progress)
+                  timeout=args.timeout, progress=args.progress, labels=labels)
     _write(t, args.out, "influence rows")
     from .neuroglancer.paths import influence_link  # lazy: keeps connectome --help cheap
 
@@ -157,9 +240,12 @@ def _cmd_layers(args: argparse.Namespace) -> int:
 
     c = load(args.dataset, progress=args.progress)
     seeds = select_ids(c, args.seeds, "--seeds")
+    labels = shown_labels(c, args.labels)
+    if args.link:
+        check_link_source(c, args.source)
     t = flow_layers(c, seeds, max_steps=args.max_steps, n_iterations=args.iterations, seed=args.seed,
                     threshold=args.threshold, rule=args.rule, min_synapses=args.min_synapses, edge_kind=_kind(args),
-                    timeout=args.timeout, progress=args.progress, signed=args.signed)
+                    timeout=args.timeout, progress=args.progress, signed=args.signed, labels=labels)
     _write(t, args.out, "neurons")
     from .neuroglancer.paths import layers_link  # lazy: keeps connectome --help cheap
 
@@ -172,9 +258,13 @@ def _common(p: argparse.ArgumentParser, link: bool = True) -> None:
     p.add_argument("--edge-kind", default="chemical", choices=["chemical", "gap_junction", "all"],
                    help="edges that connect neurons (default chemical; 'all' sums kinds)")
     p.add_argument("--out", help="write the table to a .csv or .parquet file (default: CSV on stdout)")
+    add_labels_option(p)
     if link:
+        from .cli import declare_flags  # here, not at import: connectome.cli imports this module
+
         p.add_argument("--link", action="store_true", help="also print a Neuroglancer link (stderr)")
         p.add_argument("--source", default=None, help="volume of the link: flywire, microns or a source URL")
+        declare_flags(p, {"dataset": "--source"})  # the link functions' dataset= is --source here
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -185,8 +275,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=["both", "upstream", "downstream"], default="both")
     p.add_argument("--min-synapses", type=int, default=1, help="partners need at least this many synapses")
     p.add_argument("--by", default=None, help="group partners by a node column (e.g. cell_type)")
+    p.add_argument("--unlabelled", choices=["pool", "drop", "keep"], default=None,
+                   help="partners without a --by value: pooled as 'unknown' (default, said on stderr with their "
+                        "count), dropped, or kept each as a group of its own (its root id)")
     p.add_argument("--neuropil", nargs="+", default=None, help="count only synapses in these neuropils")
     p.add_argument("--signed", action="store_true", help="add signed synapses (transmitter signs)")
+    p.add_argument("--totals", nargs=2, default=None, metavar=("INPUT", "OUTPUT"),
+                   help="fractions of these node columns' whole-brain totals (Codex: input_synapses "
+                        "output_synapses; neuPrint: upstream downstream) instead of this graph's synapses")
+    p.add_argument("--top-k", type=_top_k, default=50, metavar="N",
+                   help="partners per query neuron and direction shown in the --link, those with the most synapses "
+                        "(default 50; 'all' for every one); the link says how many it leaves out")
     p.set_defaults(func=_cmd_partners)
 
     q = sub.add_parser("paths", help="shortest or simple paths between neuron sets, or their counts")

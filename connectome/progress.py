@@ -38,14 +38,26 @@ def _enabled(progress: bool | None) -> bool:
     return progress_default() if progress is None else bool(progress)
 
 
+#: Totals from which a bar abbreviates its counts (``1.35M/2.70M rows``); below, counts stay whole
+#: numbers (``2/100 samples``, never ``2.00/100``).
+SCALE_FROM = 100_000
+
+
 @contextmanager
 def progress_bar(total: int | None = None, desc: str = "", unit: str = "it",
-                 progress: bool | None = None, **kwargs: Any) -> Iterator[Any]:
-    """A tqdm bar (or a silent stand-in when ``progress`` is false)."""
+                 progress: bool | None = None, unit_scale: bool | None = None, **kwargs: Any) -> Iterator[Any]:
+    """A tqdm bar (or a silent stand-in when ``progress`` is false).
+
+    ``unit_scale`` (default: only for totals of at least :data:`SCALE_FROM`, or
+    unknown totals) abbreviates large counts; counts of items (samples, blocks,
+    epochs) are shown as whole numbers.
+    """
     from tqdm.auto import tqdm
 
+    if unit_scale is None:
+        unit_scale = total is None or total >= SCALE_FROM
     bar = tqdm(total=total, desc=desc, unit=unit, disable=not _enabled(progress),
-               unit_scale=True, leave=False, **kwargs)
+               unit_scale=unit_scale, leave=False, **kwargs)
     try:
         yield bar
     finally:

@@ -35,6 +35,7 @@ from .errors import DatasetNotFoundError, InputError
 from .graph import Connectome, memory_rows_limit
 from .manifest import Manifest
 from .plugins import entry_points
+from .schema import ids_to_int64
 from .store import is_store, read_manifest, table_paths, verify_store
 
 logger = logging.getLogger(__name__)
@@ -164,7 +165,12 @@ def _read_frames(path: Path, manifest: Manifest) -> tuple[Any, Any, Any]:
         files = [str(p) for p in table_paths(path, table)]
         if not files:
             return None
-        return dd.read_parquet(files, index=False)
+        frame = dd.read_parquet(files, index=False)
+        old = [c for c, t in frame.dtypes.items() if pd.api.types.is_unsigned_integer_dtype(t)]
+        if old:  # a store of an earlier version: uint64 ids, read (and checked) as int64
+            meta = {c: ("int64" if c in old else t) for c, t in frame.dtypes.items()}
+            frame = frame.map_partitions(ids_to_int64, f"store {str(path)!r}, table {table}", meta=meta)
+        return frame
 
     return read("nodes"), read("edges"), read("synapses")
 

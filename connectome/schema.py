@@ -2,15 +2,24 @@
 
 The store and the :class:`~connectome.Connectome` use the field's column names
 (``root_id``, ``pre_root_id``, ``post_root_id``, ``synapse_count``, labels such as
-``cell_type``). Ids are ``uint64`` everywhere, so FlyWire/MICrONS root ids stay
-exact and ids above 2**63 never wrap; label columns are pyarrow-backed strings.
+``cell_type``). Root ids are ``int64`` in every table, array and result, as in
+caveclient, Codex, neuPrint and navis: pandas compares ``uint64`` with ``int64``
+through float64, so joins of mixed tables go silently wrong. Every real datastack's
+ids are below 2**63; an id at or above it is refused (:class:`~connectome.errors.IdError`)
+when a table comes in, and stores written by earlier versions (``uint64`` columns)
+read back as ``int64`` (:func:`ids_to_int64`). A root id never passes through a
+float. Label columns are pyarrow-backed strings.
 
 Examples
 --------
 >>> import pandas as pd
 >>> from connectome.schema import coerce_ids
->>> coerce_ids(pd.Series(["18446744073709551615", "7"]), "root_id")
-array([18446744073709551615,                    7], dtype=uint64)
+>>> coerce_ids(pd.Series(["720575940621039145", "7"]), "root_id")
+array([720575940621039145,                  7])
+>>> coerce_ids(["18446744073709551615"], "root_id")
+Traceback (most recent call last):
+...
+connectome.errors.IdError: root_id: id 18446744073709551615 is 2**63 or more; root ids are int64 (the field's datastacks, CAVE, Codex and neuPrint all use ids below 2**63): check the column holds root ids
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, DuplicateEdgeError, IdError, InputError, SynapseCountError
+from .errors import ColumnError, DuplicateEdgeError, IdError, InputError, StoreError, SynapseCountError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +50,9 @@ __all__ = [
     "ID_DTYPE",
     "LABEL_DTYPE",
     "coerce_ids",
+    "ids_to_int64",
+    "stored_ids",
+    "MAX_ID",
     "coerce_counts",
     "name_ids",
     "normalize_labels",
@@ -68,12 +80,22 @@ GAP_JUNCTION = "gap_junction"
 EDGE_KINDS = (CHEMICAL, GAP_JUNCTION)
 POSITION_COLUMNS = ("x_nm", "y_nm", "z_nm")
 
-ID_DTYPE = np.dtype("uint64")
+#: Root ids: int64, the dtype of caveclient, Codex, neuPrint and navis tables.
+ID_DTYPE = np.dtype("int64")
 LABEL_DTYPE = pd.StringDtype("pyarrow")
 COUNT_DTYPE = np.dtype("int64")
 
 _MAX_EXACT_FLOAT = 2**53
-_MAX_UINT64 = 2**64 - 1
+#: The largest root id (2**63 - 1); every real datastack's ids are below it.
+MAX_ID = 2**63 - 1
+
+
+def _too_big(column: str, value: int) -> IdError:
+    return IdError(
+        f"{column}: id {value} is 2**63 or more; root ids are int64 (the field's datastacks, CAVE, Codex and "
+        "neuPrint all use ids below 2**63): check the column holds root ids",
+        column,
+    )
 
 
 #: Outside column name -> the project's column name, per table: CAVE's ``pre_pt_root_id``, Codex's
@@ -116,7 +138,10 @@ def apply_aliases(
     """Rename ``df``'s columns to the project's: the user's ``mapping`` first, then :data:`COLUMN_ALIASES`.
 
     Every rename is said out loud (a log warning for aliases) and returned, so
-    that callers record it (the manifest's ``source.renamed_columns``).
+    that callers record it (the manifest's ``source.renamed_columns``). A
+    ``mapping`` onto a column the table already has (``primary_type`` ->
+    ``cell_type`` on a table with both) replaces that column, with a warning
+    naming it; map the existing column to another name as well to keep it.
 
     Parameters
     ----------
@@ -146,6 +171,11 @@ def apply_aliases(
     Traceback (most recent call last):
     ...
     connectome.errors.ColumnError: column 'wieght' not found in edges (columns: bodyId_pre, bodyId_post, weight); did you mean 'weight'? Fix the column mapping.
+    >>> n = pd.DataFrame({"root_id": [1], "primary_type": ["KC"], "cell_type": ["KCab"]})
+    >>> list(apply_aliases(n, "nodes", {"primary_type": "cell_type"})[0].columns)
+    ['root_id', 'cell_type']
+    >>> list(apply_aliases(n, "nodes", {"primary_type": "cell_type", "cell_type": "codex_type"})[0].columns)
+    ['root_id', 'cell_type', 'codex_type']
     """
     if mapping is not None and not isinstance(mapping, dict):
         raise InputError(f"{parameter} must be a dict mapping your column names to ours, "
@@ -156,6 +186,19 @@ def apply_aliases(
             err = ColumnError(table, old, df.columns, "Fix the column mapping.")
             err.parameter = parameter
             raise err
+    targets = [v for k, v in mapping.items() if k != v]
+    twice = sorted({v for v in targets if targets.count(v) > 1})
+    if twice:
+        raise InputError(f"{parameter}: {', '.join(k for k, v in mapping.items() if v == twice[0])} are all mapped "
+                         f"onto {twice[0]!r}; map one column onto each name", parameter)
+    replaced = [v for k, v in mapping.items() if k != v and v in df.columns and v not in mapping]
+    if replaced:
+        logger.warning("%s: %s replace%s the existing column%s %s, which is dropped; to keep it, map it to "
+                       "another name as well (e.g. %s)", table,
+                       ", ".join(f"{k} -> {v}" for k, v in mapping.items() if v in replaced),
+                       "s" if len(replaced) == 1 else "", "" if len(replaced) == 1 else "s",
+                       ", ".join(replaced), ", ".join(f"{v}={v}_original" for v in replaced))
+        df = df.drop(columns=replaced)
     out = df.rename(columns=mapping) if mapping else df
     aliases: dict[str, str] = {}
     for src, dst in COLUMN_ALIASES.get(table, {}).items():
@@ -186,16 +229,19 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], table: str, hint: 
 
 
 def coerce_ids(values: Sequence | np.ndarray | pd.Series, column: str) -> np.ndarray:
-    """Return ``values`` as exact ``uint64`` ids, or raise :class:`IdError`.
+    """Return ``values`` as exact ``int64`` ids, or raise :class:`IdError`.
 
-    Accepts integer arrays, integral floats below 2**53, and strings or Python
-    ints up to 2**64 - 1. Negative ids, missing ids, non-integers and floats
-    that may have lost precision are refused with a message naming ``column``.
+    Accepts integer arrays (``uint64`` too, below 2**63), integral floats below
+    2**53, and strings or Python ints up to 2**63 - 1. Negative ids, missing ids,
+    non-integers, ids of 2**63 or more and floats that may have lost precision
+    are refused with a message naming ``column``. No value passes through a float.
 
     Examples
     --------
     >>> coerce_ids([1, 2, 3], "root_id")
-    array([1, 2, 3], dtype=uint64)
+    array([1, 2, 3])
+    >>> coerce_ids(np.array([648518346349538157], dtype="uint64"), "root_id").dtype
+    dtype('int64')
     >>> coerce_ids([-1], "pre_root_id")
     Traceback (most recent call last):
     ...
@@ -214,7 +260,10 @@ def coerce_ids(values: Sequence | np.ndarray | pd.Series, column: str) -> np.nda
     if pd.api.types.is_bool_dtype(dtype):
         raise IdError(f"{column}: ids must be integers, not booleans", column)
     if pd.api.types.is_unsigned_integer_dtype(dtype):
-        return s.to_numpy(dtype=ID_DTYPE)
+        arr = s.to_numpy(dtype=np.uint64)
+        if (arr > np.uint64(MAX_ID)).any():
+            raise _too_big(column, int(arr[arr > np.uint64(MAX_ID)][0]))
+        return arr.astype(ID_DTYPE)
     if pd.api.types.is_signed_integer_dtype(dtype):
         arr = s.to_numpy(dtype=np.int64)
         if (arr < 0).any():
@@ -233,7 +282,7 @@ def coerce_ids(values: Sequence | np.ndarray | pd.Series, column: str) -> np.nda
             raise IdError(
                 f"{column}: ids were read as floating point and some exceed 2**53, so they may "
                 "have lost digits; write the ids as integers (no decimal point or exponent) or read the file "
-                "with an integer or string dtype for this column (e.g. pandas.read_csv(..., dtype={...: 'uint64'}))",
+                "with an integer or string dtype for this column (e.g. pandas.read_csv(..., dtype={...: 'int64'}))",
                 column,
             )
         return arr.astype(ID_DTYPE)
@@ -248,18 +297,70 @@ def coerce_ids(values: Sequence | np.ndarray | pd.Series, column: str) -> np.nda
                 "(see connectome.schema.name_ids)",
                 column,
             ) from None
-        if isinstance(v, float) and v != iv:
-            raise IdError(f"{column}: ids must be integers; found {v!r}", column)
+        if isinstance(v, (float, np.floating)) and (v != iv or abs(iv) >= _MAX_EXACT_FLOAT):
+            raise IdError(f"{column}: ids must be integers; found {v!r}" + (
+                " (a float above 2**53 may have lost digits; give ids as integers or strings)" if v == iv else ""),
+                column)
         if iv < 0:
             raise IdError(f"{column}: ids must be non-negative integers; found {iv}", column)
-        if iv > _MAX_UINT64:
-            raise IdError(f"{column}: id {iv} does not fit in 64 bits (max 2**64-1)", column)
+        if iv > MAX_ID:
+            raise _too_big(column, iv)
         out[i] = iv
     return out
 
 
+def ids_to_int64(df: pd.DataFrame, where: str = "table") -> pd.DataFrame:
+    """``df`` with its ``uint64`` columns (root ids of stores written by earlier versions) as ``int64``.
+
+    Values are checked before the cast, which never goes through a float; a value of
+    2**63 or more is refused with :class:`~connectome.errors.StoreError` naming the column
+    and ``where`` (such a store cannot be read as int64; re-ingest it from its source).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> old = pd.DataFrame({"root_id": pd.Series([720575940621039145], dtype="uint64"), "x": [1.0]})
+    >>> ids_to_int64(old).dtypes["root_id"]
+    dtype('int64')
+    >>> ids_to_int64(pd.DataFrame({"root_id": pd.Series([2**63], dtype="uint64")}), "store s")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.StoreError: store s: root_id holds id 9223372036854775808, 2**63 or more; root ids are int64 (every real datastack's ids are below 2**63), so this table cannot be read; re-ingest it from its source
+    """
+    cols = [c for c in df.columns if pd.api.types.is_unsigned_integer_dtype(df[c].dtype)]
+    if not cols:
+        return df
+    out = df.copy(deep=False)
+    for col in cols:
+        out[col] = stored_ids(out[col].to_numpy(), f"{where}: {col}")
+    return out
+
+
+def stored_ids(values: np.ndarray, where: str = "ids") -> np.ndarray:
+    """An integer id array read from a store as ``int64``: ``uint64`` (earlier versions) is checked, then cast.
+
+    Examples
+    --------
+    >>> stored_ids(np.array([720575940621039145], dtype="uint64"))
+    array([720575940621039145])
+    """
+    arr = np.asarray(values)
+    if arr.dtype == ID_DTYPE:
+        return arr
+    if arr.dtype.kind == "u":
+        big = arr > np.uint64(MAX_ID)
+        if big.any():
+            raise StoreError(
+                f"{where} holds id {int(arr[big][0])}, 2**63 or more; root ids are int64 "
+                "(every real datastack's ids are below 2**63), so this table cannot be read; re-ingest it from its "
+                "source")
+    elif arr.dtype.kind != "i":
+        raise StoreError(f"{where}: ids of dtype {arr.dtype} where integers were expected; re-ingest the store")
+    return arr.astype(ID_DTYPE)
+
+
 def name_ids(names: Iterable[str], namespace: str) -> np.ndarray:
-    """Stable ``uint64`` ids for named cells (e.g. C. elegans ``AVAL``).
+    """Stable ``int64`` ids for named cells (e.g. C. elegans ``AVAL``).
 
     The id is a hash of ``namespace`` and the name, below 2**53 so it survives
     JSON; the same name gets the same id in every dataset of the namespace.
@@ -323,7 +424,7 @@ def _check_no_duplicate_columns(df: pd.DataFrame, table: str) -> None:
 def normalize_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
     """Validate a nodes table and return it in canonical form.
 
-    ``root_id`` becomes ``uint64`` and unique, labels become strings, rows are
+    ``root_id`` becomes ``int64`` and unique, labels become strings, rows are
     sorted by ``root_id``.
 
     Examples
@@ -424,7 +525,7 @@ def normalize_edges(edges: pd.DataFrame, duplicates: str = "error") -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        Sorted by (pre, post, kind[, neuropil]); ids ``uint64``; counts ``int64``.
+        Sorted by (pre, post, kind[, neuropil]); ids ``int64``; counts ``int64``.
 
     Examples
     --------
@@ -490,7 +591,7 @@ def normalize_synapses(synapses: pd.DataFrame) -> pd.DataFrame:
     >>> s = pd.DataFrame({"pre_root_id": [1], "post_root_id": [2], "x_nm": [4.0],
     ...                   "y_nm": [8.0], "z_nm": [40.0]})
     >>> normalize_synapses(s).dtypes["pre_root_id"]
-    dtype('uint64')
+    dtype('int64')
     """
     if not isinstance(synapses, pd.DataFrame):
         raise InputError(

@@ -6,6 +6,17 @@ with the observed census: null mean and standard deviation, z-scores and
 empirical p-values. For ``"er"`` and ``"reciprocal_er"`` the expected census
 is also given in closed form (``analytic_mean``; Song et al. 2005).
 
+The default null is ``"degree_reciprocal"``: every in- and out-degree *and*
+every mutual pair count kept. Connectomes are far more reciprocal than chance,
+and the plain ``"degree"`` null breaks mutual pairs, so it inflates the
+triads made of them and can reverse a conclusion (feed-forward loops, 030T,
+under- instead of over-represented). Every result records its null
+(``params["null"]``), the reciprocal pairs of the data and of the null
+(``params["reciprocal_pairs"]``), and, when ``null="degree"`` leaves the data
+far more reciprocal than its own samples (more than twice their mean and more
+than 3 standard deviations above it), a warning in ``params["warnings"]`` and
+the log.
+
 Examples
 --------
 >>> import connectome as cx
@@ -36,10 +47,44 @@ from .nulls import NULL_MODELS, check_rewirable, sample_null
 from .progress import progress_bar
 from .schema import ROOT_ID
 from .triads import _TRICODES, TRIAD_NAMES, census_of
+from .unlabelled import check_unlabelled, group_by_label
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MotifSignificance", "motif_significance", "analytic_census", "null_graph"]
+__all__ = ["MotifSignificance", "motif_significance", "analytic_census", "null_graph", "mutual_pairs",
+           "DEFAULT_NULL"]
+
+#: The null model used when none is named: degree- and reciprocity-preserving rewiring.
+DEFAULT_NULL = "degree_reciprocal"
+
+#: Mutual dyads in each triad class (networkx order): ``102`` has one, ``201`` two, ``300`` three.
+_MUTUAL_DYADS = np.array([0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 2, 1, 1, 1, 2, 3], dtype=np.float64)
+
+#: ``null="degree"`` is said to break reciprocity when the data have more than this many times the
+#: null's mean reciprocal pairs *and* lie more than ``_RECIPROCITY_Z`` null standard deviations above it.
+_RECIPROCITY_RATIO = 2.0
+_RECIPROCITY_Z = 3.0
+
+
+def mutual_pairs(census: Any, n: int) -> Any:
+    """Number of mutual (reciprocal) neuron pairs, from a triad census of ``n`` nodes.
+
+    Every dyad lies in ``n - 2`` triads, so the mutual pairs are the census
+    weighted by each class's mutual dyads, divided by ``n - 2``: the null
+    samples' reciprocity comes from the censuses already drawn, at no cost.
+    ``census`` may be one census (16 values) or one per row.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> int(mutual_pairs(cx.triad_census(c).to_numpy(), c.n_nodes)), int(cx.dyad_census(c)["mutual"])
+    (669, 669)
+    """
+    x = np.asarray(census, dtype=np.float64)
+    if n < 3:
+        return np.zeros(x.shape[:-1]) if x.ndim > 1 else 0.0
+    return x @ _MUTUAL_DYADS / (n - 2)
 
 
 def analytic_census(n: int, p_mutual: float, p_one_way: float) -> np.ndarray:
@@ -94,7 +139,10 @@ class MotifSignificance:
         The census of every null sample (rows) by triad class (columns).
     null, n, seed : model name, number of samples, seed.
     params : dict
-        Everything else that defines the run (edge kind, threshold, swaps, by).
+        Everything else that defines the run (edge kind, threshold, swaps, by),
+        the ``null`` again, ``reciprocal_pairs`` (``observed``, ``null_mean``,
+        ``null_std``: mutual neuron pairs of the data and of the null samples) and
+        ``warnings`` (e.g. a plain degree null on a far more reciprocal graph).
     seeds : list of int
         The seed of each sample: :meth:`samples` rebuilds sample ``i`` from it.
     """
@@ -150,8 +198,22 @@ class MotifSignificance:
         ax1.set_yscale("symlog", linthresh=1)
         ax1.set_ylabel("triads")
         ax1.legend(loc="best", fontsize=8)
-        z = t["z"].replace([np.inf, -np.inf], np.nan).fillna(0.0)
-        ax2.bar(x, z, color=np.where(z >= 0, "C3", "C0"))
+        raw = t["z"].to_numpy(dtype=np.float64)
+        infinite = np.isinf(raw)
+        finite = np.where(np.isfinite(raw), raw, 0.0)
+        # an infinite z (observed > 0 where every null sample has the same count, e.g. 300 under ER) is
+        # drawn as a full bar clipped at the axis limit and marked, never as an empty bar
+        lim = max(float(np.abs(finite).max()) if len(finite) else 0.0, 1.0) * 1.15
+        z = np.where(infinite, np.sign(raw) * lim, finite)
+        bars = ax2.bar(x, z, color=np.where(z >= 0, "C3", "C0"))
+        for i in np.flatnonzero(infinite):
+            bars[i].set_hatch("//")
+            bars[i].set_edgecolor("k")
+            up = raw[i] > 0
+            ax2.annotate("+inf" if up else "−inf", (x[i], z[i]), xytext=(0, 2 if up else -2),
+                         textcoords="offset points", ha="center", va="bottom" if up else "top", fontsize=8)
+        if infinite.any():
+            ax2.set_ylim(min(-lim, float(z.min())) * 1.12, max(lim, float(z.max())) * 1.12)
         ax2.axhline(0, color="k", lw=0.6)
         ax2.set_ylabel("z-score")
         ax2.set_xticks(x, t["motif"], rotation=45)
@@ -183,8 +245,9 @@ def _as_connectome(c: Connectome, g: DirectedPairs, null: str, seed: int, labels
                                            "of": c.name, "edge_kind": edge_kind}})
 
 
-def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind: str | None = "chemical",
-               min_synapses: int | None = None, by: str = "cell_type", swaps: float = 10.0) -> Connectome:
+def null_graph(c: Connectome, null: str = DEFAULT_NULL, seed: int = 0, *, edge_kind: str | None = "chemical",
+               min_synapses: int | None = None, by: str = "cell_type", swaps: float = 10.0,
+               unlabelled: str | None = None) -> Connectome:
     """One sample of a null model of ``c``, as a :class:`~connectome.Connectome` to inspect.
 
     The sample is drawn over the neuron pairs that :func:`motif_significance`
@@ -197,10 +260,10 @@ def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind:
     Parameters
     ----------
     c : Connectome
-    null : {"degree", "degree_reciprocal", "er", "reciprocal_er", "block"}
-        The null model (see :mod:`connectome.nulls`).
+    null : {"degree_reciprocal", "degree", "er", "reciprocal_er", "block"}
+        The null model (see :mod:`connectome.nulls`); default ``"degree_reciprocal"``.
     seed : int
-    edge_kind, min_synapses, by, swaps :
+    edge_kind, min_synapses, by, swaps, unlabelled :
         As :func:`motif_significance`.
 
     Examples
@@ -220,35 +283,56 @@ def null_graph(c: Connectome, null: str = "degree", seed: int = 0, *, edge_kind:
     ('degree_reciprocal', True)
     """
     check_int(seed, "seed", low=0)
-    g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps)
+    g, labels, _ = _null_inputs(c, null, edge_kind, min_synapses, by, swaps, unlabelled=unlabelled,
+                                where="null_graph")
     return _as_connectome(c, g, null, int(seed), labels, swaps, edge_kind)
 
 
 def _null_inputs(c: Connectome, null: str, edge_kind: str | None, min_synapses: int | None, by: str, swaps: float,
-                 scheduler: Any = None) -> tuple[DirectedPairs, np.ndarray | None]:
-    """The pair graph a null model samples from, and the block labels (``null="block"``), checked."""
+                 scheduler: Any = None, unlabelled: str | None = None, where: str = "motif_significance"
+                 ) -> tuple[DirectedPairs, np.ndarray | None, dict[str, Any]]:
+    """The pair graph a null model samples from, the block labels (``null="block"``) and what was done
+    with unlabelled neurons, checked."""
     if null not in NULL_MODELS:
         raise InputError(f"null: unknown null model {null!r}; use one of {list(NULL_MODELS)}", "null")
     if swaps <= 0:
         raise InputError(f"swaps must be positive, not {swaps!r}", "swaps")
-    labels = _block_labels(c, by) if null == "block" else None
+    check_unlabelled(unlabelled)
     g = directed_pairs(c, edge_kind=edge_kind, min_synapses=min_synapses, self_loops=False, scheduler=scheduler)
+    labels, info = None, {}
+    if null == "block":
+        labels, keep, grouping = _block_labels(c, by, unlabelled, f"{where}(null='block')")
+        info = {**grouping.meta, "warnings": grouping.warnings}
+        if not keep.all():  # unlabelled="drop": the unlabelled neurons leave the graph (data and null alike)
+            g = _restrict(g, keep)
+            labels = labels[keep]
     if null == "degree":
         check_rewirable(g)  # fail early, saying why, if no swap can ever be made
-    return g, labels
+    return g, labels, info
 
 
-def _block_labels(c: Connectome, by: str) -> np.ndarray:
+def _restrict(g: DirectedPairs, keep: np.ndarray) -> DirectedPairs:
+    """``g`` on the nodes where ``keep`` is true (their edges among themselves)."""
+    new = np.cumsum(keep) - 1
+    e = keep[g.src] & keep[g.dst]
+    return DirectedPairs(int(keep.sum()), new[g.src[e]], new[g.dst[e]], g.weight[e], g.ids[keep])
+
+
+def _block_labels(c: Connectome, by: str, unlabelled: str | None, where: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Block code of every node, which nodes stay, and the grouping (unlabelled neurons: see :mod:`.unlabelled`)."""
     nodes = c.node_table()
     if by not in nodes.columns or by == ROOT_ID:
         raise ColumnError("nodes", by, [x for x in nodes.columns if x != ROOT_ID], "Choose the label of the blocks.")
-    codes, _ = pd.factorize(nodes[by].astype(object), use_na_sentinel=False)
-    return codes.astype(np.int64)
+    grouping = group_by_label(nodes[by], nodes[ROOT_ID].to_numpy(), by=by, unlabelled=unlabelled,
+                              where=where, what="neurons")
+    keep = ~(grouping.unlabelled & (grouping.choice == "drop"))
+    codes, _ = pd.factorize(grouping.groups.where(keep, "").astype(object), use_na_sentinel=False)
+    return codes.astype(np.int64), keep, grouping
 
 
 def motif_significance(
     c: Connectome,
-    null: str = "degree",
+    null: str = DEFAULT_NULL,
     n: int = 100,
     seed: int = 0,
     *,
@@ -256,6 +340,7 @@ def motif_significance(
     min_synapses: int | None = None,
     by: str = "cell_type",
     swaps: float = 10.0,
+    unlabelled: str | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
 ) -> MotifSignificance:
@@ -264,10 +349,13 @@ def motif_significance(
     Parameters
     ----------
     c : Connectome
-    null : {"degree", "degree_reciprocal", "er", "reciprocal_er", "block"}
-        The null model (see :mod:`connectome.nulls`). ``"degree"`` keeps in-
-        and out-degrees but breaks mutual pairs; ``"degree_reciprocal"`` also
-        keeps every node's mutual partners count and the number of mutual pairs.
+    null : {"degree_reciprocal", "degree", "er", "reciprocal_er", "block"}
+        The null model (see :mod:`connectome.nulls`). The default,
+        ``"degree_reciprocal"``, keeps every in- and out-degree, every node's
+        mutual partners count and the number of mutual pairs. ``"degree"`` keeps
+        the degrees but breaks mutual pairs, which inflates the triads made of
+        them; on a graph far more reciprocal than its samples (more than twice
+        their mean reciprocal pairs and 3 standard deviations above) it warns.
     n : int
         Number of null samples (each one Dask task).
     seed : int
@@ -278,6 +366,11 @@ def motif_significance(
         Node label defining the blocks of ``null="block"``.
     swaps : float
         Attempted swaps per edge for ``null="degree"`` and ``"degree_reciprocal"``.
+    unlabelled : {"pool", "drop", "keep"}, optional
+        Neurons without a ``by`` label under ``null="block"`` (see
+        :mod:`connectome.unlabelled`): one block of their own (default, said
+        with their count in the log and ``params``), left out of the graph
+        (data and null), or each a block of its own.
     scheduler : optional
         Dask scheduler; a LocalCluster spreads the samples over process workers.
     progress : bool, optional
@@ -286,9 +379,18 @@ def motif_significance(
     Returns
     -------
     MotifSignificance
+        ``params`` records the null, the reciprocal pairs of the data and of the
+        null samples, and any warning.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> sig = cx.motif_significance(cx.load("celegans_witvliet2021_8"), n=3, seed=0)
+    >>> sig.null, sig.params["warnings"]
+    ('degree_reciprocal', [])
     """
     check_int(n, "n", low=1, what="a positive number of samples")
-    g, labels = _null_inputs(c, null, edge_kind, min_synapses, by, swaps, scheduler)
+    g, labels, grouping = _null_inputs(c, null, edge_kind, min_synapses, by, swaps, scheduler, unlabelled)
     observed = census_of(g, scheduler=scheduler)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(int(n))]
     samples = _run_samples(g, null, seeds, labels, swaps, scheduler, progress)
@@ -302,10 +404,34 @@ def motif_significance(
     table = pd.DataFrame({"motif": list(TRIAD_NAMES), "observed": observed.astype(np.int64), "null_mean": mean,
                           "null_std": std, "z": z, "p_over": p_over, "p_under": p_under,
                           "analytic_mean": analytic})
-    params = {"dataset": c.name, "edge_kind": edge_kind, "min_synapses": min_synapses, "swaps": swaps,
-              "by": by if null == "block" else None, "nodes": g.n, "edges": g.m}
+    recip, warnings = _reciprocity_check(observed, samples, g.n, null)
+    params = {"dataset": c.name, "null": null, "edge_kind": edge_kind, "min_synapses": min_synapses,
+              "swaps": swaps, "by": by if null == "block" else None, "nodes": g.n, "edges": g.m,
+              "reciprocal_pairs": recip, "warnings": grouping.get("warnings", []) + warnings}
+    params.update({k: v for k, v in grouping.items() if k != "warnings"})
     return MotifSignificance(table, pd.DataFrame(samples, columns=list(TRIAD_NAMES)), null, int(n), int(seed), params,
                              seeds=seeds, _source=(c, g, labels))
+
+
+def _reciprocity_check(observed: np.ndarray, samples: np.ndarray, n: int, null: str) -> tuple[dict, list[str]]:
+    """Reciprocal pairs of the data and of the null samples, and a warning where a degree null breaks them."""
+    obs = float(mutual_pairs(observed, n))
+    per = np.atleast_1d(mutual_pairs(samples, n))
+    mean = float(per.mean()) if len(per) else 0.0
+    std = float(per.std(ddof=1)) if len(per) > 1 else 0.0
+    recip = {"observed": int(round(obs)), "null_mean": mean, "null_std": std}
+    if null != "degree":
+        return recip, []
+    z = (obs - mean) / std if std > 0 else (np.inf if obs > mean else 0.0)
+    if not (obs > _RECIPROCITY_RATIO * mean and z > _RECIPROCITY_Z):
+        return recip, []
+    ratio = f"{obs / mean:,.1f}x" if mean > 0 else "infinitely many times"
+    msg = (f"null='degree' breaks mutual pairs: the data have {int(round(obs)):,} reciprocal pairs, its samples "
+           f"{mean:,.1f} ± {std:,.1f} on average ({ratio} the null's, z = {z:,.1f}); triads with mutual pairs "
+           "(102, 111D/U, 201, 120D/U/C, 210, 300) are inflated and feed-forward motifs (030T, 030C) can flip "
+           "sign: use null='degree_reciprocal' (the default), which keeps them")
+    logger.warning("%s", msg)
+    return recip, [msg]
 
 
 def _analytic(g: DirectedPairs, null: str) -> np.ndarray:

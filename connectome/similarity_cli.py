@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError
+from .pathways_cli import add_labels_option, check_link_source, shown_labels
 
 __all__ = ["register"]
 
@@ -29,7 +30,8 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="compare inputs, outputs or both (default both)")
     p.add_argument("--by", default=None, help="collapse partners to this node label (cell_type, merge_class, ...)")
     p.add_argument("--unlabelled", choices=["drop", "pool", "keep"], default=None,
-                   help="unlabelled partners with --by (default drop, with a warning)")
+                   help="unlabelled partners with --by: dropped (default, said on stderr with their count), pooled "
+                        "into one pseudo-label, or kept each as a partner of its own")
     p.add_argument("--metric", choices=["cosine", "jaccard", "vertex_normalized"], default="cosine")
     p.add_argument("--min-synapses", type=int, default=1, help="pairs below this are not partners (default 1)")
     p.add_argument("--edge-kind", default="chemical", choices=["chemical", "gap_junction", "all"])
@@ -75,9 +77,13 @@ def _write(df: pd.DataFrame, out: str | None, index: bool = False) -> None:
 
 def _links(p: argparse.ArgumentParser, two: bool = False) -> None:
     p.add_argument("--link", action="store_true", help="also print a Neuroglancer link (stderr)")
+    from .cli import declare_flags  # here, not at import: connectome.cli imports this module
+
     p.add_argument("--source", default=None, help="volume of the link: flywire, microns or a source URL")
+    declare_flags(p, {"dataset": "--source"})  # the link functions' dataset= is --source here
     if two:
         p.add_argument("--source-b", default=None, help="volume of --other's neurons in the link")
+        declare_flags(p, {"dataset_b": "--source-b"})
 
 
 def _print_link(url: str) -> None:
@@ -97,15 +103,16 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     c = load(args.dataset, progress=args.progress)
     ids = _ids(c, args.ids, args.name, args.where)
     other = load(args.other, progress=args.progress) if args.other else None
+    labels = shown_labels(other or c, args.labels)
     s = similarity(c, ids, direction=args.direction, by=args.by, metric=args.metric, min_synapses=args.min_synapses,
                    top_k=None if args.dense else args.top_k, other=other, edge_kind=_kind(args),
                    unlabelled=args.unlabelled, progress=args.progress)
     if args.dense:
         _write(s, args.out, index=True)
         return 0
-    if args.label:
-        lab = (other or c).node_table().set_index("root_id")[args.label]
-        s[f"similar_{args.label}"] = s["similar_root_id"].map(lab).astype("string")
+    for col in labels or []:
+        lab = (other or c).node_table(["root_id", col]).set_index("root_id")[col]
+        s[f"similar_{col}"] = s["similar_root_id"].map(lab).astype("string")
     s = s.astype({"root_id": str, "similar_root_id": str})
     _write(s, args.out)
     return 0
@@ -116,6 +123,9 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     from .registry import load  # lazy: keeps connectome --help cheap
 
     c = load(args.dataset, progress=args.progress)
+    labels = shown_labels(c, args.labels)
+    if args.link:
+        check_link_source(c, args.source)
     r = cluster(c, _ids(c, args.ids, args.name, args.where), method=args.method, n_clusters=args.n_clusters,
                 threshold=args.threshold, resolution=args.resolution, top_k=args.top_k, direction=args.direction,
                 by=args.by, metric=args.metric, min_synapses=args.min_synapses, edge_kind=_kind(args),
@@ -125,7 +135,10 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
           flush=True)
     for col in args.compare or []:
         print(f"adjusted Rand index against {col}: {r.adjusted_rand(c, col):.3f}")
-    _write(r.labels.astype({"root_id": str}), args.out)
+    table = r.labels
+    if labels:
+        table = table.merge(c.node_table(["root_id", *labels]), on="root_id", how="left")
+    _write(table.astype({"root_id": str}), args.out)
     if args.write_store:
         r.annotate(c, overwrite=True).save(args.write_store, progress=args.progress)
         print(f"store with node column {args.column!r} -> {args.write_store}")
@@ -154,6 +167,13 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
     a = load(args.dataset, progress=args.progress)
     b = load(args.other, progress=args.progress) if args.other else None
+    labels = shown_labels(a, args.labels)
+    if b is not None:
+        shown_labels(b, args.labels)
+    if args.link:
+        check_link_source(a, args.source)
+        if b is not None:
+            check_link_source(b, args.source_b)
     seeds = None
     if args.seeds:
         seeds = pd.read_csv(args.seeds, dtype=str)
@@ -170,7 +190,12 @@ def _cmd_match(args: argparse.Namespace) -> int:
         print(f"attributes {', '.join(at['columns'])}: weight {at['weight']:g} ({at['chosen']})", flush=True)
     if args.truth:
         print("accuracy: " + json.dumps(m.accuracy(args.truth)))
-    _write(m.pairs.astype({"a_root_id": str, "b_root_id": str}), args.out)
+    pairs = m.pairs.copy()
+    for col in labels or []:
+        for side, c in (("a", a), ("b", b if b is not None else a)):
+            lab = c.node_table(["root_id", col]).set_index("root_id")[col]
+            pairs[f"{side}_{col}"] = pairs[f"{side}_root_id"].map(lab).astype("string")
+    _write(pairs.astype({"a_root_id": str, "b_root_id": str}), args.out)
     if args.link:
         from .neuroglancer.similarity_links import match_link  # lazy: keeps connectome --help cheap
 
@@ -186,7 +211,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--top-k", type=int, default=10, help="neighbours per neuron (default 10)")
     s.add_argument("--dense", action="store_true", help="the dense block of the selected neurons instead")
     s.add_argument("--other", help="compare against the neurons of another dataset (use --by)")
-    s.add_argument("--label", help="add this node column of the similar neurons")
+    add_labels_option(s)
     s.add_argument("--out", help="write a .csv or .parquet file")
     s.set_defaults(func=_cmd_similar)
 
@@ -204,6 +229,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--plot", help="write the dendrogram/heatmap PNG here")
     c.add_argument("--write-store", metavar="PATH", help="write the dataset with the cluster column as a store")
     c.add_argument("--out", help="write root_id,cluster to a .csv or .parquet file")
+    add_labels_option(c)
     _links(c)
     c.set_defaults(func=_cmd_cluster)
 
@@ -223,6 +249,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--truth", metavar="COLUMN", help="print the accuracy against pairs sharing this node column")
     m.add_argument("--out", help="write the pairs to a .csv or .parquet file")
+    add_labels_option(m)
     _links(m, two=True)
     _common(m)
     m.set_defaults(func=_cmd_match)

@@ -50,7 +50,7 @@ from .errors import InputError, SourceNotFoundError, StoreCorruptError, StoreErr
 from .manifest import FileInfo, Manifest, TableInfo
 from .pair_table import pair_aggregate
 from .progress import progress_bar
-from .schema import LABEL_DTYPE, POSITION_COLUMNS, PRE
+from .schema import LABEL_DTYPE, POSITION_COLUMNS, PRE, ids_to_int64
 
 logger = logging.getLogger(__name__)
 
@@ -149,13 +149,14 @@ def table_paths(path: str | os.PathLike, table: str) -> list[Path]:
     return out
 
 
-def _arrow_to_pandas(tbl: pa.Table) -> pd.DataFrame:
+def _arrow_to_pandas(tbl: pa.Table, where: str = "store table") -> pd.DataFrame:
+    """pandas of an Arrow table: labels as pyarrow strings, ``uint64`` ids of older stores as ``int64``."""
     def mapper(t: pa.DataType):
         if pa.types.is_string(t) or pa.types.is_large_string(t):
             return LABEL_DTYPE
         return None
 
-    return tbl.to_pandas(types_mapper=mapper)
+    return ids_to_int64(tbl.to_pandas(types_mapper=mapper), where)
 
 
 def read_table(path: str | os.PathLike, table: str, columns: list[str] | None = None) -> pd.DataFrame:
@@ -172,7 +173,7 @@ def read_table(path: str | os.PathLike, table: str, columns: list[str] | None = 
     if not files:
         raise StoreError(f"store {str(path)!r} has no {table} table")
     tbls = [pq.read_table(f, columns=columns) for f in files]
-    return _arrow_to_pandas(pa.concat_tables(tbls))
+    return _arrow_to_pandas(pa.concat_tables(tbls), f"store {str(path)!r}, table {table}")
 
 
 def _sha256(path: Path) -> str:
@@ -374,7 +375,7 @@ class StoreBuilder:
     --------
     >>> import tempfile, pandas as pd
     >>> from connectome.manifest import Manifest
-    >>> nodes = pd.DataFrame({"root_id": pd.Series([1, 2], dtype="uint64")})
+    >>> nodes = pd.DataFrame({"root_id": pd.Series([1, 2], dtype="int64")})
     >>> with StoreBuilder(tempfile.mkdtemp() + "/s") as b:
     ...     b.add_table("nodes", [b.write("nodes.parquet", nodes)], nodes)
     ...     m = b.commit(Manifest(name="s"))

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnError, InputError
-from .schema import POSITION_COLUMNS, POST, PRE, coerce_ids
+from .schema import MAX_ID, POSITION_COLUMNS, POST, PRE, coerce_ids
 from .store import _arrow_to_pandas, read_manifest
 
 logger = logging.getLogger(__name__)
@@ -121,9 +121,9 @@ def _check_columns(columns: Any, available: Sequence[str]) -> list[str] | None:
 
 def _file_may_match(stats: dict[str, Any], ids: np.ndarray | None, side: str, box: np.ndarray | None) -> bool:
     if ids is not None and side in ("pre", "both") and "pre_root_id_min" in stats:
-        lo, hi = np.uint64(int(stats["pre_root_id_min"])), np.uint64(int(stats["pre_root_id_max"]))
-        i = np.searchsorted(ids, lo)
-        if i >= len(ids) or ids[i] > hi:
+        lo, hi = int(stats["pre_root_id_min"]), int(stats["pre_root_id_max"])  # Python ints: no float, any dtype
+        i = np.searchsorted(ids, min(lo, MAX_ID))
+        if i >= len(ids) or int(ids[i]) > hi:
             return False
     if box is not None and "x_nm_min" in stats:
         for k, col in enumerate(POSITION_COLUMNS):
@@ -140,15 +140,23 @@ def _indexed_files(manifest: Any, vdir: Any, ids: np.ndarray, side: str) -> set[
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    tbl = ds.dataset([str(vdir / f.path) for f in info.files], format="parquet").to_table(
-        columns=["file", "role"], filter=ds.field("root_id").isin(pa.array(ids, type=pa.uint64())))
+    dset = ds.dataset([str(vdir / f.path) for f in info.files], format="parquet")
+    tbl = dset.to_table(columns=["file", "role"], filter=ds.field("root_id").isin(
+        _as_stored(ids, dset.schema.field("root_id").type)))
     file = tbl["file"].to_numpy()
     role = tbl["role"].to_numpy()
     as_pre, as_post = set(file[(role & 1) > 0].tolist()), set(file[(role & 2) > 0].tolist())
     return {"pre": as_pre, "post": as_post, "either": as_pre | as_post, "both": as_pre & as_post}[side]
 
 
-def _expression(ids: np.ndarray | None, side: str, box: np.ndarray | None) -> Any:
+def _as_stored(ids: np.ndarray, arrow_type: Any) -> Any:
+    """``ids`` (int64, non-negative) as an Arrow array of the files' id type (uint64 in stores of earlier versions)."""
+    import pyarrow as pa
+
+    return pa.array(ids.astype(np.uint64) if pa.types.is_unsigned_integer(arrow_type) else ids, type=arrow_type)
+
+
+def _expression(ids: np.ndarray | None, side: str, box: np.ndarray | None, id_type: Any = None) -> Any:
     import pyarrow as pa
     import pyarrow.dataset as ds
 
@@ -158,7 +166,7 @@ def _expression(ids: np.ndarray | None, side: str, box: np.ndarray | None) -> An
         return b if a is None else a & b
 
     if ids is not None:
-        arr = pa.array(ids, type=pa.uint64())
+        arr = _as_stored(ids, id_type if id_type is not None else pa.int64())
         pre, post = ds.field(PRE).isin(arr), ds.field(POST).isin(arr)
         expr = {"pre": pre, "post": post, "either": pre | post, "both": pre & post}[side]
     if box is not None:
@@ -234,10 +242,10 @@ def synapse_table(c: Any, ids: Any = None, bbox: Any = None, columns: Sequence[s
     logger.debug("synapse_table: %d of %d file(s) can hold matching rows", len(files), len(info.files))
     if not files:
         tbl = ds.dataset([str(vdir / info.files[0].path)], format="parquet").head(0, columns=cols)
-        return _arrow_to_pandas(tbl)
+        return _arrow_to_pandas(tbl, f"store {str(c.path)!r}, table synapses")
     dset = ds.dataset(files, format="parquet")
-    tbl = dset.to_table(columns=cols, filter=_expression(wanted, side, box))
-    return _arrow_to_pandas(tbl)
+    tbl = dset.to_table(columns=cols, filter=_expression(wanted, side, box, dset.schema.field(PRE).type))
+    return _arrow_to_pandas(tbl, f"store {str(c.path)!r}, table synapses")
 
 
 def synapse_counts(c: Any, by: str = "neuropil", ids: Any = None, bbox: Any = None, *,

@@ -20,6 +20,7 @@ from .errors import ColumnError, InputError
 from .pair_table import read_pairs
 from .scheduler import compute
 from .schema import EDGE_KIND, EDGE_KINDS, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+from .unlabelled import check_unlabelled, group_by_label
 
 if TYPE_CHECKING:  # graph.py imports this module; Connectome is named here for typing only
     from .graph import Connectome
@@ -89,6 +90,7 @@ def collapse(
     min_synapses: int | None = None,
     edge_kind: str | None = "chemical",
     missing: str | None = "unknown",
+    unlabelled: str | None = None,
     scheduler: Any = None,
 ) -> pd.DataFrame:
     """Type-level connectivity: one row per (pre type, post type).
@@ -104,7 +106,15 @@ def collapse(
     edge_kind : str or None
         Edge kind to count (default chemical synapses; ``None`` for all).
     missing : str or None
-        Label given to neurons without a type; ``None`` drops them.
+        Name of the pooled group of neurons without a type (``unlabelled="pool"``);
+        ``None`` drops them (as ``unlabelled="drop"``).
+    unlabelled : {"pool", "drop", "keep"}, optional
+        Neurons without a ``by`` label (missing or a placeholder such as
+        ``"unknown"``; see :mod:`connectome.unlabelled`): pooled into one group
+        ``missing`` (the default, said with their count and share as a warning
+        and in ``.attrs``: a pool of unrelated neurons is not a type, and its
+        ``connection_probability`` is not one), left out, or kept each as a
+        group of its own (named by its root id).
 
     Returns
     -------
@@ -112,7 +122,8 @@ def collapse(
         ``pre_<by>``, ``post_<by>``, ``synapse_count`` (sum), ``connection_count``
         (neuron pairs), ``n_pre``, ``n_post`` (neurons per type) and
         ``connection_probability`` (connections / possible ordered pairs,
-        self-pairs excluded), sorted by synapse count.
+        self-pairs excluded), sorted by synapse count. ``.attrs`` holds the
+        parameters, the unlabelled neurons' count and share, and ``warnings``.
 
     Examples
     --------
@@ -128,9 +139,11 @@ def collapse(
         raise ColumnError("nodes", by, [x for x in nodes.columns if x != ROOT_ID], "Choose a label column.")
     if min_synapses is not None and (not isinstance(min_synapses, (int, np.integer)) or min_synapses < 1):
         raise InputError(f"min_synapses must be a positive integer, not {min_synapses!r}", "min_synapses")
-    labels = nodes[by].astype(object)
-    if missing is not None:
-        labels = labels.where(labels.notna(), missing)
+    if check_unlabelled(unlabelled) is None and missing is None:
+        unlabelled = "drop"  # missing=None: the older spelling of unlabelled="drop"
+    grouping = group_by_label(nodes[by], nodes[ROOT_ID].to_numpy(), by=by, unlabelled=unlabelled,
+                              pool_as="unknown" if missing is None else str(missing), where="collapse")
+    labels = grouping.groups
     lut = pd.Series(labels.to_numpy(), index=nodes[ROOT_ID].to_numpy())
     pairs = pair_totals(c, edge_kind=edge_kind, scheduler=scheduler)
     if min_synapses is not None:
@@ -151,4 +164,7 @@ def collapse(
     out["connection_probability"] = np.where(possible > 0, out["connection_count"] / possible.clip(lower=1), np.nan)
     out[pre_t] = out[pre_t].astype("string[pyarrow]")
     out[post_t] = out[post_t].astype("string[pyarrow]")
-    return out.sort_values(["synapse_count", pre_t, post_t], ascending=[False, True, True], ignore_index=True)
+    out = out.sort_values(["synapse_count", pre_t, post_t], ascending=[False, True, True], ignore_index=True)
+    out.attrs = {"dataset": c.name, "by": by, "min_synapses": min_synapses, "edge_kind": edge_kind,
+                 **grouping.meta, "warnings": list(grouping.warnings)}
+    return out

@@ -91,7 +91,7 @@ def _predict(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".parquet":
-            df.assign(root_id=df["root_id"].astype("uint64")).to_parquet(out, index=False)
+            df.to_parquet(out, index=False)  # root_id int64, as every table of the library
         else:
             df.to_csv(out, index=False)
         print(f"{len(df)} predictions written to {out}")

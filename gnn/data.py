@@ -48,7 +48,7 @@ class GraphInputs:
 
     Attributes
     ----------
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root ids, sorted; row ``i`` of every matrix is ``ids[i]``.
     features : WiringFeatures
         Label-free wiring features.
@@ -177,7 +177,7 @@ def to_data(c: Connectome | GraphInputs, label: str | None = None, *, features: 
     Returns
     -------
     torch_geometric.data.Data
-        Also carries ``root_ids`` (numpy uint64), ``feature_names``, ``label_names``.
+        Also carries ``root_ids`` (numpy int64), ``feature_names``, ``label_names``.
     """
     import torch
     from torch_geometric.data import Data

@@ -111,7 +111,7 @@ class WiringFeatures:
 
     Attributes
     ----------
-    ids : numpy.ndarray of uint64
+    ids : numpy.ndarray of int64
         Root id of each row, sorted ascending.
     x : numpy.ndarray of float32
         One row per node.

@@ -67,8 +67,11 @@ def _edgelist(args: argparse.Namespace) -> int:
 def _codex(args: argparse.Namespace) -> int:
     from .release import ingest_codex  # lazy: keeps connectome --help cheap
 
+    from .tables import parse_mapping  # lazy: keeps connectome --help cheap
+
     return _done(ingest_codex(args.connections, args.neurons, name=args.name, out=args.out,
                               version=args.version, min_synapses=args.min_synapses, isolated=_isolated(args),
+                              columns=parse_mapping(args.map), node_columns=parse_mapping(args.node_map),
                               progress=args.progress, stream=args.stream))
 
 
@@ -140,9 +143,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_edgelist)
     declare_flags(e, {**_RELEASE_FLAGS, "columns": "--map", "node_columns": "--node-map"})
 
-    x = src.add_parser("codex", help="FlyWire Codex release files (connections and/or neurons)")
+    x = src.add_parser("codex", help="FlyWire Codex release files (connections and/or neurons)",
+                       description="FlyWire Codex release files (codex.flywire.ai/api/download): the connections "
+                                   "table (pre_root_id, post_root_id, neuropil, syn_count, nt_type; or the Zenodo "
+                                   "feather with pre_pt_root_id and *_avg transmitter scores) and a neuron table "
+                                   "(classification.csv.gz: root_id, flow, super_class, class, sub_class, cell_type, "
+                                   "side, ...). syn_count and the other usual names are renamed with a warning; "
+                                   "--map / --node-map rename the others. A name mapped onto a column the table "
+                                   "already has replaces it, with a warning (map that column elsewhere too to keep "
+                                   "it). Codex's >= 5-synapse connection threshold is applied only with "
+                                   "--min-synapses 5.",
+                       epilog="example:\n  connectome ingest codex --connections connections.csv.gz --neurons "
+                              "classification.csv.gz --version 783\n  connectome ingest codex --neurons "
+                              "consolidated_cell_types.csv.gz --node-map primary_type=cell_type "
+                              "cell_type=codex_cell_type --version 783",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("--connections", help="connections.csv.gz (or the Zenodo feather)")
     x.add_argument("--neurons", help="classification-style neuron table")
+    x.add_argument("--map", nargs="*", metavar="OLD=NEW", help="rename connection columns, e.g. weight=synapse_count")
+    x.add_argument("--node-map", nargs="*", metavar="OLD=NEW",
+                   help="rename neuron columns, e.g. primary_type=cell_type (replaces an existing cell_type, said)")
     x.add_argument("--name", default="flywire")
     x.add_argument("--out", help="store folder (default: data home)")
     x.add_argument("--version", help="materialization / release version, e.g. 783")
@@ -150,7 +170,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     _isolated_flags(x, "--neurons")
     _stream_flags(x)
     x.set_defaults(func=_codex)
-    declare_flags(x, {**_RELEASE_FLAGS, "nodes": "--neurons", "edges": "--connections"})
+    declare_flags(x, {**_RELEASE_FLAGS, "nodes": "--neurons", "edges": "--connections", "columns": "--map",
+                      "node_columns": "--node-map"})
 
     n = src.add_parser("neuprint", help="neuPrint-style export (bodyId_pre, bodyId_post, weight)")
     n.add_argument("edges")

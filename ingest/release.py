@@ -59,7 +59,7 @@ def _out_path(out: str | Path | None, name: str) -> Path:
 
 
 def _empty_edges() -> pd.DataFrame:
-    return pd.DataFrame({PRE: pd.Series([], dtype="uint64"), POST: pd.Series([], dtype="uint64"),
+    return pd.DataFrame({PRE: pd.Series([], dtype="int64"), POST: pd.Series([], dtype="int64"),
                          SYNAPSE_COUNT: pd.Series([], dtype="int64")})
 
 
@@ -233,7 +233,9 @@ def ingest_edgelist(path: str | Path, nodes: str | Path | None = None, *, name: 
 def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
                  neurons: str | Path | pd.DataFrame | None = None, *, name: str = "flywire",
                  out: str | Path | None = None, version: str | None = None, min_synapses: int | None = None,
-                 isolated: str | None = None, progress: bool | None = None, stream: bool | None = None) -> Path:
+                 isolated: str | None = None, columns: dict[str, str] | None = None,
+                 node_columns: dict[str, str] | None = None, progress: bool | None = None,
+                 stream: bool | None = None) -> Path:
     """FlyWire Codex release files into a store.
 
     Parameters
@@ -251,6 +253,11 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
         Codex's ≥5-synapse convention is *not* applied unless you pass 5.
     isolated : {"keep", "drop"}, optional
         Neurons of ``neurons`` without an edge in ``connections`` (see :func:`ingest_tables`).
+    columns, node_columns : dict, optional
+        Your column names to ours for ``connections`` and ``neurons`` (CLI: ``--map``,
+        ``--node-map``), e.g. ``{"primary_type": "cell_type"}``: a name mapped onto
+        a column the table already has replaces it, with a warning (map that one
+        elsewhere too to keep it: ``{"cell_type": "codex_cell_type"}``).
     stream : bool, optional
         Read ``connections`` in record batches (see :func:`ingest_tables`); the
         16.8 M-row v783 feather takes this path by itself.
@@ -268,6 +275,7 @@ def ingest_codex(connections: str | Path | pd.DataFrame | None = None,
         raise InputError("connections: give connections=, neurons= or both (Codex release files)", "connections")
     return ingest_tables(
         connections, neurons, name=name, out=out, min_synapses=min_synapses, duplicates="error", isolated=isolated,
+        columns=columns, node_columns=node_columns,
         manifest={
             "title": f"FlyWire adult fly brain (Codex release{' v' + version if version else ''})",
             "species": FLYWIRE_SPECIES,

@@ -56,7 +56,7 @@ from connectome.errors import InputError, SourceNotFoundError
 from connectome.manifest import FileInfo
 from connectome.pair_table import pair_aggregate
 from connectome.progress import progress_bar
-from connectome.schema import POST, PRE, coerce_ids
+from connectome.schema import ID_DTYPE, POST, PRE, coerce_ids
 from connectome.store import DEFAULT_PARTITION_ROWS, StoreBuilder, _arrow_to_pandas, _parts
 
 from .tables import _DELIMITERS, _kind as kind_of, _sniff_delimiter
@@ -227,7 +227,11 @@ def file_columns(path: str | Path, parameter: str = "path") -> list[str]:
 
 def iter_batches(path: str | Path, parameter: str = "path", *, columns: Sequence[str] | None = None,
                  id_columns: Sequence[str] = (), batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pa.RecordBatch]:
-    """Record batches of a file, ``columns`` only (file names), ids of ``id_columns`` read as ``uint64``.
+    """Record batches of a file, ``columns`` only (file names), ids of ``id_columns`` as ``int64``.
+
+    CSV ids are parsed as ``uint64`` (no digit is lost on the way), then every integer id
+    column is checked and cast to ``int64``: an id of 2**63 or more is refused with
+    :class:`~connectome.errors.IdError`, as :func:`connectome.schema.coerce_ids` refuses it.
 
     Examples
     --------
@@ -244,7 +248,8 @@ def iter_batches(path: str | Path, parameter: str = "path", *, columns: Sequence
         if kind == "parquet":
             pf = pq.ParquetFile(p)
             names = [n for n in pf.schema_arrow.names if not n.startswith("__index_level_")]
-            yield from pf.iter_batches(batch_size=batch_rows, columns=cols if cols is not None else names)
+            for b in pf.iter_batches(batch_size=batch_rows, columns=cols if cols is not None else names):
+                yield _int64_ids(b, id_columns)
         elif kind == "feather":
             reader = _feather_reader(p)
             names = [n for n in reader.schema.names if not n.startswith("__index_level_")]
@@ -255,7 +260,7 @@ def iter_batches(path: str | Path, parameter: str = "path", *, columns: Sequence
             for b in batches:
                 b = pa.RecordBatch.from_arrays([b.column(i) for i in idx], names=want)
                 for off in range(0, b.num_rows, batch_rows):
-                    yield b.slice(off, batch_rows)
+                    yield _int64_ids(b.slice(off, batch_rows), id_columns)
         else:
             import pyarrow.csv as pcsv
 
@@ -266,18 +271,32 @@ def iter_batches(path: str | Path, parameter: str = "path", *, columns: Sequence
                                parse_options=pcsv.ParseOptions(delimiter=sep),
                                convert_options=pcsv.ConvertOptions(column_types=types, include_columns=cols,
                                                                    strings_can_be_null=True)) as r:
-                yield from r
+                for b in r:
+                    yield _int64_ids(b, id_columns)
     except (pa.ArrowInvalid, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise SourceNotFoundError(p, parameter) from None
-        hint = (" (ids must be non-negative integers below 2**64)" if "uint64" in str(exc) else "")
+        hint = (" (ids must be non-negative integers below 2**63)" if "uint64" in str(exc) else "")
         raise InputError(f"{parameter}: cannot read {str(p)!r} as {kind} ({exc}){hint}", parameter) from None
 
 
+def _int64_ids(batch: pa.RecordBatch, id_columns: Sequence[str]) -> pa.RecordBatch:
+    """``batch`` with its integer id columns (no nulls) as int64, checked; others are left to coerce_ids."""
+    for name in id_columns:
+        i = batch.schema.get_field_index(name)
+        if i < 0:
+            continue
+        col = batch.column(i)
+        if pa.types.is_integer(col.type) and col.type != pa.int64() and col.null_count == 0:
+            batch = batch.set_column(i, batch.schema.field(i).with_type(pa.int64()),
+                                     pa.array(_ids(col, name), pa.int64()))
+    return batch
+
+
 def _ids(arr: pa.Array | pa.ChunkedArray, column: str) -> np.ndarray:
-    """A batch's id column as uint64, refused as :func:`connectome.schema.coerce_ids` refuses it."""
-    if pa.types.is_unsigned_integer(arr.type) and arr.null_count == 0:
-        return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.uint64)
+    """A batch's id column as int64, refused as :func:`connectome.schema.coerce_ids` refuses it."""
+    if pa.types.is_integer(arr.type) and arr.null_count == 0:
+        return coerce_ids(np.asarray(arr.to_numpy(zero_copy_only=False)), column)
     return coerce_ids(arr.to_pandas(), column)
 
 
@@ -299,7 +318,7 @@ def bucket_bounds(path: Path, parameter: str, pre_column: str, bucket_rows: int,
         raise InputError(f"{parameter}: {str(path)!r} has a header but no rows; nothing to ingest", parameter)
     nb = max(1, math.ceil(rows / bucket_rows))
     if nb == 1:
-        return np.zeros(0, np.uint64), rows
+        return np.zeros(0, ID_DTYPE), rows
     s = np.sort(np.concatenate(sample))
     cuts = s[(np.arange(1, nb) * len(s)) // nb]
     return np.unique(cuts), rows
@@ -311,8 +330,8 @@ class BucketStager:
     Examples
     --------
     >>> import tempfile, numpy as np, pyarrow as pa
-    >>> st = BucketStager(tempfile.mkdtemp(), np.array([10], np.uint64))
-    >>> st.add(pa.table({"pre_root_id": pa.array([3, 12, 5], pa.uint64())}), np.array([3, 12, 5], np.uint64))
+    >>> st = BucketStager(tempfile.mkdtemp(), np.array([10]))
+    >>> st.add(pa.table({"pre_root_id": pa.array([3, 12, 5])}), np.array([3, 12, 5]))
     >>> [st.read(i)["pre_root_id"].tolist() for i in range(st.n)]
     [[3, 5], [12]]
     """
@@ -320,7 +339,7 @@ class BucketStager:
     def __init__(self, folder: str | Path, bounds: np.ndarray) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.bounds = np.asarray(bounds, dtype=np.uint64)
+        self.bounds = np.asarray(bounds)  # int64 ids, or uint64 keys (Morton cells): add() passes the same dtype
         self.n = len(self.bounds) + 1
         self._writers: dict[int, Any] = {}
         self._schema: pa.Schema | None = None
@@ -422,7 +441,7 @@ class EdgeWriter:
             self._write("pairs", pairs)
 
     def endpoint_ids(self) -> np.ndarray:
-        return np.unique(np.concatenate(self.ends)) if self.ends else np.zeros(0, np.uint64)
+        return np.unique(np.concatenate(self.ends)) if self.ends else np.zeros(0, ID_DTYPE)
 
     def finish(self, empty_edges: pd.DataFrame) -> None:
         """Record the tables (an empty edge table, normalised, when no row was written)."""

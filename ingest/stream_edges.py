@@ -187,7 +187,7 @@ def stream_tables(
         run_buckets(stager, one, "edges: writing", progress)
         empty = normalize_edges(template if template is not None else pd.DataFrame(columns=[PRE, POST, SYNAPSE_COUNT]))
         writer.finish(empty)
-        ends = np.unique(np.concatenate(all_ends)) if all_ends else np.zeros(0, np.uint64)
+        ends = np.unique(np.concatenate(all_ends)) if all_ends else np.zeros(0, np.int64)
         fields = dict(manifest or {})
         if min_synapses is not None:
             fields.setdefault("extra", {})["min_synapses"] = min_synapses

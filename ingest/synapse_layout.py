@@ -90,7 +90,7 @@ class SpatialSynapseWriter:
         self.files: list[FileInfo] = []
         self.columns: dict[str, str] | None = None
         # the id index is staged by root-id range too (the pre-id ranges' bounds), so it is sorted one range at a time
-        self.index = BucketStager(Path(folder) / "index", np.zeros(0, np.uint64) if id_bounds is None else id_bounds)
+        self.index = BucketStager(Path(folder) / "index", np.zeros(0, np.int64) if id_bounds is None else id_bounds)
         self.index_rows = 0
 
     def _cells(self, df: pd.DataFrame) -> np.ndarray:
@@ -127,7 +127,7 @@ class SpatialSynapseWriter:
             both = np.union1d(ids_pre, ids_post)
             role = np.isin(both, ids_pre, assume_unique=True).astype(np.int8) + \
                 2 * np.isin(both, ids_post, assume_unique=True).astype(np.int8)
-            self.index.add(pa.table({"root_id": pa.array(both, pa.uint64()),
+            self.index.add(pa.table({"root_id": pa.array(both, pa.int64()),
                                      "file": pa.array(np.full(len(both), no, np.int32)),
                                      "role": pa.array(role)}), both)
             self.index_rows += len(both)

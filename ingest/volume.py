@@ -39,7 +39,7 @@ import connectome as cx
 from connectome.config import data_home
 from connectome.errors import ColumnError, InputError, SourceNotFoundError
 from connectome.manifest import Manifest, utc_now
-from connectome.schema import ROOT_ID
+from connectome.schema import ID_DTYPE, ROOT_ID, coerce_ids
 from connectome.store import write_store
 from connectome.validate import check_int
 
@@ -207,7 +207,7 @@ def segment_stats(cutout: Cutout | np.ndarray, *, resolution_nm: Sequence[float]
                   offset: Sequence[int] = (0, 0, 0), include_zero: bool = False) -> pd.DataFrame:
     """Per-segment statistics of a labelled array, one row per segment id.
 
-    Columns: ``root_id`` (the segment id, uint64), ``voxel_count``,
+    Columns: ``root_id`` (the segment id, int64), ``voxel_count``,
     ``volume_nm3``, centroid ``x_nm``, ``y_nm``, ``z_nm`` (mean of voxel
     centres), ``bbox_min_{x,y,z}_vx`` / ``bbox_max_{x,y,z}_vx`` (voxels,
     max exclusive) and the same box in nm (``bbox_min_x_nm`` ...). Counts cover
@@ -259,7 +259,7 @@ def segment_stats(cutout: Cutout | np.ndarray, *, resolution_nm: Sequence[float]
         keep &= ids != 0
     idx = np.flatnonzero(keep)
     c = counts[idx].astype(float)
-    out: dict[str, Any] = {ROOT_ID: ids[idx], "voxel_count": counts[idx], "volume_nm3": c * float(np.prod(res))}
+    out: dict[str, Any] = {ROOT_ID: coerce_ids(ids[idx], ROOT_ID), "voxel_count": counts[idx], "volume_nm3": c * float(np.prod(res))}
     for a, ax in enumerate("xyz"):
         out[f"{ax}_nm"] = (sums[a, idx] / c + off[a] + 0.5) * res[a]
     for a, ax in enumerate("xyz"):
@@ -276,7 +276,7 @@ def segment_stats(cutout: Cutout | np.ndarray, *, resolution_nm: Sequence[float]
 def points_to_segments(source: str | os.PathLike | Any, points: Any, *, units: str,
                        point_resolution_nm: Sequence[float] | None = None, mip: int = 0,
                        outside: str = "error", progress: bool | None = False) -> np.ndarray:
-    """The segment id under each point (uint64).
+    """The segment id under each point (int64; 0 outside with ``outside='zero'``).
 
     Parameters
     ----------
@@ -331,7 +331,7 @@ def points_to_segments(source: str | os.PathLike | Any, points: Any, *, units: s
             "outside='zero' to give them id 0, or check the units", "points")
     out = np.zeros(len(pts), dtype=np.uint64)
     if not inside.any():
-        return out
+        return out.astype(ID_DTYPE)
     chunk = np.asarray(vol.chunk_size, dtype=np.int64)
     origin = bounds[0]
     v_in = vox[inside]
@@ -347,7 +347,7 @@ def points_to_segments(source: str | os.PathLike | Any, points: Any, *, units: s
         rel = v_in[sel] - a
         vals[sel] = arr[rel[:, 0], rel[:, 1], rel[:, 2]]
     out[inside] = vals
-    return out
+    return coerce_ids(out, "segment_id")  # the volume's uint64 labels as int64 root ids, checked
 
 
 def ingest_volume(source: str | os.PathLike, bbox: Any = None, *, units: str | None = None, mip: int = 0,
@@ -384,7 +384,7 @@ def ingest_volume(source: str | os.PathLike, bbox: Any = None, *, units: str | N
     src = {"kind": "cloudvolume", "volume": normalize_source(source), "bbox": box, "ingested": utc_now()}
     if into is not None:
         c = cx.load(into)
-        known = np.isin(stats[ROOT_ID].to_numpy(np.uint64), c.node_table()[ROOT_ID].to_numpy(np.uint64))
+        known = np.isin(stats[ROOT_ID].to_numpy(ID_DTYPE), c.node_table()[ROOT_ID].to_numpy(ID_DTYPE))
         skipped = int((~known).sum())
         c2 = c.with_node_columns(stats[known], overwrite=True)
         c2.manifest.extra.setdefault("segment_stats", []).append({**src, "segments": int(known.sum()),
@@ -394,7 +394,7 @@ def ingest_volume(source: str | os.PathLike, bbox: Any = None, *, units: str | N
         return target
     name = name or f"{Path(str(source).rstrip('/')).name}_segments"
     path = Path(out).expanduser() if out is not None else data_home() / name
-    edges = pd.DataFrame({"pre_root_id": np.zeros(0, np.uint64), "post_root_id": np.zeros(0, np.uint64),
+    edges = pd.DataFrame({"pre_root_id": np.zeros(0, ID_DTYPE), "post_root_id": np.zeros(0, ID_DTYPE),
                           "synapse_count": np.zeros(0, np.int64)})
     m = Manifest(name=name, title=f"segment statistics of {normalize_source(source)}", source=src,
                  units={"position": "nm", "volume": "nm^3", "bbox_vx": "voxels"},

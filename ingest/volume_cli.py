@@ -32,7 +32,7 @@ def _volume(args: argparse.Namespace) -> int:
         ids = points_to_segments(args.volume, pts if all(c in pts.columns for c in cols) else pts.iloc[:, :3]
                                  .to_numpy(float), units=args.point_units, point_resolution_nm=res, mip=args.mip,
                                  outside="zero" if args.outside_zero else "error")
-        out = pts.assign(segment_id=pd.array(ids, dtype="uint64"))
+        out = pts.assign(segment_id=pd.array(ids, dtype="int64"))
         dest = args.points_out or "points_segments.csv"
         if dest.endswith(".parquet"):
             out.to_parquet(dest, index=False)

@@ -17,7 +17,7 @@ from ..auth import DatasetPolicy, Principal
 from ..cache import CacheKey
 from ..catalog import DatasetRecord
 from ..deps import DataDep, PrincipalDep, ReadableDep, ServiceDep, WritableDep
-from ..errors import ApiError
+from ..errors import ApiError, hide_paths
 from ..jobs import JobRecord
 from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import ERRORS, cached_response, dataset_version, json_response
@@ -87,7 +87,9 @@ async def dataset_manifest(acc: ReadableDep, service: ServiceDep) -> Response:
     path = service.catalog.store_path(acc.name, build=False)
     assert path is not None
     m, vdir = await anyio.to_thread.run_sync(read_manifest, path)
-    return json_response({**m.to_dict(), "store_version": vdir.name})
+    d = m.to_dict()  # provenance by file names only, never the server's folders (the store's own files stay)
+    d.update({part: hide_paths(d[part]) for part in ("source", "version", "extra") if part in d})
+    return json_response({**d, "store_version": vdir.name})
 
 
 @router.post("/{name}/terms", response_model=TermsAccepted, summary="Accept the dataset's data-use terms")
@@ -103,8 +105,8 @@ async def accept_terms(acc: ReadableDep, service: ServiceDep) -> TermsAccepted:
 async def dataset_summary(acc: DataDep, service: ServiceDep) -> Response:
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
-    key = CacheKey(acc.name, version, "summary", {})
-    return await cached_response(service, key, lambda: cx.summary(service.catalog.load(acc.name)[0]), b)
+    key = CacheKey(acc.name, version, "summary", {"server_paths": False})  # not a summary cached with them
+    return await cached_response(service, key, lambda: hide_paths(cx.summary(service.catalog.load(acc.name)[0])), b)
 
 
 @router.get("/{name}/types", response_model=TypePage,
@@ -115,13 +117,17 @@ async def cell_types(
     by: Annotated[str, Query(min_length=1, max_length=128, description="node label column, e.g. cell_type")] = "cell_type",
     min_synapses: Annotated[int | None, Query(ge=1, le=1_000_000, description="pairs below this count are no connection")] = None,
     edge_kind: Annotated[Literal["chemical", "gap_junction", "all"], Query()] = "chemical",
+    unlabelled: Annotated[Literal["pool", "drop", "keep"] | None,
+                          Query(description="neurons without a `by` label: pooled as 'unknown' (default, said in "
+                                            "warnings), dropped, or kept each as a type of its own")] = None,
     limit: Annotated[int, Query(ge=1, description="page size")] = 100,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     check_limit(limit, service.settings.max_page_size)
     b = service.settings.query_timeout_s
     version = await dataset_version(service, acc.name, b)
-    params = {"by": by, "min_synapses": min_synapses, "edge_kind": edge_kind}
+    params = {"by": by, "min_synapses": min_synapses, "edge_kind": edge_kind,
+              **({"unlabelled": unlabelled} if unlabelled is not None else {})}
     scope = cursor_scope(version, params)
     offset = decode_cursor(cursor, scope)
 
@@ -131,7 +137,7 @@ async def cell_types(
             c = service.catalog.load(acc.name)[0]
             try:
                 t = cx.collapse(c, by=by, min_synapses=min_synapses,
-                                edge_kind=None if edge_kind == "all" else edge_kind)
+                                edge_kind=None if edge_kind == "all" else edge_kind, unlabelled=unlabelled)
             except ColumnError as exc:
                 raise ApiError(400, "unknown_column", str(exc), field="by", value=exc.column) from None
             return t.rename(columns={f"pre_{by}": "pre", f"post_{by}": "post"}).reset_index(drop=True)
@@ -141,8 +147,12 @@ async def cell_types(
     def page() -> dict[str, Any]:  # in the compute pool: never parses or slices on the event loop
         t = table()
         nxt = encode_cursor(offset + limit, scope) if offset + limit < len(t) else None
+        meta = dict(t.attrs)
+        said = {k: meta[k] for k in ("unlabelled", "unlabelled_neurons", "unlabelled_fraction", "pooled_as")
+                if k in meta}
         return {"dataset": acc.name, "version": version, "by": by, "total": int(len(t)),
-                "rows": t.iloc[offset:offset + limit], "next_cursor": nxt}
+                "rows": t.iloc[offset:offset + limit], "next_cursor": nxt, "unlabelled": said,
+                "warnings": [str(w) for w in meta.get("warnings", [])]}
 
     key = CacheKey(acc.name, version, "types-page", {**params, "offset": offset, "limit": limit})
     return await cached_response(service, key, page, b, model=TypePage)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from connectome.errors import ColumnError
+from connectome.schema import ID_DTYPE
 from connectome.store import read_manifest
 
 from ..auth import Principal
@@ -87,6 +88,7 @@ async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req
     params = req.model_dump()
     if req.null != "block":
         params.pop("by")
+        params.pop("unlabelled")
     return await _submit("significance", acc, service, who, params,
                          label=("by", req.by) if req.null == "block" else None, reuse=True)
 
@@ -201,7 +203,7 @@ async def predictions(acc: DataDep, service: ServiceDep, who: PrincipalDep, mode
         df = model_predictions(service, job)
         part = df.iloc[offset:offset + limit].copy()
         if "root_id" in part.columns:
-            part["root_id"] = part["root_id"].astype("uint64").astype(str)
+            part["root_id"] = [str(int(v)) for v in part["root_id"].to_numpy(dtype=ID_DTYPE).tolist()]
         nxt = encode_cursor(offset + limit, scope) if offset + limit < len(df) else None
         body = model_bytes(PredictionPage, {"dataset": acc.name, "model": model_id, "total": int(len(df)),
                                             "columns": [str(c) for c in df.columns], "rows": part,

@@ -61,7 +61,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
         q, left = _parsed(service, req, params["query"], b)
         g = _graph(service, acc.name, req.min_synapses)
         n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
-        return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n)}
+        return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n),
+                "warnings": [str(w) for w in n.attrs.get("warnings", [])]}
 
     return await cached_response(service, CacheKey(acc.name, version, "motif-count", params), compute, b + GRACE_S,
                              model=MotifCount)
@@ -103,7 +104,8 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
                                              part.reset_index(drop=True), source=req.source, top_k=None,
                                              store=state_store(service))
         return {"dataset": acc.name, "version": version, "columns": cols, "matches": rows, "total": int(len(held)),
-                "truncated": bool(truncated), "next_cursor": nxt, "link": link, "link_warnings": link_warnings}
+                "truncated": bool(truncated), "next_cursor": nxt, "link": link, "link_warnings": link_warnings,
+                "warnings": [str(w) for w in df.attrs.get("warnings", [])]}
 
     key = CacheKey(acc.name, version, "motif-page", {**params, "offset": offset, "limit": limit,
                                                       "link": req.link, "source": req.source})

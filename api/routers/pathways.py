@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import pandas as pd
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 import connectome as cx
 from connectome.pathgraph import resolve_ids
-from connectome.schema import ROOT_ID
+from connectome.schema import ID_DTYPE, ROOT_ID, coerce_ids
 
 from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
@@ -56,17 +57,19 @@ GRACE_S = 2.0
 
 def _ids(c: Any, s: NeuronSet) -> np.ndarray:
     if s.root_ids is not None:
-        return np.array([int(x) for x in s.root_ids], dtype=np.uint64)
+        return coerce_ids(list(s.root_ids), "root_ids")
     return cx.ids_of(c, **(s.select or {}))
 
 
 def _records(df: Any, limit: int | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """Columns and JSON rows of a table: uint64 columns as strings, missing values as null."""
+    """Columns and JSON rows of a table: root ids as decimal strings (never through a float), missing values
+    as null."""
     part = df if limit is None else df.iloc[:limit]
     out = part.copy()
     for col in out.columns:
-        if str(out[col].dtype) == "uint64" or col.endswith("root_id"):
-            out[col] = out[col].astype("uint64").astype(str)
+        if col.endswith("root_id") and (pd.api.types.is_integer_dtype(out[col].dtype) or out[col].dtype == object):
+            out[col] = pd.Series([None if pd.isna(v) else str(int(v)) for v in out[col].tolist()], index=out.index,
+                                 dtype=object)
     obj = out.astype(object).where(out.notna(), None)
     return [str(c) for c in out.columns], obj.to_dict("records")
 
@@ -88,7 +91,16 @@ async def partners(acc: DataDep, service: ServiceDep,
                    min_synapses: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
                    by: Annotated[str | None, Query(max_length=128, description="group partners by this node "
                                                                              "column")] = None,
+                   unlabelled: Annotated[Literal["pool", "drop", "keep"] | None,
+                                         Query(description="with by: partners without a value are pooled as "
+                                                           "'unknown' (default, said in warnings), dropped, or "
+                                                           "kept each as a group of its own")] = None,
                    neuropil: Annotated[list[str] | None, Query(max_length=64)] = None,
+                   totals: Annotated[list[str] | None,
+                                     Query(min_length=2, max_length=2,
+                                           description="two node columns (input, output) with whole-brain totals, "
+                                                       "e.g. input_synapses and output_synapses (Codex): fractions "
+                                                       "of those instead of this graph's synapses")] = None,
                    signed: bool = False,
                    edge_kind: Literal["chemical", "gap_junction", "all"] = "chemical",
                    limit: Annotated[int | None, Query(ge=1, description="rows returned (default and maximum: "
@@ -102,16 +114,19 @@ async def partners(acc: DataDep, service: ServiceDep,
     b = s.query_timeout_s
     version = await dataset_version(service, acc.name, b)
     params = {"ids": root_ids, "direction": direction, "min_synapses": min_synapses, "by": by,
+              **({"unlabelled": unlabelled} if by is not None and unlabelled is not None else {}),
               "neuropil": sorted(neuropil) if neuropil else None, "signed": signed, "edge_kind": edge_kind,
-              "limit": limit}
+              "limit": limit, **({"totals": list(totals)} if totals else {})}
 
     def compute() -> dict[str, Any]:
         c = service.catalog.load(acc.name)[0]
         t = cx.partners(c, [int(x) for x in root_ids], direction=direction, min_synapses=min_synapses, by=by,
-                        neuropil=neuropil, signed=signed, edge_kind=_kind(edge_kind))
+                        neuropil=neuropil, signed=signed, edge_kind=_kind(edge_kind), unlabelled=unlabelled,
+                        totals=tuple(totals) if totals else "graph")
         cols, rows = _records(t, limit)
         return {"dataset": acc.name, "version": version, "params": params, "columns": cols, "rows": rows,
-                "total": int(len(t)), "truncated": bool(len(t) > limit)}
+                "total": int(len(t)), "truncated": bool(len(t) > limit), "fraction_of": t.attrs["fraction_of"],
+                "warnings": [str(w) for w in t.attrs.get("warnings", [])]}
 
     return await cached_response(service, CacheKey(acc.name, version, "partners", params), compute, b,
                                  model=PartnerTable)
@@ -190,7 +205,7 @@ async def layers(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Laye
     def prepare() -> dict[str, Any]:  # unknown ids and an empty selection are refused before the job starts
         c = service.catalog.load(acc.name)[0]
         ids = _ids(c, req.seeds)
-        known = c.node_table(["root_id"])["root_id"].to_numpy(dtype=np.uint64)
+        known = c.node_table(["root_id"])["root_id"].to_numpy(dtype=ID_DTYPE)
         pos = resolve_ids(known, ids, "seeds", name=acc.name)
         worker = {k: v for k, v in params.items() if k != "seeds"}
         return {**worker, "seed_ids": [str(int(x)) for x in known[pos]]}

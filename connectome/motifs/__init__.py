@@ -62,20 +62,29 @@ from .query import (
     check_limits,
     parse_query,
     parse_query_isolated,
+    query_warnings,
     validate_query,
 )
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["find_motifs", "count_motifs", "parse_query", "parse_query_isolated", "MotifQuery", "QueryLimits",
-           "DEFAULT_QUERY_LIMITS", "EdgeComparison"]
+           "DEFAULT_QUERY_LIMITS", "EdgeComparison", "MotifCount"]
 
 _BLOCK_ROWS = 250_000
 
 
+class MotifCount(int):
+    """The number of matches (an ``int``) with ``.attrs`` like a DataFrame's: ``warnings`` lists
+    constraints that make the count say nothing about the graph (see
+    :func:`~connectome.motifs.query.query_warnings`)."""
+
+    attrs: dict[str, Any]
+
+
 def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool | None,
              ignore_direction: bool | None, edge_kind: str | None, scheduler: Any, limits: QueryLimits | None,
-             timeout: float | None, started: float) -> tuple[Host, Plan]:
+             timeout: float | None, started: float) -> tuple[Host, Plan, list[str]]:
     for name, flag in (("exclude_automorphisms", exclude_automorphisms), ("ignore_direction", ignore_direction)):
         if flag is not None and not isinstance(flag, (bool, np.bool_)):
             raise InputError(f"{name} must be True or False, not {flag!r}", name)
@@ -96,8 +105,12 @@ def _prepare(c: Connectome, query: str | MotifQuery, exclude_automorphisms: bool
             f"motif query: parsing used the whole time budget of {timeout} s; simplify the query (fewer macros, "
             "shorter text) or raise timeout")
     validate_query(q, c.label_columns, c.edge_columns, edge_kind)
+    keys = sorted({k for cons in q.node_constraints.values() for k in cons})
+    said = query_warnings(q, c.node_table(keys, scheduler=scheduler))
+    for msg in said:
+        logger.warning(msg)
     host = Host.build(c, q, edge_kind=edge_kind, scheduler=scheduler)
-    return host, host.plan()
+    return host, host.plan(), said
 
 
 def _check_positive(value: Any, name: str, kind: type = int) -> None:
@@ -210,8 +223,10 @@ def find_motifs(
     Returns
     -------
     pandas.DataFrame
-        One column per motif node (in order of appearance), uint64 root ids,
-        one row per match, sorted.
+        One column per motif node (in order of appearance), int64 root ids,
+        one row per match, sorted. ``.attrs["warnings"]`` (also logged) names node label values
+        that no neuron has (``A.cell_type == "AVX"``: a 0 count from a typo) and ``weight``
+        constraints that always or never hold (synapse counts are integers >= 1).
 
     Raises
     ------
@@ -249,15 +264,17 @@ def find_motifs(
     started = time.time()
     _check_positive(limit, "limit")
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
-                          timeout, started)
+    host, plan, said = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
+                                timeout, started)
     parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress, started)
     cols = {v: np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64) for v in plan.variables}
     nodes = host.query.nodes
     n_found = len(cols[plan.variables[0]]) if plan.variables else 0
     keep = np.arange(n_found) if limit is None else np.arange(min(n_found, int(limit)))  # first found
     order = keep[np.lexsort([cols[v][keep] for v in reversed(nodes)])]
-    return pd.DataFrame({v: host.ids[cols[v][order]] for v in nodes})
+    out = pd.DataFrame({v: host.ids[cols[v][order]] for v in nodes})
+    out.attrs = {"warnings": said}
+    return out
 
 
 def count_motifs(
@@ -275,6 +292,9 @@ def count_motifs(
 ) -> int:
     """Number of matches of a DotMotif ``query`` (see :func:`find_motifs`), without materialising them.
 
+    Returns a :class:`MotifCount`: an ``int`` whose ``.attrs["warnings"]`` (also logged) names node
+    label values that no neuron has and ``weight`` constraints that always or never hold.
+
     Examples
     --------
     >>> import connectome as cx
@@ -283,6 +303,8 @@ def count_motifs(
     """
     started = time.time()
     _check_positive(timeout, "timeout", float)
-    host, plan = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
-                          timeout, started)
-    return int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started)))
+    host, plan, said = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
+                                timeout, started)
+    n = MotifCount(int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started))))
+    n.attrs = {"warnings": said}
+    return n

@@ -56,7 +56,7 @@ import pandas as pd
 from ..pair_arrays import DirectedPairs, csr_arrays, directed_pairs
 from ..errors import InputError, QueryTimeoutError, QueryTooLargeError
 from ..graph import Connectome
-from ..schema import EDGE_KIND, EDGE_KINDS, POST, PRE, ROOT_ID, SYNAPSE_COUNT
+from ..schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT
 from .query import OPERATORS, MotifEdge, MotifQuery, _key_of, _weight_alias
 
 logger = logging.getLogger(__name__)
@@ -218,14 +218,14 @@ class EdgeRows:
 
 
 def _base_rows(c: Connectome, edge_kind: str | None, scheduler: Any) -> tuple[np.ndarray, ...]:
-    ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=np.uint64)
+    ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     cols = [PRE, POST, SYNAPSE_COUNT] + ([EDGE_KIND] if EDGE_KIND in c.edge_columns else [])
     e = c.edge_table(cols, scheduler=scheduler)
     pos = np.arange(len(e))
     if edge_kind is not None:
         pos = pos[(e[EDGE_KIND] == edge_kind).to_numpy()] if EDGE_KIND in e.columns else pos
-    src = np.searchsorted(ids, e[PRE].to_numpy(dtype=np.uint64)[pos]).astype(np.int64)
-    dst = np.searchsorted(ids, e[POST].to_numpy(dtype=np.uint64)[pos]).astype(np.int64)
+    src = np.searchsorted(ids, e[PRE].to_numpy(dtype=ID_DTYPE)[pos]).astype(np.int64)
+    dst = np.searchsorted(ids, e[POST].to_numpy(dtype=ID_DTYPE)[pos]).astype(np.int64)
     cnt = e[SYNAPSE_COUNT].to_numpy(dtype=np.int64)[pos]
     key = src * np.int64(len(ids)) + dst
     if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
@@ -397,7 +397,7 @@ class Host:
                 for pairs in ops.values():
                     for _, other_key in pairs:
                         values[other_key] = _node_values(nodes, other_key)
-        ids = nodes[ROOT_ID].to_numpy(dtype=np.uint64)
+        ids = nodes[ROOT_ID].to_numpy(dtype=ID_DTYPE)
         return cls(g.n, ids, relations.get(()), g.weight, relations, masks, values, q, rows)
 
     # ------------------------------------------------------------------ planning

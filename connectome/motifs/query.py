@@ -66,6 +66,7 @@ __all__ = [
     "parse_query",
     "parse_query_isolated",
     "check_limits",
+    "query_warnings",
     "OPERATORS",
     "EDGE_ATTRIBUTES",
     "EdgeComparison",
@@ -1124,3 +1125,77 @@ def validate_query(q: MotifQuery, node_columns: Iterable[str], edge_columns: Ite
                 f"motif query: node {node} is joined to the motif by no positive edge and has no constraint, "
                 f"so every neuron would match it; add an edge to {node} or a constraint such as "
                 f"{node}.cell_type == \"...\"", "query")
+
+
+# ---------------------------------------------------------------------------------------------- warnings
+def _weight_interval(ops: Iterable[tuple[str, Any]]) -> tuple[float, float, bool]:
+    """The integers >= 1 that satisfy every ``(op, value)``: (lowest, highest, a non-integer ``==``)."""
+    import math
+
+    lo, hi, odd = 1.0, math.inf, False
+    for op, v in ops:
+        if op in (">=",):
+            lo = max(lo, math.ceil(v))
+        elif op == ">":
+            lo = max(lo, math.floor(v) + 1)
+        elif op == "<=":
+            hi = min(hi, math.floor(v))
+        elif op == "<":
+            hi = min(hi, math.ceil(v) - 1)
+        elif op in ("==", "="):
+            if float(v) != int(v):
+                odd = True
+            lo, hi = max(lo, math.ceil(v)), min(hi, math.floor(v))
+    return lo, hi, odd
+
+
+def query_warnings(q: MotifQuery, nodes: Any) -> list[str]:
+    """Constraints of ``q`` that make a count say nothing about the graph: a node label value that no
+    neuron has (``A.primary_type == "ovIN"`` matches nothing; ``!=`` such a value holds for every
+    neuron), and ``weight`` constraints that always or never hold (synapse counts are integers >= 1:
+    ``weight >= -5`` and ``weight > 0`` always hold, ``weight < 0`` or ``weight >= 10, weight < 5``
+    never). ``nodes`` is the node table (at least the constrained columns).
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> nodes = cx.load("celegans_cook2019_herm").node_table()
+    >>> query_warnings(parse_query('A -> B [weight < 0]\\nA.cell_type == "AVA"\\n'), nodes)
+    ['motif query: the constraint weight < 0 on A -> B never holds (synapse counts are integers >= 1), so the edge matches no pair']
+    """
+    from ..filters import unknown_labels_message
+
+    out: list[str] = []
+    for node, cons in q.node_constraints.items():
+        for key, ops in cons.items():
+            if key not in nodes.columns:
+                continue
+            for op, vals in ops.items():
+                if op not in ("==", "=", "!="):
+                    continue
+                for val in vals:
+                    if not isinstance(val, str):
+                        continue
+                    msg = unknown_labels_message(nodes, key, val)
+                    if msg is None:
+                        continue
+                    effect = "matches no neuron" if op != "!=" else "holds for every neuron"
+                    out.append(f"motif query: the node constraint {node}.{key} {op} {val!r} {effect}: {msg}")
+    for e in q.edges + q.negative:
+        arrow = "->" if e in q.edges else "!>"
+        by_key: dict[str, list[tuple[str, Any]]] = {}
+        for key, op, val in e.constraint_items():
+            if key in EDGE_ATTRIBUTES and isinstance(val, (int, float)) and not isinstance(val, bool):
+                by_key.setdefault(key, []).append((op, val))
+        for key, ops in by_key.items():
+            shown = ", ".join(f"{key} {op} {v!r}" for op, v in ops)
+            lo, hi, odd = _weight_interval(ops)
+            if odd or lo > hi:
+                out.append(f"motif query: the constraint {shown} on {e.u} {arrow} {e.v} never holds (synapse counts "
+                           f"are integers >= 1), so the edge {'matches no pair' if arrow == '->' else 'forbids nothing'}")
+                continue
+            for op, v in ops:
+                if (op == ">=" and v <= 1) or (op == ">" and v < 1) or (op == "!=" and (v < 1 or float(v) != int(v))):
+                    out.append(f"motif query: the constraint {key} {op} {v!r} on {e.u} {arrow} {e.v} always holds "
+                               "(synapse counts are integers >= 1); did you mean another threshold?")
+    return out

@@ -60,7 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Viewer", "VIEWERS", "DEFAULT_MAX_LENGTH", "link", "state_link", "viewer_prefix", "parse_link",
+__all__ = ["Viewer", "VIEWERS", "DEFAULT_MAX_LENGTH", "link", "state_link", "dataset_link", "viewer_prefix",
+           "parse_link",
            "ParsedLink", "resolve_link", "check_http_url", "remote_link", "loopback_urls"]
 
 #: Longest URL a link may be before its state goes to the state store.
@@ -245,6 +246,27 @@ def state_link(state: Mapping[str, Any], *, prefix: str | None = None, max_lengt
     return out
 
 
+def dataset_link(state: Mapping[str, Any], sources: Sources | None, *, prefix: str | None = None,
+                 max_length: int | None = None, store: StateStore | str | os.PathLike | None = None,
+                 remote: str | None = None) -> str:
+    """The link of a state that shows a dataset: the one viewer rule of every link builder.
+
+    The viewer is ``prefix=``, else ``CONNECTOME_VIEWER``, else the dataset's own
+    viewer (:attr:`Sources.viewer`: FlyWire stores open in ``ngl.flywire.ai``),
+    else ``neuroglancer-demo``; :func:`link`, the result links, the path, partner,
+    influence, layer, cluster and match links all go through here.
+
+    Examples
+    --------
+    >>> from connectome.neuroglancer.sources import KNOWN_DATASETS
+    >>> url = dataset_link({"layers": []}, KNOWN_DATASETS["flywire"])
+    >>> url.startswith("https://ngl.flywire.ai/") or "CONNECTOME_VIEWER" in os.environ
+    True
+    """
+    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
+                      remote=remote)
+
+
 @dataclass(frozen=True)
 class ParsedLink:
     """What a link holds: the viewer prefix and either the state or the URL of a stored state."""
@@ -361,5 +383,4 @@ def link(
     state, sources = _build_state(c, root_ids, color_by=color_by, colors=colors, default_color=default_color,
                                   synapses=synapses, lines=lines, dataset=dataset, properties=properties,
                                   alpha=alpha, view=view, store=store)
-    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)

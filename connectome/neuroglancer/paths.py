@@ -19,8 +19,8 @@ Examples
 >>> edges = pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 3], "synapse_count": [5, 6]})
 >>> c = cx.from_edges(edges, nodes, name="flywire_toy")
 >>> p = cx.shortest_paths(c, [1], [3])
->>> url = path_link(c, p, dataset="flywire")
->>> url.startswith("https://neuroglancer-demo.appspot.com/#!")
+>>> url = path_link(c, p, dataset="flywire")      # FlyWire's volume: FlyWire's viewer, as every link
+>>> url.startswith("https://ngl.flywire.ai/") or "CONNECTOME_VIEWER" in os.environ
 True
 """
 
@@ -35,10 +35,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, InputError
-from ..schema import POST, PRE, ROOT_ID
+from ..schema import ID_DTYPE, POST, PRE, ROOT_ID, coerce_ids
+from ..validate import check_int
 from .annotations import AnnotationGroup, neuron_lines, synapse_points
 from .colors import to_hex
-from .links import state_link
+from .links import dataset_link
+from .notices import warn
 from .sources import Sources, dataset_sources
 from .state import SegmentGroup, assemble_state, center_of, check_known_ids, node_positions
 
@@ -81,7 +83,7 @@ def _finish(c: Connectome, groups: list[SegmentGroup], annotations: list[Annotat
     position = None if any(a.items for a in annotations) else center_of(nodes, ids)
     state = assemble_state(sources, groups, [a for a in annotations if a.items], alpha=alpha, position_nm=position,
                            view=view)
-    return state_link(state, prefix=prefix, max_length=max_length, store=store, remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lines: bool = True,
@@ -111,7 +113,7 @@ def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lin
     _require(paths, ["path_id", "hop", ROOT_ID], "paths", "the result of cx.shortest_paths or cx.paths")
     if len(paths) == 0:
         raise InputError("paths: no paths to show (the table is empty)", "paths")
-    ids = np.unique(paths[ROOT_ID].to_numpy(dtype=np.uint64))
+    ids = np.unique(paths[ROOT_ID].to_numpy(dtype=ID_DTYPE))
     check_known_ids(c, ids, "paths")
     hop = paths.groupby(ROOT_ID)["hop"].min()
     colors = dict(zip((int(x) for x in hop.index), _ramp(hop.to_numpy(), cmap)))
@@ -119,12 +121,14 @@ def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lin
     pids = pd.unique(paths["path_id"])
     shown = pids if top_k is None else pids[: int(top_k)]
     for pid in shown:
-        members = np.unique(paths.loc[paths["path_id"] == pid, ROOT_ID].to_numpy(dtype=np.uint64))
+        members = np.unique(paths.loc[paths["path_id"] == pid, ROOT_ID].to_numpy(dtype=ID_DTYPE))
         groups.append(SegmentGroup(f"path {pid}", members, {int(i): colors[int(i)] for i in members}, visible=False))
-    seq = paths.sort_values(["path_id", "hop"])
-    prev = seq[ROOT_ID].shift(1)
-    hops = pd.DataFrame({PRE: prev[seq["hop"] > 0].astype("uint64").to_numpy(),
-                         POST: seq.loc[seq["hop"] > 0, ROOT_ID].to_numpy(dtype=np.uint64)}).drop_duplicates()
+    seq = paths.sort_values(["path_id", "hop"], kind="stable")
+    # the previous hop by position, never through pandas' shift (it turns ids into float64: 2**53 and up lose digits)
+    rid = coerce_ids(seq[ROOT_ID], "paths")
+    pid_arr, hop_arr = seq["path_id"].to_numpy(), seq["hop"].to_numpy()
+    step = (hop_arr[1:] > 0) & (pid_arr[1:] == pid_arr[:-1])
+    hops = pd.DataFrame({PRE: rid[:-1][step], POST: rid[1:][step]}).drop_duplicates()
     annotations: list[AnnotationGroup] = []
     nodes = c.node_table()
     pos = node_positions(nodes)
@@ -138,7 +142,7 @@ def path_link(c: Connectome, paths: pd.DataFrame, *, top_k: int | None = 10, lin
     if synapses:
         if not c.has_synapses:
             raise InputError(f"synapses: {c.name} has no synapse table; leave synapses=None", "synapses")
-        ends = np.unique(np.concatenate([hops[PRE].to_numpy(dtype=np.uint64), hops[POST].to_numpy(dtype=np.uint64)]))
+        ends = np.unique(np.concatenate([hops[PRE].to_numpy(dtype=ID_DTYPE), hops[POST].to_numpy(dtype=ID_DTYPE)]))
         syn = c.synapse_table(ids=ends, side="both")  # partition-pruned read
         key = pd.MultiIndex.from_arrays([syn[PRE], syn[POST]])
         keep = key.isin(pd.MultiIndex.from_arrays([hops[PRE], hops[POST]]))
@@ -155,24 +159,40 @@ def partner_link(c: Connectome, partners: pd.DataFrame, *, top_k: int | None = 5
     """A link with query neurons and their strongest partners (``top_k`` per query and direction):
     queries, upstream partners and downstream partners in ``colors`` (three layers).
 
-    ``partners`` is the result of :func:`connectome.partners` without ``by=``.
+    ``partners`` is the result of :func:`connectome.partners` without ``by=``. When ``top_k``
+    leaves partners out, the link says so: a warning (see
+    :func:`~connectome.neuroglancer.collect_warnings`) with the counts shown and in all, and the layer
+    names (``upstream (top 50 per query: 50 of 384)``); ``top_k=None`` shows every partner.
     """
     _require(partners, ["query_root_id", "direction", "partner_root_id"], "partners",
              "the result of cx.partners without by=")
     if len(partners) == 0:
         raise InputError("partners: no partners to show (the table is empty)", "partners")
-    t = partners if top_k is None else partners.groupby(["query_root_id", "direction"], sort=False).head(int(top_k))
-    q = np.unique(t["query_root_id"].to_numpy(dtype=np.uint64))
-    up = np.unique(t.loc[t["direction"] == "upstream", "partner_root_id"].to_numpy(dtype=np.uint64))
-    down = np.unique(t.loc[t["direction"] == "downstream", "partner_root_id"].to_numpy(dtype=np.uint64))
+    if top_k is not None:
+        top_k = check_int(top_k, "top_k", low=1, what="a positive integer or None (every partner)")
+    t = partners if top_k is None else partners.groupby(["query_root_id", "direction"], sort=False).head(top_k)
+    q = np.unique(t["query_root_id"].to_numpy(dtype=ID_DTYPE))
+    sides = {}
+    for side in ("upstream", "downstream"):
+        every = np.unique(partners.loc[partners["direction"] == side, "partner_root_id"].to_numpy(dtype=ID_DTYPE))
+        shown = np.unique(t.loc[t["direction"] == side, "partner_root_id"].to_numpy(dtype=ID_DTYPE))
+        sides[side] = (shown, len(every))
+    up, down = sides["upstream"][0], sides["downstream"][0]
     ids = np.unique(np.concatenate([q, up, down]))
     check_known_ids(c, ids, "partners")
+    n_all = len(np.unique(partners["partner_root_id"].to_numpy(dtype=ID_DTYPE)))
+    n_shown = len(np.unique(np.concatenate([up, down])))
+    if n_shown < n_all:
+        warn(logger, f"link: shows {n_shown:,} of the {n_all:,} partners ({len(up):,} of {sides['upstream'][1]:,} "
+             f"upstream, {len(down):,} of {sides['downstream'][1]:,} downstream): the {top_k} with the most "
+             "synapses per query neuron and direction; top_k= (CLI: --top-k N, or --top-k all) shows more")
     cq, cu, cd = (to_hex(x) for x in colors)
     groups = [SegmentGroup("query", q, {int(i): cq for i in q})]
-    if len(up):
-        groups.append(SegmentGroup("upstream", up, {int(i): cu for i in up}))
-    if len(down):
-        groups.append(SegmentGroup("downstream", down, {int(i): cd for i in down}))
+    for side, color in (("upstream", cu), ("downstream", cd)):
+        shown, total = sides[side]
+        if len(shown):
+            name = side if len(shown) == total else f"{side} (top {top_k} per query: {len(shown)} of {total})"
+            groups.append(SegmentGroup(name, shown, {int(i): color for i in shown}))
     return _finish(c, groups, [], ids, dataset=dataset, alpha=alpha, view=view, prefix=prefix,
                    max_length=max_length, store=store, remote=remote)
 
@@ -189,11 +209,11 @@ def influence_link(c: Connectome, influence: pd.DataFrame, *, top_k: int | None 
     if len(influence) == 0:
         raise InputError("influence: no rows to show (the table is empty)", "influence")
     t = influence if top_k is None else influence.groupby("source_root_id", sort=False).head(int(top_k))
-    src = np.unique(t["source_root_id"].to_numpy(dtype=np.uint64))
+    src = np.unique(t["source_root_id"].to_numpy(dtype=ID_DTYPE))
     agg = t.groupby("target_root_id")["influence"].sum()
-    agg = agg[~agg.index.isin(src)]
+    agg = agg[~np.isin(agg.index.to_numpy(dtype=ID_DTYPE), src)]  # int64 on both sides: never compared as floats
     signed = bool((agg < 0).any())
-    tg = agg.index.to_numpy(dtype=np.uint64)
+    tg = agg.index.to_numpy(dtype=ID_DTYPE)
     ids = np.unique(np.concatenate([src, tg]))
     check_known_ids(c, ids, "influence")
     groups = [SegmentGroup("sources", src, {int(i): "#ffffff" for i in src})]
@@ -219,7 +239,7 @@ def layers_link(c: Connectome, layers: pd.DataFrame, *, min_reached: float = 0.5
     if len(t) == 0:
         raise InputError(f"min_reached: no neuron was reached in {min_reached:.0%} of the iterations; lower it",
                          "min_reached")
-    ids = t[ROOT_ID].to_numpy(dtype=np.uint64)
+    ids = t[ROOT_ID].to_numpy(dtype=ID_DTYPE)
     colors = dict(zip((int(x) for x in ids), _ramp(t["layer_mean"].to_numpy(), cmap)))
     groups = [SegmentGroup("flow layers", np.sort(ids), colors)]
     return _finish(c, groups, [], ids, dataset=dataset, alpha=alpha, view=view, prefix=prefix,

@@ -19,7 +19,7 @@ Examples
 >>> nodes = pd.DataFrame({"root_id": [1, 2, 3], "cell_type": ["a", "b", "b"]})
 >>> edges = pd.DataFrame({"pre_root_id": [1, 2, 1], "post_root_id": [2, 3, 3], "synapse_count": [5, 6, 7]})
 >>> c = cx.from_edges(edges, nodes, name="flywire_toy")
->>> matches = pd.DataFrame({"A": [1], "B": [2], "C": [3]}, dtype="uint64")
+>>> matches = pd.DataFrame({"A": [1], "B": [2], "C": [3]}, dtype="int64")
 >>> url = motif_link(c, matches, dataset="flywire", properties=False)   # FlyWire: FlyWire's own viewer
 >>> url.startswith("https://ngl.flywire.ai/#!")
 True
@@ -36,11 +36,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, InputError
-from ..schema import EDGE_KIND, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
+from ..schema import EDGE_KIND, ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from .annotations import AnnotationGroup, neuron_lines, synapse_points
 from .colors import _label_key, label_colors, palette, to_hex
-from .links import state_link
-from .sources import Sources, dataset_sources, default_viewer
+from .links import dataset_link
+from .sources import Sources, dataset_sources
 from .state import (
     SegmentGroup,
     _property_columns,
@@ -72,7 +72,7 @@ def motif_roles(matches: pd.DataFrame, roles: Sequence[str] | None = None) -> li
 
     Examples
     --------
-    >>> motif_roles(pd.DataFrame({"A": [1], "B": [2], "score": [0.5]}, dtype=object).astype({"A": "uint64", "B": "uint64"}))
+    >>> motif_roles(pd.DataFrame({"A": [1], "B": [2], "score": [0.5]}, dtype=object).astype({"A": "int64", "B": "int64"}))
     ['A', 'B']
     """
     if not isinstance(matches, pd.DataFrame):
@@ -86,7 +86,7 @@ def motif_roles(matches: pd.DataFrame, roles: Sequence[str] | None = None) -> li
     found = [str(col) for col in matches.columns
              if pd.api.types.is_integer_dtype(matches[col].dtype) and not pd.api.types.is_bool_dtype(matches[col].dtype)]
     if not found:
-        raise InputError("matches: no id columns found (one column of uint64 root ids per motif node, e.g. "
+        raise InputError("matches: no id columns found (one column of integer root ids per motif node, e.g. "
                          "A, B, C); pass roles=[...] to name them", "matches")
     return found
 
@@ -112,7 +112,8 @@ def _match_state(c: Connectome, matches: pd.DataFrame, rows: Sequence[Any], role
                  colors: Any, lines: bool, synapses: bool, dataset: Any, properties: Any, alpha: Any,
                  view: Any, store: Any) -> tuple[dict[str, Any], Sources]:
     sub = matches.loc[list(rows), roles]
-    ids_by_row = {r: coerce_ids(pd.Series(list(sub.loc[r]), dtype=object), "matches") for r in rows}
+    # cell by cell: a row of mixed int64/uint64 columns would come back as float64
+    ids_by_row = {r: coerce_ids(pd.Series([sub.at[r, k] for k in roles], dtype=object), "matches") for r in rows}
     all_ids = np.unique(np.concatenate(list(ids_by_row.values())))
     check_known_ids(c, all_ids, "matches")
     sources, nodes, st = _links_common(c, dataset, store)
@@ -196,8 +197,7 @@ def motif_link(c: Connectome, matches: pd.DataFrame, *, top_k: int | None = 5, r
         raise InputError("top_k: must be at least 1", "top_k")
     state, sources = _match_state(c, matches, rows, role_cols, colors=colors, lines=lines, synapses=synapses,
                                   dataset=dataset, properties=properties, alpha=alpha, view=view, store=store)
-    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 def motif_links(c: Connectome, matches: pd.DataFrame, *, top_k: int | None = None, **kwargs: Any) -> pd.Series:
@@ -264,16 +264,16 @@ def prediction_link(c: Connectome, predictions: pd.DataFrame, *, truth: str | No
     table = pred[keep].rename(columns={column: "predicted"}).drop_duplicates(ROOT_ID)
     merged = nodes.drop(columns=[x for x in table.columns if x != ROOT_ID and x in nodes.columns])
     merged = merged.merge(table, on=ROOT_ID, how="inner")
-    ids = np.sort(merged[ROOT_ID].to_numpy(dtype=np.uint64))
+    ids = np.sort(merged[ROOT_ID].to_numpy(dtype=ID_DTYPE))
     if len(ids) == 0:
         raise InputError("predictions: no predictions left to show (check min_probability=)", "predictions")
     lab = label_colors(merged["predicted"].tolist(), colors, default_color)
-    by_id = dict(zip(merged[ROOT_ID].astype("uint64").tolist(), merged["predicted"].tolist()))
+    by_id = dict(zip(merged[ROOT_ID].astype(ID_DTYPE).tolist(), merged["predicted"].tolist()))
     cmap = {int(i): lab[_label_key(by_id[int(i)])] for i in ids}
     groups: list[SegmentGroup] = []
     if truth is not None:
         differs = merged["predicted"].astype(str) != merged[truth].astype(str)
-        wrong = np.sort(merged.loc[differs, ROOT_ID].to_numpy(dtype=np.uint64))
+        wrong = np.sort(merged.loc[differs, ROOT_ID].to_numpy(dtype=ID_DTYPE))
         logger.info("%d of %d predictions differ from %s", len(wrong), len(ids), truth)
         if not only_disagreements:
             groups.append(SegmentGroup("predicted", ids, cmap))
@@ -290,8 +290,7 @@ def prediction_link(c: Connectome, predictions: pd.DataFrame, *, truth: str | No
     props = _properties_url(merged, ids, properties, "predicted", st, extra=extra)
     state = assemble_state(sources, groups, (), properties_url=props, alpha=alpha,
                            position_nm=center_of(merged, ids), view=view)
-    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 # ---------------------------------------------------------------------- pairs
@@ -354,8 +353,7 @@ def pair_link(c: Connectome, a: Any, b: Any, *, colors: Sequence[Any] = ("#1f77b
         position = center_of(nodes, ids)
     state = assemble_state(sources, groups, annotations, properties_url=props, alpha=alpha,
                            position_nm=position, view=view)
-    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 for _fn in (motif_link, prediction_link, pair_link):

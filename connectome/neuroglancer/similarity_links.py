@@ -37,8 +37,8 @@ from ..errors import ColumnError, InputError
 from ..schema import ROOT_ID, coerce_ids
 from ..validate import check_int
 from .colors import palette, to_hex
-from .links import state_link
-from .sources import Sources, dataset_sources, default_viewer
+from .links import dataset_link
+from .sources import Sources, dataset_sources
 from .state import SegmentGroup, assemble_state, center_of, check_known_ids
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,8 +128,8 @@ def match_link(a: Connectome, pairs: Any, b: Connectome | None = None, *, top_k:
     if len(t) == 0:
         raise InputError("pairs: no pairs to show; check the match (m.pairs) and seeds=", "pairs")
     t = t.iloc[:_limit(top_k, len(t), "pairs")]
-    ia = np.asarray(coerce_ids(t["a_root_id"], "pairs"), dtype=np.uint64)
-    ib = np.asarray(coerce_ids(t["b_root_id"], "pairs"), dtype=np.uint64)
+    ia = coerce_ids(t["a_root_id"], "pairs")
+    ib = coerce_ids(t["b_root_id"], "pairs")
     cb = a if b is None else b
     check_known_ids(a, np.unique(ia), "pairs")
     check_known_ids(cb, np.unique(ib), "pairs")
@@ -151,8 +151,7 @@ def match_link(a: Connectome, pairs: Any, b: Connectome | None = None, *, top_k:
         state["layers"] = list(state["layers"]) + [layer for layer in other["layers"]
                                                    if layer.get("type") == "segmentation"]
     logger.info("match link: %d pairs", len(t))
-    return state_link(state, prefix=prefix or default_viewer(src_a), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, src_a, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 def cluster_link(c: Connectome, clusters: Any, *, column: str = "cluster", top_k: int | None = 10,
@@ -199,7 +198,7 @@ def cluster_link(c: Connectome, clusters: Any, *, column: str = "cluster", top_k
     t = table[[ROOT_ID, column]].dropna()
     if len(t) == 0:
         raise InputError("clusters: no clustered neurons to show", "clusters")
-    ids = np.asarray(coerce_ids(t[ROOT_ID], "clusters"), dtype=np.uint64)
+    ids = coerce_ids(t[ROOT_ID], "clusters")
     lab = t[column].astype(str).to_numpy()
     sizes = pd.Series(lab).value_counts(sort=False)
     order = sorted(sizes.index, key=lambda k: (-int(sizes[k]), _natural(k)))  # largest first
@@ -217,8 +216,7 @@ def cluster_link(c: Connectome, clusters: Any, *, column: str = "cluster", top_k
                 groups.append(SegmentGroup(f"{column} {k}", sel, {int(i): cols[k] for i in sel}, visible=False))
     sources = dataset_sources(dataset, c)
     state = assemble_state(sources, groups, alpha=alpha, position_nm=center_of(c.node_table(), ids), view=view)
-    return state_link(state, prefix=prefix or default_viewer(sources), max_length=max_length, store=store,
-                      remote=remote)
+    return dataset_link(state, sources, prefix=prefix, max_length=max_length, store=store, remote=remote)
 
 
 def _natural(k: str) -> tuple[int, Any]:

@@ -12,7 +12,8 @@ picks the segmentation, and its ``voxel_resolution_nm`` overrides the entry's.
   releases; versions 630, 783; 4 x 4 x 40 nm; viewer ``flywire`` (ngl.flywire.ai).
 - ``microns``: minnie65_public (and names such as minnie65_public_v343); versions
   343, 943, 1300; 4 x 4 x 40 nm.
-- ``pinky100``: MICrONS phase 1 layer 2/3; version 185; 3.58 x 3.58 x 40 nm.
+- ``pinky100``: MICrONS phase 1 layer 2/3; version 185; 4 x 4 x 40 nm (the frame of its released
+  tables and volumes; imaged at 3.58 x 3.58 x 40 nm).
 - ``hemibrain``: neuPrint hemibrain:v1.x; versions 1.0, 1.1, 1.2 (1.2.1); 8 nm.
 - ``manc``: neuPrint manc:v1.2.x; versions 1.2, 1.2.1, 1.2.3; 8 nm.
 
@@ -60,7 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
 logger = logging.getLogger(__name__)
 
 __all__ = ["Sources", "KNOWN_DATASETS", "dataset_sources", "detect_dataset", "known_dataset", "local_volume",
-           "default_viewer"]
+           "default_viewer", "id_namespace", "check_id_namespace"]
 
 _SCHEMES = ("precomputed://", "graphene://", "n5://", "zarr://", "zarr2://", "zarr3://", "boss://",
             "dvid://", "brainmaps://", "render://", "python://", "nifti://", "deepzoom://")
@@ -96,6 +97,10 @@ class Sources:
         Datastack / dataset names (as recorded in manifests) that mean this dataset.
     version : str, optional
         The version whose segmentation :attr:`segmentation` is (once picked).
+    id_prefix : str, optional
+        The leading decimal digits of this volume's root ids (its chunkedgraph's
+        top layer: FlyWire ``7205759``, minnie65 ``8646911``, pinky100
+        ``6485183``); :func:`check_id_namespace` refuses ids of another volume.
     """
 
     segmentation: str | None = None
@@ -107,6 +112,7 @@ class Sources:
     viewer: str | None = None
     datastacks: tuple[str, ...] = ()
     version: str | None = None
+    id_prefix: str | None = None
 
     def with_version(self, version: Any, *, where: str = "") -> Sources:
         """The same sources with the static segmentation of ``version``.
@@ -156,6 +162,7 @@ KNOWN_DATASETS: dict[str, Sources] = {
         versions=(("630", _FLYWIRE_SEG.format(630)), ("783", _FLYWIRE_SEG.format(783))),
         viewer="flywire",
         datastacks=("flywire_fafb_public", "flywire_fafb_production"),
+        id_prefix="7205759",
     ),
     # MICrONS mouse visual cortex, minnie65 (The MICrONS Consortium 2025). Image: BossDB open data
     # (iarpa_microns/minnie/minnie65/em), the image source of MICrONS tools and tutorials. Segmentations:
@@ -170,19 +177,26 @@ KNOWN_DATASETS: dict[str, Sources] = {
         versions=tuple((v, _MINNIE_SEG.format(v)) for v in ("343", "943", "1300")),
         viewer="neuroglancer-demo",
         datastacks=("minnie65_public",),
+        id_prefix="8646911",
     ),
     # MICrONS phase 1, pinky100: layer 2/3 of mouse V1, imaged at 3.58 x 3.58 x 40 nm (BossDB
-    # "IARPA MICrONS Pinky 100 Dataset" page; microns-explorer.org/phase1). Image and the v185 static
-    # segmentation: AllenInstitute/MicronsBinder, notebooks/intro/ImageAndSegmentationDownload.ipynb
-    # (img_source / seg_source, served from gs://microns_public_datasets).
+    # "IARPA MICrONS Pinky 100 Dataset" page; microns-explorer.org/phase1), but its released tables and
+    # volumes use a 4 x 4 x 40 nm voxel frame: the synapse export's own nm columns are exactly its voxel
+    # columns x 4 x 4 x 40 (AllenInstitute/MicronsBinder, notebooks/intro/Render3DScaleBar.ipynb: ctr_pt_x_nm
+    # 365476 = 4 x ctr_pos_x_vx 91369, ctr_pt_z_nm 63280 = 40 x 1582; the same notebook converts pre_pos_*_vx
+    # with [4, 4, 40]), and Neuroglancer states of these two volumes use voxelSize [4, 4, 40]
+    # (shandran/layer23-volume). Image and the v185 static segmentation: AllenInstitute/MicronsBinder,
+    # notebooks/intro/ImageAndSegmentationDownload.ipynb (img_source / seg_source, served from
+    # gs://microns_public_datasets). The volumes' info files were not read here (no network).
     "pinky100": Sources(
         name="pinky100",
         image="precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked",
         segmentation="precomputed://gs://microns_public_datasets/pinky100_v185/seg",
-        resolution_nm=(3.58, 3.58, 40.0),
+        resolution_nm=(4.0, 4.0, 40.0),
         versions=(("185", "precomputed://gs://microns_public_datasets/pinky100_v185/seg"),),
         viewer="neuroglancer-demo",
         datastacks=("pinky100",),
+        id_prefix="6485183",
     ),
     # Janelia FlyEM hemibrain (Scheffer et al. 2020). Image (CLAHE, 8 nm isotropic) and the v1.0 / v1.1 /
     # v1.2 segmentations: janelia-flyem/dvid-io, blog/2020-01-22-hemibrain-release.md,
@@ -322,6 +336,70 @@ def default_viewer(sources: Sources | None) -> str | None:
     return os.environ.get("CONNECTOME_VIEWER") or (sources.viewer if sources is not None else None)
 
 
+def id_namespace(ids: Any) -> tuple[str | None, int, int]:
+    """Which known volume most of ``ids`` belong to, by the leading digits of root ids (:attr:`Sources.id_prefix`).
+
+    Returns ``(key, n_matching, n_ids)``: the :data:`KNOWN_DATASETS` key whose
+    prefix a majority of the unique ids carry (``None`` when no volume holds a
+    majority, e.g. small ids of C. elegans or neuPrint body ids), how many carry
+    it, and how many unique ids were looked at (at most 100,000).
+
+    Examples
+    --------
+    >>> id_namespace([648518346349538235, 648518346349539462, 7])
+    ('pinky100', 2, 3)
+    >>> id_namespace([1, 2, 3])
+    (None, 0, 3)
+    """
+    import numpy as np
+
+    arr = np.unique(np.asarray(list(ids) if not hasattr(ids, "__array__") else ids).astype(np.uint64))[:100_000]
+    text = arr.astype(str)
+    n = len(text)
+    for key, src in KNOWN_DATASETS.items():
+        if src.id_prefix:
+            hit = int(np.char.startswith(text, src.id_prefix).sum())
+            if n and 2 * hit > n:
+                return key, hit, n
+    return None, 0, n
+
+
+def check_id_namespace(ids: Any, sources: Sources | str, *, where: str, fix: str) -> None:
+    """Refuse root ids that belong to another known volume than ``sources`` (a majority of them, by their
+    leading digits): a pinky100 export read with the minnie65 preset, a link of FlyWire ids in the MICrONS
+    volume. Ids no known volume claims (small ids, neuPrint body ids) pass.
+
+    Raises
+    ------
+    IdNamespaceError
+        Naming both volumes, an example id and ``fix``.
+
+    Examples
+    --------
+    >>> check_id_namespace([720575940621039145], "flywire", where="root_ids", fix="pass dataset=")
+    >>> check_id_namespace([648518346349538235, 648518346349539462], "microns", where="root_ids",
+    ...                    fix="pass dataset='pinky100'")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.IdNamespaceError: root_ids: 2 of the 2 root ids (e.g. 648518346349538235) are pinky100 ids (6485183...), not ids of microns (8646911...), the volume chosen; pass dataset='pinky100'
+    """
+    from ..errors import IdNamespaceError
+
+    src = KNOWN_DATASETS.get(sources) if isinstance(sources, str) else sources
+    if src is None or not src.id_prefix:
+        return
+    key, hit, n = id_namespace(ids)
+    if key is None or KNOWN_DATASETS[key].id_prefix == src.id_prefix:
+        return
+    import numpy as np
+
+    example = next(i for i in np.unique(np.asarray(ids).astype(np.uint64)).astype(str)
+                   if i.startswith(KNOWN_DATASETS[key].id_prefix))
+    raise IdNamespaceError(f"{where}: {hit} of the {n} root ids (e.g. {example}) are {key} ids "
+                           f"({KNOWN_DATASETS[key].id_prefix}...), not ids of {src.name or 'the volume'} "
+                           f"({src.id_prefix}...), the volume chosen; {fix}", where.split(" ")[0])
+
+
 def _from_manifest(manifest: Manifest, key: str, name_version: str | None) -> Sources:
     """The entry ``key`` with the segmentation of the manifest's version (warning when there is none)."""
     src = KNOWN_DATASETS[key]
@@ -450,7 +528,18 @@ def dataset_sources(dataset: str | os.PathLike | Sources | None = None, c: Conne
                 "precomputed folder nor a source URL such as precomputed://gs://bucket/volume (CLI: --source)",
                 "dataset")
     if manifest is not None and manifest.voxel_resolution_nm:
-        src = replace(src, resolution_nm=_resolution(manifest.voxel_resolution_nm))
+        recorded = _resolution(manifest.voxel_resolution_nm)
+        known = src.name if src.name in KNOWN_DATASETS and src.image == KNOWN_DATASETS[src.name].image else None
+        if known is not None and any(abs(a - b) > 0.01 * b for a, b in
+                                     zip(recorded, KNOWN_DATASETS[known].resolution_nm)):
+            warn(logger, f"dataset: {manifest.name} records a voxel resolution of "
+                 f"{' x '.join(f'{v:g}' for v in recorded)} nm, but the {known} volume's is "
+                 f"{' x '.join(f'{v:g}' for v in KNOWN_DATASETS[known].resolution_nm)} nm: the store's positions "
+                 f"in nm were made with the other resolution, so points may sit "
+                 f"{max(abs(a / b - 1) for a, b in zip(recorded, KNOWN_DATASETS[known].resolution_nm)):.1%} off "
+                 "in the viewer; re-ingest with --voxel-resolution "
+                 f"{' '.join(f'{v:g}' for v in KNOWN_DATASETS[known].resolution_nm)} if the volume's is right")
+        src = replace(src, resolution_nm=recorded)
     elif src.resolution_nm is not None:
         src = replace(src, resolution_nm=_resolution(src.resolution_nm))
     return src

@@ -39,11 +39,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, IdError, InputError
-from ..schema import POSITION_COLUMNS, ROOT_ID, coerce_ids
+from ..schema import ID_DTYPE, POSITION_COLUMNS, ROOT_ID, coerce_ids
 from .annotations import AnnotationGroup, neuron_lines, nm_to_voxels, synapse_points
 from .colors import MISSING_COLOR, MISSING_LABEL, _label_key, label_colors, to_hex
 from .notices import warn
-from .sources import Sources, dataset_sources
+from .sources import Sources, check_id_namespace, dataset_sources
 from .statestore import StateStore
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +93,7 @@ def center_of(nodes: pd.DataFrame | None, ids: np.ndarray) -> list[float] | None
 
 
 def segment_ids(values: Any, parameter: str = "root_ids") -> np.ndarray:
-    """Unique, sorted ``uint64`` ids from a scalar, a list, an array or a Series.
+    """Unique, sorted ``int64`` ids from a scalar, a list, an array or a Series.
 
     Examples
     --------
@@ -201,7 +201,7 @@ def segment_properties(nodes: pd.DataFrame, ids: np.ndarray, columns: Sequence[s
     Examples
     --------
     >>> nodes = pd.DataFrame({"root_id": [1, 2], "cell_type": ["KC", "MBON"], "probability": [0.9, 0.4]})
-    >>> info = segment_properties(nodes, np.array([1, 2], dtype="uint64"), ["cell_type", "probability"])
+    >>> info = segment_properties(nodes, np.array([1, 2], dtype="int64"), ["cell_type", "probability"])
     >>> info["inline"]["ids"], info["inline"]["properties"][0]["values"]
     (['1', '2'], ['KC', 'MBON'])
     """
@@ -285,6 +285,11 @@ def assemble_state(sources: Sources, groups: Sequence[SegmentGroup], annotations
     if groups and sources.segmentation is None:
         raise InputError("dataset: no segmentation source to show the segments in; pass dataset= with a "
                          "segmentation (a known dataset, a precomputed folder or URL)", "dataset")
+    if groups:
+        shown = np.unique(np.concatenate([np.asarray(g.ids, dtype=np.uint64) for g in groups]))
+        check_id_namespace(shown, sources, where="root_ids",
+                           fix="pass dataset= (CLI: --source) with the volume these ids come from, or re-ingest "
+                               "the store with its own --datastack / --preset so that it records the right volume")
     s = ng.ViewerState()
     dims = None
     if res is not None:
@@ -350,7 +355,7 @@ def _resolve_groups(c: Connectome | None, root_ids: Any, layer_name: str) -> lis
         if len(ids) > MAX_SEGMENTS:
             raise InputError(f"root_ids: {c.name} has {len(ids):,} neurons, more than one view should select "
                              f"({MAX_SEGMENTS:,}); pass root_ids= (e.g. cx.ids_of(c, cell_type=...))", "root_ids")
-        return [(layer_name, np.unique(ids.astype(np.uint64)))]
+        return [(layer_name, np.unique(ids.astype(ID_DTYPE)))]
     if isinstance(root_ids, Mapping):
         if not root_ids:
             raise InputError("root_ids: empty mapping; give {layer name: ids}", "root_ids")
@@ -443,7 +448,7 @@ def _build_state(c: Connectome | None, root_ids: Any, *, color_by: str | None, c
                  store: StateStore | str | os.PathLike | None) -> tuple[dict[str, Any], Sources]:
     """:func:`build_state`, also returning the resolved :class:`Sources` (for the link's default viewer)."""
     named = _resolve_groups(c, root_ids, "")
-    all_ids = np.unique(np.concatenate([ids for _, ids in named])) if named else np.zeros(0, np.uint64)
+    all_ids = np.unique(np.concatenate([ids for _, ids in named])) if named else np.zeros(0, ID_DTYPE)
     nodes: pd.DataFrame | None = None
     if c is not None:
         check_known_ids(c, all_ids)

@@ -190,12 +190,15 @@ def add_cave_parsers(src: argparse._SubParsersAction) -> None:
     f.add_argument("--synapses", help="per-synapse table (e.g. MICrONS synapses_pni_2 export)")
     f.add_argument("--connections", help="aggregated connections (e.g. FlyWire proofread_connections_783.feather)")
     f.add_argument("--cells", action="append", help="cell-type table (repeatable)")
-    f.add_argument("--preset", choices=["flywire", "microns"], help="conventions (voxel size, columns)")
+    f.add_argument("--preset", choices=["flywire", "microns", "pinky100"],
+                   help="conventions (voxel size, columns, species); its volume's root ids are checked")
     f.add_argument("--voxel-resolution", nargs=3, type=float, metavar=("X", "Y", "Z"),
-                   help="nm per voxel of the positions (default: the preset's)")
+                   help="nm per voxel of the positions (default: the preset's, or the --datastack's preset); "
+                        "checked against the file's own nm columns of the same point")
     where = f.add_mutually_exclusive_group()
     where.add_argument("--position", help="the position that stands for a synapse, by name (ctr_pt_position, ctr_pos "
-                       "for ctr_pos_x_vx ...) or role (ctr, post); default: the preset's, else ctr, else post")
+                       "for ctr_pos_x_vx, ctr_pt for ctr_pt_x_nm ...) or role (ctr, post); default: the preset's, "
+                       "else ctr, else post. Naming it keeps positions that disagree, with a warning")
     where.add_argument("--position-columns", nargs=3, metavar=("X", "Y", "Z"),
                        help="the x, y, z columns of that position, when their names are not a known spelling")
     f.add_argument("--position-units", choices=["voxels", "nm"],

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from connectome.errors import ColumnError, InputError
+from connectome.errors import ColumnError, InputError, PositionConflictError
 from connectome.schema import (
     CHEMICAL,
     COLUMN_ALIASES,
@@ -66,6 +66,8 @@ __all__ = [
     "position_columns",
     "positions_voxels",
     "positions_nm",
+    "check_position_pairs",
+    "POSITION_TOLERANCE",
     "root_columns",
     "synapse_rows",
     "drop_special",
@@ -225,6 +227,10 @@ def choose_position(positions: Sequence[Position], wanted: str | Sequence[str] |
         hit = [p for p in positions if test(p)]
         if len(hit) == 1:
             return hit[0]
+        if len(hit) > 1:
+            both = " and ".join(f"{p.name} ({', '.join(p.columns)}; {p.unit})" for p in hit)
+            raise InputError(f"{parameter}: {wanted!r} is ambiguous in {table}: {len(hit)} positions match it, "
+                             f"{both}; name one of them ({', '.join(repr(p.name) for p in hit)})", parameter)
     raise InputError(f"{parameter}: {table} has no position {wanted!r}; its positions: {found or 'none'}",
                      parameter)
 
@@ -321,6 +327,102 @@ def positions_nm(df: pd.DataFrame, column: str | Position, voxel_resolution: Seq
         return _raw_xyz(df, pos)
     res = _resolution(voxel_resolution, pos.name)
     return _raw_xyz(df, pos) * res
+
+
+#: Largest relative difference between the nm per voxel a table's own nm columns imply and the voxel
+#: resolution used before :func:`check_position_pairs` calls them contradictory.
+POSITION_TOLERANCE = 0.01
+
+
+def _fmt_res(values: Sequence[float | None]) -> str:
+    return " x ".join("?" if v is None else f"{v:.4g}" for v in values)
+
+
+def check_position_pairs(df: pd.DataFrame, positions: Sequence[Position], voxel_resolution: Sequence[float] | None,
+                         *, explicit: bool = False, table: str = "synapses",
+                         tolerance: float = POSITION_TOLERANCE) -> list[dict]:
+    """Cross-check every pair of positions that describe the same point, one in voxels and one in nm.
+
+    Two positions describe the same point when they have the same role
+    (``ctr_pos_x_vx`` and ``ctr_pt_x_nm`` are both ``ctr``). Their nm per
+    voxel, measured per axis as the median of nm / voxels over the rows,
+    must agree with ``voxel_resolution`` within ``tolerance`` (1 %): else the
+    store's ``x_nm`` (voxels times the resolution) and the file's own nm
+    columns would contradict each other.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table (or one record batch of it).
+    positions : list of Position
+        Its positions (:func:`find_positions`).
+    voxel_resolution : (x, y, z) or None
+        nm per voxel used for the voxel positions; ``None``: nothing to check,
+        the measured factors are returned (they say what the file implies).
+    explicit : bool
+        The user named the position standing for the synapse (``position=`` /
+        ``position_columns=``): a disagreement is then returned (for a warning
+        and the manifest), not refused.
+
+    Returns
+    -------
+    list of dict
+        One record per pair: ``voxels``, ``nm`` (position names),
+        ``nm_per_voxel`` (measured), ``voxel_resolution`` (used), ``agree``.
+
+    Raises
+    ------
+    PositionConflictError
+        A pair disagrees by more than ``tolerance`` on an axis and ``explicit`` is false; the message gives
+        both factors and the ways out.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"ctr_pos_x_vx": [100, 200], "ctr_pos_y_vx": [10, 20], "ctr_pos_z_vx": [3, 4],
+    ...                    "ctr_pt_x_nm": [400, 800], "ctr_pt_y_nm": [40, 80], "ctr_pt_z_nm": [120, 160]})
+    >>> ps = find_positions(df.columns)
+    >>> check_position_pairs(df, ps, (4, 4, 40))[0]["agree"]
+    True
+    >>> check_position_pairs(df, ps, (3.58, 3.58, 40))
+    Traceback (most recent call last):
+    ...
+    connectome.errors.PositionConflictError: voxel_resolution: synapses positions ctr_pos (voxels) and ctr_pt (nm) describe the same point but disagree: the file's own nm columns give 4 x 4 x 40 nm per voxel (median of ctr_pt_x_nm / ctr_pos_x_vx, ...), the voxel resolution used is 3.58 x 3.58 x 40 (11.7 % apart on x); pass voxel_resolution=(4, 4, 40) to agree with the file, or name the position that stands for a synapse yourself (position='ctr_pt' for the file's nm columns, position='ctr_pos' for voxels x 3.58 x 3.58 x 40) to keep both, with a warning
+    """
+    out: list[dict] = []
+    res = None if voxel_resolution is None else _resolution(voxel_resolution, "positions")
+    by_role: dict[str, list[Position]] = {}
+    for p in positions:
+        by_role.setdefault(p.role, []).append(p)
+    for group in by_role.values():
+        for v in (p for p in group if p.unit == "voxels"):
+            for n in (p for p in group if p.unit == "nm"):
+                try:
+                    vox, nm = _raw_xyz(df, v), _raw_xyz(df, n)
+                except (InputError, ValueError, TypeError):
+                    continue  # unreadable positions are refused where they are used
+                factor: list[float | None] = []
+                for a in range(3):
+                    ok = np.isfinite(vox[:, a]) & np.isfinite(nm[:, a]) & (vox[:, a] != 0)
+                    factor.append(float(np.median(nm[ok, a] / vox[ok, a])) if ok.any() else None)
+                rec = {"voxels": v.name, "nm": n.name, "nm_per_voxel": factor,
+                       "voxel_resolution": None if res is None else [float(r) for r in res], "agree": None}
+                if res is not None:
+                    off = [abs(f - r) / r if f is not None else 0.0 for f, r in zip(factor, res)]
+                    rec["agree"] = bool(max(off) <= tolerance)
+                    if not rec["agree"] and not explicit:
+                        worst = int(np.argmax(off))
+                        fix = ", ".join(f"{f:.4g}" if f is not None else f"{r:g}" for f, r in zip(factor, res))
+                        raise PositionConflictError(
+                            f"voxel_resolution: {table} positions {v.name} (voxels) and {n.name} (nm) describe the "
+                            f"same point but disagree: the file's own nm columns give {_fmt_res(factor)} nm per "
+                            f"voxel (median of {n.columns[0]} / {v.columns[0]}, ...), the voxel resolution used is "
+                            f"{_fmt_res(res)} ({off[worst] * 100:.1f} % apart on {'xyz'[worst]}); pass "
+                            f"voxel_resolution=({fix}) to agree with the file, or name the position that stands "
+                            f"for a synapse yourself (position={n.name!r} for the file's nm columns, "
+                            f"position={v.name!r} for voxels x {_fmt_res(res)}) to keep both, with a warning",
+                            "voxel_resolution")
+                out.append(rec)
+    return out
 
 
 def _position_prefix(column: str) -> str:
@@ -421,6 +523,8 @@ def synapse_rows(df: pd.DataFrame, *, position: str | Sequence[str] | Position |
         for p in positions:
             if p.name == pos.name or set(p.columns) & set(pos.columns):
                 continue
+            if p.unit == "voxels" and voxel_resolution is None:
+                continue  # no resolution to convert it with: kept in voxels under its own names (below)
             o = positions_nm(df, p, voxel_resolution)
             role = p.role if p.role not in ("", "position_nm", "position_vx") else p.name
             names = [f"{role}_{a}_nm" for a in "xyz"]
@@ -429,6 +533,9 @@ def synapse_rows(df: pd.DataFrame, *, position: str | Sequence[str] | Position |
             out[names[0]], out[names[1]], out[names[2]] = o[:, 0], o[:, 1], o[:, 2]
             used |= set(p.columns)
     carried = [c for c in [*keep, *nt_columns] if c not in out]
+    if other_positions and voxel_resolution is None:
+        carried += [c for p in positions if p.unit == "voxels" and not set(p.columns) & set(pos.columns)
+                    for c in p.columns if c not in carried]
     if NEUROPIL in df.columns and NEUROPIL not in carried:
         carried.append(NEUROPIL)
     if extra == "keep":
@@ -516,8 +623,8 @@ def synapse_order(syn: pd.DataFrame, *, by_neuropil: bool = True) -> np.ndarray:
     >>> synapse_order(s).tolist()
     [1, 3, 2, 0]
     """
-    pre, n_pre = _codes(syn[PRE].to_numpy(np.uint64))
-    post, n_post = _codes(syn[POST].to_numpy(np.uint64))
+    pre, n_pre = _codes(syn[PRE].to_numpy(np.int64))
+    post, n_post = _codes(syn[POST].to_numpy(np.int64))
     n_np = 1
     np_codes = np.zeros(len(syn), dtype=np.int64)
     if by_neuropil and NEUROPIL in syn.columns:
@@ -548,15 +655,15 @@ def aggregate_edges(syn: pd.DataFrame, *, nt_columns: Sequence[str] = (), by_neu
     >>> aggregate_edges(s, nt_columns=["gaba", "ach"])[["synapse_count", "gaba_avg", "nt_type"]].values.tolist()
     [[2, 0.8, 'GABA'], [1, 0.1, 'ACH']]
     """
-    pre = np.asarray(syn[PRE].to_numpy(), dtype=np.uint64)
-    post = np.asarray(syn[POST].to_numpy(), dtype=np.uint64)
+    pre = np.asarray(syn[PRE].to_numpy(), dtype=np.int64)
+    post = np.asarray(syn[POST].to_numpy(), dtype=np.int64)
     use_np = by_neuropil and NEUROPIL in syn.columns
     if use_np:
         codes, uniques = pd.factorize(syn[NEUROPIL], use_na_sentinel=True)
     order = np.arange(len(syn)) if presorted else synapse_order(syn, by_neuropil=by_neuropil)
     n = len(order)
     if n == 0:
-        cols = {PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64)}
+        cols = {PRE: np.zeros(0, np.int64), POST: np.zeros(0, np.int64)}
         if use_np:
             cols[NEUROPIL] = pd.Series([], dtype=object)
         cols[SYNAPSE_COUNT] = np.zeros(0, np.int64)
@@ -737,6 +844,6 @@ def cell_rows(df: pd.DataFrame, spec, *, voxel_resolution: Sequence[float] | Non
     nodes = nodes.drop(columns="_i").rename(columns=spec.rename_map)
     counts["conflicting_root_ids"] = len(bad_roots)
     if bad_roots and duplicates == "drop":
-        nodes = nodes[~nodes[ROOT_ID].isin(np.fromiter(bad_roots, dtype=np.uint64))]
+        nodes = nodes[~nodes[ROOT_ID].isin(np.fromiter(bad_roots, dtype=np.int64))]
     counts["nodes"] = int(len(nodes))
     return nodes.reset_index(drop=True), counts

@@ -54,7 +54,7 @@ import pandas as pd
 
 from connectome.errors import InputError
 from connectome.progress import progress_bar
-from connectome.schema import coerce_ids
+from connectome.schema import ID_DTYPE, coerce_ids
 from connectome.validate import check_int
 
 from .options import FetchOptions, parse_timestamp
@@ -66,7 +66,8 @@ __all__ = ["update_ids", "UnknownIdError", "resolve_target", "METHODS"]
 
 #: How a new id was found, from the most to the least exact.
 METHODS = ("unchanged", "supervoxel", "position", "lineage", "overlap", "unknown")
-U64 = np.uint64
+#: Root and supervoxel ids as the library returns them: int64 (the chunkedgraph's uint64 replies cast exactly).
+IDS = ID_DTYPE
 
 
 class UnknownIdError(InputError):
@@ -132,7 +133,7 @@ def _positions_to_supervoxels(positions: Any, n: int, segmentation: Any) -> np.n
                          "(positions -> supervoxel ids) or a CloudVolume of the supervoxel segmentation "
                          "(agglomerate=False), in the positions' voxel units", "segmentation")
     ok = np.all(np.isfinite(pos), axis=1)
-    out = np.zeros(n, dtype=U64)
+    out = np.zeros(n, dtype=IDS)
     if not ok.any():
         return out
     if callable(segmentation):
@@ -213,7 +214,7 @@ def update_ids(
     Parameters
     ----------
     ids : sequence of int
-        Root ids (uint64; strings of digits are fine). Duplicates are allowed:
+        Root ids (int64; strings of digits are fine). Duplicates are allowed:
         the result has one row per input row, in order. Id 0 (no segment) stays 0.
     to : "latest", datetime, ISO 8601 str or int
         The moment: now, a timezone-aware UTC timestamp, or a materialization
@@ -249,7 +250,7 @@ def update_ids(
     Returns
     -------
     DataFrame
-        ``old_id``, ``new_id`` (uint64), ``method`` (see :data:`METHODS`),
+        ``old_id``, ``new_id`` (int64), ``method`` (see :data:`METHODS`),
         ``changed``, ``n_successors`` (roots at ``to`` that hold part of the id;
         1 when unchanged or exact), ``overlap`` (fraction of the id's
         supervoxels in ``new_id``; 1.0 when exact, NaN for a supervoxel row)
@@ -284,7 +285,7 @@ def update_ids(
     lineage_batch = check_int(lineage_batch, "lineage_batch", low=1)
     old = coerce_ids(pd.Series(ids).to_numpy() if not isinstance(ids, np.ndarray) else ids, "ids")
     n = len(old)
-    sv = _optional_ids(supervoxels, n, "supervoxels") if supervoxels is not None else np.zeros(n, dtype=U64)
+    sv = _optional_ids(supervoxels, n, "supervoxels") if supervoxels is not None else np.zeros(n, dtype=IDS)
     by_position = np.zeros(n, dtype=bool)
     if positions is not None:
         from_pos = _positions_to_supervoxels(positions, n, segmentation)
@@ -319,7 +320,7 @@ def update_ids(
             stale = uniq[~latest]
             bar.update(1)
             # 2. ids that never existed
-            bad = np.zeros(0, dtype=U64)
+            bad = np.zeros(0, dtype=IDS)
             if len(stale):
                 valid = np.concatenate([np.asarray(call("is_valid_nodes", lambda c=c: cg.is_valid_nodes(c),
                                                         "checking that the root ids exist"), dtype=bool)
@@ -340,7 +341,7 @@ def update_ids(
             if exact.any():
                 idx = np.flatnonzero(exact)
                 roots = np.concatenate([np.asarray(call("get_roots", lambda c=c: cg.get_roots(c, timestamp=t),
-                                                        "looking up the roots of supervoxels"), dtype=U64)
+                                                        "looking up the roots of supervoxels"), dtype=IDS)
                                         for c in _chunks(sv[idx], batch_size)])
                 lost = roots == 0
                 if lost.any():  # a supervoxel the chunkedgraph does not know: fall back to the lineage
@@ -381,14 +382,14 @@ def update_ids(
             frac_from_leaves = set(split)
             if split:
                 stop = _stop_layer(cg, call)
-                for c in _chunks(np.asarray(split, dtype=U64), lineage_batch):
+                for c in _chunks(np.asarray(split, dtype=IDS), lineage_batch):
                     leaves = call("get_leaves_many", lambda c=c: cg.get_leaves_many(c, stop_layer=stop),
                                   "reading the supervoxels of split root ids")
                     keys = [int(k) for k in leaves]
-                    parts = [np.asarray(leaves[k], dtype=U64).ravel() for k in leaves]
-                    flat = np.concatenate(parts) if parts else np.zeros(0, U64)
+                    parts = [np.asarray(leaves[k], dtype=IDS).ravel() for k in leaves]
+                    flat = np.concatenate(parts) if parts else np.zeros(0, IDS)
                     roots = np.concatenate([np.asarray(call("get_roots", lambda s=s: cg.get_roots(s, timestamp=t),
-                                                            "looking up where split ids went"), dtype=U64)
+                                                            "looking up where split ids went"), dtype=IDS)
                                             for s in _chunks(flat, batch_size)]) if len(flat) else flat
                     owner = np.repeat(np.arange(len(keys)), [len(p) for p in parts])
                     for i, k in enumerate(keys):
@@ -404,7 +405,7 @@ def update_ids(
             rows = np.flatnonzero(todo & ~exact)
             if len(rows):
                 keys = old[rows].tolist()
-                new[rows] = np.array([successor[int(k)] for k in keys], dtype=U64)
+                new[rows] = np.array([successor[int(k)] for k in keys], dtype=IDS)
                 n_succ[rows] = [count[int(k)] for k in keys]
                 overlap[rows] = [frac[int(k)] for k in keys]
                 method[rows] = [("overlap" if int(k) in frac_from_leaves else "lineage") for k in keys]

@@ -60,6 +60,7 @@ from connectome.schema import (
     PRE,
     ROOT_ID,
     SYNAPSE_COUNT,
+    coerce_ids,
     normalize_nodes,
 )
 from connectome.store import write_tables
@@ -211,7 +212,7 @@ def _position(table: str, columns: list[str], wanted: str | None) -> str:
 
 def _root_groups(sel: Selection, pre_c: str, post_c: str, id_batch: int, *, live: bool) -> list[Group]:
     """Page groups of a root-id selection: batches of ids on the sides asked for."""
-    ids = np.asarray(sel.root_ids, dtype=np.uint64)
+    ids = np.asarray(sel.root_ids, dtype=np.int64)
     batches = [ids[i:i + id_batch] for i in range(0, len(ids), id_batch)]
     sides = {"both": [pre_c, post_c], "pre": [pre_c], "post": [post_c], "within": [None]}[sel.side]
     groups = []
@@ -227,7 +228,7 @@ def _root_groups(sel: Selection, pre_c: str, post_c: str, id_batch: int, *, live
             def keep_roots(df: pd.DataFrame, _cols=cols) -> pd.DataFrame:
                 m = np.ones(len(df), dtype=bool)
                 for c, vals in _cols:
-                    m &= np.isin(df[c].to_numpy().astype(np.uint64), vals)
+                    m &= np.isin(df[c].to_numpy().astype(np.int64), vals)
                 return df[m]
 
             # live queries map root ids to the past and back; keep only rows that match now
@@ -455,7 +456,7 @@ def _read(session: CaveSession, ledger: Ledger, p: CavePreset, sel: Selection, o
     nodes, cell_summary = _nodes(ledger, list(p.cell_tables), tinfo, syn, edges, sel, frames)
     frames.clear()
     if edges is None:
-        edges = pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
+        edges = pd.DataFrame({PRE: np.zeros(0, np.int64), POST: np.zeros(0, np.int64),
                               "synapse_count": np.zeros(0, np.int64)})
     manifest = _manifest(name, p, session.server, syn_table, sel, res, tinfo, syn_summary, cell_summary, stats)
     # the tables are built in the canonical form of connectome.schema.normalize_* (tested), so the
@@ -492,7 +493,7 @@ def _synapse_table(ledger: Ledger, table: str, frames: dict, multi_group: bool) 
 
 
 def _canonical_labels(df: pd.DataFrame) -> pd.DataFrame:
-    """String columns as the store's label dtype; ids (uint64), counts and positions are already canonical."""
+    """String columns as the store's label dtype; ids (int64), counts and positions are already canonical."""
     out = df
     for c in out.columns:
         if out[c].dtype == object:
@@ -508,18 +509,18 @@ def _canonical_edges(edges: pd.DataFrame) -> pd.DataFrame:
         edges = edges.assign(**{EDGE_KIND: CHEMICAL})
     first = [PRE, POST, SYNAPSE_COUNT, EDGE_KIND]
     out = _canonical_labels(edges[first + [c for c in edges.columns if c not in first]])
-    out[PRE] = out[PRE].to_numpy(np.uint64)
-    out[POST] = out[POST].to_numpy(np.uint64)
+    out[PRE] = coerce_ids(out[PRE], PRE)  # int64, checked (an id of 2**63 or more is refused)
+    out[POST] = coerce_ids(out[POST], POST)
     out[SYNAPSE_COUNT] = out[SYNAPSE_COUNT].to_numpy(np.int64)
     return out.reset_index(drop=True)
 
 
 def _canonical_nodes(nodes: pd.DataFrame | None, edges: pd.DataFrame) -> pd.DataFrame:
     """Labelled nodes plus unlabelled ones for edge endpoints, as :func:`normalize_nodes` gives them."""
-    ends = np.unique(np.concatenate([edges[PRE].to_numpy(np.uint64), edges[POST].to_numpy(np.uint64)]))
+    ends = np.unique(np.concatenate([edges[PRE].to_numpy(np.int64), edges[POST].to_numpy(np.int64)]))
     if nodes is None:
         return normalize_nodes(pd.DataFrame({ROOT_ID: ends}))
-    missing = np.setdiff1d(ends, nodes[ROOT_ID].to_numpy(np.uint64))
+    missing = np.setdiff1d(ends, nodes[ROOT_ID].to_numpy(np.int64))
     if len(missing):
         logger.info("adding %d unlabelled node(s) that appear only in edges", len(missing))
         nodes = pd.concat([nodes, pd.DataFrame({ROOT_ID: missing})], ignore_index=True)
@@ -545,12 +546,12 @@ def _nodes(ledger: Ledger, specs: list[CellTableSpec], tinfo: dict, syn: pd.Data
             n = n.rename(columns={c: f"{spec.table}_{c}" for c in clash})
             nodes = nodes.merge(n, on=ROOT_ID, how="outer")
     if nodes is not None and (sel.root_ids is not None or sel.bbox is not None):
-        parts = [np.asarray(sel.root_ids or [], dtype=np.uint64)]
+        parts = [np.asarray(sel.root_ids or [], dtype=np.int64)]
         for df in (syn, edges):
             if df is not None:
-                parts += [df[PRE].to_numpy(np.uint64), df[POST].to_numpy(np.uint64)]
+                parts += [df[PRE].to_numpy(np.int64), df[POST].to_numpy(np.int64)]
         wanted = np.unique(np.concatenate(parts))
-        nodes = nodes[np.isin(nodes[ROOT_ID].to_numpy(np.uint64), wanted)]
+        nodes = nodes[np.isin(nodes[ROOT_ID].to_numpy(np.int64), wanted)]
     return nodes, summary
 
 

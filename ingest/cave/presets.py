@@ -24,7 +24,8 @@ from dataclasses import dataclass, field, replace
 from connectome.errors import InputError
 from connectome.validate import check_int
 
-__all__ = ["CellTableSpec", "CavePreset", "PRESETS", "get_preset", "DEFAULT_SERVER", "FILTER_OPS"]
+__all__ = ["CellTableSpec", "CavePreset", "PRESETS", "get_preset", "preset_for_datastack", "DEFAULT_SERVER",
+           "FILTER_OPS"]
 
 #: caveclient's default global server; it knows both public datastacks.
 DEFAULT_SERVER = "https://global.daf-apis.com"
@@ -221,11 +222,43 @@ MICRONS = CavePreset(
            "nucleus centres",),
 )
 
-PRESETS: dict[str, CavePreset] = {"flywire": FLYWIRE, "microns": MICRONS}
+PINKY100 = CavePreset(
+    name="pinky100",
+    datastack="pinky100",
+    voxel_resolution_nm=(4.0, 4.0, 40.0),
+    species="Mus musculus",
+    title="MICrONS phase 1 pinky100, layer 2/3 of mouse visual cortex",
+    citation=("Turner NL, et al. (2022) Reconstruction of neocortex: Organelles, compartments, cells, circuits, "
+              "and activity. Cell 185:1082-1100; Dorkenwald S, et al. (2022) Binary and analog variation of "
+              "synapses between cortical pyramidal neurons. eLife 11:e76120"),
+    notes=("voxel positions are in the 4 x 4 x 40 nm frame of the released tables and volumes (the files' own nm "
+           "columns are voxels x 4 x 4 x 40; the EM was imaged at 3.58 x 3.58 x 40 nm): see docs/guides/ingest.md",),
+)
+
+PRESETS: dict[str, CavePreset] = {"flywire": FLYWIRE, "microns": MICRONS, "pinky100": PINKY100}
+
+
+def preset_for_datastack(datastack: str | None) -> CavePreset | None:
+    """The named preset whose datastack ``datastack`` is (also with a ``_v<version>`` suffix), else ``None``.
+
+    Examples
+    --------
+    >>> preset_for_datastack("pinky100").species
+    'Mus musculus'
+    >>> preset_for_datastack("minnie65_public_v343").name, preset_for_datastack("fanc_production") is None
+    ('microns', True)
+    """
+    if not datastack:
+        return None
+    text = str(datastack).strip().lower()
+    for p in PRESETS.values():
+        if text == p.datastack or (text.startswith(p.datastack + "_v") and text[len(p.datastack) + 2:].isdigit()):
+            return p
+    return None
 
 
 def get_preset(preset: str | CavePreset | None) -> CavePreset | None:
-    """A preset by name (``"flywire"``, ``"microns"``), a :class:`CavePreset`, or ``None``.
+    """A preset by name (``"flywire"``, ``"microns"``, ``"pinky100"``), a :class:`CavePreset`, or ``None``.
 
     Other datastacks need no name: pass ``CavePreset(datastack=...)``.
 
@@ -234,7 +267,7 @@ def get_preset(preset: str | CavePreset | None) -> CavePreset | None:
     >>> get_preset("flywyre")
     Traceback (most recent call last):
     ...
-    connectome.errors.InputError: preset: unknown preset 'flywyre'; use one of ['flywire', 'microns'], or CavePreset(datastack=...) for any datastack
+    connectome.errors.InputError: preset: unknown preset 'flywyre'; use one of ['flywire', 'microns', 'pinky100'], or CavePreset(datastack=...) for any datastack
     """
     if preset is None or isinstance(preset, CavePreset):
         return preset

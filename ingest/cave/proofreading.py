@@ -205,7 +205,7 @@ def add_proofreading(store: str | os.PathLike, table: Any, *, root_column: str |
                                  dendrite_column=dendrite_column)
     info = dict(status.attrs["proofreading"])
     c = cx.load(store).materialize()
-    ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(np.uint64)
+    ids = c.node_table([ROOT_ID])[ROOT_ID].to_numpy(np.int64)
     known = status[ROOT_ID].isin(ids)
     info["matched"] = int(known.sum())
     info["not_in_store"] = int((~known).sum())

@@ -87,17 +87,17 @@ def supervoxel_columns(columns: list[str]) -> tuple[str, str] | None:
 
 def _mapper(table: pd.DataFrame) -> dict[int, int]:
     """old id -> new id of a per-id :func:`update_ids` result (unknown ids keep their old id)."""
-    new = table["new_id"].to_numpy(np.uint64)
-    old = table["old_id"].to_numpy(np.uint64)
+    new = table["new_id"].to_numpy(np.int64)
+    old = table["old_id"].to_numpy(np.int64)
     keep = table["method"].astype(str).to_numpy() == "unknown"
     new = np.where(keep, old, new)
     return dict(zip(old.tolist(), new.tolist()))
 
 
 def _apply(ids: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
-    ids = np.asarray(ids, dtype=np.uint64)
+    ids = np.asarray(ids, dtype=np.int64)
     uniq, inv = np.unique(ids, return_inverse=True)
-    mapped = np.array([mapping.get(int(u), int(u)) for u in uniq], dtype=np.uint64)
+    mapped = np.array([mapping.get(int(u), int(u)) for u in uniq], dtype=np.int64)
     return mapped[inv].reshape(ids.shape)
 
 
@@ -249,15 +249,15 @@ def refresh_store(
         new_syn = None
         if syn is not None and svc is not None:
             n = len(syn)
-            res = update_ids(np.concatenate([syn[PRE].to_numpy(np.uint64), syn[POST].to_numpy(np.uint64)]),
+            res = update_ids(np.concatenate([syn[PRE].to_numpy(np.int64), syn[POST].to_numpy(np.int64)]),
                              supervoxels=np.concatenate([syn[svc[0]].fillna(0).to_numpy(np.uint64),
                                                          syn[svc[1]].fillna(0).to_numpy(np.uint64)]), **kw)
             meta = res.attrs["update_ids"]
             methods["synapses"] = meta["methods"]
             notes += meta["fallbacks"]
-            new = res["new_id"].to_numpy(np.uint64)
+            new = res["new_id"].to_numpy(np.int64)
             unk = res["method"].astype(str).to_numpy() == "unknown"
-            new = np.where(unk, res["old_id"].to_numpy(np.uint64), new)
+            new = np.where(unk, res["old_id"].to_numpy(np.int64), new)
             new_syn = syn.copy()
             new_syn[PRE], new_syn[POST] = new[:n], new[n:]
             rebuilt_old = _rebuild_edges(syn, edges, manifest.extra.get("min_synapses"))
@@ -274,10 +274,10 @@ def refresh_store(
             _say("the store has no synapse table; edges are remapped by root id: merges are summed exactly, "
                  "but a split id's edges all go to the successor with the largest overlap", notes)
         # 2. every id of nodes and edges (and synapses without supervoxels): per id
-        parts = [nodes[ROOT_ID].to_numpy(np.uint64), edges[PRE].to_numpy(np.uint64),
-                 edges[POST].to_numpy(np.uint64)]
+        parts = [nodes[ROOT_ID].to_numpy(np.int64), edges[PRE].to_numpy(np.int64),
+                 edges[POST].to_numpy(np.int64)]
         if syn is not None and new_syn is None:
-            parts += [syn[PRE].to_numpy(np.uint64), syn[POST].to_numpy(np.uint64)]
+            parts += [syn[PRE].to_numpy(np.int64), syn[POST].to_numpy(np.int64)]
         ids = np.unique(np.concatenate(parts))
         res_ids = update_ids(ids, **kw)
         meta_ids = res_ids.attrs["update_ids"]

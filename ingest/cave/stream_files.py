@@ -83,6 +83,7 @@ def stream_cave_synapses(
     *,
     cells: Sequence[Any] = (),
     preset: Any = None,
+    meta: Any = None,
     base: Any,
     res: tuple | None,
     res_from: str,
@@ -109,7 +110,18 @@ def stream_cave_synapses(
     for a large file); the arguments are its arguments, already resolved
     (``base``: the preset with overrides, ``res``: the voxel size).
     """
-    from .release import _apply_mapping, _synapse_position, cell_nodes, release_manifest
+    from .release import (
+        _apply_mapping,
+        _synapse_position,
+        cell_nodes,
+        check_synapse_positions,
+        check_volume_ids,
+        release_manifest,
+        say_cells,
+        say_counts,
+        say_positions_and_columns,
+        say_threshold,
+    )
 
     for nm, value in (("autapses", autapses), ("zero_root", zero_root)):
         if value not in ("drop", "keep"):
@@ -137,8 +149,8 @@ def stream_cave_synapses(
         "synapse_position": chosen.describe(),
         "synapse_extra_columns": {"policy": extra, "kept" if extra == "keep" else "dropped": others},
     }
-    if others and extra == "keep":
-        logger.info("synapses: keeping the other columns of the file on the synapse rows: %s", ", ".join(others))
+    say_positions_and_columns(chosen, others, extra, raw.columns, res)
+    explicit = position is not None or position_columns is not None
     name = name or (f"{p.name}_release" if p else "cave_release") + (f"_v{version}" if version else "")
     path = Path(out).expanduser() if out is not None else data_home() / name
     src_path = Path(synapses).expanduser()
@@ -157,6 +169,9 @@ def stream_cave_synapses(
             for batch in iter_batches(src_path, "synapses", id_columns=[to_file[pre_c], to_file[post_c]],
                                       batch_rows=batch_rows):
                 df = batch.to_pandas().rename(columns=to_ours)
+                if "position_checks" not in summary and len(df):  # positions cross-checked on the first rows
+                    summary.update(check_synapse_positions(df, chosen, res, explicit=explicit, res_from=res_from))
+                    summary.setdefault("position_checks", [])
                 s = synapse_rows(df, position=chosen, voxel_resolution=res, keep=keep, nt_columns=nt, extra=extra)
                 s, counts = drop_special(s, autapses=autapses, zero_root=zero_root)
                 for k in ("autapse_synapses", "zero_root_synapses", "dropped"):
@@ -198,22 +213,27 @@ def stream_cave_synapses(
         run_buckets(stager, one, "synapses: writing", progress)
         empty = state.get("empty")
         if empty is None:
-            empty = normalize_edges(pd.DataFrame({PRE: np.zeros(0, np.uint64), POST: np.zeros(0, np.uint64),
+            empty = normalize_edges(pd.DataFrame({PRE: np.zeros(0, np.int64), POST: np.zeros(0, np.int64),
                                                   "synapse_count": np.zeros(0, np.int64)}))
         writer.finish(empty)
         if spatial is not None:
             spatial.finish(progress)
         summary["synapses"] = {**counts_total, "synapses": state["synapses"]}
+        say_counts(counts_total, "synapses")
+        say_threshold(state["weak"], base.min_synapses)
         files: dict[str, Any] = {"synapses": str(synapses)}
         nodes, cell_summary = cell_nodes(cell_list, frames, p, res, files)
         ends = writer.endpoint_ids()
+        check_volume_ids(np.concatenate([np.asarray(ends, dtype=np.int64), nodes[ROOT_ID].to_numpy(np.int64)
+                                         if nodes is not None else np.zeros(0, np.int64)]), p, datastack)
+        say_cells(nodes, cell_summary, ends)
         if nodes is None:
             n_out = normalize_nodes(pd.DataFrame({ROOT_ID: ends}))
         else:
             n_out = normalize_nodes(nodes)
             missing = np.setdiff1d(ends, n_out[ROOT_ID].to_numpy(), assume_unique=True)
             if len(missing):
-                logger.info("adding %d unlabelled node(s) that appear only in edges", len(missing))
+                logger.debug("adding %d unlabelled node(s) that appear only in edges", len(missing))
                 n_out = normalize_nodes(pd.concat([n_out, pd.DataFrame({ROOT_ID: missing})], ignore_index=True))
         builder.add_table("nodes", [builder.write("nodes.parquet", n_out)], n_out)
         m = release_manifest(name, p, datastack, version, files, res, res_from, renamed, {
@@ -221,7 +241,7 @@ def stream_cave_synapses(
             "cell_tables": cell_summary,
             "ingest": {"streamed": True, "rows_read": rows, "pre_id_ranges": stager.n,
                        "bucket_rows": bucket_rows, "batch_rows": batch_rows,
-                       **({"synapse_layout": spatial.describe()} if spatial is not None else {})}})
+                       **({"synapse_layout": spatial.describe()} if spatial is not None else {})}}, meta=meta)
         logger.info("synapses: %s rows streamed in %d pre-id range(s)", f"{rows:,}", stager.n)
         builder.commit(m)
     except BaseException:

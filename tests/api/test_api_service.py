@@ -577,3 +577,22 @@ def test_tokens_are_never_logged(server, tokens, alice):
     for secret in [*tokens.values(), "cx_wrong-token-for-the-log", "cx_in-a-query-string", "k-secret"]:
         assert secret not in log  # ... tokens never
     assert "Bearer" not in log
+
+
+def test_unlabelled_neurons_are_said_and_chosen_over_http(alice):
+    import connectome as cx
+
+    t = alice.get(f"/v1/datasets/{DS}/types", params={"by": "nt_type", "limit": 500}).json()
+    lib = cx.collapse(cx.load(DS), by="nt_type")
+    n = lib.attrs["unlabelled_neurons"]
+    assert n > 0 and t["unlabelled"]["unlabelled"] == "pool" and t["unlabelled"]["unlabelled_neurons"] == n
+    assert any(f"{n} of " in w for w in t["warnings"]) and "unknown" in {r["pre"] for r in t["rows"]}
+    d = alice.get(f"/v1/datasets/{DS}/types", params={"by": "nt_type", "unlabelled": "drop", "limit": 500}).json()
+    assert "unknown" not in {r["pre"] for r in d["rows"]} and d["warnings"] == []
+    ids = [str(x) for x in cx.ids_of(cx.load(DS), cell_type="AVA")]
+    p = alice.get(f"/v1/datasets/{DS}/partners", params={"ids": ids, "by": "nt_type"}).json()
+    assert any("partners(by='nt_type')" in w for w in p["warnings"])
+    k = alice.get(f"/v1/datasets/{DS}/partners", params={"ids": ids, "by": "nt_type", "unlabelled": "keep"}).json()
+    assert k["warnings"] == [] and "unknown" not in {r["partner_nt_type"] for r in k["rows"]}
+    assert_error(alice.get(f"/v1/datasets/{DS}/types", params={"by": "nt_type", "unlabelled": "ignore"}), 400,
+                 "invalid_parameter", "unlabelled")

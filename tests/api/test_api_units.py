@@ -223,3 +223,20 @@ def test_job_records_are_committed_durably(tmp_path):
     assert conn.execute("SELECT state FROM jobs WHERE id = ?", (job.id,)).fetchone() == ("queued",)
     assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     conn.close()
+
+
+def test_significance_request_defaults_to_the_reciprocity_preserving_null():
+    from pathlib import Path
+
+    import connectome
+    from connectome.api.schemas import SignificanceRequest
+    from connectome.api.tasks import KINDS
+
+    req = SignificanceRequest()
+    assert req.null == "degree_reciprocal"
+    assert SignificanceRequest.model_json_schema()["properties"]["null"]["default"] == "degree_reciprocal"
+    store = Path(connectome.__file__).parent / "snapshots" / "celegans_witvliet2021_8"
+    params = {**req.model_dump(exclude={"by"}), "n": 2}
+    out = KINDS["significance"]({"dataset": "w", "store": str(store), "params": params}, lambda *a: None)
+    assert out["null"] == "degree_reciprocal" and out["params"]["null"] == "degree_reciprocal"
+    assert out["params"]["warnings"] == [] and out["params"]["reciprocal_pairs"]["observed"] > 0

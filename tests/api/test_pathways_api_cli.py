@@ -186,7 +186,7 @@ def test_http_layers_job_refusals(api, server):
     e = err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"root_ids": ["12"]}}))
     assert e["field"] == "seeds" and "not in celegans_cook2019_herm: 12" in e["message"]
     e = err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "no-such-neuron"}}}))
-    assert e["field"] == "name" and "no node has name='no-such-neuron'" in e["message"]
+    assert e["field"] == "name" and 'no node has "name": "no-such-neuron"' in e["message"]  # as it was sent
     err(api.post(f"/datasets/{DS}/layers", json={"seeds": {"select": {"name": "ASHL"}}, "n_iterations": 10**6}))
     assert len(api.get("/jobs", params={"kind": "layers", "limit": 500}).json()["jobs"]) == before  # nothing queued
     e = err(api.get(f"/datasets/{DS}/layers/job_{'0' * 32}"), 404)
@@ -222,3 +222,40 @@ def test_http_bad_input_is_400_with_the_field(api):
     e = err(api.post(f"/datasets/{DS}/paths", json={"sources": {"select": {"name": "ASHL"}},
                                                     "targets": {"select": {"name": "AVAL"}}, "limit": 5000}))
     assert e["field"] == "limit"
+
+
+def test_cli_and_http_refuse_a_diverging_alpha_and_a_typo_in_a_list(api, capsys):
+    """The library's refusals (issue 23, items 4 and 5) reach both front ends with the same words."""
+    assert main(["influence", DS, "--sources", "name=ASHL", "--steady", "--alpha", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "alpha must be below 1/ρ(W) = 1" in err and "ρ(W) = 1" in err
+    assert main(["influence", DS, "--sources", "name=ASHL", "--steady", "--alpha", "0.9", "--top", "2"]) == 0
+    capsys.readouterr()
+    assert main(["partners", DS, "name=AVAL,AVBX"]) == 2
+    assert "name=AVBX (1 of the 2 values given)" in capsys.readouterr().err
+
+    r = api.post(f"/datasets/{DS}/influence", json={"sources": {"select": {"name": "ASHL"}}, "hops": None,
+                                                    "alpha": 2.0})
+    assert r.status_code == 400, r.text
+    e = r.json()["error"]
+    assert e["field"] == "alpha" and "1/ρ(W) = 1" in e["message"]
+    r = api.post(f"/datasets/{DS}/influence", json={"sources": {"select": {"name": ["ASHL", "ASHX"]}}, "hops": 2})
+    assert r.status_code == 400, r.text
+    e = r.json()["error"]
+    assert e["field"] == "name" and "ASHX" in e["message"] and "'ASHL'" not in e["message"].split(";")[0]
+    # a motif constraint on a label value that no neuron has: a 0 count with the reason beside it
+    r = api.post(f"/datasets/{DS}/motifs/count", json={"query": 'A -> B\nA.cell_type == "AVX"\n'})
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] == 0 and "no node has cell_type='AVX'" in r.json()["warnings"][0]
+    r = api.post(f"/datasets/{DS}/motifs/matches", json={"query": "A -> B [weight > 0]\nA.cell_type == \"AVA\"\n"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] > 0 and "always holds" in r.json()["warnings"][0]
+
+
+def test_http_partners_say_what_the_fraction_is_of(api, c):
+    aval = str(int(cx.ids_of(c, name="AVAL")[0]))
+    body = api.get(f"/datasets/{DS}/partners", params={"ids": [aval], "min_synapses": 5}).json()
+    assert "graph as loaded" in body["fraction_of"] and "pairs below min_synapses=5 included" in body["fraction_of"]
+    r = api.get(f"/datasets/{DS}/partners", params={"ids": [aval], "totals": ["input_synapses", "output_synapses"]})
+    assert r.status_code == 400, r.text
+    assert "column 'input_synapses' not found in nodes" in r.json()["error"]["message"]

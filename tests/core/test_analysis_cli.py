@@ -55,6 +55,9 @@ def test_motif_errors_from_cli():
     assert bad.stderr.startswith("error: motif query: unexpected character '=' (line 2, column 3)")  # line 2 is 'B => C'
     unknown = run_cli("motifs", "celegans_cook2019_herm", "--query", 'A -> B; A.celltype == "AVA"')
     assert unknown.returncode == 2 and "node attributes:" in unknown.stderr
+    typo = run_cli("motifs", "celegans_cook2019_herm", "--query", 'A -> B; A.cell_type == "AVX"', "--count")
+    assert typo.returncode == 0 and int(typo.stdout) == 0  # a 0 count, with the reason on stderr
+    assert "no node has cell_type='AVX'; close values of cell_type" in typo.stderr
 
 
 def test_query_text_and_query_files_are_never_confused(tmp_path):
@@ -76,3 +79,24 @@ def test_motif_example():
     out = run_python(str(ROOT / "examples" / "motif_query.py"))
     assert out.returncode == 0, out.stderr
     assert "feed-forward loops onto AVA" in out.stdout and "count without materialising: 233" in out.stdout
+
+
+def test_census_cli_null_defaults_to_degree_reciprocal(tmp_path):
+    import argparse
+
+    from connectome.analysis_cli import register
+
+    p = argparse.ArgumentParser()
+    register(p.add_subparsers(dest="command"))
+    assert p.parse_args(["census", "x", "--null"]).null == "degree_reciprocal"
+    assert p.parse_args(["census", "x"]).null is None  # no --null: the plain census
+    helptext = p._subparsers._group_actions[0].choices["census"].format_help()
+    assert "default degree_reciprocal" in " ".join(helptext.split())
+    out = run_cli("census", "celegans_witvliet2021_8", "--null", "--n", "3", "--out", str(tmp_path / "c"))
+    assert out.returncode == 0, out.stderr
+    assert "null model: degree_reciprocal" in out.stdout
+    meta = json.loads((tmp_path / "c" / "motif_significance.json").read_text())
+    assert meta["null"] == "degree_reciprocal" and meta["params"]["null"] == "degree_reciprocal"
+    plain = run_cli("census", "celegans_cook2019_herm", "--null", "degree", "--n", "3")
+    assert plain.returncode == 0, plain.stderr
+    assert "null='degree' breaks mutual pairs" in plain.stderr and "null model: degree" in plain.stdout

@@ -74,6 +74,13 @@ CASES = [
     (["census", "celegans_cook2019_herm", "--null", "block", "--by", "nope"], "column 'nope' not found"),
     (["motifs", "celegans_cook2019_herm", "--query", "nofile.txt"], "--query-file"),
     (["motifs", "celegans_cook2019_herm", "--query", "A -> B [weight >= x]"], "motif query"),
+    # a typo in a list of values is refused like a single typo (it used to be dropped silently)
+    (["partners", "celegans_cook2019_herm", "cell_type=AVA,AVBX"], "cell_type=AVBX (1 of the 2 values given)"),
+    (["paths", "celegans_cook2019_herm", "--sources", "name=ASHL,ASHX", "--targets", "name=AVAL"], "name=ASHX"),
+    (["influence", "celegans_cook2019_herm", "--sources", "name=ASHL", "--targets", "name=AVAL,AVBX"],
+     "close values of name: 'AVBR', 'AVBL'"),
+    (["similar", "celegans_cook2019_herm", "--name", "AVAL", "AVBX"], "--name AVBX (1 of the 2 values given)"),
+    (["cluster", "celegans_cook2019_herm", "--where", "cell_type=AVA", "cell_type=AVBX"], "cell_type=AVBX"),
     # links
     (["link", "neurons", "celegans_cook2019_herm", "1", "2"], "--source"),
     (["link", "neurons", "celegans_cook2019_herm", "--source", "nowhere_public"], "--source"),

@@ -76,6 +76,19 @@ def test_annotate_and_plot(worm, tmp_path):
     assert (tmp_path / "l.png").stat().st_size > 10_000
 
 
+@pytest.mark.parametrize("method, kw", [("ward", {"n_clusters": 4}), ("leiden", {"top_k": 10})])
+def test_cluster_numbers_stay_integers_when_some_neurons_are_not_clustered(worm, tmp_path, method, kw):
+    """Issue 23: unclustered neurons (no partners) made every cluster number a float (``2.0``)."""
+    ids = cx.ids_of(worm, super_class=["motor", "other"])
+    r = cx.cluster(worm, ids, method=method, min_synapses=5, **kw)
+    assert r.meta["not_clustered"] > 0
+    assert str(r.labels["cluster"].dtype) == "Int64", r.labels.dtypes
+    assert r.labels["cluster"].isna().sum() == r.meta["not_clustered"]
+    r.labels.to_csv(tmp_path / "c.csv", index=False)
+    assert ".0" not in (tmp_path / "c.csv").read_text()
+    assert str(r.annotate(worm).node_table()["cluster"].dtype) == "Int64"
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"method": "ward"}, "needs n_clusters= .* or threshold="),
     ({"method": "ward", "n_clusters": 3, "threshold": 0.5}, "not both"),

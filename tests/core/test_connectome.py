@@ -168,10 +168,11 @@ def test_buildable_dataset_builds_into_the_data_home(data_home):
     assert row["location"] == "home" and row["edges"] == c.n_edges
 
 
-def test_ids_dtype_is_uint64_everywhere(cook):
-    assert cook.node_table()["root_id"].dtype == np.uint64
-    assert cook.edge_table()["pre_root_id"].dtype == np.uint64
-    assert cook.edges.dtypes["post_root_id"] == np.uint64
+def test_ids_dtype_is_int64_everywhere(cook):
+    """int64, the field's dtype (CAVE, Codex, neuPrint), also from the bundled stores written with uint64 ids."""
+    assert cook.node_table()["root_id"].dtype == np.int64
+    assert cook.edge_table()["pre_root_id"].dtype == np.int64
+    assert cook.edges.dtypes["post_root_id"] == np.int64
 
 
 def test_a_label_lookup_that_matches_nothing_says_why():
@@ -195,6 +196,30 @@ def test_a_label_lookup_that_matches_nothing_says_why():
     with pytest.raises(LabelError):
         cx.select(c, cell_type="oviIN")
     assert cx.select(c, cell_type="oviIN", allow_empty=True).n_nodes == 0
+
+
+def test_every_value_of_a_label_list_is_checked():
+    """A typo in a list is refused like a single typo (it used to be dropped: a partial set, no word)."""
+    from connectome.errors import LabelError
+
+    nodes = pd.read_parquet(shared_data_dir() / "flywire_v783_labels" / "neurons_v783.parquet",
+                            columns=["root_id", "cell_type", "primary_type", "super_class"])
+    c = cx.from_edges(pd.DataFrame({"pre_root_id": nodes.root_id[:2].to_numpy(),
+                                    "post_root_id": nodes.root_id[1:3].to_numpy(), "synapse_count": [5, 6]}),
+                      nodes, name="flywire_labels")
+    with pytest.raises(LabelError) as err:
+        cx.ids_of(c, primary_type=["oviIN", "SMP54"])
+    msg = str(err.value)
+    assert err.value.parameter == "primary_type"
+    assert "no node has primary_type='SMP54'" in msg and "1 of the 2 values" in msg and "'oviIN'" not in msg
+    assert "close values of primary_type: 'SMP5" in msg and "allow_empty=True" in msg
+    with pytest.raises(LabelError, match=r"primary_type=\['SMP54', 'ovIN'\].*2 of the 3 values"):
+        cx.select(c, primary_type=["oviIN", "SMP54", "ovIN"])
+    both = cx.ids_of(c, primary_type=["oviIN", "SMP054"])
+    assert len(both) > 2 and both.dtype.kind in "iu"
+    assert set(both) == set(nodes.root_id[nodes.primary_type.isin(["oviIN", "SMP054"])])
+    # allow_empty=True accepts values that match no node (the others still select)
+    assert len(cx.ids_of(c, primary_type=["oviIN", "SMP54"], allow_empty=True)) == 2
 
 
 def test_from_edges_understands_the_names_the_cli_does(caplog):

@@ -119,6 +119,64 @@ def test_influence_bad_input():
     assert "1 of 2 source(s) have no outgoing edges" in partly.attrs["notes"][0]
 
 
+def test_influence_steady_state_refuses_an_alpha_at_or_above_one_over_the_spectral_radius():
+    c = cx.load("celegans_cook2019_herm")
+    ash = cx.ids_of(c, name="ASHL")
+    # input-normalised C. elegans weights have spectral radius 1 (to 1e-12), so the bound is alpha < 1
+    for alpha in (2.0, 1.0):
+        with pytest.raises(cx.errors.DivergenceError, match=r"alpha=.*diverges.*spectral radius of the one-hop "
+                           r"weights .*normalize='post'.* is ρ\(W\) = 1(\.0*)?(?!\d).*alpha must be below "
+                           r"1/ρ\(W\) = 1.*lower alpha.*or give a finite number of hops") as err:
+            cx.influence(c, ash, hops=None, alpha=alpha)
+        assert err.value.parameter == "alpha" and isinstance(err.value, cx.errors.InputError)
+    ok = cx.influence(c, ash, hops=None, alpha=0.9, top=5)
+    assert ok.attrs["converged"] and np.isfinite(ok["influence"]).all()
+    assert ok.attrs["spectral_radius_bound"] == pytest.approx(1.0)
+    # a finite number of hops is a finite sum: any alpha is allowed
+    assert np.isfinite(cx.influence(c, ash, hops=3, alpha=2.0, top=5)["influence"]).all()
+
+
+def _cycle(weight: int) -> tuple[cx.Connectome, list[int]]:
+    ids = [648518346349538157, 720575940621039145, 720575940621039146]
+    e = pd.DataFrame({"pre_root_id": ids, "post_root_id": ids[1:] + ids[:1], "synapse_count": [weight] * 3})
+    return cx.from_edges(e, name="cycle"), ids
+
+
+def test_influence_bound_is_computed_for_raw_weights_and_a_legal_alpha_converges():
+    g, ids = _cycle(4)  # W = 4 × a 3-cycle permutation: ρ(W) = 4, so alpha must be below 0.25
+    with pytest.raises(cx.errors.DivergenceError, match=r"ρ\(W\) = 4(?!\d).*below 1/ρ\(W\) = 0\.25(?!\d)"):
+        cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=0.3)
+    got = cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=0.2, labels=[], tol=1e-14)
+    assert got.attrs["converged"] and got.attrs["spectral_radius_bound"] == pytest.approx(4.0)
+    assert got.attrs["spectral_radius"] is None  # 0.2 × the bound 4 < 1 settles it: no eigenvalues needed
+    r = 0.8 ** 3  # one trip around the cycle
+    want = {ids[1]: 0.8 / (1 - r), ids[2]: 0.64 / (1 - r), ids[0]: r / (1 - r)}
+    assert got.target_root_id.astype("int64").tolist() == [ids[1], ids[2], ids[0]]  # exact 64-bit ids
+    for t, v in zip(got.target_root_id.astype("int64"), got.influence):
+        assert v == pytest.approx(want[int(t)], rel=1e-10)
+
+
+def test_influence_that_does_not_converge_in_max_iter_says_so(caplog):
+    g, ids = _cycle(4)
+    with caplog.at_level("WARNING", logger="connectome.effective"):
+        got = cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=0.2, labels=[], max_iter=4)
+    assert got.attrs["converged"] is False and got.attrs["iterations"] == 4
+    assert any("did not converge in max_iter=4" in n for n in got.attrs["notes"])
+    assert "did not converge in max_iter=4" in caplog.text
+
+
+def test_influence_never_reports_converged_for_values_that_are_not_finite():
+    # a nilpotent chain (ρ(W) = 0: any alpha converges, the series ends) with huge raw weights overflows
+    ids = [648518346349538157 + i for i in range(60)]
+    e = pd.DataFrame({"pre_root_id": ids[:-1], "post_root_id": ids[1:], "synapse_count": [10**6] * 59})
+    g = cx.from_edges(e, name="chain")
+    with pytest.raises(cx.errors.DivergenceError, match="not finite"):
+        cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=1e6, labels=[])
+    ok = cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=1e-6, labels=[])
+    assert ok.attrs["converged"] and ok.attrs["spectral_radius"] == 0.0
+    assert ok.influence.iloc[0] == pytest.approx(1.0)
+
+
 # ---------------------------------------------------------------------- layers
 def _navis_reference(c: cx.Connectome, seeds: np.ndarray, iterations: int, max_steps: int, threshold: float,
                      rng: np.random.Generator) -> pd.DataFrame:

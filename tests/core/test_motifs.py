@@ -103,7 +103,7 @@ def test_results_have_root_ids_and_limit():
     c = cx.load("celegans_cook2019_herm")
     q = "A -> B\nB -> C\n"
     full = cx.find_motifs(c, q)
-    assert str(full["A"].dtype) == "uint64"
+    assert str(full["A"].dtype) == "int64"
     assert set(full["A"]) <= set(c.node_table()["root_id"])
     few = cx.find_motifs(c, q, limit=7)
     assert len(few) == 7 and same_rows(few, few.merge(full))
@@ -452,3 +452,29 @@ def test_cli_and_server_parse_take_the_same_neuropil_queries(tmp_path):
                   "--out", str(tmp_path / "m.csv"))
     assert out.returncode == 0, out.stderr
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "m.csv", dtype=str), want.astype(str))
+
+
+def test_a_label_value_no_neuron_has_or_a_vacuous_weight_constraint_is_said(caplog):
+    """A 0 count from a typo must not look like biology; a constraint that always or never holds is named."""
+    c = cx.load("celegans_cook2019_herm")
+    with caplog.at_level("WARNING", logger="connectome.motifs"):
+        n = cx.count_motifs(c, 'A -> B\nA.cell_type == "AVX"\n')
+    assert n == 0
+    said = [w for w in n.attrs["warnings"] if "A.cell_type == 'AVX'" in w]
+    assert said and "matches no neuron: cell_type: no node has cell_type='AVX'; close values of cell_type: 'AV" in said[0]
+    assert "no node has cell_type='AVX'" in caplog.text
+    caplog.clear()
+    m = cx.find_motifs(c, 'A -> B\nA.cell_type == "AVA"\nB.cell_type != "AVBX"\n')
+    assert len(m) > 0 and any("B.cell_type != 'AVBX'" in w and "holds for every neuron" in w
+                              for w in m.attrs["warnings"])
+    assert cx.find_motifs(c, 'A -> B\nA.cell_type == "AVA"\n').attrs["warnings"] == []
+    # synapse counts are integers >= 1: these constraints always (or never) hold
+    for query, says in [("A -> B [weight >= -5]\n", "always holds"), ("A -> B [weight > 0]\n", "always holds"),
+                        ("A -> B [synapse_count >= 1]\n", "always holds"), ("A -> B [weight < 0]\n", "never holds"),
+                        ("A -> B [weight < 1]\n", "never holds"), ("A -> B [weight == 2.5]\n", "never holds"),
+                        ("A -> B\nA !> C [weight <= 0]\nB -> C\n", "never holds")]:
+        w = cx.count_motifs(c, query).attrs["warnings"]
+        assert any(says in x and "integers >= 1" in x for x in w), (query, w)
+    assert cx.count_motifs(c, "A -> B [weight >= 5, weight < 10]\n").attrs["warnings"] == []
+    with pytest.raises(QueryError, match="Impossible bounds"):  # contradictory bounds: DotMotif refuses them
+        cx.count_motifs(c, "A -> B [weight >= 10, weight < 5]\n")

@@ -18,7 +18,7 @@ import pytest
 import connectome as cx
 from helpers import ROOT, run_cli, run_python
 
-BIG = ["720575940621039145", "720575940626960862", "720575940615043368", "18446744073709551611"]
+BIG = ["720575940621039145", "720575940626960862", "720575940615043368", "9223372036854775803"]  # up to 2**63-1
 
 
 @pytest.fixture()
@@ -140,9 +140,11 @@ def test_errors_are_one_line(cli, fly_store, args, message):
 
 
 def test_the_installed_command_names_unknown_ids(fly_store):
-    out = run_cli("link", "neurons", str(fly_store), BIG[0], "999", "18446744073709551615")
+    out = run_cli("link", "neurons", str(fly_store), BIG[0], "999", "9223372036854775807")
     assert out.returncode == 2
-    assert out.stderr.startswith("error: root_ids: 2 id(s) not in flywire_toy: 999, 18446744073709551615;")
+    assert out.stderr.startswith("error: root_ids: 2 id(s) not in flywire_toy: 999, 9223372036854775807;")
+    out = run_cli("link", "neurons", str(fly_store), BIG[0], "18446744073709551615")  # not an int64: refused
+    assert out.returncode == 2 and "id 18446744073709551615 is 2**63 or more; root ids are int64" in out.stderr
 
 
 def test_open_serves_the_viewer_and_prints_its_url(shared_data):
@@ -193,6 +195,7 @@ def test_example_script(tmp_path):
 
 # ---------------------------------------------------------------------- issue 16: links that show what they claim
 PINKY = ["648518346349538235", "648518346349539462"]
+MINNIE = ["864691135000000001", "864691135000000002"]
 
 
 def test_a_pinky100_export_links_to_pinky100_not_minnie65(cli, tmp_path):
@@ -204,9 +207,9 @@ def test_a_pinky100_export_links_to_pinky100_not_minnie65(cli, tmp_path):
     assert out.returncode == 0, out.stderr
     m = cx.load(store).manifest
     assert m.title == "CAVE datastack pinky100 (release v185)" and "minnie65" not in m.title
-    # pinky100's voxels are 3.58 x 3.58 x 40 nm, not the microns preset's 4 x 4 x 40: taken from the known
-    # datastacks table, said on stderr and recorded
-    assert m.voxel_resolution_nm == [3.58, 3.58, 40.0] and m.source["voxel_resolution_from"] == "known datastacks table"
+    # pinky100's voxel frame (4 x 4 x 40 nm, the frame of its released tables and volumes) is taken from the
+    # known datastacks table, not assumed from the microns preset: said on stderr and recorded
+    assert m.voxel_resolution_nm == [4.0, 4.0, 40.0] and m.source["voxel_resolution_from"] == "known datastacks table"
     assert "voxel resolution of datastack pinky100" in out.stderr
     out = cli("link", "neurons", str(store), *PINKY, "--states", str(tmp_path / "s"), "--json",
               "--state-server", "https://connectome.lab.example.org/v1/states")
@@ -216,11 +219,17 @@ def test_a_pinky100_export_links_to_pinky100_not_minnie65(cli, tmp_path):
     assert urls == {"em": "precomputed://gs://microns_public_datasets/pinky100_v0/son_of_alignment_v15_rechunked",
                     "pinky100": "precomputed://gs://microns_public_datasets/pinky100_v185/seg"}
     assert res["warnings"] == [] and "warning:" not in out.stderr
-    # a MICrONS materialization without a static segmentation: said on stderr and in --json
+    # the same pinky ids with the microns preset alone would be shown in minnie65: refused (issue 23, item 8)
     out = cli("ingest", "cave-files", "--connections", str(tmp_path / "conn.csv"), "--preset", "microns",
+              "--version", "661", "--out", str(tmp_path / "wrong"))
+    assert out.returncode == 2 and "are pinky100 ids (6485183...), not ids of microns" in out.stderr
+    # a MICrONS materialization without a static segmentation: said on stderr and in --json
+    pd.DataFrame({"pre_pt_root_id": MINNIE, "post_pt_root_id": MINNIE[::-1], "syn_count": [3, 4]}).to_csv(
+        tmp_path / "minnie.csv", index=False)
+    out = cli("ingest", "cave-files", "--connections", str(tmp_path / "minnie.csv"), "--preset", "microns",
               "--version", "661", "--out", str(tmp_path / "m661"))
     assert out.returncode == 0, out.stderr
-    out = cli("link", "neurons", str(tmp_path / "m661"), *PINKY, "--states", str(tmp_path / "s"), "--json",
+    out = cli("link", "neurons", str(tmp_path / "m661"), *MINNIE, "--states", str(tmp_path / "s"), "--json",
               "--state-server", "https://connectome.lab.example.org/v1/states")
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)

@@ -184,3 +184,71 @@ def test_null_graphs_can_be_inspected():
         sig.samples(4)
     with pytest.raises(InputError, match="unknown null model"):
         cx.null_graph(c, null="configuration")
+
+
+# ----------------------------------------------------------------------------- issue 23 item 6: the default null
+def test_default_null_keeps_reciprocity():
+    import inspect
+
+    from connectome.significance import null_graph
+
+    assert inspect.signature(cx.motif_significance).parameters["null"].default == "degree_reciprocal"
+    assert inspect.signature(null_graph).parameters["null"].default == "degree_reciprocal"
+    c = cx.load("celegans_witvliet2021_8")
+    r = cx.motif_significance(c, n=3, seed=1)
+    assert r.null == "degree_reciprocal"
+    assert r.params["null"] == "degree_reciprocal"          # recorded in the metadata
+    assert r.to_dict()["params"]["null"] == "degree_reciprocal"
+    rp = r.params["reciprocal_pairs"]
+    assert rp["observed"] > 0
+    assert rp["null_mean"] == pytest.approx(rp["observed"])  # the default null keeps every mutual pair
+    assert r.params["warnings"] == []
+
+
+def test_plain_degree_null_on_a_reciprocal_graph_warns(caplog):
+    c = cx.load("celegans_cook2019_herm")
+    with caplog.at_level("WARNING", logger="connectome.significance"):
+        r = cx.motif_significance(c, null="degree", n=4, seed=0)
+    rp = r.params["reciprocal_pairs"]
+    assert rp["observed"] > 2 * rp["null_mean"]
+    said = [m for m in caplog.messages if "reciprocal pairs" in m]
+    assert len(said) == 1 and f"{rp['observed']:,}" in said[0] and "degree_reciprocal" in said[0]
+    assert r.params["warnings"] == said
+    assert r.to_dict()["params"]["warnings"] == said
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="connectome.significance"):
+        ok = cx.motif_significance(c, null="degree_reciprocal", n=4, seed=0)
+    assert not [m for m in caplog.messages if "reciprocal pairs" in m]
+    assert ok.params["warnings"] == []
+
+
+def test_reciprocal_pairs_from_the_census_are_exact():
+    from connectome.significance import mutual_pairs
+
+    c = cx.load("celegans_witvliet2021_8")
+    t = cx.triad_census(c)
+    g = directed_pairs(c, edge_kind="chemical", self_loops=False)
+    fwd = g.src * np.int64(g.n) + g.dst
+    rev = g.dst * np.int64(g.n) + g.src
+    assert mutual_pairs(t.to_numpy(), g.n) == pytest.approx(np.isin(fwd, rev).sum() / 2)
+
+
+def test_profile_plot_draws_an_infinite_z_clipped_and_marked():
+    from connectome.significance import MotifSignificance
+
+    names = list(cx.TRIAD_NAMES)
+    z = np.linspace(-2, 2, 16)
+    z[names.index("300")] = np.inf
+    z[names.index("030C")] = -np.inf
+    table = pd.DataFrame({"motif": names, "observed": np.arange(16), "null_mean": np.ones(16),
+                          "null_std": np.ones(16), "z": z, "p_over": 0.5, "p_under": 0.5, "analytic_mean": np.nan})
+    r = MotifSignificance(table, pd.DataFrame(), "er", 10, 0, {"dataset": "toy"})
+    fig = r.plot()
+    ax = fig.axes[1]
+    shown = [m for m in names if m != "003"]
+    bars = {m: p.get_height() for m, p in zip(shown, ax.patches)}
+    lo, hi = ax.get_ylim()
+    top = max(abs(v) for m, v in bars.items() if m not in ("300", "030C"))
+    assert top < bars["300"] <= hi and lo <= bars["030C"] < -top    # full bars, clipped inside the axis
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("+inf") == 1 and texts.count("−inf") == 1

@@ -89,6 +89,16 @@ def test_partners_per_neuropil_and_neuropil_filter():
     assert s.attrs["sign_table"] == "FLY_SIGNS"
 
 
+def test_a_neuropil_list_with_a_typo_is_refused():
+    c = _toy()
+    with pytest.raises(cx.errors.LabelError, match=r"neuropil: no edge has neuropil='AL_X' \(1 of the 2 values "
+                       r"given\); close values of neuropil: 'AL_L'"):
+        cx.partners(c, [1], direction="downstream", neuropil=["AL_L", "AL_X"])
+    with pytest.raises(cx.errors.LabelError, match=r"neuropil='MB_CA_X'.*close values of neuropil: 'MB_CA_L'"):
+        cx.filter_edges(c, neuropil=["MB_CA_X", "AL_L"])
+    assert cx.filter_edges(c, neuropil=["MB_CA_L", "AL_L"]).filters == {"neuropil": ["MB_CA_L", "AL_L"]}
+
+
 def test_partners_bad_input():
     c = cx.load("celegans_cook2019_herm")
     with pytest.raises(cx.errors.IdError, match=r"ids: 2 id\(s\) not in celegans_cook2019_herm: 1, 2"):
@@ -126,3 +136,68 @@ def test_adjacency_equals_pandas_pivot(larva, tmp_path):
     assert int(g.to_numpy().sum()) == int(a.to_numpy().sum())
     cx.plot_adjacency(g, tmp_path / "adj.png")
     assert (tmp_path / "adj.png").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------- what a fraction is of (issue 23, item 9)
+def test_partner_metadata_tells_a_filtered_graph_from_a_partner_threshold():
+    c = cx.load("celegans_cook2019_herm")
+    ids = cx.ids_of(c, cell_type="AVA")
+    a = cx.partners(cx.filter_edges(c, min_synapses=5), ids)
+    b = cx.partners(c, ids, min_synapses=5)
+    assert a.fraction.iloc[0] != b.fraction.iloc[0]  # same partners, other denominators
+    assert a.attrs["graph_filters"] == {"min_synapses": 5} and a.attrs["min_synapses"] == 1
+    assert b.attrs["graph_filters"] == {} and b.attrs["min_synapses"] == 5
+    assert "after the graph's filters (min_synapses=5)" in a.attrs["fraction_of"]
+    assert "graph as loaded" in b.attrs["fraction_of"] and "pairs below min_synapses=5 included" in \
+        b.attrs["fraction_of"]
+    # filters compose: the strictest threshold, the kinds in both, node selections listed
+    g = cx.filter_edges(cx.filter_edges(c, min_synapses=3, edge_kind=["chemical", "gap_junction"]),
+                        min_synapses=2, edge_kind="chemical")
+    assert g.filters == {"min_synapses": 3, "edge_kind": ["chemical"]}
+    s = cx.select(g, super_class="interneuron")
+    assert s.filters["min_synapses"] == 3 and s.filters["nodes"] == ["select(super_class='interneuron')"]
+    assert c.filters == {}
+    # the same record on influence and adjacency results
+    assert cx.influence(g, ids, hops=1, top=3).attrs["graph_filters"]["min_synapses"] == 3
+    assert cx.adjacency_matrix(g, ids).attrs["graph_filters"]["edge_kind"] == ["chemical"]
+
+
+def _with_totals(input_total: list[int]) -> tuple[cx.Connectome, list[int]]:
+    ids = [648518346349538157, 720575940621039145, 720575940621039146]
+    e = pd.DataFrame({"pre_root_id": [ids[0], ids[1], ids[1]], "post_root_id": [ids[2], ids[2], ids[0]],
+                      "synapse_count": [6, 4, 10]})
+    nodes = pd.DataFrame({"root_id": ids, "input_synapses": input_total, "output_synapses": [60, 400, 7]})
+    return cx.from_edges(e, nodes, name="subgraph_export"), ids
+
+
+def test_partner_fractions_from_whole_brain_totals_in_node_columns(caplog):
+    c, ids = _with_totals([100, 0, 50])
+    graph = cx.partners(c, [ids[2]], direction="upstream")
+    assert graph.fraction.tolist() == pytest.approx([0.6, 0.4])  # of the 10 input synapses in this graph
+    t = cx.partners(c, [ids[2]], totals=("input_synapses", "output_synapses"))
+    up = t[t.direction == "upstream"]
+    assert up.partner_root_id.astype("int64").tolist() == [ids[0], ids[1]]
+    assert up.fraction.tolist() == pytest.approx([6 / 50, 4 / 50])  # Codex's denominators
+    assert t.attrs["totals"] == ("input_synapses", "output_synapses")
+    assert "node column 'input_synapses'" in t.attrs["fraction_of"]
+    out = cx.partners(c, [ids[1]], direction="downstream", totals=("input_synapses", "output_synapses"))
+    assert out.fraction.tolist() == pytest.approx([10 / 400, 4 / 400])
+    assert t.attrs["warnings"] == []
+    # a total below the graph's own sum: said (log and metadata), fractions above 1 are not hidden
+    bad, ids = _with_totals([5, 0, 50])
+    with caplog.at_level("WARNING", logger="connectome.partner_tables"):
+        r = cx.partners(bad, [ids[0]], direction="upstream", totals=("input_synapses", "output_synapses"))
+    assert r.fraction.tolist() == [2.0]
+    assert any("1 query neuron(s) have input_synapses below" in w for w in r.attrs["warnings"])
+    assert "input_synapses below" in caplog.text
+
+
+def test_partner_totals_refusals():
+    c, ids = _with_totals([100, 0, 50])
+    with pytest.raises(cx.errors.ColumnError, match="column .input_syn. not found in nodes.*totals"):
+        cx.partners(c, [ids[2]], totals=("input_syn", "output_synapses"))
+    with pytest.raises(cx.errors.InputError, match="totals must be 'graph' or a pair of node columns"):
+        cx.partners(c, [ids[2]], totals="nodes")
+    labelled = c.with_node_columns(pd.DataFrame({"root_id": ids, "kind": ["a", "b", "c"]}))
+    with pytest.raises(cx.errors.InputError, match="totals: node column 'kind' is not numeric"):
+        cx.partners(labelled, [ids[2]], totals=("kind", "output_synapses"))

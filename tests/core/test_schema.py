@@ -12,7 +12,8 @@ import connectome as cx
 from connectome.errors import ColumnError, ConnectomeError, DuplicateEdgeError, IdError, InputError, SynapseCountError
 from connectome.schema import coerce_ids, normalize_edges, normalize_nodes
 
-BIG = [2**53 + 1, 2**63 - 1, 2**63, 2**63 + 12345, 2**64 - 1]
+BIG = [2**53 + 1, 648518346349538157, 720575940621039145, 2**63 - 12345, 2**63 - 1]
+TOO_BIG = [2**63, 2**63 + 12345, 2**64 - 1]
 
 
 def edges(pre, post, n):
@@ -24,19 +25,27 @@ def test_big_ids_survive_as_python_ints_and_strings(value):
     assert int(coerce_ids([value], "root_id")[0]) == value
     assert int(coerce_ids([str(value)], "root_id")[0]) == value
     assert int(coerce_ids(np.array([value], dtype=np.uint64), "root_id")[0]) == value
+    assert coerce_ids(np.array([value], dtype=np.uint64), "root_id").dtype == np.int64
 
 
-@given(st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=1, max_size=50))
+@pytest.mark.parametrize("value", TOO_BIG)
+def test_ids_of_2_63_or_more_are_refused_as_int64_cannot_hold_them(value):
+    for given_as in ([value], [str(value)], np.array([value], dtype=np.uint64)):
+        with pytest.raises(IdError, match=rf"root_id: id {value} is 2\*\*63 or more; root ids are int64"):
+            coerce_ids(given_as, "root_id")
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**63 - 1), min_size=1, max_size=50))
 @settings(max_examples=60, deadline=None)
-def test_any_uint64_id_round_trips_exactly(values):
+def test_any_int64_id_round_trips_exactly(values):
     got = coerce_ids(pd.Series([str(v) for v in values]), "root_id")
-    assert [int(x) for x in got] == values
+    assert got.dtype == np.int64 and [int(x) for x in got] == values
 
 
 def test_id_errors_name_the_column():
     with pytest.raises(IdError, match="pre_root_id: ids must be non-negative"):
         coerce_ids([-5], "pre_root_id")
-    with pytest.raises(IdError, match="does not fit in 64 bits"):
+    with pytest.raises(IdError, match="2\\*\\*63 or more"):
         coerce_ids([2**64], "root_id")
     with pytest.raises(IdError, match="2\\*\\*53"):
         coerce_ids(pd.Series([float(2**60)]), "post_root_id")
@@ -107,8 +116,8 @@ def test_every_error_is_in_one_tree():
         assert issubclass(exc, ConnectomeError)
 
 
-def test_from_edges_keeps_ids_above_2_63_on_both_paths():
-    ids = [2**63 + 1, 2**63 + 2, 2**64 - 1]
+def test_from_edges_keeps_ids_up_to_2_63_on_both_paths():
+    ids = [2**63 - 3, 2**63 - 2, 2**63 - 1]
     c = cx.from_edges(edges(ids, ids[1:] + ids[:1], [5, 6, 7]),
                       pd.DataFrame({"root_id": [str(i) for i in ids], "cell_type": ["a", "b", "c"]}))
     got = c.edge_table()
@@ -118,5 +127,5 @@ def test_from_edges_keeps_ids_above_2_63_on_both_paths():
     sub = cx.subgraph(c, [ids[0], ids[1]])
     assert [int(x) for x in sub.node_table()["root_id"]] == ids[:2]
     csr = cx.to_csr(c)
-    assert int(csr.ids[-1]) == 2**64 - 1
+    assert int(csr.ids[-1]) == 2**63 - 1 and csr.ids.dtype == np.int64
     assert int(csr.matrix[csr.index_of([ids[2]])[0], csr.index_of([ids[0]])[0]]) == 7

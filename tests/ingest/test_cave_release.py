@@ -147,9 +147,9 @@ def test_flywire_classification_release_as_nodes(shared_data, tmp_path):
     p = ingest_cave_files(cells=[f], preset="flywire", version=783, out=tmp_path / "fw", progress=False)
     n = cx.load(p).node_table().set_index("root_id")
     assert len(n) == len(raw) == 139_255
-    r = raw.set_index(raw["root_id"].astype(np.uint64))
+    r = raw.set_index(raw["root_id"].astype(np.int64))
     assert (n.loc[r.index, "super_class"].astype(str).to_numpy() == r["super_class"].astype(str).to_numpy()).all()
-    assert n.index.max() > 2**53 and n.index.dtype == np.uint64
+    assert n.index.max() > 2**53 and n.index.dtype == np.int64
 
 
 # ------------------------------------------------ issue 16: exports that are not named the CAVE way
@@ -252,3 +252,135 @@ def test_split_position_spellings_are_recognised():
     got = {p.name: (p.unit, p.role) for p in find_positions(cols)}
     assert got == {"ctr_pt_position": ("voxels", "ctr"), "pre_pos": ("voxels", "pre"), "post": ("nm", "post"),
                    "pt_position": ("voxels", "pt")}
+
+
+# ------------------------------------------------ issue 23 item 3: positions that contradict each other
+
+PINKY_IDS = np.array([648518346349538157, 648518346349539887, 648518346349538235, 648518346349539462], np.uint64)
+
+
+def _pinky100_export(n=80, seed=7, nm_per_voxel=(4.0, 4.0, 40.0)):
+    """The real pinky100 v185 export's shape (MicronsBinder soma_subgraph_synapses_spines_v185.csv): voxel
+    positions as *_pos_{x,y,z}_vx and the centre again in nm as ctr_pt_{x,y,z}_nm (= voxels x 4 x 4 x 40)."""
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"id": np.arange(n) + 1, "pre_root_id": rng.choice(PINKY_IDS[:2], n),
+                       "post_root_id": rng.choice(PINKY_IDS[2:], n), "cleft_vx": rng.integers(10, 900, n),
+                       "spine_vol_um3": rng.random(n).round(5)})
+    vox = {a: rng.integers(30_000, 90_000, n) if a != "z" else rng.integers(10, 2_100, n) for a in "xyz"}
+    for a, f in zip("xyz", nm_per_voxel):
+        df[f"ctr_pt_{a}_nm"] = vox[a] * f
+    for p in ("pre", "ctr", "post"):
+        for a in "xyz":
+            df[f"{p}_pos_{a}_vx"] = vox[a] + (rng.integers(-30, 30, n) if p != "ctr" and a != "z" else 0)
+    return df
+
+
+def test_position_columns_that_contradict_the_resolution_are_refused_with_both_factors(tmp_path):
+    from connectome.errors import PositionConflictError
+
+    raw = _pinky100_export()
+    with pytest.raises(PositionConflictError) as err:  # the guide's old 3.58 on a file whose nm columns say 4
+        ingest_cave_files(synapses=raw, voxel_resolution=(3.58, 3.58, 40), out=tmp_path / "no", progress=False)
+    msg = str(err.value)
+    assert "ctr_pos (voxels) and ctr_pt (nm)" in msg and "4 x 4 x 40 nm per voxel" in msg
+    assert "3.58 x 3.58 x 40" in msg and "voxel_resolution=(4, 4, 40)" in msg and err.value.parameter == \
+        "voxel_resolution"
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(PositionConflictError):  # streamed, the same check
+        raw.to_csv(tmp_path / "p.csv", index=False)
+        ingest_cave_files(synapses=tmp_path / "p.csv", voxel_resolution=(3.58, 3.58, 40), out=tmp_path / "no2",
+                          stream=True, progress=False)
+    # the CLI says it in one line naming the flag
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "p.csv"), "--voxel-resolution", "3.58", "3.58",
+                "40", "--out", str(tmp_path / "no3"))
+    assert r.returncode == 2 and "--voxel-resolution 4 4 40" in r.stderr, r.stderr
+    # the resolution the file implies: agreed, recorded
+    p = ingest_cave_files(synapses=raw, voxel_resolution=(4, 4, 40), out=tmp_path / "ok", progress=False)
+    syn = read_table(p, "synapses").set_index("synapse_id").sort_index()
+    np.testing.assert_allclose(syn["x_nm"].to_numpy(), raw["ctr_pt_x_nm"].to_numpy())
+    checks = cx.load(p).manifest.extra["position_checks"]
+    assert [(c["voxels"], c["nm"], c["agree"]) for c in checks] == [("ctr_pos", "ctr_pt", True)]
+    assert checks[0]["nm_per_voxel"] == [4.0, 4.0, 40.0]
+
+
+def test_a_named_position_keeps_both_with_a_warning_and_the_two_factors(tmp_path, caplog):
+    raw = _pinky100_export()
+    with caplog.at_level("WARNING"):
+        p = ingest_cave_files(synapses=raw, voxel_resolution=(3.58, 3.58, 40), position="ctr_pos",
+                              out=tmp_path / "s", progress=False)
+    assert "ctr_pos (voxels) and ctr_pt (nm) disagree" in caplog.text and "4 x 4 x 40 nm per voxel" in caplog.text
+    ck = cx.load(p).manifest.extra["position_checks"][0]
+    assert ck["agree"] is False and ck["voxel_resolution"] == [3.58, 3.58, 40.0]
+
+
+def test_the_files_nm_columns_can_be_chosen_without_a_voxel_resolution(tmp_path, caplog):
+    raw = _pinky100_export()
+    for i, kw in enumerate(({"position": "ctr_pt"},
+                            {"position_columns": ["ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm"]})):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            p = ingest_cave_files(synapses=raw, out=tmp_path / f"s{i}", progress=False, **kw)
+        syn = read_table(p, "synapses").set_index("synapse_id").sort_index()
+        np.testing.assert_allclose(syn[["x_nm", "y_nm", "z_nm"]].to_numpy(),
+                                   raw[["ctr_pt_x_nm", "ctr_pt_y_nm", "ctr_pt_z_nm"]].to_numpy())
+        # the voxel positions stay in voxels under their own names, said with what the file implies
+        np.testing.assert_array_equal(syn["pre_pos_x_vx"].to_numpy(), raw["pre_pos_x_vx"].to_numpy())
+        assert "kept in voxels" in caplog.text and "imply 4 4 40" in caplog.text
+        kept = cx.load(p).manifest.extra["positions_kept_in_voxels"]
+        assert {k["name"] for k in kept} >= {"pre_pos", "post_pos"}
+
+
+def test_an_ambiguous_position_role_names_both_positions(tmp_path):
+    raw = _pinky100_export()
+    with pytest.raises(InputError, match=r"'ctr' is ambiguous in synapses: 2 positions match it, ctr_pt "
+                                         r"\(ctr_pt_x_nm, ctr_pt_y_nm, ctr_pt_z_nm; nm\) and ctr_pos"):
+        ingest_cave_files(synapses=raw, position="ctr", out=tmp_path / "no", progress=False)
+
+
+def test_pinky100_gets_its_species_and_resolution_from_its_preset(tmp_path):
+    raw = _pinky100_export()
+    m = cx.load(ingest_cave_files(synapses=raw, datastack="pinky100", out=tmp_path / "a", progress=False)).manifest
+    assert m.species == "Mus musculus" and m.voxel_resolution_nm == [4.0, 4.0, 40.0]
+    assert m.extra["described_by_preset"] == "pinky100" and "pinky100" in m.title
+    m = cx.load(ingest_cave_files(synapses=raw, preset="pinky100", out=tmp_path / "b", progress=False)).manifest
+    assert m.species == "Mus musculus" and m.source["preset"] == "pinky100"
+
+
+def test_cave_files_says_every_rename_filter_and_fallback(tmp_path):
+    raw = _pinky100_export().rename(columns={"pre_root_id": "presyn_segid"})
+    raw.loc[:1, "post_root_id"] = raw.loc[:1, "presyn_segid"]  # 2 autapses
+    raw.to_csv(tmp_path / "syn.csv", index=False)
+    cells = pd.DataFrame({"id": [1, 2, 3, 4, 5], "pt_root_id": [PINKY_IDS[0], PINKY_IDS[0], PINKY_IDS[2],
+                                                                648518346349530001, 648518346349530002],
+                          "cell_type": ["pyc", "basket", "pyc", "pyc", "pyc"]})  # one root with two somata
+    cells.to_csv(tmp_path / "cells.csv", index=False)
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "syn.csv"), "--cells", str(tmp_path / "cells.csv"),
+                "--map", "presyn_segid=pre_pt_root_id", "--datastack", "pinky100", "--out", str(tmp_path / "s"))
+    assert r.returncode == 0, r.stderr
+    for says in ("renaming columns presyn_segid -> pre_pt_root_id", "dropped 2 autapse row(s)",
+                 "1 root id(s) annotated more than once", "2 of 4 cell(s) have no synapse or edge; kept",
+                 "position ctr_pt (ctr_pt_x_nm, ctr_pt_y_nm, ctr_pt_z_nm; nm) stands for a synapse",
+                 "2 of the 4 neuron(s) of the edges are in no cell table",
+                 "keeping the other columns of the file on the synapse rows: cleft_vx, spine_vol_um3",
+                 "datastack pinky100 is the pinky100 preset's: species (Mus musculus)"):
+        assert says in r.stderr, (says, r.stderr)
+
+
+# ------------------------------------------------ issue 23 item 8: ids of another volume
+
+def test_a_preset_whose_volume_the_ids_do_not_belong_to_is_refused(tmp_path):
+    from connectome.errors import IdNamespaceError
+
+    raw = _pinky100_export()
+    raw.to_csv(tmp_path / "p.csv", index=False)
+    for stream in (False, True):
+        with pytest.raises(IdNamespaceError, match=r"are pinky100 ids \(6485183...\), not ids of microns "
+                                                   r"\(8646911...\).*--datastack pinky100"):
+            ingest_cave_files(synapses=tmp_path / "p.csv", preset="microns", position="ctr_pt", stream=stream,
+                              out=tmp_path / f"no{stream}", progress=False)
+        assert not (tmp_path / f"no{stream}").exists()
+    r = run_cli("ingest", "cave-files", "--synapses", str(tmp_path / "p.csv"), "--preset", "flywire", "--position",
+                "ctr_pt", "--out", str(tmp_path / "no"))
+    assert r.returncode == 2 and "pinky100 ids" in r.stderr and "not ids of flywire" in r.stderr, r.stderr
+    # the export's own datastack (or preset) is accepted, also with the microns conventions
+    ingest_cave_files(synapses=raw, preset="microns", datastack="pinky100", out=tmp_path / "ok", progress=False)

@@ -78,8 +78,8 @@ def test_join_as_node_columns_and_keep_edges_of_proofread_axons(microns_store, t
     ids = c0.node_table(["root_id"])["root_id"].to_numpy()
     rng = np.random.default_rng(0)
     pick = rng.choice(ids, 30, replace=False)
-    table = pd.DataFrame({"id": np.arange(31), "valid": "t", "pt_root_id": np.append(pick, np.uint64(999)),
-                          "valid_id": np.append(pick, np.uint64(999)),
+    table = pd.DataFrame({"id": np.arange(31), "valid": "t", "pt_root_id": np.append(pick, 999),  # int64 ids
+                          "valid_id": np.append(pick, 999),
                           "status_axon": rng.choice(["t", "f"], 31), "status_dendrite": rng.choice(["t", "f"], 31),
                           "strategy_axon": "axon_fully_extended", "strategy_dendrite": "dendrite_clean"})
     f = tmp_path / "proofreading_status_and_strategy.csv"

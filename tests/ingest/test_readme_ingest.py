@@ -120,16 +120,16 @@ def test_readme_ingest_commands_run(workdir, data_home):
         assert r.returncode == 0, (" ".join(words), r.stderr)
         assert "Traceback" not in r.stderr
 
-    # MICrONS-style: ids mapped, ctr_pos in voxels at 3.58 x 3.58 x 40 nm, extra columns kept
+    # MICrONS-style: ids mapped, ctr_pos in voxels at 4 x 4 x 40 nm (pinky100's frame), extra columns kept
     raw = pd.read_csv(workdir / "pinky_synapses.csv").set_index("id").sort_index()
     syn = read_table(workdir / "stores" / "pinky", "synapses").set_index("synapse_id").sort_index()
     keep = raw.index[raw["presyn_segid"] != raw["postsyn_segid"]]
-    np.testing.assert_allclose(syn.loc[keep, "x_nm"].to_numpy(), raw.loc[keep, "ctr_pos_x_vx"].to_numpy() * 3.58)
+    np.testing.assert_allclose(syn.loc[keep, "x_nm"].to_numpy(), raw.loc[keep, "ctr_pos_x_vx"].to_numpy() * 4.0)
     np.testing.assert_array_equal(syn.loc[keep, "spine_vol_um3"].to_numpy(), raw.loc[keep, "spine_vol_um3"].to_numpy())
     pinky = cx.load(workdir / "stores" / "pinky")
     assert pinky.manifest.source["renamed_columns"]["synapses"] == {"presyn_segid": "pre_pt_root_id",
                                                                     "postsyn_segid": "post_pt_root_id"}
-    assert pinky.manifest.voxel_resolution_nm == [3.58, 3.58, 40.0]
+    assert pinky.manifest.voxel_resolution_nm == [4.0, 4.0, 40.0] and pinky.manifest.species == "Mus musculus"
 
     # FlyWire-style: only the neurons of the connections, labels renamed, syn_count understood
     fw = cx.load(workdir / "stores" / "fw_subgraph")

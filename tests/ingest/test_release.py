@@ -23,7 +23,7 @@ def test_larva_loads_with_labels(larva_store, shared_data):
     assert int(e["synapse_count"].sum()) == int(raw_e["syn_count"].sum())
     assert int((e["pre_root_id"] == e["post_root_id"]).sum()) == 577
     n = c.node_table().set_index("root_id")
-    assert set(raw_n["skid"].astype("uint64")) <= set(n.index)
+    assert set(raw_n["skid"].astype("int64")) <= set(n.index)
     assert n["merge_class"].nunique() == raw_n["merge_class"].nunique()
     assert set(n["side"].dropna()) <= {"left", "right", "center"}
     assert "Winding" in c.manifest.source["citation"]
@@ -58,8 +58,8 @@ def test_codex_csv_gz_loads_with_neuropils(codex_files, shared_data, tmp_path):
     assert c.manifest.version == {"materialization": "783"}
     e = c.edge_table()
     assert len(e) == len(conn) and set(e["neuropil"]) == {"ME_R", "LO_R", "AL_L"}
-    assert e["pre_root_id"].dtype == np.uint64
-    assert set(e["pre_root_id"]) == set(conn["pre_root_id"].astype("uint64"))
+    assert e["pre_root_id"].dtype == np.int64
+    assert set(e["pre_root_id"]) == set(conn["pre_root_id"].astype("int64"))
     assert c.n_nodes == 139255
     me = cx.filter_edges(c, neuropil="ME_R").edge_table()
     assert len(me) == int((conn["neuropil"] == "ME_R").sum())
@@ -86,7 +86,7 @@ def test_flywire_v783_neuron_table_ingests_as_nodes(shared_data, tmp_path):
                              out=tmp_path / "n", progress=False))
     n = c.node_table()
     assert c.n_edges == 0 and len(n) == len(src) == 139255
-    assert set(n["root_id"]) == set(src["root_id"].astype("uint64"))
+    assert set(n["root_id"]) == set(src["root_id"].astype("int64"))
     assert n["cell_type"].nunique() == src["cell_type"].nunique()
     assert {"super_class", "class", "side", "nt_type", "hemilineage"} <= set(n.columns)
 
@@ -104,13 +104,18 @@ def test_neuprint_export(tmp_path):
     assert c.manifest.source["dataset"] == "hemibrain:v1.2.1"
 
 
-def test_edgelist_ids_above_2_63_survive_a_csv(tmp_path):
-    big = [2**63 + 7, 2**64 - 2, 12]
+def test_edgelist_ids_up_to_2_63_survive_a_csv_and_above_are_refused(tmp_path):
+    big = [2**63 - 7, 720575940621039145, 12]
     pd.DataFrame({"src": big, "dst": big[1:] + big[:1], "n": [1, 2, 3]}).to_csv(tmp_path / "big.csv", index=False)
     c = cx.load(ingest_edgelist(tmp_path / "big.csv", out=tmp_path / "b", progress=False,
                                 columns={"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"}))
     assert sorted(int(x) for x in c.edge_table()["pre_root_id"]) == sorted(big)
     assert sorted(int(x) for x in c.edges.compute()["post_root_id"]) == sorted(big)
+    assert c.edge_table()["pre_root_id"].dtype == np.int64
+    pd.DataFrame({"src": [2**63 + 7, 12], "dst": [12, 2**63 + 7], "n": [1, 2]}).to_csv(tmp_path / "big.csv", index=False)
+    with pytest.raises(IdError, match=r"id 9223372036854775815 is 2\*\*63 or more; root ids are int64"):
+        ingest_edgelist(tmp_path / "big.csv", out=tmp_path / "b2", progress=False,
+                        columns={"src": "pre_root_id", "dst": "post_root_id", "n": "synapse_count"})
 
 
 # ---------------------------------------------------------------- bad input: clear error, nothing written
@@ -129,7 +134,7 @@ GOOD = pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 1], "synapse_cou
     (GOOD.assign(synapse_count=[3, -2]), SynapseCountError, "counts must be >= 1; found -2"),
     (GOOD.assign(synapse_count=[3.5, 1.0]), SynapseCountError, "must be integers; found 3.5"),
     (pd.concat([GOOD, GOOD.head(1)]), DuplicateEdgeError, "duplicate edge row"),
-    (GOOD.assign(pre_root_id=["1", str(2**64)]), IdError, "does not fit in 64 bits"),
+    (GOOD.assign(pre_root_id=["1", str(2**64)]), IdError, "is 2\\*\\*63 or more; root ids are int64"),
     (GOOD.assign(pre_root_id=[1.0, np.nan]), IdError, "missing id"),
 ])
 def test_bad_edge_files(tmp_path, df, error, match):
@@ -224,3 +229,54 @@ def test_renames_are_recorded_in_the_manifest(tmp_path):
     c = cx.load(ingest_edgelist(f, out=tmp_path / "s", columns={"w": "synapse_count"}, progress=False))
     assert c.manifest.source["renamed_columns"] == {
         "edges": {"w": "synapse_count", "bodyId_pre": "pre_root_id", "bodyId_post": "post_root_id"}}
+
+
+# ------------------------------------------------ issue 23: the FlyWire recipe on Codex's own tables
+
+def _codex_like(tmp_path):
+    ids = np.array([720575940621039145, 720575940626960862, 720575940615043368], dtype=np.int64)
+    pd.DataFrame({"pre_root_id": ids[[0, 1]], "post_root_id": ids[[1, 2]], "neuropil": ["AL_L", "AL_L"],
+                  "syn_count": [7, 9], "nt_type": ["ACH", "GABA"]}).to_csv(tmp_path / "conn.csv", index=False)
+    pd.DataFrame({"root_id": ids, "primary_type": ["ORN_DA1", "DA1_lPN", "LHN"],  # both columns, as Codex
+                  "cell_type": ["ORN", None, "LH"], "super_class": ["sensory", "central", "central"]}
+                 ).to_csv(tmp_path / "classification.csv", index=False)
+    return ids
+
+
+def test_a_node_map_onto_an_existing_column_replaces_it_and_says_so(tmp_path, caplog):
+    _codex_like(tmp_path)
+    with caplog.at_level("WARNING"):
+        p = ingest_edgelist(tmp_path / "conn.csv", tmp_path / "classification.csv", out=tmp_path / "fw",
+                            node_columns={"primary_type": "cell_type"}, progress=False)
+    assert sorted(cx.load(p).node_table()["cell_type"]) == ["DA1_lPN", "LHN", "ORN_DA1"]
+    assert "primary_type -> cell_type replaces the existing column cell_type" in caplog.text
+    assert "cell_type=cell_type_original" in caplog.text  # the way to keep it
+    # mapping the existing one elsewhere keeps both, without a word about replacing
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        p = ingest_codex(tmp_path / "conn.csv", tmp_path / "classification.csv", out=tmp_path / "both",
+                         node_columns={"primary_type": "cell_type", "cell_type": "codex_cell_type"}, progress=False)
+    n = cx.load(p).node_table()
+    both = dict(zip(n["cell_type"], n["codex_cell_type"]))
+    assert both["ORN_DA1"] == "ORN" and both["LHN"] == "LH" and len(both) == 3
+    assert "replaces" not in caplog.text
+    with pytest.raises(InputError, match="are all mapped onto 'cell_type'"):
+        ingest_codex(tmp_path / "conn.csv", tmp_path / "classification.csv", out=tmp_path / "no",
+                     node_columns={"primary_type": "cell_type", "super_class": "cell_type"}, progress=False)
+
+
+def test_ingest_codex_has_node_map_and_a_help_description(tmp_path):
+    from helpers import run_cli
+
+    _codex_like(tmp_path)
+    r = run_cli("ingest", "codex", "--help")
+    assert r.returncode == 0 and "--node-map" in r.stdout and "codex.flywire.ai" in r.stdout
+    r = run_cli("ingest", "codex", "--connections", str(tmp_path / "conn.csv"), "--neurons",
+                str(tmp_path / "classification.csv"), "--node-map", "primary_type=cell_type", "--out",
+                str(tmp_path / "fw"))
+    assert r.returncode == 0, r.stderr
+    assert "replaces the existing column cell_type" in r.stderr
+    assert sorted(cx.load(tmp_path / "fw").node_table()["cell_type"]) == ["DA1_lPN", "LHN", "ORN_DA1"]
+    r = run_cli("ingest", "codex", "--neurons", str(tmp_path / "classification.csv"), "--node-map",
+                "primry_type=cell_type", "--out", str(tmp_path / "no"))
+    assert r.returncode == 2 and "did you mean 'primary_type'" in r.stderr, r.stderr

@@ -87,7 +87,7 @@ def test_segment_stats_equal_numpy_on_the_same_array(file_src, raw256):
     assert len(got) == len(want) > 50
     for col in want.columns:
         np.testing.assert_allclose(got[col].to_numpy(dtype=float), want[col].to_numpy(dtype=float), err_msg=col)
-    assert got["root_id"].dtype == np.uint64
+    assert got["root_id"].dtype == np.int64  # the volume's uint64 labels, returned as int64 root ids
     assert int(got["voxel_count"].sum()) == int((raw256[16:240, 100:256, 120:256] != 0).sum())
 
 
