@@ -364,10 +364,12 @@ def id_namespace(ids: Any) -> tuple[str | None, int, int]:
     return None, 0, n
 
 
-def check_id_namespace(ids: Any, sources: Sources | str, *, where: str, fix: str) -> None:
+def check_id_namespace(ids: Any, sources: Sources | str, *, where: str, fix: str, unclaimed: str = "pass") -> None:
     """Refuse root ids that belong to another known volume than ``sources`` (a majority of them, by their
     leading digits): a pinky100 export read with the minnie65 preset, a link of FlyWire ids in the MICrONS
-    volume. Ids no known volume claims (small ids, neuPrint body ids) pass.
+    volume. Ids that no known volume claims (C. elegans names, neuPrint body ids), none of them with the
+    prefix of ``sources``, show nothing in its link: ``unclaimed`` says what then happens (``"pass"``, ``"warn"`` or
+    ``"refuse"``). Every id passes when ``sources`` records no id prefix (a local volume, an unknown one).
 
     Raises
     ------
@@ -382,6 +384,11 @@ def check_id_namespace(ids: Any, sources: Sources | str, *, where: str, fix: str
     Traceback (most recent call last):
     ...
     connectome.errors.IdNamespaceError: root_ids: 2 of the 2 root ids (e.g. 648518346349538235) are pinky100 ids (6485183...), not ids of microns (8646911...), the volume chosen; pass dataset='pinky100'
+    >>> check_id_namespace([3, 5], "flywire", where="--source", fix="choose the dataset's own volume",
+    ...                    unclaimed="refuse")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.IdNamespaceError: --source: none of the 2 root ids (e.g. 3) is an id of flywire (7205759...), the volume chosen, nor of any known volume; choose the dataset's own volume
     """
     from ..errors import IdNamespaceError
 
@@ -389,9 +396,18 @@ def check_id_namespace(ids: Any, sources: Sources | str, *, where: str, fix: str
     if src is None or not src.id_prefix:
         return
     key, hit, n = id_namespace(ids)
+    import numpy as np
+
+    if key is None and unclaimed != "pass" and n:
+        text = np.unique(np.asarray(ids).astype(np.uint64)).astype(str)
+        if not np.char.startswith(text, src.id_prefix).any():
+            msg = (f"{where}: none of the {len(text)} root ids (e.g. {text[0]}) is an id of "
+                   f"{src.name or 'the volume'} ({src.id_prefix}...), the volume chosen, nor of any known volume")
+            if unclaimed == "refuse":
+                raise IdNamespaceError(f"{msg}; {fix}", where.split(" ")[0])
+            warn(logger, f"{msg}: the link will show none of them; {fix}")
     if key is None or KNOWN_DATASETS[key].id_prefix == src.id_prefix:
         return
-    import numpy as np
 
     example = next(i for i in np.unique(np.asarray(ids).astype(np.uint64)).astype(str)
                    if i.startswith(KNOWN_DATASETS[key].id_prefix))

@@ -289,7 +289,8 @@ def assemble_state(sources: Sources, groups: Sequence[SegmentGroup], annotations
         shown = np.unique(np.concatenate([np.asarray(g.ids, dtype=np.uint64) for g in groups]))
         check_id_namespace(shown, sources, where="root_ids",
                            fix="pass dataset= (CLI: --source) with the volume these ids come from, or re-ingest "
-                               "the store with its own --datastack / --preset so that it records the right volume")
+                               "the store with its own --datastack / --preset so that it records the right volume",
+                           unclaimed="warn")
     s = ng.ViewerState()
     dims = None
     if res is not None:

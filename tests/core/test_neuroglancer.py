@@ -336,8 +336,16 @@ def test_dataset_without_volume_says_how_to_fix():
 
 
 # ---------------------------------------------------------------------- issue 16: links that show what they claim
-def edges3():
-    return pd.DataFrame({"pre_root_id": [1, 2], "post_root_id": [2, 3], "synapse_count": [3, 4]})
+def edges3(base=0):
+    """Three neurons; ``base`` puts their ids in a volume's namespace (its leading digits)."""
+    return pd.DataFrame({"pre_root_id": [base + 1, base + 2], "post_root_id": [base + 2, base + 3],
+                         "synapse_count": [3, 4]})
+
+
+def id_base(name):
+    """The first id of ``name``'s root-id namespace (0 for a volume that records none)."""
+    prefix = ng.KNOWN_DATASETS[name].id_prefix
+    return int(prefix.ljust(18, "0")) if prefix else 0
 
 
 def urls_of(state):
@@ -364,9 +372,10 @@ def urls_of(state):
      "precomputed://gs://flywire_v141_m630"),
 ], ids=["pinky100", "minnie65_v343", "hemibrain", "manc", "flywire_630"])
 def test_the_manifests_datastack_and_version_pick_the_volume(manifest, name, image, seg):
-    c = cx.from_edges(edges3(), name="minnie65_flywire_lookalike", manifest=manifest)  # the name does not count
+    base = id_base(name)
+    c = cx.from_edges(edges3(base), name="minnie65_flywire_lookalike", manifest=manifest)  # the name does not count
     with ng.collect_warnings() as found:
-        state = ng.build_state(c, [1, 2], properties=False)
+        state = ng.build_state(c, [base + 1, base + 2], properties=False)
     assert urls_of(state) == {"em": image, name: seg}
     assert found == []
     res = ng.KNOWN_DATASETS[name].resolution_nm
@@ -387,10 +396,11 @@ def test_the_table_of_known_datasets_is_complete():
 
 
 def test_a_version_without_static_segmentation_warns_loudly(caplog):
-    c = cx.from_edges(edges3(), name="minnie_v661", manifest={"source": {"datastack": "minnie65_public"},
-                                                              "version": {"materialization": 661}})
+    base = id_base("microns")
+    c = cx.from_edges(edges3(base), name="minnie_v661", manifest={"source": {"datastack": "minnie65_public"},
+                                                                  "version": {"materialization": 661}})
     with ng.collect_warnings() as found:
-        state = ng.build_state(c, [1], properties=False)
+        state = ng.build_state(c, [base + 1], properties=False)
     assert urls_of(state)["microns"] == "precomputed://gs://iarpa_microns/minnie/minnie65/seg_m1300"
     assert len(found) == 1
     msg = found[0]
@@ -398,9 +408,9 @@ def test_a_version_without_static_segmentation_warns_loudly(caplog):
     assert "known: 343, 943, 1300" in msg and "dataset= (CLI: --source)" in msg
     assert msg in caplog.text  # logged too: on stderr when logging is not configured
     # no version recorded: the latest public segmentation, said out loud
-    bare = cx.from_edges(edges3(), name="minnie_nover", manifest={"source": {"datastack": "minnie65_public"}})
+    bare = cx.from_edges(edges3(base), name="minnie_nover", manifest={"source": {"datastack": "minnie65_public"}})
     with ng.collect_warnings() as found:
-        ng.build_state(bare, [1], properties=False)
+        ng.build_state(bare, [base + 1], properties=False)
     assert len(found) == 1 and "records no materialization version" in found[0] and "seg_m1300" in found[0]
 
 
@@ -481,6 +491,8 @@ def test_color_by_without_values_warns_and_names_the_columns_that_have_them(fly,
     with ng.collect_warnings() as found:
         state = ng.build_state(fly, [12], color_by="cell_type", store=store)
     assert seg_layers(state)[0]["segmentColors"] == {"12": "#808080"}
+    # 12 alone is no FlyWire id: said (the link shows nothing), besides the colour
+    assert found.pop().startswith("root_ids: none of the 1 root ids (e.g. 12) is an id of flywire (7205759...)")
     assert found == ["color_by: the selected neuron has no value in 'cell_type', so it is drawn in grey (#808080); "
                      "columns with values for them: super_class (1 of 1); colour by one of those with color_by= "
                      "(CLI: --color-by)"]
@@ -499,5 +511,5 @@ def test_color_by_without_values_warns_and_names_the_columns_that_have_them(fly,
     assert "super_class (2 of 2), primary_type (1 of 2)" in found[0]
     # some neurons labelled: colours are informative, no warning
     with ng.collect_warnings() as found:
-        ng.build_state(fly, [BIG[0], 12], color_by="cell_type", store=store)
+        ng.build_state(fly, [BIG[1], 12], color_by="cell_type", store=store)
     assert found == []
