@@ -50,7 +50,46 @@ from .settings import Settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Catalog", "DatasetRecord"]
+__all__ = ["Catalog", "DatasetRecord", "name_key"]
+
+#: Letters that look like Latin ones (Cyrillic, Greek, a few others), mapped to them after case folding.
+_CONFUSABLES = str.maketrans({
+    "а": "a", "в": "b", "г": "r", "д": "d", "е": "e", "ё": "e", "з": "3", "и": "u", "й": "u", "к": "k",
+    "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ь": "b",
+    "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ӏ": "l", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ү": "y",
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "ζ": "z", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v",
+    "ο": "o", "ρ": "p", "σ": "o", "ς": "c", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+    "ı": "i", "ȷ": "j", "ɡ": "g", "ɑ": "a", "ß": "ss", "ø": "o", "đ": "d", "ł": "l", "ħ": "h",
+})
+#: Digits and letters that are easy to take for one another: 0/o and 1/l/i (also after the map above).
+_LOOKALIKES = str.maketrans({"0": "o", "1": "l", "i": "l", "|": "l"})
+
+
+def name_key(name: str) -> str:
+    """A dataset name as a reader would tell it from others: two names with the same key look alike.
+
+    NFKC, case folded, accents and other marks dropped, Cyrillic and Greek look-alikes (and a few
+    others) mapped to Latin letters, punctuation, separators and symbols dropped, and ``0`` read
+    as ``o``, ``1`` and ``i`` as ``l``.
+
+    Examples
+    --------
+    >>> name_key("celegans_cook2019_herm") == name_key("Celegans-Cook2019.Herm-")
+    True
+    >>> name_key("c\u0435legans_cook2019_herm") == name_key("celegans_cook2019_herm")  # a Cyrillic 'е'
+    True
+    >>> name_key("ce1egans_cook2O19_herm") == name_key("celegans_cook2019_herm")
+    True
+    >>> name_key("celegans_cook2019_male") == name_key("celegans_cook2019_herm")
+    False
+    """
+    import unicodedata
+
+    s = unicodedata.normalize("NFKC", str(name)).casefold()
+    s = "".join(ch for ch in unicodedata.normalize("NFKD", s) if not unicodedata.combining(ch))
+    s = s.translate(_CONFUSABLES)
+    s = "".join(ch for ch in s if unicodedata.category(ch)[0] in "LN")
+    return s.translate(_LOOKALIKES)
 
 
 @dataclass
@@ -163,6 +202,19 @@ class Catalog:
         """Forget the listing (after an ingest or a build)."""
         with self._lock:
             self._records = None
+
+    def similar_public_name(self, name: str) -> str | None:
+        """A public dataset (listed for everyone, or claimed public by an ingest) whose name looks like
+        ``name`` (the same :func:`name_key`) but is not ``name``; None when there is none.
+
+        Private datasets are not compared: their names must not leak.
+        """
+        key = name_key(name)
+        candidates = sorted(set(self.records()) | set(self.policies.policies()))
+        for other in candidates:
+            if other != name and name_key(other) == key and not self.policies.policy(other).private:
+                return other
+        return None
 
     def get(self, name: str) -> DatasetRecord:
         """The record of ``name``.

@@ -155,6 +155,15 @@ def _cmd_access(args: argparse.Namespace) -> int:
                     print(f"error: store: {str(path)!r} is not a connectome store", file=sys.stderr)
                     return 2
                 changes["path"] = str(path)
+            before = p.policy(args.name)
+            becomes_public = not changes.get("private", before.private) and (
+                before.private or args.name not in svc.catalog.records())
+            existing = svc.catalog.similar_public_name(args.name) if becomes_public else None
+            if existing is not None:  # name_too_similar: the same rule as a new name through the API
+                print(f"error: name: {args.name!r} looks like the public dataset {existing!r} (it differs only in "
+                      "case, punctuation or look-alike characters); choose a clearly different name",
+                      file=sys.stderr)
+                return 2
             p.set_policy(args.name, **changes)
             print(json.dumps(p.policy(args.name).__dict__, indent=2))
         elif args.access_command == "grant":

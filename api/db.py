@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["Database", "SCHEMA_VERSION"]
 
 #: 1: the first schema; 2: ``tokens.expires``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -105,7 +105,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     created       TEXT NOT NULL,
     started       TEXT,
     finished      TEXT,
-    updated       TEXT NOT NULL
+    updated       TEXT NOT NULL,
+    time_limit_s  REAL                      -- seconds the job may run (schema 3)
 );
 CREATE INDEX IF NOT EXISTS jobs_by_token ON jobs (token_id, state);
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state);
@@ -214,6 +215,10 @@ class Database:
             if "expires" not in token_columns:  # schema 1 -> 2
                 c.execute("ALTER TABLE tokens ADD COLUMN expires TEXT")
                 logger.info("database %s: tokens.expires added (schema %d -> 2)", self.path, found)
+            job_columns = {r[1] for r in c.execute("PRAGMA table_info(jobs)")}
+            if "time_limit_s" not in job_columns:  # schema 2 -> 3
+                c.execute("ALTER TABLE jobs ADD COLUMN time_limit_s REAL")
+                logger.info("database %s: jobs.time_limit_s added (schema %d -> 3)", self.path, found)
             c.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(SCHEMA_VERSION),))
 

@@ -14,6 +14,7 @@ QueryTimeoutError          422     ``query_timeout``
 other QueryError           400     ``invalid_query`` (unknown attribute, ...)
 NullModelError             422     ``null_model``
 ColumnError                400     ``unknown_column``
+PairBudgetError            400     ``too_many_pairs`` (+ ``estimate``, ``limit``)
 other InputError           400     ``invalid_input``
 DatasetNotFoundError       404     ``dataset_not_found``
 SourceNotFoundError        404     ``not_found`` (e.g. an unknown state id)
@@ -25,7 +26,9 @@ other ConnectomeError      500     ``internal``
 
 Messages never show the server's folders: the data root, the data home and
 the project checkout are replaced by ``<data root>``, ``<data home>`` and
-``<server>`` (:func:`redact_paths`); nor do replies that carry a store's
+``<server>`` (:func:`redact_paths`), other absolute paths by their last name and
+network addresses (``tls://…``, ``host:port``) by ``<address>``
+(:func:`public_message`, also for job error messages); nor do replies that carry a store's
 provenance (:func:`hide_paths`: a source file by its name only). The library
 writes its messages for Python callers (``pass shortest=True``,
 ``cx.ids_of(c, ...)``); :func:`http_message` rewrites them for HTTP clients as
@@ -56,7 +59,7 @@ from connectome import errors as cxe
 logger = logging.getLogger(__name__)
 
 __all__ = ["ApiError", "ERROR_CODES", "error_body", "error_from_exception", "install_handlers", "redact_paths",
-           "set_redactions", "disk_full_cause", "http_message", "hide_paths"]
+           "set_redactions", "disk_full_cause", "http_message", "hide_paths", "public_message"]
 
 #: (folder, placeholder) pairs replaced in every error message (see :func:`set_redactions`).
 _REDACTIONS: list[tuple[str, str]] = []
@@ -123,6 +126,37 @@ def hide_paths(value: Any, files: bool = False) -> Any:
     return redact_paths(text)
 
 
+#: Network addresses a message must not show: ``tls://``, ``tcp://``, ``inproc://``, ``ucx://``, ``ws(s)://``
+#: addresses (Dask workers and schedulers) and bare ``host:port`` pairs.
+_ADDRESS = re.compile(r"\b(?:tls|tcp|inproc|ucx|wss?)://[^\s'\",;)>\]]+"
+                      r"|(?<![\w.:/-])(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|localhost"
+                      r"|[A-Za-z][\w-]*(?:\.[A-Za-z][\w-]*)+):\d{1,5}\b")
+#: An absolute path left after :func:`redact_paths` (outside the known folders): shown by its last name.
+#: Routes (``/v1/...``) and the parts of URLs stay.
+_STRAY_PATH = re.compile(r"(?<![\w:/.>~%-])/(?!v1/)[\w.@+~-]+(?:/[\w.@+~-]+)+/?")
+
+
+def public_message(message: str) -> str:
+    """The one rendering of an error message a client sees: HTTP replies and job records alike.
+
+    Written for HTTP clients (:func:`http_message`), without the server's folders
+    (:func:`redact_paths`), any other absolute path shown by its last name, and without
+    network addresses (``tls://…``, ``tcp://…``, ``inproc://…`` and ``host:port`` pairs
+    become ``<address>``).
+
+    Examples
+    --------
+    >>> public_message("KilledWorker: ('run_job-1', <WorkerState 'tls://10.0.0.7:41234', name: 0>) "
+    ...                "at scheduler.internal:8786")
+    "KilledWorker: ('run_job-1', <WorkerState '<address>', name: 0>) at <address>"
+    >>> public_message("'/home/svc/data/stores/alice_priv.access.json' is a file; poll GET /v1/jobs/job_1")
+    "'alice_priv.access.json' is a file; poll GET /v1/jobs/job_1"
+    """
+    text = redact_paths(http_message(str(message)))
+    text = _ADDRESS.sub("<address>", text)
+    return _STRAY_PATH.sub(lambda m: re.split(r"/", m.group(0).rstrip("/"))[-1], text)
+
+
 def http_message(message: str) -> str:
     """A message written for Python callers, rewritten for HTTP clients.
 
@@ -182,17 +216,28 @@ def http_message(message: str) -> str:
 def disk_full_cause(exc: BaseException | None) -> OSError | None:
     """The ``OSError`` (no space, quota) behind ``exc`` — itself, its cause or context — if any.
 
+    SQLite's "database or disk is full" (``SQLITE_FULL``, a :class:`sqlite3.OperationalError`)
+    counts too: it is returned as an ``OSError`` with ``errno.ENOSPC``.
+
     Examples
     --------
     >>> disk_full_cause(OSError(errno.ENOSPC, "No space left on device")).errno == errno.ENOSPC
     True
+    >>> import sqlite3
+    >>> disk_full_cause(sqlite3.OperationalError("database or disk is full")).errno == errno.ENOSPC
+    True
     >>> disk_full_cause(ValueError("x")) is None
     True
     """
+    import sqlite3
+
     seen = 0
     while exc is not None and seen < 16:
         if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
             return exc
+        if isinstance(exc, sqlite3.OperationalError) and (
+                getattr(exc, "sqlite_errorcode", None) == 13 or "database or disk is full" in str(exc)):  # SQLITE_FULL
+            return OSError(errno.ENOSPC, "No space left on device (the service database)")
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
@@ -236,6 +281,7 @@ ERROR_CODES: list[tuple[type[BaseException], int, str]] = [
     (cxe.QueryError, 400, "invalid_query"),
     (cxe.NullModelError, 422, "null_model"),
     (cxe.ColumnError, 400, "unknown_column"),
+    (cxe.PairBudgetError, 400, "too_many_pairs"),
     (cxe.InputError, 400, "invalid_input"),
     (cxe.DatasetNotFoundError, 404, "dataset_not_found"),
     (cxe.SourceNotFoundError, 404, "not_found"),
@@ -260,11 +306,11 @@ def error_body(code: str, message: str, field: str | None = None, **extra: Any) 
 def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """HTTP status and JSON body for an exception of the project's tree (or :class:`ApiError`).
 
-    The message is written for HTTP clients (:func:`http_message`) and shows no server folder
-    (:func:`redact_paths`).
+    The message is rendered by :func:`public_message` (written for HTTP clients, no server path,
+    no network address).
     """
     if isinstance(exc, ApiError):
-        return exc.status, error_body(exc.code, redact_paths(http_message(exc.message)), exc.field, **exc.extra)
+        return exc.status, error_body(exc.code, public_message(exc.message), exc.field, **exc.extra)
     if disk_full_cause(exc) is not None:
         return 507, error_body("disk_full", "the server's disk is full; nothing was written. Retry later (the "
                                "operator must free space)", None, retryable=True)
@@ -281,7 +327,9 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
                 field = exc.column if field in (None, "nodes", "edges") else field
             if isinstance(exc, cxe.DatasetNotFoundError):
                 field = "name"
-            return status, error_body(code, redact_paths(http_message(str(exc))), field, **extra)
+            if isinstance(exc, cxe.PairBudgetError):
+                extra = {"estimate": exc.estimate, "limit": exc.limit}
+            return status, error_body(code, public_message(str(exc)), field, **extra)
     return 500, error_body("internal", "internal error; the server log has the details")
 
 

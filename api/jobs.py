@@ -55,11 +55,11 @@ from connectome.scheduler import close_client, local_cluster
 
 from .auth import Principal
 from .db import Database
-from .errors import ApiError, disk_full_cause, error_from_exception
+from .errors import ApiError, disk_full_cause, error_from_exception, public_message
 from .integrity import CorruptFileError, read_sealed, write_sealed
 from .limits import retry_after
 from .settings import Settings
-from .tasks import EVENT_TOPIC, JobCancelled, run_job
+from .tasks import EVENT_TOPIC, JobCancelled, JobTimeout, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ TERMINAL = ("succeeded", "failed", "cancelled")
 JOB_ID_PATTERN = r"^job_[0-9a-f]{32}$"
 
 _COLUMNS = ("id", "kind", "dataset", "user", "token_id", "params", "state", "progress", "message", "error_code",
-            "error_message", "result_path", "attempts", "created", "started", "finished", "updated")
+            "error_message", "result_path", "attempts", "created", "started", "finished", "updated", "time_limit_s")
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,7 @@ class JobRecord:
     started: str | None
     finished: str | None
     updated: str
+    time_limit_s: float | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> JobRecord:
@@ -123,8 +124,8 @@ class JobStore:
 
     def create(self, kind: str, dataset: str | None, params: dict[str, Any], *, user: str, token_id: str,
                spec: dict[str, Any] | None = None, max_per_token: int | None = None,
-               max_total: int | None = None) -> JobRecord:
-        """Insert a queued job, enforcing the limits atomically.
+               max_total: int | None = None, time_limit_s: float | None = None) -> JobRecord:
+        """Insert a queued job, enforcing the limits atomically (``time_limit_s``: seconds it may run).
 
         Raises
         ------
@@ -134,28 +135,45 @@ class JobStore:
         job_id = "job_" + uuid.uuid4().hex
         now = utc_now()
         with self.db.transaction() as conn:
-            if max_per_token is not None:
-                mine = conn.execute("SELECT count(*) FROM jobs WHERE token_id = ? AND state IN ('queued', 'running')",
-                                    (token_id,)).fetchone()[0]
-                if mine >= max_per_token:
-                    raise ApiError(429, "too_many_jobs",
-                                   f"this token already has {mine} queued or running jobs (limit {max_per_token}); "
-                                   "wait for one to finish or cancel one", headers=retry_after(10))
-            if max_total is not None:
-                total = conn.execute("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')").fetchone()[0]
-                if total >= max_total:
-                    raise ApiError(503, "jobs_queue_full",
-                                   f"the service has {total} jobs queued or running; retry later",
-                                   headers=retry_after(30))
+            self._check_limits(lambda sql, args: int(conn.execute(sql, args).fetchone()[0]), token_id,
+                               max_per_token, max_total)
             conn.execute(
                 "INSERT INTO jobs (id, kind, dataset, user, token_id, params, spec, state, progress, message, attempts, "
-                "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, 'queued', 0, ?, ?)",
+                "created, updated, time_limit_s) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, 'queued', 0, ?, ?, ?)",
                 (job_id, kind, dataset, user, token_id, json.dumps(params, sort_keys=True),
-                 json.dumps(spec or {}, default=str), now, now),
+                 json.dumps(spec or {}, default=str), now, now, time_limit_s),
             )
         job = self.get(job_id)
         assert job is not None
         return job
+
+    @staticmethod
+    def _check_limits(count: Callable[..., int], token_id: str, max_per_token: int | None,
+                      max_total: int | None) -> None:
+        if max_per_token is not None:
+            mine = count("SELECT count(*) FROM jobs WHERE token_id = ? AND state IN ('queued', 'running')", (token_id,))
+            if mine >= max_per_token:
+                raise ApiError(429, "too_many_jobs",
+                               f"this token already has {mine} queued or running jobs (limit {max_per_token}); "
+                               "wait for one to finish or cancel one", headers=retry_after(10))
+        if max_total is not None:
+            total = count("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')", ())
+            if total >= max_total:
+                raise ApiError(503, "jobs_queue_full",
+                               f"the service has {total} jobs queued or running; retry later",
+                               headers=retry_after(30))
+
+    def check_limits(self, token_id: str, *, max_per_token: int | None = None, max_total: int | None = None) -> None:
+        """Refuse a new job of ``token_id`` now, before any work is done for it (two counts, no write).
+
+        :meth:`create` checks again, atomically, when the job is recorded.
+
+        Raises
+        ------
+        ApiError
+            429 ``too_many_jobs`` (per token) or 503 ``jobs_queue_full`` (service).
+        """
+        self._check_limits(lambda sql, args: int(self.db.scalar(sql, args)), token_id, max_per_token, max_total)
 
     def get(self, job_id: str) -> JobRecord | None:
         """A job record, or ``None``."""
@@ -167,7 +185,11 @@ class JobStore:
         return None if raw is None else json.loads(raw)
 
     def update(self, job_id: str, *, only_if: tuple[str, ...] | None = None, **fields: Any) -> JobRecord | None:
-        """Change fields of a job (only while its state is in ``only_if``, if given)."""
+        """Change fields of a job (only while its state is in ``only_if``, if given); an error message is
+        stored as clients will see it (:func:`~connectome.api.errors.public_message`: no server path, no
+        worker address)."""
+        if fields.get("error_message") is not None:
+            fields["error_message"] = public_message(fields["error_message"])
         fields["updated"] = utc_now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         sql = f"UPDATE jobs SET {sets} WHERE id = ?"
@@ -378,6 +400,9 @@ class JobManager:
         self.on_finished = on_finished
         self._backend: Any = None
         self._futures: dict[str, Any] = {}
+        self._sent: dict[str, str] = {}  # job id -> token id, of the attempts sent to the cluster and not ended
+        self._held: list[tuple[JobRecord, dict[str, Any]]] = []  # jobs waiting for their token's turn, in order
+        self._timers: dict[str, threading.Timer] = {}  # time limits of the running attempts
         self._lock = threading.Lock()
         self._started = threading.Event()
         self._callbacks = 0  # job callbacks (progress events, done callbacks) running now
@@ -411,6 +436,11 @@ class JobManager:
         with self._lock:
             self._started.clear()
             self._futures.clear()
+            self._sent.clear()
+            self._held.clear()
+            for timer in self._timers.values():
+                timer.cancel()
+            self._timers.clear()
             if not self._idle.wait_for(lambda: self._callbacks == 0, timeout=self.STOP_WAIT_S):
                 logger.warning("%d job callback(s) still running after %.0f s; stopping anyway (the database "
                                "waits for their statements)", self._callbacks, self.STOP_WAIT_S)
@@ -484,6 +514,24 @@ class JobManager:
             return False
 
     # ------------------------------------------------------------------ submit
+    def admit(self, who: Principal) -> None:
+        """Refuse a job of ``who`` before any work is done for it: the job cluster is up, the token and the
+        service are below their job limits (``max_jobs_per_token``, ``max_queued_jobs``).
+
+        Submission routes call this first, so that a refused request costs two counts, not the
+        resolution of its neuron sets; :meth:`submit` checks again when it records the job.
+
+        Raises
+        ------
+        ApiError
+            503 ``jobs_unavailable``, 429 ``too_many_jobs`` or 503 ``jobs_queue_full``, with ``Retry-After``.
+        """
+        if not self.running:
+            raise ApiError(503, "jobs_unavailable", "the job cluster is starting or stopped; retry shortly",
+                           headers=retry_after(5))
+        self.store.check_limits(who.token_id, max_per_token=self.settings.max_jobs_per_token,
+                                max_total=self.settings.max_queued_jobs)
+
     def submit(self, kind: str, dataset: str | None, params: dict[str, Any], who: Principal,
                spec: dict[str, Any]) -> JobRecord:
         """Record a job and send it to the cluster.
@@ -496,20 +544,126 @@ class JobManager:
                            headers=retry_after(5))
         job = self.store.create(kind, dataset, params, user=who.user, token_id=who.token_id, spec=spec,
                                 max_per_token=self.settings.max_jobs_per_token,
-                                max_total=self.settings.max_queued_jobs)
+                                max_total=self.settings.max_queued_jobs,
+                                time_limit_s=self.settings.job_time_limit(kind))
         return self._dispatch(job, spec)
 
+    def _time_limit(self, job: JobRecord) -> float:
+        return float(job.time_limit_s or self.settings.job_time_limit(job.kind))
+
     def _dispatch(self, job: JobRecord, spec: dict[str, Any]) -> JobRecord:
+        """Send a job to the cluster, or hold it (``queued``) while its token has
+        ``running_jobs_per_token`` jobs on the cluster, so that one token never holds every worker."""
+        cap = self.settings.running_jobs_per_token
+        with self._lock:
+            busy = sum(1 for t in self._sent.values() if t == job.token_id)
+            hold = busy >= cap
+            if hold:
+                self._held.append((job, spec))
+            else:
+                self._sent[job.id] = job.token_id
+        if hold:
+            logger.info("job %s waits: its token has %d job(s) on the cluster (at most %d)", job.id, busy, cap)
+            return self.store.update(job.id, only_if=ACTIVE, message=f"waiting: this token already has {busy} job(s) "
+                                     f"running (at most {cap} at once per token, so that other users' jobs can "
+                                     "start)") or job
+        try:
+            return self._send(job, spec)
+        except BaseException:
+            with self._lock:
+                self._sent.pop(job.id, None)
+            raise
+
+    def _send(self, job: JobRecord, spec: dict[str, Any]) -> JobRecord:
         attempt = job.attempts + 1
         full = {**spec, "id": job.id, "kind": job.kind, "dataset": job.dataset, "attempt": attempt,
-                "results_dir": str(self.settings.results_dir), "nice": self.settings.job_nice}
-        job = self.store.update(job.id, attempts=attempt) or job
+                "results_dir": str(self.settings.results_dir), "nice": self.settings.job_nice,
+                "time_limit_s": self._time_limit(job)}
+        job = self.store.update(job.id, attempts=attempt, message="queued") or job
         future = self._backend.submit(full)
         with self._lock:
             self._futures[job.id] = future
         future.add_done_callback(lambda f, _id=job.id, _a=attempt: self._on_done(_id, _a, f))
         logger.info("job %s (%s, attempt %d) submitted", job.id, job.kind, attempt)
         return job
+
+    def _release(self, job_id: str) -> None:
+        """A sent attempt ended (or was stopped): its token's turn passes to the next held job."""
+        with self._lock:
+            self._sent.pop(job_id, None)
+            timer = self._timers.pop(job_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._pump()
+
+    def _pump(self) -> None:
+        """Send the held jobs whose token is below ``running_jobs_per_token``, oldest first."""
+        cap = self.settings.running_jobs_per_token
+        while True:
+            with self._lock:
+                if not self.running:
+                    return
+                pick = None
+                for i, (job, _) in enumerate(self._held):
+                    if sum(1 for t in self._sent.values() if t == job.token_id) < cap:
+                        pick = self._held.pop(i)
+                        self._sent[job.id] = job.token_id
+                        break
+            if pick is None:
+                return
+            job, spec = pick
+            current = self.store.get(job.id)
+            try:
+                if current is None or current.state not in ACTIVE:
+                    raise LookupError("no longer active")
+                self._send(current, spec)
+            except Exception as exc:
+                with self._lock:
+                    self._sent.pop(job.id, None)
+                if not isinstance(exc, LookupError):
+                    logger.error("could not send job %s: %s", job.id, exc)
+                    self.store.update(job.id, only_if=ACTIVE, state="failed", finished=utc_now(),
+                                      error_code="job_failed", error_message="the job could not be sent to the "
+                                      "cluster; submit it again", message="failed")
+
+    # ------------------------------------------------------------------ time limits
+    def _start_clock(self, job: JobRecord) -> None:
+        """Start the time limit of a job's attempt (when it starts running on a worker)."""
+        limit = self._time_limit(job)
+        timer = threading.Timer(limit, self._on_time_limit, args=(job.id, job.attempts, limit))
+        timer.daemon = True
+        with self._lock:
+            if job.id in self._timers or job.id not in self._sent:
+                return
+            self._timers[job.id] = timer
+        timer.start()
+
+    def _on_time_limit(self, job_id: str, attempt: int, limit: float) -> None:
+        """A job ran past its limit: fail it with ``timeout``, stop its attempt, free its token's turn."""
+        with self._callback() as act:
+            if not act:
+                return
+            with self._lock:
+                self._timers.pop(job_id, None)
+            job = self.store.get(job_id)
+            if job is None or job.state not in ACTIVE or job.attempts != attempt:
+                return
+            self._cancel_marker(job_id).parent.mkdir(parents=True, exist_ok=True)
+            self._cancel_marker(job_id).touch()  # a job in the server's threads stops at its next report
+            self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code="timeout",
+                              error_message=self._timeout_message(job, limit), message="failed")
+            logger.warning("job %s (%s) ran past its time limit of %g s: stopped", job_id, job.kind, limit)
+            with self._lock:
+                future = self._futures.pop(job_id, None)
+            threading.Thread(target=self._stop_attempt, args=(job_id, future), daemon=True,
+                             name=f"timeout-{job_id}").start()
+            self._release(job_id)
+
+    @staticmethod
+    def _timeout_message(job: JobRecord, limit: float) -> str:
+        return (f"the job ran past its time limit of {limit:g} s ({job.kind} jobs on this server) and was stopped; "
+                "submit it with less work (fewer neurons, iterations or samples), or ask the operator for a longer "
+                "limit (job_time_limits)")
 
     # ------------------------------------------------------------------ events
     def _on_event(self, msg: Any) -> None:
@@ -529,6 +683,8 @@ class JobManager:
             if job.state == "queued":
                 fields.update(state="running", started=job.started or utc_now())
             self.store.update(job_id, only_if=ACTIVE, **fields)
+            if job.state == "queued":
+                self._start_clock(job)
         except Exception as exc:  # never let a bad message break the event stream
             logger.warning("ignoring job event %r: %s", msg, exc)
 
@@ -540,19 +696,51 @@ class JobManager:
 
     def _done(self, job_id: str, attempt: int, future: Any) -> None:
         with self._lock:
-            if self._futures.get(job_id) is future:
+            mine = self._futures.get(job_id) is future
+            if mine:
                 del self._futures[job_id]
         try:
-            self._finish(job_id, attempt, future)
+            if mine:
+                self._release_after(job_id, attempt, future)
+            else:
+                self._finish(job_id, attempt, future)
         except Exception as exc:  # never leave a finished job 'running': fail it with the reason
             logger.exception("finishing job %s failed: %s", job_id, exc)
-            try:
-                self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(),
-                                  error_code="disk_full" if disk_full_cause(exc) else "job_failed",
-                                  error_message=f"the job could not be completed: {type(exc).__name__}: {exc}",
-                                  message="failed")
-            except Exception as db_exc:  # the database itself is failing: recovery at the next start decides
-                logger.error("could not mark job %s failed: %s", job_id, db_exc)
+            if disk_full_cause(exc) is not None:
+                fields = {"error_code": "disk_full", "error_message": "the job finished but its result could not be "
+                          "saved: the server's disk is full; submit it again once space is freed (retryable)"}
+            else:
+                fields = {"error_code": "job_failed",
+                          "error_message": f"the job could not be completed: {type(exc).__name__}: {exc}"}
+            self._mark_failed(job_id, fields)
+
+    #: Seconds between attempts to record the failure of a job while the database cannot be written.
+    MARK_RETRY_S = 2.0
+
+    def _mark_failed(self, job_id: str, fields: dict[str, Any]) -> None:
+        """Record a finished attempt's failure; while the database cannot be written (a full disk), try again
+        every :attr:`MARK_RETRY_S` seconds, so that the job never stays ``running`` and keeps its slot once
+        space is freed (until the server stops: recovery at the next start decides then)."""
+        try:
+            self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), message="failed", **fields)
+            return
+        except Exception as db_exc:
+            logger.error("could not mark job %s failed (retrying in %g s): %s", job_id, self.MARK_RETRY_S, db_exc)
+
+        def again() -> None:
+            with self._callback() as act:
+                if act:
+                    self._mark_failed(job_id, fields)
+
+        timer = threading.Timer(self.MARK_RETRY_S, again)
+        timer.daemon = True
+        timer.start()
+
+    def _release_after(self, job_id: str, attempt: int, future: Any) -> None:
+        try:
+            self._finish(job_id, attempt, future)
+        finally:
+            self._release(job_id)
 
     def _finish(self, job_id: str, attempt: int, future: Any) -> None:
         if not self.running:
@@ -586,6 +774,11 @@ class JobManager:
         if isinstance(exc, JobCancelled):
             self.store.update(job_id, only_if=ACTIVE, state="cancelled", finished=utc_now(), message="cancelled")
             return
+        if isinstance(exc, JobTimeout):  # the worker saw the limit before the server did
+            self.store.update(job_id, only_if=ACTIVE, state="failed", finished=utc_now(), error_code="timeout",
+                              error_message=self._timeout_message(job, self._time_limit(job)), message="failed")
+            logger.warning("job %s ran past its time limit", job_id)
+            return
         status, body = error_from_exception(exc)
         err = body["error"]
         if status >= 500 and err["code"] == "internal":
@@ -616,9 +809,11 @@ class JobManager:
                                 message="cancelled by the user") or job
         with self._lock:
             future = self._futures.pop(job_id, None)
+            self._held = [(j, s) for j, s in self._held if j.id != job_id]
         threading.Thread(target=self._stop_attempt, args=(job_id, future), daemon=True,
                          name=f"cancel-{job_id}").start()
         logger.info("job %s cancelled", job_id)
+        self._release(job_id)
         return job
 
     #: How long a cancelled attempt may take to reach its next progress report before its marker is

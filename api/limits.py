@@ -11,6 +11,10 @@
   identical requests share one computation, a full queue answers ``503`` with
   ``Retry-After``, and a request whose time budget runs out answers ``503``
   (``still_computing``) while the computation goes on and lands in the cache.
+  It is shared fairly between tokens: a token holds at most its share of the
+  threads and of the queue (``429`` beyond it), the next computation comes
+  from the token with the fewest running (round-robin among equals), and
+  cheap work has threads of its own.
 - The bound on concurrent jobs per token lives in :mod:`connectome.api.jobs` (``429``).
 
 Examples
@@ -25,18 +29,22 @@ Examples
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import contextvars
 import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from connectome.validate import check_int
 from .errors import ApiError, error_body
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LimitsMiddleware", "ComputePool", "retry_after"]
+__all__ = ["LimitsMiddleware", "ComputePool", "current_token", "retry_after"]
 
 
 def retry_after(seconds: float) -> dict[str, str]:
@@ -182,12 +190,14 @@ class LimitsMiddleware:
         self.inflight += 1
         if token is not None:
             self.per_token[token] = self.per_token.get(token, 0) + 1
+        as_token = current_token.set(token)  # the compute pool shares its threads by it
         try:
             await self.app(scope, guarded_receive, tracking_send)
         except (_BodyTooLarge, _BodyTimeout):
             if not started:
                 await refusal()
         finally:
+            current_token.reset(as_token)
             self.inflight -= 1
             if token is not None:
                 left = self.per_token.get(token, 1) - 1
@@ -197,22 +207,82 @@ class LimitsMiddleware:
                     self.per_token.pop(token, None)
 
 
+#: The token of the request being handled (set by :class:`LimitsMiddleware`); :meth:`ComputePool.run` shares
+#: the pool between tokens by it. ``None`` outside a request (all such work shares one share).
+current_token: contextvars.ContextVar[str | None] = contextvars.ContextVar("connectome_api_token", default=None)
+
+
+@dataclass(eq=False)
+class _Task:
+    key: Any
+    fn: Callable[[], Any]
+    token: str | None
+    cheap: bool
+    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+
+
 class ComputePool:
-    """A bounded thread pool for uncached computations, with single flight per key.
+    """A bounded thread pool for uncached computations, single flight per key, shared fairly between tokens.
+
+    The fairness rule: a token may have at most ``threads_per_token``
+    computations running and ``waiting_per_token`` running or queued (429
+    ``too_many_requests`` above it, to that token only); the whole pool holds
+    at most ``max_waiting`` (503 ``overloaded``). When a thread frees, the next
+    computation comes from the waiting token with the fewest running, ties to
+    the one served least recently (round-robin), so one token's queue never delays another token's
+    request by more than the computations already running. ``cheap_threads``
+    more threads run only work its route declares cheap (``cheap=True``), so
+    a cheap read is never queued behind heavy work, even from several tokens.
+    Joining a computation already running or queued (an identical request)
+    costs no slot.
 
     Parameters
     ----------
     threads : int
-        Computations running at once.
+        Computations running at once (cheap ones aside).
     max_waiting : int
         Computations running or queued; above it new ones are refused (503).
+    threads_per_token : int, optional
+        Computations of one token running at once (default: ``threads``).
+    waiting_per_token : int, optional
+        Computations of one token running or queued (default: ``max_waiting``).
+    cheap_threads : int
+        Threads kept for cheap work (default 0).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> pool = ComputePool(threads=2, max_waiting=8, threads_per_token=1, waiting_per_token=2, cheap_threads=1)
+    >>> asyncio.run(pool.run("k", lambda: 6 * 7, budget_s=5, token="alice"))
+    42
+    >>> asyncio.run(pool.run("k2", lambda: "cheap", budget_s=5, token="bob", cheap=True))
+    'cheap'
+    >>> pool.close()
     """
 
-    def __init__(self, threads: int, max_waiting: int) -> None:
+    def __init__(self, threads: int, max_waiting: int, threads_per_token: int | None = None,
+                 waiting_per_token: int | None = None, cheap_threads: int = 0) -> None:
+        check_int(threads, "threads", low=1)
+        check_int(max_waiting, "max_waiting", low=1)
+        check_int(cheap_threads, "cheap_threads", low=0)
         self.threads = threads
         self.max_waiting = max_waiting
-        self._executor = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="cx-compute")
-        self._flights: dict[Any, concurrent.futures.Future] = {}
+        self.threads_per_token = min(threads + cheap_threads, check_int(
+            threads if threads_per_token is None else threads_per_token, "threads_per_token", low=1))
+        self.waiting_per_token = check_int(max_waiting if waiting_per_token is None else waiting_per_token,
+                                           "waiting_per_token", low=1)
+        self.cheap_threads = cheap_threads
+        self._executor = concurrent.futures.ThreadPoolExecutor(threads + cheap_threads,
+                                                               thread_name_prefix="cx-compute")
+        self._flights: dict[Any, _Task] = {}
+        self._queues: dict[str | None, collections.deque[_Task]] = {}  # tokens with queued work
+        self._served: dict[str | None, int] = {}  # per token with work: the turn it was last served
+        self._turns = 0
+        self._running: dict[str | None, int] = {}  # per token
+        self._owned: dict[str | None, int] = {}  # per token: running + queued
+        self._running_all = 0
+        self._running_heavy = 0
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -221,36 +291,138 @@ class ComputePool:
         with self._lock:
             return len(self._flights)
 
-    def _start(self, key: Any, fn: Callable[[], Any]) -> concurrent.futures.Future:
+    def pending_of(self, token: str | None) -> int:
+        """Computations of ``token`` running or queued."""
         with self._lock:
-            fut = self._flights.get(key)
-            if fut is not None:
-                return fut
+            return self._owned.get(token, 0)
+
+    # ------------------------------------------------------------------ scheduling (under self._lock)
+    def _fits(self, task: _Task) -> bool:
+        if self._running_all >= self.threads + self.cheap_threads:
+            return False
+        return task.cheap or self._running_heavy < self.threads
+
+    def _next(self) -> _Task | None:
+        # the waiting token with the fewest running, then the one served least recently (round-robin)
+        best: _Task | None = None
+        rank: tuple[int, int] | None = None
+        for token, queue in self._queues.items():
+            mine = (self._running.get(token, 0), self._served.get(token, 0))
+            if mine[0] >= self.threads_per_token or (rank is not None and mine >= rank):
+                continue
+            task = next((t for t in queue if self._fits(t)), None)
+            if task is not None:
+                best, rank = task, mine
+        if best is None:
+            return None
+        queue = self._queues[best.token]
+        queue.remove(best)
+        if not queue:
+            del self._queues[best.token]
+        self._turns += 1
+        self._served[best.token] = self._turns
+        return best
+
+    def _dispatch(self) -> list[_Task]:
+        started: list[_Task] = []
+        while not self._closed:
+            task = self._next()
+            if task is None:
+                break
+            self._running_all += 1
+            self._running_heavy += not task.cheap
+            self._running[task.token] = self._running.get(task.token, 0) + 1
+            started.append(task)
+        return started
+
+    def _submit(self, started: list[_Task]) -> None:
+        for task in started:
+            try:
+                self._executor.submit(self._work, task)
+            except RuntimeError:  # closed meanwhile
+                task.future.cancel()
+
+    def _work(self, task: _Task) -> None:
+        try:
+            if task.future.set_running_or_notify_cancel():
+                try:
+                    value = task.fn()
+                except BaseException as exc:
+                    task.future.set_exception(exc)
+                else:
+                    task.future.set_result(value)
+        finally:
+            with self._lock:
+                self._running_all -= 1
+                self._running_heavy -= not task.cheap
+                self._release(task, "_running")
+                self._release(task, "_owned")
+                if self._flights.get(task.key) is task:
+                    del self._flights[task.key]
+                started = self._dispatch()
+            self._submit(started)
+
+    def _release(self, task: _Task, counter: str) -> None:
+        counts: dict[str | None, int] = getattr(self, counter)
+        left = counts.get(task.token, 1) - 1
+        if left > 0:
+            counts[task.token] = left
+        else:
+            counts.pop(task.token, None)
+            if counter == "_owned":  # nothing left: forget its turn
+                self._served.pop(task.token, None)
+
+    def _start(self, key: Any, fn: Callable[[], Any], token: str | None, cheap: bool) -> concurrent.futures.Future:
+        with self._lock:
+            known = self._flights.get(key)
+            if known is not None:
+                return known.future
+            if self._closed:
+                raise ApiError(503, "overloaded", "the server is shutting down; retry shortly",
+                               headers=retry_after(2))
             if len(self._flights) >= self.max_waiting:
                 raise ApiError(503, "overloaded",
                                f"{len(self._flights)} computations are queued; retry shortly",
                                headers=retry_after(2))
-            fut = self._executor.submit(fn)
-            self._flights[key] = fut
+            mine = self._owned.get(token, 0)
+            if mine >= self.waiting_per_token:
+                raise ApiError(429, "too_many_requests",
+                               f"this token already has {mine} computations running or queued (limit "
+                               f"{self.waiting_per_token}, compute_queue_per_token); wait for them to finish",
+                               headers=retry_after(2))
+            task = _Task(key, fn, token, cheap)
+            self._flights[key] = task
+            self._owned[token] = mine + 1
+            self._queues.setdefault(token, collections.deque()).append(task)
+            started = self._dispatch()
+        self._submit(started)
+        return task.future
 
-        def done(_: concurrent.futures.Future) -> None:
-            with self._lock:
-                if self._flights.get(key) is fut:
-                    del self._flights[key]
-
-        fut.add_done_callback(done)
-        return fut
-
-    async def run(self, key: Any, fn: Callable[[], Any], budget_s: float) -> Any:
+    async def run(self, key: Any, fn: Callable[[], Any], budget_s: float, *, token: str | None = None,
+                  cheap: bool = False) -> Any:
         """Run ``fn()`` (or join the running computation of ``key``) for at most ``budget_s``.
+
+        Parameters
+        ----------
+        key : hashable
+            Identical requests have the same key and share one computation.
+        fn : callable
+            The computation (runs in a pool thread).
+        budget_s : float
+            Seconds to wait for it.
+        token : str, optional
+            Whose work it is (default: the token of the request being handled, :data:`current_token`).
+        cheap : bool
+            The route declares this work cheap (small and bounded): it may also use the cheap threads.
 
         Raises
         ------
         ApiError
-            503 ``overloaded`` when the queue is full; 503 ``still_computing``
+            503 ``overloaded`` when the pool is full; 429 ``too_many_requests``
+            when the token's share of the queue is full; 503 ``still_computing``
             (with ``Retry-After``) when the budget ran out first.
         """
-        fut = self._start(key, fn)
+        fut = self._start(key, fn, token if token is not None else current_token.get(), cheap)
         try:
             return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)), budget_s)
         except asyncio.TimeoutError:
@@ -260,5 +432,15 @@ class ComputePool:
                            ) from None
 
     def close(self) -> None:
-        """Stop accepting work; running computations finish in the background."""
+        """Stop accepting work; queued computations are cancelled, running ones finish in the background."""
+        with self._lock:
+            self._closed = True
+            queued = [t for q in self._queues.values() for t in q]
+            self._queues.clear()
+            for t in queued:
+                self._release(t, "_owned")
+                if self._flights.get(t.key) is t:
+                    del self._flights[t.key]
+        for t in queued:
+            t.future.cancel()
         self._executor.shutdown(wait=False, cancel_futures=True)

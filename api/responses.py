@@ -61,12 +61,13 @@ async def dataset_version(service: Service, name: str, budget_s: float) -> str:
 
 
 async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float,
-                 model: type[BaseModel] | None = None) -> tuple[bytes, bool]:
+                 model: type[BaseModel] | None = None, cheap: bool = False) -> tuple[bytes, bool]:
     """The encoded result for ``key``: from the cache, or computed once (shared by identical requests).
 
     With ``model`` (the route's response model) the computed value is validated
     against it before it is encoded and cached: the bytes served, now and from
-    the cache later, are the model's.
+    the cache later, are the model's. ``cheap=True`` (small, bounded work) lets
+    the computation use the compute pool's cheap threads too.
 
     Returns
     -------
@@ -95,7 +96,7 @@ async def cached(service: Service, key: CacheKey, compute: Callable[[], Any], bu
         service.cache.put(key, body)
         return body
 
-    return await service.compute.run(key.id, work, budget_s), False
+    return await service.compute.run(key.id, work, budget_s, cheap=cheap), False
 
 
 async def query_start(service: Service, name: str, timeout_s: float | None) -> tuple[float, str]:
@@ -107,9 +108,9 @@ async def query_start(service: Service, name: str, timeout_s: float | None) -> t
 
 
 async def cached_response(service: Service, key: CacheKey, compute: Callable[[], Any], budget_s: float,
-                          model: type[BaseModel] | None = None) -> Response:
+                          model: type[BaseModel] | None = None, cheap: bool = False) -> Response:
     """:func:`cached`, answered as JSON with ``X-Cache: hit|miss``."""
-    body, hit = await cached(service, key, compute, budget_s, model=model)
+    body, hit = await cached(service, key, compute, budget_s, model=model, cheap=cheap)
     return json_response(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
@@ -131,6 +132,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: _err("no access to this dataset or job, or its data-use terms are not accepted"),
     404: _err("no such dataset, job, model or state"),
     413: _err("request body too large"),
-    429: _err("too many jobs for this token (Retry-After)"),
+    429: _err("too many jobs, requests or queued computations for this token (Retry-After)"),
     503: _err("overloaded, still computing or starting (Retry-After)"),
 }

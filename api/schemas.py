@@ -408,6 +408,8 @@ class JobInfo(BaseModel):
     finished: str | None
     error: ErrorDetail | None = None
     result_url: str | None = None
+    time_limit_s: float | None = Field(None, description="seconds the job may run; past it the job is stopped "
+                                       "and fails with code 'timeout'")
 
 
 class JobList(BaseModel):
@@ -537,7 +539,9 @@ class InfluenceRequest(_Strict):
     normalize: Literal["post", "pre"] | None = "post"
     signed: bool = False
     alpha: float | None = Field(None, gt=0, le=10, description="per-hop factor (default 1; steady state 0.9)")
-    top: int = Field(100, ge=1, le=1000, description="targets per source when targets is null")
+    top: int | None = Field(None, ge=1, le=1000, description="the strongest targets kept per source (only these "
+                            "are computed): default 100 of all neurons when targets is null, every target "
+                            "otherwise; sources x targets (or x top) must stay within the server's max_pairs")
     min_synapses: int | None = Field(None, ge=1, le=1_000_000)
     edge_kind: EdgeKind | None = "chemical"
     timeout_s: _Timeout = None

@@ -95,7 +95,10 @@ class Service:
         self.policies = Policies(self.db, settings.stores_dir)
         self.catalog = Catalog(settings, self.policies)
         self.cache = ResultCache(settings.cache_dir, entries=settings.cache_entries)
-        self.compute = ComputePool(settings.compute_threads, max_waiting=4 * settings.compute_threads)
+        self.compute = ComputePool(settings.compute_threads, max_waiting=settings.compute_queue,
+                                   threads_per_token=settings.compute_threads_per_token,
+                                   waiting_per_token=settings.compute_queue_per_token,
+                                   cheap_threads=settings.compute_cheap_threads)
         self.jobs = JobManager(settings, self.db, on_finished=self._job_finished)
         self._lock_fd: int | None = None
 

@@ -26,8 +26,12 @@ Limits and the public URL
     ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
     ``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
     ``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
-    ``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``,
-    ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_PUBLIC_URL``: limits and the URL clients reach
+    ``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``, ``CONNECTOME_API_COMPUTE_QUEUE``,
+    ``CONNECTOME_API_COMPUTE_THREADS_PER_TOKEN``, ``CONNECTOME_API_COMPUTE_QUEUE_PER_TOKEN``,
+    ``CONNECTOME_API_COMPUTE_CHEAP_THREADS``,
+    ``CONNECTOME_API_JOB_ATTEMPTS``, ``CONNECTOME_API_JOB_TIME_LIMITS``, ``CONNECTOME_API_MAX_RUNNING_JOBS_PER_TOKEN``,
+    ``CONNECTOME_API_MAX_PAIRS``, ``CONNECTOME_API_MAX_JOB_PAIRS``,
+    ``CONNECTOME_API_PUBLIC_URL``: limits and the URL clients reach
     the service at (see :class:`Settings`).
 
 Examples
@@ -55,9 +59,15 @@ from connectome.config import data_home
 from connectome.errors import InputError
 from connectome.validate import check_int
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "JOB_TIME_LIMITS", "DEFAULT_JOB_TIME_LIMIT_S"]
 
 _PREFIX = "CONNECTOME_API_"
+
+#: Seconds a job of a kind may run by default (``Settings.job_time_limits`` overrides them).
+JOB_TIME_LIMITS: dict[str, float] = {"cluster": 3600.0, "ingest": 7200.0, "layers": 3600.0, "match": 3600.0,
+                                     "significance": 3600.0, "train": 7200.0}
+#: The time limit of a job of any other kind.
+DEFAULT_JOB_TIME_LIMIT_S = 3600.0
 
 
 def _default_root() -> Path:
@@ -109,11 +119,40 @@ class Settings:
         connection is closed with 408 after it) and its body (408).
     compute_threads : int
         Threads computing uncached results (statistics, motif queries).
+    compute_queue : int
+        Computations running or queued in all (503 ``overloaded`` above it).
+    compute_threads_per_token, compute_queue_per_token : int
+        The pool is shared fairly: one token's computations running at once
+        (default 2), and running or queued (default 8; 429
+        ``too_many_requests`` with ``Retry-After`` above it). A freed thread
+        takes the next computation of the waiting token with the fewest
+        running, ties to the one served least recently.
+    compute_cheap_threads : int
+        More threads that run only work a route declares cheap (default 1;
+        0 for none), so that cheap reads never wait behind heavy work.
     job_attempts : int
         How often a job interrupted by a server restart is started again
         before it is marked failed.
+    job_time_limits : str
+        Time limits of jobs, as ``kind=seconds`` pairs separated by commas
+        (e.g. ``"layers=600,train=14400"``), overriding the defaults of
+        :data:`JOB_TIME_LIMITS` (one hour; ingest and train two hours). A job
+        running past its limit is stopped and fails with code ``timeout``; the
+        job record states its limit (``time_limit_s``).
+    max_running_jobs_per_token : int
+        Jobs of one token sent to the workers at once; the token's other jobs
+        wait (``queued``) until one ends. Default 0: one less than ``workers``
+        (at least 1), so that one token never holds every worker while another
+        token's job waits.
     cache_entries : int
         Results kept in memory (they are also kept on disk per dataset version).
+    max_pairs : int
+        Largest product of two sets one request may build (default 1,000,000): influence
+        (sources × targets, or × ``top``), paths (sources × targets), similar (queries × ``top_k``),
+        partners with ``by`` (neurons × directions × groups, at most their partners). Above it:
+        400 ``too_many_pairs`` with the estimate, before any work.
+    max_job_pairs : int
+        The same for a match job (default 25,000,000: set a × set b, a dense block).
     max_matches : int
         Motif matches kept per query for paging (the first found, then sorted);
         a page response says ``truncated`` when a query has more.
@@ -152,9 +191,17 @@ class Settings:
     header_timeout_s: float = 10.0
     body_timeout_s: float = 20.0
     compute_threads: int = 4
+    compute_queue: int = 32
+    compute_threads_per_token: int = 2
+    compute_queue_per_token: int = 8
+    compute_cheap_threads: int = 1
     job_attempts: int = 2
+    job_time_limits: str = ""
+    max_running_jobs_per_token: int = 0
     cache_entries: int = 512
     max_matches: int = 100_000
+    max_pairs: int = 1_000_000
+    max_job_pairs: int = 25_000_000
     cave_servers: str = ""
     dashboard: bool = False
     cluster_tls_ca: str | None = None
@@ -164,10 +211,15 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
         for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
-                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "compute_threads", "job_attempts", "cache_entries",
-                     "max_matches"):
+                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "compute_threads", "compute_queue",
+                     "compute_threads_per_token",
+                     "compute_queue_per_token", "job_attempts", "cache_entries",
+                     "max_matches", "max_pairs", "max_job_pairs"):
             value = getattr(self, name)
             check_int(value, name, low=1)
+        check_int(self.compute_cheap_threads, "compute_cheap_threads", low=0)
+        check_int(self.max_running_jobs_per_token, "max_running_jobs_per_token", low=0)
+        self.job_time_limit("ingest")  # a malformed job_time_limits is refused at start
         for name in ("query_timeout_s", "max_query_timeout_s", "header_timeout_s", "body_timeout_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
@@ -232,6 +284,49 @@ class Settings:
         ['http://127.0.0.1:9', 'https://cave.example.org']
         """
         return [u.strip().rstrip("/") for u in self.cave_servers.split(",") if u.strip()]
+
+    def job_time_limit(self, kind: str) -> float:
+        """Seconds a job of ``kind`` may run (:data:`JOB_TIME_LIMITS`, overridden by ``job_time_limits``).
+
+        Examples
+        --------
+        >>> s = Settings(data_root="/tmp/x", job_time_limits="layers=600, match=1.5")
+        >>> s.job_time_limit("layers"), s.job_time_limit("match"), s.job_time_limit("train")
+        (600.0, 1.5, 7200.0)
+        >>> Settings(job_time_limits="layers=soon")
+        Traceback (most recent call last):
+        ...
+        connectome.errors.InputError: job_time_limits: 'layers=soon' is not kind=seconds (a positive number), e.g. 'layers=600,train=14400'
+        """
+        limits = dict(JOB_TIME_LIMITS)
+        for part in (x.strip() for x in self.job_time_limits.split(",")):
+            if not part:
+                continue
+            name, _, raw = part.partition("=")
+            try:
+                value = float(raw)
+            except ValueError:
+                value = float("nan")
+            if not name.strip() or not value > 0 or value == float("inf"):
+                raise InputError(f"job_time_limits: {part!r} is not kind=seconds (a positive number), e.g. "
+                                 "'layers=600,train=14400'", "job_time_limits")
+            limits[name.strip()] = value
+        return float(limits.get(kind, DEFAULT_JOB_TIME_LIMIT_S))
+
+    @property
+    def running_jobs_per_token(self) -> int:
+        """Jobs of one token sent to the workers at once (``max_running_jobs_per_token``, or ``workers - 1``).
+
+        Examples
+        --------
+        >>> Settings(data_root="/tmp/x", workers=2).running_jobs_per_token
+        1
+        >>> Settings(data_root="/tmp/x", workers=1).running_jobs_per_token, Settings(workers=4).running_jobs_per_token
+        (1, 3)
+        """
+        if self.max_running_jobs_per_token:
+            return self.max_running_jobs_per_token
+        return max(1, self.workers - 1)
 
     @property
     def base_url(self) -> str:

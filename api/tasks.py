@@ -47,7 +47,7 @@ from .encoding import plain
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["run_job", "KINDS", "EVENT_TOPIC", "JobCancelled", "Progress"]
+__all__ = ["run_job", "KINDS", "EVENT_TOPIC", "JobCancelled", "JobTimeout", "Progress", "neuron_set"]
 
 #: Dask worker-event topic carrying job progress to the server.
 EVENT_TOPIC = "connectome-jobs"
@@ -57,11 +57,27 @@ class JobCancelled(ConnectomeError):
     """The job was cancelled while it ran (seen at a progress report)."""
 
 
+class JobTimeout(ConnectomeError):
+    """The job ran past its time limit (seen at a progress report; the job fails with code ``timeout``)."""
+
+
 class Progress:
-    """Report progress of one job attempt; raises :class:`JobCancelled` once it was cancelled.
+    """Report progress of one job attempt; raises :class:`JobCancelled` once it was cancelled and
+    :class:`JobTimeout` once it ran past ``spec["time_limit_s"]`` seconds.
 
     The server asks a job to stop by writing ``<results>/<id>.cancel``; the job
-    sees it at its next report.
+    sees it at its next report. The server also stops a job at its time limit on its own
+    (:class:`~connectome.api.jobs.JobManager`); the check here stops the work itself where the
+    server cannot (a job in the server's own threads).
+
+    Examples
+    --------
+    >>> p = Progress({"id": "job_x", "time_limit_s": 0.01}, send=lambda m: None)
+    >>> time.sleep(0.02)
+    >>> p(0.5, "half way")
+    Traceback (most recent call last):
+    ...
+    connectome.api.tasks.JobTimeout: job job_x ran past its time limit of 0.01 s
     """
 
     def __init__(self, spec: dict[str, Any], send: Callable[[dict], None]) -> None:
@@ -70,10 +86,14 @@ class Progress:
         self._send = send
         results = spec.get("results_dir")
         self._cancel_marker = Path(results) / f"{self.job_id}.cancel" if results else None
+        self._limit = float(spec["time_limit_s"]) if spec.get("time_limit_s") else None
+        self._deadline = None if self._limit is None else time.monotonic() + self._limit
 
     def __call__(self, fraction: float, message: str = "", state: str = "running") -> None:
         if self._cancel_marker is not None and self._cancel_marker.exists():
             raise JobCancelled(f"job {self.job_id} was cancelled")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise JobTimeout(f"job {self.job_id} ran past its time limit of {self._limit:g} s")
         try:
             self._send({"job": self.job_id, "attempt": self.attempt, "state": state,
                         "progress": max(0.0, min(1.0, float(fraction))), "message": message, "time": time.time()})
@@ -207,9 +227,9 @@ def _write_job_table(spec: dict[str, Any], table: Any, progress: Progress) -> di
 def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Information-flow layers (:func:`connectome.flow_layers`); the table is written beside the result.
 
-    ``params`` hold ``seed_ids`` (root ids as strings, resolved when the job was submitted) and
-    the keyword arguments of :func:`connectome.flow_layers`. The table (every neuron of the
-    graph, as the library returns it) goes to :func:`job_table_path`; the result records its
+    ``params`` hold ``seeds`` (the request's neuron set, resolved here by :func:`neuron_set`) or
+    ``seed_ids`` (root ids as strings) and the keyword arguments of :func:`connectome.flow_layers`.
+    The table (every neuron of the graph, as the library returns it) goes to :func:`job_table_path`; the result records its
     SHA-256, so a damaged table is never served.
 
     Examples
@@ -235,7 +255,11 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     progress(0.05, "loading dataset")
     c = _load(spec)
     p = dict(spec["params"])
-    ids = coerce_ids(list(p.pop("seed_ids")), "seeds")
+    if "seeds" in p:  # the request's neuron set, resolved here (not in the server's request threads)
+        _preparing(spec, "resolving the seeds")
+        ids = neuron_set(c, p.pop("seeds"), "seeds")
+    else:  # a job recorded before the resolution moved into the job
+        ids = coerce_ids(list(p.pop("seed_ids")), "seeds")
     progress(0.1, f"{p.get('n_iterations', 1000)} traversals from {len(ids)} seed(s)")
     with _cluster() as client:  # on a Dask worker: spread the iteration blocks over the whole cluster
         t = cx.flow_layers(c, ids, **p, scheduler=client, progress=False)
@@ -244,6 +268,35 @@ def _layers(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return {"dataset": spec["dataset"], "version": spec.get("version"), "params": plain(meta),
             "notes": [str(x) for x in t.attrs.get("notes", [])], "neurons": len(t),
             "reached": int((t["reached"] > 0).sum()), "columns": [str(x) for x in t.columns], **written}
+
+
+def _preparing(spec: dict[str, Any], what: str) -> None:
+    logger.info("job %s (%s): preparing: %s", spec.get("id"), spec.get("kind"), what)
+
+
+def neuron_set(c: Any, s: dict[str, Any] | None, field: str) -> Any:
+    """The root ids of a request's neuron set (``{"root_ids": [...]}`` or ``{"select": {...}}``), or ``None``.
+
+    Jobs resolve their sets themselves, on the worker: a submission does no such work in the
+    server. Root ids are checked by the library call the job makes next (an unknown id fails
+    the job, naming the parameter); a selection goes through :func:`connectome.ids_of`.
+
+    Examples
+    --------
+    >>> import connectome as cx
+    >>> c = cx.load("celegans_cook2019_herm")
+    >>> neuron_set(c, {"root_ids": ["648518346349538157"], "select": None}, "seeds").tolist()
+    [648518346349538157]
+    >>> len(neuron_set(c, {"root_ids": None, "select": {"name": ["AVAL", "AVAR"]}}, "seeds"))
+    2
+    >>> neuron_set(c, None, "neurons") is None
+    True
+    """
+    if s is None:
+        return None
+    if s.get("root_ids") is not None:
+        return coerce_ids(list(s["root_ids"]), field)
+    return cx.ids_of(c, **(s.get("select") or {}))
 
 
 def _ids_param(values: Any) -> Any:
@@ -260,9 +313,9 @@ def _finite(x: Any) -> float | None:
 def _cluster_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Clusters on connectivity similarity (:func:`connectome.cluster`); the labels table is written beside.
 
-    ``params`` hold ``neuron_ids`` (root ids as strings, resolved when the job was submitted, or
-    ``None`` for every neuron), ``compare`` (node columns scored by adjusted Rand) and the keyword
-    arguments of :func:`connectome.cluster`. The table (``root_id``, ``cluster``, as the library
+    ``params`` hold ``neurons`` (the request's neuron set, resolved here by :func:`neuron_set`; ``None``
+    for every neuron) or ``neuron_ids`` (root ids as strings), ``compare`` (node columns scored by
+    adjusted Rand) and the keyword arguments of :func:`connectome.cluster`. The table (``root_id``, ``cluster``, as the library
     returns it) goes to :func:`job_table_path`; the result records its SHA-256.
 
     Examples
@@ -282,7 +335,11 @@ def _cluster_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     progress(0.05, "loading dataset")
     c = _load(spec)
     p = dict(spec["params"])
-    ids = _ids_param(p.pop("neuron_ids", None))
+    if "neurons" in p:  # the request's neuron set, resolved here (not in the server's request threads)
+        _preparing(spec, "resolving the neurons")
+        ids = neuron_set(c, p.pop("neurons"), "neurons")
+    else:  # a job recorded before the resolution moved into the job
+        ids = _ids_param(p.pop("neuron_ids", None))
     compare = list(p.pop("compare", []) or [])
     progress(0.1, f"clustering ({p.get('method', 'ward')})")
     with _cluster() as client:  # on a Dask worker: the similarity's row blocks spread over the cluster
@@ -298,8 +355,10 @@ def _cluster_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
 def _match_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """Pairs of matched neurons (:func:`connectome.match`); the pairs table is written beside the result.
 
-    ``params`` hold ``ids_a``/``ids_b`` (root ids as strings) or ``side``, ``seeds`` (pairs of root-id
-    strings), ``truth`` (a node column scored by :meth:`MatchResult.accuracy`), ``other_store``
+    ``params`` hold ``set_a``/``set_b`` (the request's neuron sets, resolved here by :func:`neuron_set`;
+    without ``other_store`` and ``set_a``, ``side`` splits the dataset) or ``ids_a``/``ids_b`` (root ids as
+    strings), ``seeds`` (pairs of root-id strings), ``truth`` (a node column scored by
+    :meth:`MatchResult.accuracy`), ``other_store``
     (the store of the second dataset, for a match across datasets) and the keyword arguments of
     :func:`connectome.match`.
 
@@ -321,8 +380,16 @@ def _match_job(spec: dict[str, Any], progress: Progress) -> dict[str, Any]:
     other = p.pop("other_store", None)
     cb = load(Path(other)) if other else None
     truth = p.pop("truth", None)
+    if "set_a" in p:  # the request's sets, resolved here (not in the server's request threads)
+        _preparing(spec, "resolving the sets and seeds")
+        set_a, set_b, side = p.pop("set_a"), p.pop("set_b", None), p.pop("side", None)
+        if cb is None and set_a is None:
+            p["side"] = side
+        else:
+            p["ids_a"] = neuron_set(c, set_a, "set_a")
+            p["ids_b"] = neuron_set(cb if cb is not None else c, set_b, "set_b")
     for key in ("ids_a", "ids_b"):
-        if key in p:
+        if p.get(key) is not None and not hasattr(p[key], "dtype"):  # root-id strings of an older job
             p[key] = _ids_param(p[key])
     if p.get("seeds") is not None:
         p["seeds"] = [(int(x), int(y)) for x, y in p["seeds"]]

@@ -198,26 +198,43 @@ def _propagate(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float,
     return acc, h, converged
 
 
+def _top_rows(mag: np.ndarray, k: int, drop_zero: bool) -> list[np.ndarray]:
+    """Per column of ``mag``: the row indices of its ``k`` largest values, largest first, ties by row (the
+    first rows win, also at the k-th value); zeros left out when ``drop_zero``."""
+    n = mag.shape[0]
+    out = []
+    for j in range(mag.shape[1]):
+        col = mag[:, j]
+        if k < n:
+            kth = np.partition(col, n - k)[n - k]
+            gt = np.flatnonzero(col > kth)
+            idx = np.concatenate([gt, np.flatnonzero(col == kth)[:k - len(gt)]])
+        else:
+            idx = np.arange(n)
+        if drop_zero:
+            idx = idx[col[idx] > 0]
+        out.append(idx[np.lexsort((idx, -col[idx]))])
+    return out
+
+
 def _block(w: Any, cols: np.ndarray, n: int, hops: int | None, alpha: float, tol: float, max_iter: int,
-           deadline: float | None, targets: np.ndarray | None, top: int) -> tuple[pd.DataFrame, int, bool]:
+           deadline: float | None, targets: np.ndarray | None, top: int | None
+           ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int, bool]:
+    """One block of sources reduced to the rows returned: ``(source, target, value)`` index arrays in
+    (source, rank) order, so that memory is nodes × block, never sources × targets."""
     acc, its, ok = _propagate(w, cols, n, hops, alpha, tol, max_iter, deadline)
     if targets is not None:
-        vals = acc[targets]  # targets × sources
-        src = np.repeat(cols, len(targets)).reshape(len(cols), len(targets)).T
-        tg = np.repeat(targets[:, None], len(cols), axis=1)
-        df = pd.DataFrame({"s": src.T.ravel(), "t": tg.T.ravel(), "v": vals.T.ravel()})
-        return df, its, ok
-    k = min(top, n)
-    mag = np.abs(acc)
-    part = np.argpartition(-mag, k - 1, axis=0)[:k] if k < n else np.tile(np.arange(n)[:, None], (1, len(cols)))
-    rows = []
-    for j, s in enumerate(cols):
-        idx = part[:, j]
-        idx = idx[mag[idx, j] > 0]
-        order = np.lexsort((idx, -mag[idx, j]))
-        idx = idx[order]
-        rows.append(pd.DataFrame({"s": s, "t": idx, "v": acc[idx, j]}))
-    return pd.concat(rows, ignore_index=True), its, ok
+        acc = acc[targets]  # targets × sources (zeros included)
+        k = len(targets) if top is None else min(int(top), len(targets))
+    else:
+        k = min(int(top or 100), n)
+    picked = _top_rows(np.abs(acc), k, drop_zero=targets is None)
+    counts = np.array([len(p) for p in picked], dtype=np.int64)
+    rows = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    src = np.repeat(cols, counts)
+    val = acc[rows, np.repeat(np.arange(len(cols)), counts)]
+    tgt = rows if targets is None else targets[rows]
+    return (src, tgt, val), its, ok
 
 
 def influence(
@@ -230,7 +247,7 @@ def influence(
     *,
     signs: Any = None,
     alpha: float | None = None,
-    top: int = 100,
+    top: int | None = None,
     min_synapses: int | None = None,
     edge_kind: str | None = "chemical",
     tol: float = 1e-9,
@@ -248,8 +265,8 @@ def influence(
     sources : int or sequence of int
         Source root ids (one influence vector each).
     targets : sequence of int, optional
-        Report these neurons for every source (zeros included); default: the ``top`` neurons with
-        the largest absolute influence per source.
+        Report these neurons for every source (zeros included; the ``top`` strongest of them when
+        ``top`` is given); default: the ``top`` neurons with the largest absolute influence per source.
     hops : int or None
         Sum over 1..``hops`` hops (at most 100), or the steady state (``None``).
     normalize : {"post", "pre", None}
@@ -259,8 +276,11 @@ def influence(
     alpha : float, optional
         Per-hop factor α (default 1 for finite hops, 0.9 for the steady state). The steady state
         needs α < 1/ρ(W); a larger one is refused.
-    top : int
-        Targets kept per source when ``targets`` is None.
+    top : int, optional
+        Targets kept per source, the strongest (largest absolute influence) first: default 100 of all
+        neurons when ``targets`` is None, every target otherwise. Only these rows are built (each block
+        of 64 sources is reduced before the next), so memory is nodes × 64 plus the rows returned, never
+        sources × targets: with many targets, pass ``top``.
     min_synapses : int, optional
         Pairs below this count are dropped before normalising.
     tol, max_iter
@@ -307,7 +327,7 @@ def influence(
     if alpha is None:
         alpha = 1.0 if hops is not None else 0.9
     check_number(alpha, "alpha", low=0, low_open=True, finite=False, what="a positive number")
-    check_int(top, "top", low=1, what="a positive integer")
+    check_int(top, "top", low=1, optional=True, what="a positive integer or None")
     check_number(timeout, "timeout", low=0, low_open=True, finite=False, optional=True,
                  what="a positive number of seconds")
     w, meta = influence_matrix(c, normalize=normalize, signed=signed, signs=signs, edge_kind=edge_kind,
@@ -344,7 +364,9 @@ def influence(
     except QueryTimeoutError:
         raise QueryTimeoutError(f"influence ran past the time budget of {timeout} s; give fewer sources or hops, "
                                 "or raise timeout") from None
-    df = pd.concat([r[0] for r in res], ignore_index=True)
+    s_idx = np.concatenate([r[0][0] for r in res])
+    t_idx = np.concatenate([r[0][1] for r in res])
+    vals = np.concatenate([r[0][2] for r in res]).astype(np.float64, copy=False)
     its = max(r[1] for r in res)
     converged = all(r[2] for r in res)
     if not converged:
@@ -352,18 +374,20 @@ def influence(
                "lower alpha or raise max_iter")
         notes.append(msg)
         logger.warning(msg)
-    s_ids = g.ids[df["s"].to_numpy(np.int64)]
-    out = pd.DataFrame({"source_root_id": s_ids, "target_root_id": g.ids[df["t"].to_numpy(np.int64)],
-                        "influence": df["v"].to_numpy(np.float64)})
-    out["rank"] = out.groupby("source_root_id", sort=False)["influence"].transform(
-        lambda v: v.abs().rank(ascending=False, method="first")).astype(np.int64)
-    out = out.sort_values(["source_root_id", "rank"], ignore_index=True)
+    s_ids = g.ids[s_idx]
+    order = np.argsort(s_ids, kind="stable")  # blocks come in (source, rank) order
+    s_ids, t_idx, vals = s_ids[order], t_idx[order], vals[order]
+    starts = np.r_[0, np.flatnonzero(s_ids[1:] != s_ids[:-1]) + 1] if len(s_ids) else np.zeros(0, np.int64)
+    rank = np.arange(len(s_ids)) - np.repeat(starts, np.diff(np.r_[starts, len(s_ids)])) + 1
+    out = pd.DataFrame({"source_root_id": s_ids, "target_root_id": g.ids[t_idx], "influence": vals,
+                        "rank": rank.astype(np.int64)})
     cols = label_columns(c, labels)
     if cols:
         lut = c.node_table([ROOT_ID] + cols).set_index(ROOT_ID)
         for col in cols:
             out[f"target_{col}"] = lut[col].reindex(out["target_root_id"].to_numpy()).to_numpy()
-    out.attrs = {**graph_metadata(c), **meta, "hops": hops, "alpha": float(alpha), "top": None if tgt is not None else top,
+    out.attrs = {**graph_metadata(c), **meta, "hops": hops, "alpha": float(alpha),
+                 "top": (top or 100) if tgt is None else top,
                  "iterations": int(its), "converged": bool(converged), "notes": notes,
                  "spectral_radius": rho, "spectral_radius_bound": rho_bound,
                  "formula": "sum_{h=1..hops} (alpha W)^h e_s, W[j,i] = A[j,i] / input(j) (normalize='post')"}

@@ -45,6 +45,7 @@ __all__ = [
     "DivergenceError",
     "PositionConflictError",
     "IdNamespaceError",
+    "PairBudgetError",
 ]
 
 
@@ -209,3 +210,15 @@ class PositionConflictError(InputError):
 
 class IdNamespaceError(IdError):
     """Root ids that belong to another volume than the one chosen (e.g. pinky100 ids with the minnie65 preset)."""
+
+
+class PairBudgetError(InputError):
+    """A result that grows as the product of two sets (sources × targets, queries × candidates) above the
+    allowed number of pairs (:func:`connectome.validate.check_pair_budget`); the message gives the estimate
+    and what to do."""
+
+    def __init__(self, message: str, parameter: str | None = None, *, estimate: int | None = None,
+                 limit: int | None = None) -> None:
+        super().__init__(message, parameter)
+        self.estimate = estimate
+        self.limit = limit

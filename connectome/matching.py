@@ -73,7 +73,7 @@ from .match_attributes import DEFAULT_WEIGHT, attribute_similarity, check_attrib
 from .progress import progress_iter
 from .schema import ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT, coerce_ids
 from .typelevel import pair_totals
-from .validate import check_int, check_number
+from .validate import check_int, check_number, check_pair_budget
 
 logger = logging.getLogger(__name__)
 
@@ -511,6 +511,7 @@ def match(
     max_iter: int = 30,
     tol: float = 0.01,
     seed: int = 0,
+    max_pairs: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
 ) -> MatchResult:
@@ -583,6 +584,10 @@ def match(
         graspologic's defaults.
     seed : int
         Seeds the random starts.
+    max_pairs : int, optional
+        Refuse, before any work, sets whose dense ``n x n`` block (``n`` = the larger set; every method
+        holds such blocks) has more entries (:class:`~connectome.errors.PairBudgetError`); default: no
+        bound. The service passes its ``max_job_pairs``.
 
     Returns
     -------
@@ -646,6 +651,11 @@ def match(
     one = b is None
     cb = a if b is None else b
     na, nb = len(set_a), len(set_b)
+    if max_pairs is not None:
+        n = max(na, nb)
+        check_pair_budget(n, n, check_int(max_pairs, "max_pairs", low=1), parameter="ids_b" if side is None else "side",
+                          what=f"set a ({na:,}) x set b ({nb:,}), held as a dense {n:,} x {n:,} block",
+                          fix="match smaller sets (e.g. one super_class or cell_type at a time)")
     meta.update({"n_a": na, "n_b": nb, "seeds": int(len(sa))})
     if na != nb:
         msg = (f"the sets differ in size ({na:,} vs {nb:,}): the smaller is padded, and {abs(na - nb):,} neurons of "

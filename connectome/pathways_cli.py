@@ -123,7 +123,7 @@ def check_link_source(c: Any, source: Any) -> None:
     with collect_warnings(log=False):
         src = dataset_sources(source, c)
     check_id_namespace(c.node_table([ROOT_ID])[ROOT_ID].to_numpy(), src, where="--source",
-                       fix="pass --source with the volume of these neurons")
+                       fix="pass --source with the volume of these neurons", unclaimed="refuse")
 
 
 def _top_k(text: str) -> int | None:
@@ -311,7 +311,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--alpha", type=float, default=None, help="per-hop factor (default 1, steady state 0.9)")
     r.add_argument("--normalize", choices=["post", "pre", "none"], default="post")
     r.add_argument("--signed", action="store_true", help="signed weights from transmitters")
-    r.add_argument("--top", type=int, default=100, help="targets per source (default 100)")
+    r.add_argument("--top", type=int, default=None, help="strongest targets kept per source (default 100, or "
+                   "every target of --targets)")
     r.add_argument("--min-synapses", type=int, default=None)
     r.add_argument("--timeout", type=float, default=None)
     r.set_defaults(func=_cmd_influence)

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, PairBudgetError
 
-__all__ = ["check_int", "check_number", "is_int", "is_number"]
+__all__ = ["check_int", "check_number", "check_pair_budget", "is_int", "is_number"]
 
 
 def is_int(value: Any) -> bool:
@@ -130,3 +130,55 @@ def check_number(value: Any, name: str, *, low: float | None = None, high: float
                 what = "a finite number" if finite else "a number"
         raise InputError(f"{name} must be {what}, not {value!r}", name)
     return v
+
+
+def check_pair_budget(n_rows: int, n_cols: int, limit: int, *, parameter: str, what: str, fix: str,
+                      at_most: int | None = None, setting: str = "max_pairs") -> int:
+    """Refuse a result that grows as the product of two sets before building it.
+
+    The estimate is ``n_rows × n_cols`` pairs (or ``at_most``, when a tighter bound on the rows is
+    known and smaller); above ``limit`` a :class:`~connectome.errors.PairBudgetError` names
+    ``parameter``, gives the estimate, the limit (``setting``) and ``fix`` (what to do instead).
+    One rule for every such request: influence (sources × targets), paths (sources × targets),
+    similarity (queries × top_k), partners grouped ``by=`` (neurons × groups) and matching (set a ×
+    set b).
+
+    Parameters
+    ----------
+    n_rows, n_cols : int
+        Sizes of the two sets.
+    limit : int
+        Largest number of pairs allowed.
+    parameter : str
+        The parameter to change (the error's ``parameter``).
+    what : str
+        The two sets in words, e.g. ``"1,000 sources x 127,218 targets"``.
+    fix : str
+        What to do instead, e.g. ``"give fewer sources or top"``.
+    at_most : int, optional
+        A known upper bound on the pairs, smaller than the product (e.g. the edges they come from).
+    setting : str
+        The name of the limit in the message.
+
+    Returns
+    -------
+    int
+        The estimate.
+
+    Examples
+    --------
+    >>> check_pair_budget(10, 20, 1000, parameter="targets", what="10 sources x 20 targets", fix="give top")
+    200
+    >>> check_pair_budget(1000, 127218, 1_000_000, parameter="targets", what="1,000 sources x 127,218 targets",
+    ...                   fix="give fewer sources, or top (the strongest targets per source)")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.PairBudgetError: targets: 1,000 sources x 127,218 targets = 127,218,000 pairs, above the limit of 1,000,000 (max_pairs); give fewer sources, or top (the strongest targets per source)
+    """
+    product = int(n_rows) * int(n_cols)
+    estimate = product if at_most is None else min(product, int(at_most))
+    if estimate > int(limit):
+        said = f"{estimate:,} pairs" if estimate == product else f"{product:,}, at most {estimate:,} pairs"
+        raise PairBudgetError(f"{parameter}: {what} = {said}, above the limit of {int(limit):,} ({setting}); {fix}",
+                              parameter, estimate=estimate, limit=int(limit))
+    return estimate

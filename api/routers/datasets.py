@@ -191,6 +191,23 @@ def _ingest_spec(service: Service, name: str, req: Any) -> tuple[dict[str, Any],
     return shown, spec
 
 
+def refuse_look_alike(service: Service, name: str) -> None:
+    """Refuse a new dataset name that looks like a public one (same
+    :func:`~connectome.api.catalog.name_key`: differs only in case, punctuation or look-alike
+    characters), so that nobody can list a dataset others would take for the real one.
+
+    Raises
+    ------
+    ApiError
+        409 ``name_too_similar``, naming the public dataset (``existing``).
+    """
+    existing = service.catalog.similar_public_name(name)
+    if existing is not None:
+        raise ApiError(409, "name_too_similar", f"the dataset name {name!r} looks like the public dataset "
+                       f"{existing!r} (it differs only in case, punctuation or look-alike characters); choose a "
+                       "clearly different name", field="name", existing=existing)
+
+
 @router.post("/{name}/ingest", status_code=202, response_model=JobInfo,
              summary="Start an ingest job that writes (or replaces) this dataset's store")
 async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalDep,
@@ -198,8 +215,10 @@ async def ingest_dataset(name: WritableDep, service: ServiceDep, who: PrincipalD
     import anyio
 
     def submit() -> JobRecord:
-        shown, spec = _ingest_spec(service, name, req)
         new = service.policies.policy(name).owner is None and name not in service.catalog.records()
+        if new:
+            refuse_look_alike(service, name)
+        shown, spec = _ingest_spec(service, name, req)
         # the job is accepted (limits checked) before the name is claimed: a refused request reserves nothing
         job = service.jobs.submit("ingest", name, shown, who, spec)
         if new:

@@ -23,17 +23,21 @@ from ..pagination import check_limit, cursor_scope, decode_cursor, encode_cursor
 from ..responses import json_response
 from ..service import Service
 from ..tasks import job_table_path
-from .jobs import owned_job
+from .jobs import job_access, owned_job
 from .models import job_table
 
 
 def finished_job(service: Service, who: Any, dataset: str, job_id: str, kind: str) -> JobRecord:
     """The caller's succeeded ``kind`` job of ``dataset``.
 
+    The caller must still be allowed to read the job's datasets (:func:`~connectome.api.routers.jobs.job_access`,
+    the check ``GET /v1/jobs/{id}/result`` makes too).
+
     Raises
     ------
     ApiError
-        404 ``job_not_found`` (another kind or dataset), 409 ``job_<state>`` while queued, running or failed.
+        404 ``job_not_found`` (another kind or dataset), 409 ``job_<state>`` while queued, running or failed,
+        404 ``dataset_not_found`` when read access to one of its datasets was revoked.
     """
     job = owned_job(service, who, job_id)
     if job.kind != kind or job.dataset != dataset:
@@ -42,6 +46,7 @@ def finished_job(service: Service, who: Any, dataset: str, job_id: str, kind: st
         detail = f": {job.error_code}: {job.error_message}" if job.state == "failed" else ""
         raise ApiError(409, f"job_{job.state}", f"{kind} job {job_id} is {job.state}{detail}; poll "
                        f"GET /v1/jobs/{job_id}", field="job_id", state=job.state)
+    job_access(service, who, job)
     return job
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ..auth import Principal
 from ..deps import PrincipalDep, ServiceDep
-from ..errors import ApiError
+from ..errors import ApiError, public_message
 from ..jobs import JOB_ID_PATTERN, JobRecord
 from ..pagination import check_limit
 from ..responses import ERRORS, json_response
@@ -25,10 +25,11 @@ def job_info(job: JobRecord) -> JobInfo:
     """The public view of a job record."""
     err = None
     if job.state == "failed":
-        err = ErrorDetail(code=job.error_code or "job_failed", message=job.error_message or "the job failed")
+        err = ErrorDetail(code=job.error_code or "job_failed",
+                          message=public_message(job.error_message or "the job failed"))
     return JobInfo(id=job.id, kind=job.kind, dataset=job.dataset, state=job.state, progress=job.progress,
                    message=job.message, params=job.params, attempts=job.attempts, created=job.created,
-                   started=job.started, finished=job.finished, error=err,
+                   started=job.started, finished=job.finished, error=err, time_limit_s=job.time_limit_s,
                    result_url=f"/v1/jobs/{job.id}/result" if job.state == "succeeded" else None)
 
 
@@ -46,6 +47,33 @@ def owned_job(service: Service, who: Principal, job_id: str) -> JobRecord:
     if job.user != who.user and not who.admin:
         raise ApiError(403, "forbidden", f"job {job_id!r} belongs to another user", field="job_id")
     return job
+
+
+def job_access(service: Service, who: Principal, job: JobRecord) -> None:
+    """Check that the caller may still read the data of every dataset a job's result shows.
+
+    The one access check of every route that returns a job's result or pages of it
+    (``GET /v1/jobs/{id}/result`` and the paged ``GET /v1/datasets/{name}/<kind>/{job_id}``): access
+    is checked now, not when the job was submitted, so a revoked grant (or data-use terms not
+    accepted) hides results computed before. The dataset of the job and, for a match across two
+    datasets, ``other``.
+
+    Raises
+    ------
+    ApiError
+        404 ``dataset_not_found`` (no longer readable: the same answer as for an unknown name) or 403
+        ``terms_not_accepted``; for the second dataset of a match the message starts ``other:``.
+    """
+    from ..deps import data_dataset
+
+    if job.dataset:
+        data_dataset(job.dataset, service, who)
+    other = job.params.get("other") if isinstance(job.params, dict) else None
+    if isinstance(other, str) and other:
+        try:
+            data_dataset(other, service, who)
+        except ApiError as exc:
+            raise ApiError(exc.status, exc.code, f"other: {exc.message}", field="other", headers=exc.headers) from None
 
 
 @router.get("", response_model=JobList, summary="The caller's jobs (an admin's: everyone's), newest first")
@@ -77,7 +105,11 @@ async def job_result(job_id: JobId, service: ServiceDep, who: PrincipalDep) -> R
                        field="job_id", state=job.state)
     import anyio
 
-    return json_response(await anyio.to_thread.run_sync(service.jobs.read_result, job_id))
+    def result() -> bytes:
+        job_access(service, who, job)
+        return service.jobs.read_result(job_id)
+
+    return json_response(await anyio.to_thread.run_sync(result))
 
 
 @router.post("/{job_id}/cancel", response_model=JobInfo, summary="Cancel a queued or running job")

@@ -51,6 +51,29 @@ def _check_label(path: Any, field: str, column: str) -> None:
                        value=column)
 
 
+def check_node_columns(service: Service, name: str, checks: list[tuple[str, str | None]]) -> None:
+    """Refuse, before a job is recorded, node columns dataset ``name`` does not have.
+
+    Reads only the store's manifest (no table is loaded), so that it may run in a request.
+    ``checks`` are ``(field, column)`` pairs; a ``None`` column is not checked.
+
+    Raises
+    ------
+    ApiError
+        400 ``unknown_column`` naming the field and the close column names.
+    """
+    wanted = [(f, col) for f, col in checks if col is not None]
+    if not wanted:
+        return
+    m, _ = read_manifest(service.catalog.store_path(name, build=False))
+    nodes = m.tables.get("nodes")
+    columns = [c for c in (nodes.columns if nodes else {}) if c != "root_id"]
+    for field, column in wanted:
+        if column not in columns:
+            raise ApiError(400, "unknown_column", f"{field}: {ColumnError(f'nodes of {name}', column, columns)}",
+                           field=field, value=column)
+
+
 async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
                   out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False,
                   prepare: Callable[[], dict[str, Any]] | None = None) -> Response:
@@ -58,9 +81,12 @@ async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: d
 
     ``params`` are what the client asked (stored and shown, with the dataset version);
     ``prepare``, when given, runs in a thread before the job is recorded and returns the
-    parameters the worker gets instead (e.g. neuron selections resolved to root ids): a
-    request it refuses starts nothing.
+    parameters the worker gets instead: it does only cheap checks (options, column names in
+    the manifest) and leaves the resolution of neuron sets, labels and profiles to the job
+    itself. A request it refuses starts nothing. The job limits are checked first
+    (:meth:`JobManager.admit`): a token at its limit is answered 429 before any work.
     """
+    await anyio.to_thread.run_sync(service.jobs.admit, who)
     version = await dataset_version(service, acc.name, service.settings.query_timeout_s)
 
     def submit() -> tuple[JobRecord, int]:  # a thread: manifest read, database transaction

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 import connectome as cx
-from connectome.pathgraph import resolve_ids
+from connectome.pathgraph import pair_graph
 from connectome.schema import ID_DTYPE, ROOT_ID, coerce_ids
+from connectome.validate import check_pair_budget
 
 from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep
@@ -83,6 +84,36 @@ def _kind(edge_kind: str) -> str | None:
     return None if edge_kind == "all" else edge_kind
 
 
+def _influence_budget(n_src: int, n_tgt: int | None, top: int | None, limit: int) -> None:
+    """Influence rows are sources x targets (every target) or sources x top: refused above ``max_pairs``."""
+    per = (top or 100) if n_tgt is None else (n_tgt if top is None else min(top, n_tgt))
+    what = (f"{n_src:,} sources x {per:,} targets" if n_tgt is not None and top is None
+            else f"{n_src:,} sources x top={per:,} targets each")
+    k = max(1, min(limit // max(n_src, 1), 1000))
+    fix = (f"give fewer sources, or top (the strongest targets per source; only those are computed), e.g. top: {k} "
+           f"gives {n_src * k:,} rows" if k < per else "give fewer sources")
+    check_pair_budget(n_src, per, limit, parameter="targets" if n_tgt is not None and top is None else "top",
+                      what=what, fix=fix)
+
+
+def _partner_groups_budget(c: Any, root_ids: list[str], direction: str, by: str, edge_kind: str,
+                           limit: int) -> None:
+    """Partners grouped ``by`` a column: neurons x directions x groups rows at most (and never more than the
+    partners themselves): refused above ``max_pairs``."""
+    g = pair_graph(c, edge_kind=_kind(edge_kind))
+    ids = np.asarray([int(x) for x in root_ids], dtype=ID_DTYPE)
+    pos = np.searchsorted(g.ids, ids)
+    known = pos < len(g.ids)
+    known[known] = g.ids[pos[known]] == ids[known]
+    pos = pos[known]  # unknown ids: cx.partners says so
+    dirs = ("upstream", "downstream") if direction == "both" else (direction,)
+    degree = sum(int(np.diff(g.in_indptr if d == "upstream" else g.out_indptr)[pos].sum()) for d in dirs)
+    groups = int(c.node_table([by])[by].nunique(dropna=True)) + 1  # + the pooled "unknown"
+    check_pair_budget(len(root_ids) * len(dirs), groups, limit, parameter="by", at_most=degree,
+                      what=f"{len(root_ids):,} neurons x {len(dirs)} direction(s) x {groups:,} groups of {by!r}",
+                      fix="give fewer ids, a coarser by (e.g. super_class), or leave by out and page the partners")
+
+
 @router.get("/{name}/partners", response_model=PartnerTable,
             summary="Upstream/downstream partners of neurons: synapses, fraction of input/output, labels, neuropils")
 async def partners(acc: DataDep, service: ServiceDep,
@@ -120,6 +151,8 @@ async def partners(acc: DataDep, service: ServiceDep,
 
     def compute() -> dict[str, Any]:
         c = service.catalog.load(acc.name)[0]
+        if by is not None and by in c.label_columns:
+            _partner_groups_budget(c, root_ids, direction, by, edge_kind, s.max_pairs)
         t = cx.partners(c, [int(x) for x in root_ids], direction=direction, min_synapses=min_synapses, by=by,
                         neuropil=neuropil, signed=signed, edge_kind=_kind(edge_kind), unlabelled=unlabelled,
                         totals=tuple(totals) if totals else "graph")
@@ -129,7 +162,7 @@ async def partners(acc: DataDep, service: ServiceDep,
                 "warnings": [str(w) for w in t.attrs.get("warnings", [])]}
 
     return await cached_response(service, CacheKey(acc.name, version, "partners", params), compute, b,
-                                 model=PartnerTable)
+                                 model=PartnerTable, cheap=len(root_ids) <= 16)  # a few neurons: the cheap lane
 
 
 @router.post("/{name}/paths", response_model=PathsResult,
@@ -143,6 +176,9 @@ async def find_paths(acc: DataDep, service: ServiceDep, req: PathsRequest) -> Re
     def compute() -> dict[str, Any]:
         c = service.catalog.load(acc.name)[0]
         src, tgt = _ids(c, req.sources), _ids(c, req.targets)
+        check_pair_budget(len(src), len(tgt), s.max_pairs, parameter="targets",
+                          what=f"{len(src):,} sources x {len(tgt):,} targets",
+                          fix="give fewer sources or targets (a narrower select), or split the request")
         kind = req.edge_kind
         out: dict[str, Any] = {"dataset": acc.name, "version": version, "params": params}
         if req.count:
@@ -181,6 +217,7 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
         if len(src) > 1000:
             raise cx.errors.InputError(f"sources: {len(src)} neurons; at most 1000 per request", "sources")
         tgt = _ids(c, req.targets) if req.targets is not None else None
+        _influence_budget(len(src), None if tgt is None else len(tgt), req.top, s.max_pairs)
         t = cx.influence(c, src, tgt, hops=req.hops, normalize=req.normalize, signed=req.signed, alpha=req.alpha,
                          top=req.top, min_synapses=req.min_synapses, edge_kind=req.edge_kind, timeout=b)
         cap = s.max_page_size * 10
@@ -202,16 +239,8 @@ async def influence(acc: DataDep, service: ServiceDep, req: InfluenceRequest) ->
 async def layers(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: LayersRequest) -> Response:
     params = req.model_dump()
 
-    def prepare() -> dict[str, Any]:  # unknown ids and an empty selection are refused before the job starts
-        c = service.catalog.load(acc.name)[0]
-        ids = _ids(c, req.seeds)
-        known = c.node_table(["root_id"])["root_id"].to_numpy(dtype=ID_DTYPE)
-        pos = resolve_ids(known, ids, "seeds", name=acc.name)
-        worker = {k: v for k, v in params.items() if k != "seeds"}
-        return {**worker, "seed_ids": [str(int(x)) for x in known[pos]]}
-
-    return await _submit("layers", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
-                         prepare=prepare)
+    # the job resolves the seeds (unknown ids or an empty selection fail it, naming ``seeds``)
+    return await _submit("layers", acc, service, who, params, out=str(service.settings.results_dir), reuse=True)
 
 
 _NOT_DONE = {409: {"model": ERRORS[400]["model"], "description": "the layers job has not succeeded"},

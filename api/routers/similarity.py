@@ -5,8 +5,11 @@ time budget (``timeout_s``, default and maximum: the server's query settings); p
 answer is 503 ``still_computing`` with ``Retry-After`` while the work goes on, as for motif queries.
 
 ``POST …/cluster`` and ``POST …/match`` start jobs (202 with the job; ``GET /v1/jobs/{id}`` shows
-its state). Bad options, unknown ids, seeds or columns, and (across datasets) label vocabularies that
-differ are refused (400) before anything is queued. The clusters and pairs, equal to what
+its state). The job limits are checked first (429 ``too_many_jobs`` before any work); bad options and
+unknown column names are then refused (400) before anything is queued; the neuron sets, seeds and (across
+datasets, with ``vocabulary: "strict"``) the connectivity profiles are resolved in the job itself, so
+unknown ids, seeds or label vocabularies that differ fail the job with the parameter named. The clusters
+and pairs, equal to what
 :func:`connectome.cluster` and :func:`connectome.match` return, are read paged at
 ``GET …/cluster/{job_id}`` and ``GET …/match/{job_id}`` (with a Neuroglancer link on request);
 their table is checked against the checksum the job recorded. A match across datasets
@@ -25,11 +28,9 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 import connectome as cx
-from connectome.connectivity_similarity import align_profiles
-from connectome.errors import ColumnError
 from connectome.match_attributes import MIN_AUTO_SEEDS
-from connectome.matching import match_sets
-from connectome.neuron_clusters import MAX_HIERARCHICAL, _query_ids, check_cluster_args
+from connectome.neuron_clusters import MAX_HIERARCHICAL, check_cluster_args
+from connectome.validate import check_pair_budget
 
 from ..cache import CacheKey
 from ..deps import DataDep, PrincipalDep, ServiceDep, data_dataset
@@ -43,27 +44,18 @@ from ..schemas import (
     JobInfo,
     MatchPage,
     MatchRequest,
-    NeuronSet,
     RootId,
     SimilarResult,
     _root_id,
 )
 from .job_pages import PageSlice, finished_job, job_page
 from .links import SourceQ, build_link, state_store
-from .models import _submit
+from .models import _submit, check_node_columns
 
 router = APIRouter(prefix="/v1/datasets", tags=["similarity"], responses=ERRORS)
 
 #: Seconds the server waits beyond a request's own budget before answering 503 still_computing.
 GRACE_S = 2.0
-
-
-def _ids(c: Any, s: NeuronSet | None) -> Any:
-    if s is None:
-        return None
-    if s.root_ids is not None:
-        return [int(x) for x in s.root_ids]
-    return cx.ids_of(c, **(s.select or {}))
 
 
 def _num(x: Any) -> float | None:
@@ -91,6 +83,8 @@ async def similar(
     except ValueError as exc:
         raise ApiError(400, "invalid_parameter", f"root_id: {exc}", field="root_id") from None
     s = service.settings
+    check_pair_budget(len(ids), top_k, s.max_pairs, parameter="top_k",
+                      what=f"{len(ids):,} query neurons x top_k={top_k}", fix="give fewer root_id or a smaller top_k")
     b = budget(timeout_s, s.query_timeout_s, s.max_query_timeout_s)
     version = await dataset_version(service, acc.name, b)
     params = {"root_ids": ids, "top_k": top_k, "direction": direction, "by": by, "metric": metric,
@@ -110,18 +104,6 @@ async def similar(
                              model=SimilarResult)
 
 
-def _labels(c: Any, checks: list[tuple[str, str | None]]) -> None:
-    """Refuse, before a job starts, node columns ``c`` does not have (400 naming the field and the close one)."""
-    for field, column in checks:
-        if column is not None and column not in c.label_columns:
-            raise ApiError(400, "unknown_column", f"{field}: {ColumnError(f'nodes of {c.name}', column, c.label_columns)}",
-                           field=field, value=column)
-
-
-def _id_strings(ids: Any) -> list[str]:
-    return [str(int(x)) for x in ids]
-
-
 @router.post("/{name}/cluster", status_code=202, response_model=JobInfo,
              responses={200: {"model": JobInfo, "description": "the same request already succeeded on this dataset "
                                                                "version: that job (seeded, deterministic)"}},
@@ -130,18 +112,15 @@ def _id_strings(ids: Any) -> list[str]:
 async def cluster(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: ClusterRequest) -> Response:
     params = req.model_dump()
 
-    def prepare() -> dict[str, Any]:  # bad options, unknown ids or columns are refused before the job starts
+    def prepare() -> dict[str, Any]:  # cheap checks only: the job resolves the neurons (unknown ids fail it)
         check_cluster_args(req.method, req.n_clusters, req.threshold, req.resolution, req.top_k)
-        c = service.catalog.load(acc.name)[0]
-        _labels(c, [("by", req.by), *(("compare", col) for col in req.compare)])
-        ids = None if req.neurons is None else _query_ids(c, _ids(c, req.neurons))
-        n = c.n_nodes if ids is None else len(ids)
+        check_node_columns(service, acc.name, [("by", req.by), *(("compare", col) for col in req.compare)])
+        n = len(req.neurons.root_ids) if req.neurons is not None and req.neurons.root_ids is not None else 0
         if req.method != "leiden" and n > MAX_HIERARCHICAL:
             raise ApiError(400, "invalid_parameter", f"neurons: {n:,} neurons are above {MAX_HIERARCHICAL:,} for "
                            f"method={req.method!r} (a dense block); use method 'leiden' or select fewer neurons",
                            field="neurons")
-        worker = {k: v for k, v in params.items() if k != "neurons"}
-        return {**worker, "neuron_ids": None if ids is None else _id_strings(ids)}
+        return params
 
     return await _submit("cluster", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
                          prepare=prepare)
@@ -163,53 +142,43 @@ async def _other_dataset(service: Any, who: Any, name: str) -> Any:
                      "gm, bisected, similarity; read the pairs at GET …/match/{job_id}")
 async def match(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: MatchRequest) -> Response:
     params = req.model_dump()
+    await anyio.to_thread.run_sync(service.jobs.admit, who)  # before any work for the second dataset
     other = None
     if req.other is not None:
         other = await _other_dataset(service, who, req.other)
         params["other_version"] = await dataset_version(service, other.name, service.settings.query_timeout_s)
 
-    def prepare() -> dict[str, Any]:  # unknown ids, seeds, columns and differing labels are refused here
-
-        c = service.catalog.load(acc.name)[0]
-        cb = service.catalog.load(other.name)[0] if other is not None else None
-        both = [c] if cb is None else [c, cb]
-        for x in both:
-            _labels(x, [("by", req.by), ("truth", req.truth)] + [("attributes", a) for a in req.attributes or []])
-        if cb is not None and req.method == "bisected":
+    def prepare() -> dict[str, Any]:  # cheap checks only: the job resolves the sets, seeds and profiles
+        for name in [acc.name] if other is None else [acc.name, other.name]:
+            check_node_columns(service, name, [("by", req.by), ("truth", req.truth)]
+                               + [("attributes", a) for a in req.attributes or []])
+        if other is not None and req.method == "bisected":
             raise ApiError(400, "invalid_parameter", "method: 'bisected' needs the edges between the two sets, which "
                            "two datasets do not have; use method 'gm' or 'similarity'", field="method")
-        seeds = None if req.seeds is None else [(int(x), int(y)) for x, y in req.seeds]
-        if cb is None and req.set_a is None:
-            sets: dict[str, Any] = {"side": req.side}
-            if req.side is None:
-                raise ApiError(400, "invalid_parameter", "side: give side (the node column with left/right), or "
-                               "set_a and set_b, or other", field="side")
-        else:
-            sets = {"ids_a": None if req.set_a is None else _ids(c, req.set_a),
-                    "ids_b": None if req.set_b is None else _ids(cb if cb is not None else c, req.set_b)}
-        set_a, set_b, _, _, _ = match_sets(c, cb, seeds=seeds, **sets)
-        if req.attributes is not None and "side" in sets and req.side in req.attributes:
+        by_side = other is None and req.set_a is None
+        if by_side and req.side is None:
+            raise ApiError(400, "invalid_parameter", "side: give side (the node column with left/right), or "
+                           "set_a and set_b, or other", field="side")
+        if req.attributes is not None and by_side and req.side in req.attributes:
             raise ApiError(400, "invalid_parameter", f"attributes: {req.side!r} splits the two sets (the side column), "
                            "so it never agrees across them; leave it out", field="attributes", value=req.side)
-        if req.attribute_weight == "auto" and len(seeds or []) < MIN_AUTO_SEEDS:
+        if req.attribute_weight == "auto" and len(req.seeds or []) < MIN_AUTO_SEEDS:
             raise ApiError(400, "invalid_parameter", f"attribute_weight: 'auto' chooses the weight on the seeds and "
-                           f"needs at least {MIN_AUTO_SEEDS} seed pairs (got {len(seeds or [])}); give seeds or a "
+                           f"needs at least {MIN_AUTO_SEEDS} seed pairs (got {len(req.seeds or [])}); give seeds or a "
                            "number", field="attribute_weight")
-        if cb is not None and req.method == "similarity":
-            if req.by is None:
-                raise ApiError(400, "invalid_parameter", "by: matching two datasets by similarity compares partner "
-                               "labels (their partner ids differ); give by, a label column both have (e.g. "
-                               "cell_type)", field="by")
-            if req.vocabulary == "strict":
-                kw = {"direction": req.direction, "by": req.by, "min_synapses": req.min_synapses,
-                      "edge_kind": req.edge_kind, "unlabelled": req.unlabelled}
-                align_profiles(cx.connectivity_profiles(c, **kw), cx.connectivity_profiles(cb, **kw), "strict")
-        worker = {k: v for k, v in params.items() if k not in ("set_a", "set_b", "side", "other", "other_version")}
-        if "side" in sets:
-            worker["side"] = req.side
-        else:
-            worker["ids_a"], worker["ids_b"] = _id_strings(set_a), _id_strings(set_b)
-        if cb is not None:
+        if other is not None and req.method == "similarity" and req.by is None:
+            raise ApiError(400, "invalid_parameter", "by: matching two datasets by similarity compares partner "
+                           "labels (their partner ids differ); give by, a label column both have (e.g. "
+                           "cell_type)", field="by")
+        if req.set_a is not None and req.set_b is not None and req.set_a.root_ids is not None \
+                and req.set_b.root_ids is not None:  # sizes known without loading: refused now (else in the job)
+            na, nb = len(set(req.set_a.root_ids)), len(set(req.set_b.root_ids))
+            check_pair_budget(max(na, nb), max(na, nb), service.settings.max_job_pairs, parameter="set_b",
+                              setting="max_job_pairs", what=f"set a ({na:,}) x set b ({nb:,}), held as a dense "
+                              f"{max(na, nb):,} x {max(na, nb):,} block", fix="match smaller sets")
+        worker = {k: v for k, v in params.items() if k not in ("other", "other_version")}
+        worker["max_pairs"] = service.settings.max_job_pairs  # the job refuses larger resolved sets
+        if other is not None:
             worker["other_store"] = str(service.catalog.store_path(other.name, build=False))
         return worker
 

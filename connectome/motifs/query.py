@@ -19,8 +19,10 @@ refused: DotMotif's in-memory executors ignore them.
 Queries are bounded before DotMotif sees them (:class:`QueryLimits`): DotMotif
 expands macros eagerly, and nested macros multiply (each level of
 ``m1(a,b) { m0(a,b) m0(b,a) m0(a,b) }`` triples the expansion), so a few
-hundred characters could otherwise take minutes and gigabytes. The text is
-scanned first and its expanded size computed without expanding it;
+hundred characters could otherwise take minutes and gigabytes. The length is
+checked first; then DotMotif's own grammar parses the text and the expanded size
+is computed on that parse tree before any macro is expanded (one tokenizer: a
+quote or comment cannot hide a macro from the bound);
 :func:`parse_query_isolated` also runs DotMotif in a child process with a time
 and memory budget, for servers.
 
@@ -121,8 +123,8 @@ class QueryLimits:
         Macro nesting depth: a macro that calls no macro has depth 1, one that
         calls it depth 2, ... (default 8).
     max_expanded_statements : int
-        Statements after macro expansion, counted from the text alone before
-        DotMotif runs: DotMotif expands every macro definition eagerly, so the
+        Statements after macro expansion, counted on DotMotif's parse tree before
+        any macro is expanded: DotMotif expands every macro definition eagerly, so the
         count is the sum over all definitions and the top level (default 10,000).
 
     Raises
@@ -178,19 +180,6 @@ def _too_large(what: str, value: int, name: str, limit: int, where: str = "", at
 
 
 # ---------------------------------------------------------------------------------------------- static scan
-_TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n]*)
-  | (?P<string>"[^"]*")
-  | (?P<key>'[^'\n]*')
-  | (?P<rel>[-~!][>+|-])
-  | (?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<op>===|<>|[!=<>]=?)
-  | (?P<name>[A-Za-z_-]\w*)
-  | (?P<other>.)
-""", re.VERBOSE | re.DOTALL)
-
-
 @dataclass
 class _Macro:
     name: str
@@ -199,91 +188,100 @@ class _Macro:
     depth: int = 1
 
 
-def _static_check(text: str, limits: QueryLimits) -> tuple[int, int]:
-    """Bound the query from its text alone, before DotMotif expands anything; return the bound
-    on statements after expansion and the deepest macro nesting.
+def _statements(node: Any) -> int:
+    """Statements a parsed block adds before macro expansion: each relation, comparison operator and
+    ``===`` counts one (an over-count: a constraint in brackets is part of its edge's statement)."""
+    import lark
 
-    A small lexer that mirrors DotMotif's terminals (strings and comments hide
-    their content, as in DotMotif) finds macro definitions ``name(args) { ... }``
-    and calls ``name(args)``. Every relation (``->``, ``!>``, ...), comparison
-    operator and ``===`` counts one statement (an over-count: a constraint in
-    brackets is part of its edge's statement). A macro's expanded size is its
-    own statements plus the expanded sizes of the macros it calls, resolved as
-    DotMotif resolves them: to the latest definition before the call, so no
-    recursion is possible. DotMotif stores every definition expanded, so the
-    total is the sum over all definitions plus the top level's expansion.
+    n = 0
+    for sub in node.iter_subtrees():
+        if sub.data in ("relation", "automorphism_notation") or str(sub.data).startswith("iter_op"):
+            n += 1
+        n += sum(1 for c in sub.children if isinstance(c, lark.Token) and c.type == "OPERATOR")
+    return n
+
+
+def _tree_bound(tree: Any, limits: QueryLimits) -> tuple[int, int]:
+    """Bound a query from DotMotif's parse tree, before DotMotif expands anything; return the bound on
+    statements after expansion and the deepest macro nesting.
+
+    The tree is the one DotMotif's own grammar (:func:`_lark`) makes, so the tokens seen here are
+    exactly the parser's (strings, quoted keys and comments cannot hide a macro from this count). A
+    macro's expanded size is its own statements plus the expanded sizes of the macros it calls,
+    resolved as DotMotif resolves them: to the latest definition before the call, so no recursion is
+    possible. DotMotif stores every definition expanded, so the total is the sum over all definitions
+    plus the top level's expansion.
     """
-    if len(text) > limits.max_query_chars:
-        raise _too_large("the query's length in characters", len(text), "max_query_chars", limits.max_query_chars)
-    toks: list[tuple[str, str, int]] = []  # (kind, value, line)
-    line = 1
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "other"
-        val = m.group()
-        if kind not in ("ws", "comment"):
-            toks.append((kind, val, line))
-        line += val.count("\n")
     defs: dict[str, _Macro] = {}
     total = 0
     top = 0
-    current: _Macro | None = None
-    i, n = 0, len(toks)
 
-    def callee(name: str) -> _Macro | None:
-        # a call resolves to the latest definition before it; names DotMotif's lexer might split
-        # differently (leading '-') are tried both ways, keeping the larger
-        found = [defs[k] for k in {name, name.lstrip("-")} if k in defs]
-        return max(found, key=lambda d: (d.size, d.depth)) if found else None
+    def over(current: _Macro | None, line: int | None) -> None:
+        value = total + top + (current.size if current else 0)
+        if value > limits.max_expanded_statements:
+            where = f" (macro {current.name}, line {current.line})" if current else (
+                f" (line {line})" if line is not None else "")
+            raise _too_large("the number of statements after macro expansion", value, "max_expanded_statements",
+                             limits.max_expanded_statements, where, at_least=True)
 
-    while i < n:
-        kind, val, ln = toks[i]
-        if kind == "name" and i + 1 < n and toks[i + 1][1] == "(":
-            j = i + 2
-            while j < n and toks[j][1] not in (")", "(", "{", "}"):
-                j += 1
-            after = j + 1 if j < n and toks[j][1] == ")" else j
-            if current is None and after < n and toks[after][1] == "{":  # a definition
-                current = _Macro(val, ln)
-                i = after + 1
-                continue
-            target = callee(val)
-            size = target.size if target is not None else 1
-            if current is not None:
-                current.size += size
-                if target is not None:
-                    current.depth = max(current.depth, target.depth + 1)
-            else:
-                top += size
-            if total + top + (current.size if current else 0) > limits.max_expanded_statements:
-                where = f" (macro {current.name}, line {current.line})" if current else f" (line {ln})"
-                raise _too_large("the number of statements after macro expansion",
-                                 total + top + (current.size if current else 0), "max_expanded_statements",
-                                 limits.max_expanded_statements, where, at_least=True)
-            i = after
+    def call_size(node: Any) -> tuple[int, int]:
+        target = defs.get(str(node.children[0].children[0]))
+        return (target.size, target.depth) if target is not None else (1, 0)
+
+    blocks = [b for cob in tree.children if hasattr(cob, "data") for b in cob.children
+              if hasattr(b, "data") and b.data == "block" and b.children]
+    for block in blocks:
+        stmt = block.children[0]
+        if not hasattr(stmt, "data"):
             continue
-        if val == "}" and current is not None:
+        line = getattr(stmt.meta, "line", None) if not stmt.meta.empty else None
+        if stmt.data == "macro":
+            current = _Macro(str(stmt.children[0].children[0]), line or 0)
+            for rule in stmt.children[-1].children:
+                if not hasattr(rule, "data"):
+                    continue
+                if rule.data == "macro_call_re":
+                    size, depth = call_size(rule)
+                    current.size += size
+                    current.depth = max(current.depth, depth + 1)
+                else:
+                    current.size += _statements(rule)
+                over(current, line)
             if current.depth > limits.max_macro_depth:
                 raise _too_large("macro nesting depth", current.depth, "max_macro_depth", limits.max_macro_depth,
                                  f" (macro {current.name}, line {current.line})")
             defs[current.name] = current
             total += current.size
-            current = None
-        elif kind == "rel" or kind == "op":
-            if current is not None:
-                current.size += 1
-            else:
-                top += 1
-        i += 1
-        if total + top + (current.size if current else 0) > limits.max_expanded_statements:
-            where = f" (macro {current.name}, line {current.line})" if current else ""
-            raise _too_large("the number of statements after macro expansion",
-                             total + top + (current.size if current else 0), "max_expanded_statements",
-                             limits.max_expanded_statements, where, at_least=True)
-    if current is not None and current.depth > limits.max_macro_depth:  # unclosed: DotMotif refuses it anyway
-        raise _too_large("macro nesting depth", current.depth, "max_macro_depth", limits.max_macro_depth,
-                         f" (macro {current.name}, line {current.line})")
-    depth = max([d.depth for d in defs.values()] + [current.depth if current else 0])
-    return total + top + (current.size if current else 0), depth
+        elif stmt.data == "macro_call":
+            top += call_size(stmt)[0]
+        else:
+            top += _statements(stmt)
+        over(None, line)
+    depth = max([d.depth for d in defs.values()] + [0])
+    return total + top, depth
+
+
+def _check_length(text: str, limits: QueryLimits) -> None:
+    if len(text) > limits.max_query_chars:
+        raise _too_large("the query's length in characters", len(text), "max_query_chars", limits.max_query_chars)
+
+
+def _check_bound(bound: tuple[int, int], limits: QueryLimits) -> None:
+    """Check a cached query's expansion bound (from :func:`_tree_bound`) against other ``limits``."""
+    total, depth = bound
+    if depth > limits.max_macro_depth:
+        raise _too_large("macro nesting depth", depth, "max_macro_depth", limits.max_macro_depth)
+    if total > limits.max_expanded_statements:
+        raise _too_large("the number of statements after macro expansion", total, "max_expanded_statements",
+                         limits.max_expanded_statements, at_least=True)
+
+
+def _static_check(text: str, limits: QueryLimits) -> tuple[int, int]:
+    """Bound the query before DotMotif expands anything (length first, then :func:`_tree_bound` on
+    DotMotif's own parse tree); return the bound on statements after expansion and the deepest
+    macro nesting."""
+    _check_length(text, limits)
+    return _tree_bound(_lark().parse(text if "\n" in text else text + "\n"), limits)
 
 
 def _n_constraints(q: MotifQuery) -> int:
@@ -603,8 +601,18 @@ def _parser_class() -> type:
                 self.macros[callname] = macro
 
     class Parser(ParserV2):
+        def __init__(self, validators: Any = None, limits: QueryLimits | None = None,
+                     bound: list | None = None) -> None:
+            super().__init__(validators=validators)
+            self.limits = _resolve_limits(limits)
+            self.bound = bound
+
         def parse(self, dm: str) -> Any:
             tree = _lark().parse(dm)
+            # bound the expansion on the parser's own tree, before DotMotif expands a macro
+            stats = _tree_bound(tree, self.limits)
+            if self.bound is not None:
+                self.bound[:] = stats
             t = Transformer(validators=self.validators)
             try:
                 result = t.transform(tree)
@@ -645,15 +653,20 @@ def _show(cons: Any) -> str:
     return "[" + ", ".join(f"{k} {op} {v!r}" for k, op, v in items) + "]"
 
 
-def _parse(text: str, exclude_automorphisms: bool, ignore_direction: bool = False) -> MotifQuery:
-    """Run DotMotif on ``text`` (already bounded) and convert its result."""
+def _parse(text: str, exclude_automorphisms: bool, ignore_direction: bool = False,
+           limits: QueryLimits | None = None) -> tuple[MotifQuery, tuple[int, int]]:
+    """Run DotMotif on ``text`` (its length already bounded): the expansion is bounded by
+    ``limits`` on DotMotif's parse tree before any macro is expanded (:func:`_tree_bound`); return
+    the converted query and the bound (statements after expansion, macro depth)."""
     import lark
 
     Motif = dotmotif().Motif
     # DotMotif treats a one-line string as a possible file name; motifs are always text here
     source = text if "\n" in text else text + "\n"
+    bound: list = [0, 0]
     try:
-        m = Motif(source, exclude_automorphisms=exclude_automorphisms, parser=_parser_class())
+        m = Motif(source, exclude_automorphisms=exclude_automorphisms,
+                  parser=functools.partial(_parser_class(), limits=limits, bound=bound))
     except lark.exceptions.UnexpectedEOF as exc:
         line, col = _location(source, exc)
         raise QuerySyntaxError("motif query: unexpected end of input", line, col) from None
@@ -675,7 +688,7 @@ def _parse(text: str, exclude_automorphisms: bool, ignore_direction: bool = Fals
         raise
     except Exception as exc:  # DotMotif's validators and post-processing raise their own exception types
         raise _located(source, f"motif query: {_dotmotif_message(exc)}") from None
-    return _convert(text, m, exclude_automorphisms, ignore_direction)
+    return _convert(text, m, exclude_automorphisms, ignore_direction), (bound[0], bound[1])
 
 
 def _check_value(where: str, value: Any) -> None:
@@ -776,21 +789,22 @@ def _edge_comparisons(text: str, m: Any, pos: list[MotifEdge], neg: list[MotifEd
 
 # ---------------------------------------------------------------------------------------------- cache
 class _Cache:
-    """Parsed queries by (text, exclude_automorphisms, ignore_direction); thread-safe LRU (servers parse from threads)."""
+    """Parsed queries, each with its expansion bound, by (text, exclude_automorphisms, ignore_direction);
+    thread-safe LRU (servers parse from threads)."""
 
     def __init__(self, maxsize: int = 256) -> None:
         self.maxsize = maxsize
         self._d: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> MotifQuery | None:
+    def get(self, key: tuple) -> tuple[MotifQuery, tuple[int, int]] | None:
         with self._lock:
             q = self._d.get(key)
             if q is not None:
                 self._d.move_to_end(key)
             return q
 
-    def put(self, key: tuple, q: MotifQuery) -> None:
+    def put(self, key: tuple, q: tuple[MotifQuery, tuple[int, int]]) -> None:
         with self._lock:
             self._d[key] = q
             self._d.move_to_end(key)
@@ -814,9 +828,9 @@ def parse_query(text: str, *, exclude_automorphisms: bool = False, ignore_direct
                 limits: QueryLimits | None = None) -> MotifQuery:
     """Parse DotMotif text into a :class:`MotifQuery` (parsed queries are cached by text).
 
-    The text is bounded by ``limits`` before DotMotif runs (length, macro
-    nesting depth, statements after macro expansion, computed from the text
-    alone), and the parsed motif after (nodes, edges, constraints).
+    The text is bounded by ``limits`` before DotMotif expands anything (length,
+    then macro nesting depth and statements after macro expansion, computed on
+    DotMotif's parse tree), and the parsed motif after (nodes, edges, constraints).
 
     Parameters
     ----------
@@ -856,12 +870,14 @@ def parse_query(text: str, *, exclude_automorphisms: bool = False, ignore_direct
     """
     _check_text(text)
     lim = _resolve_limits(limits)
-    _static_check(text, lim)
+    _check_length(text, lim)
     key = (text, bool(exclude_automorphisms), bool(ignore_direction))
-    q = _CACHE.get(key)
-    if q is None:
-        q = _parse(text, bool(exclude_automorphisms), bool(ignore_direction))
-        _CACHE.put(key, q)
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _parse(text, bool(exclude_automorphisms), bool(ignore_direction), lim)
+        _CACHE.put(key, hit)
+    q, bound = hit
+    _check_bound(bound, lim)
     check_limits(q, lim)
     return copy.deepcopy(q)
 
@@ -916,7 +932,7 @@ def _address_space() -> int | None:
 
 
 def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int | None,
-           ignore_direction: bool = False) -> None:
+           ignore_direction: bool = False, limits: QueryLimits | None = None) -> None:
     """Parse in a child process under an address-space limit; send back ("ok", query) or an error."""
     try:
         try:
@@ -930,7 +946,7 @@ def _child(conn: Any, text: str, exclude_automorphisms: bool, memory_bytes: int 
                     if hard != resource.RLIM_INFINITY:
                         cap = min(cap, hard)
                     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-            msg: tuple = ("ok", _parse(text, exclude_automorphisms, ignore_direction))
+            msg: tuple = ("ok", _parse(text, exclude_automorphisms, ignore_direction, limits))
         except MemoryError:
             msg = ("memory", None)
         except QuerySyntaxError as exc:
@@ -996,21 +1012,25 @@ def parse_query_isolated(text: str, *, exclude_automorphisms: bool = False, igno
     lim = _resolve_limits(limits)
     check_number(timeout, "timeout", low=0, low_open=True, finite=False, what="a positive number of seconds")
     memory_bytes = check_int(memory_bytes, "memory_bytes", low=1, optional=True, what="a positive integer or None")
-    _static_check(text, lim)
+    _check_length(text, lim)
     key = (text, bool(exclude_automorphisms), bool(ignore_direction))
-    q = _CACHE.get(key)
-    if q is None:
-        q = _parse_in_child(text, bool(exclude_automorphisms), float(timeout), memory_bytes, bool(ignore_direction))
-        _CACHE.put(key, q)
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _parse_in_child(text, bool(exclude_automorphisms), float(timeout), memory_bytes,
+                              bool(ignore_direction), lim)
+        _CACHE.put(key, hit)
+    q, bound = hit
+    _check_bound(bound, lim)
     check_limits(q, lim)
     return copy.deepcopy(q)
 
 
 def _parse_in_child(text: str, exclude_automorphisms: bool, timeout: float, memory_bytes: int | None,
-                    ignore_direction: bool = False) -> MotifQuery:
+                    ignore_direction: bool = False,
+                    limits: QueryLimits | None = None) -> tuple[MotifQuery, tuple[int, int]]:
     ctx = _context()
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, text, exclude_automorphisms, memory_bytes, ignore_direction),
+    proc = ctx.Process(target=_child, args=(send, text, exclude_automorphisms, memory_bytes, ignore_direction, limits),
                        name="connectome-motif-parse", daemon=True)
     msg: Any = None
     timed_out = False

@@ -365,7 +365,7 @@ def test_tokens_expire_and_a_schema_1_database_is_migrated(tmp_path):
     db = Database(path)
     db.migrate()
     db.migrate()  # idempotent
-    assert db.schema_version() == SCHEMA_VERSION == 2
+    assert db.schema_version() == SCHEMA_VERSION == 3
     tokens = TokenStore(db)
     assert tokens.authenticate("cx_old-secret").user == "alice"  # old tokens never expire
 

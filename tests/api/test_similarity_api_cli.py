@@ -177,14 +177,14 @@ def test_http_match_across_datasets(api, server, c):
     body = {"other": OTHER, "set_a": {"select": {"cell_category": "neuron"}},
             "set_b": {"select": {"cell_category": "neuron"}}, "method": "similarity", "by": "cell_type",
             "unlabelled": "drop", "truth": "name"}
-    # the label vocabularies differ: 400 naming the labels each side lacks (nothing queued)
-    before = len(api.get("/jobs", params={"kind": "match", "limit": 500}).json()["jobs"])
+    # the label vocabularies differ: the job (which computes both profiles, not the request) fails naming
+    # the labels each side lacks
     r = api.post(f"/datasets/{DS}/match", json=body)
-    assert r.status_code == 400, r.text
-    e = r.json()["error"]
-    assert e["field"] == "by" and f"only in '{DS}'" in e["message"] and f"only in '{OTHER}'" in e["message"]
+    assert r.status_code == 202, r.text
+    e = _wait(api, r.json()["id"])["error"]
+    assert e["code"] == "invalid_input" and e["message"].startswith("by: ")
+    assert f"only in '{DS}'" in e["message"] and f"only in '{OTHER}'" in e["message"]
     assert "'AVG'" in e["message"] and "vocabulary" in e["message"]
-    assert len(api.get("/jobs", params={"kind": "match", "limit": 500}).json()["jobs"]) == before
 
     done, result = _job(api, f"/datasets/{DS}/match", {**body, "vocabulary": "shared"})
     ref = cx.match(c, adult, ids_a=cx.ids_of(c, cell_category="neuron"), ids_b=cx.ids_of(adult, cell_category="neuron"),
@@ -238,10 +238,6 @@ def test_http_bad_input_is_400_with_the_field(api):
     assert e["field"] == "n_clusters"
     e = err(api.post(f"/datasets/{DS}/cluster", json={"method": "average", "n_clusters": 3, "compare": ["cel_type"]}))
     assert e["field"] == "compare" and "cell_type" in e["message"]
-    e = err(api.post(f"/datasets/{DS}/cluster", json={"method": "leiden", "neurons": {"root_ids": ["12"]}}))
-    assert e["field"] == "ids"
-    e = err(api.post(f"/datasets/{DS}/match", json={"seeds": [["1", "2"]]}))
-    assert e["field"] == "seeds" and "not neurons of set a" in e["message"]
     e = err(api.post(f"/datasets/{DS}/match", json={"method": "similarity", "by": "cell_typ"}))
     assert e["field"] == "by" and "cell_type" in e["message"]
     e = err(api.post(f"/datasets/{DS}/match", json={"other": OTHER, "method": "bisected"}))
@@ -262,5 +258,16 @@ def test_http_bad_input_is_400_with_the_field(api):
                                                     "attributes": ["nt_type"]}))
     assert "graph matching" in e["message"]
     assert len(api.get("/jobs", params={"limit": 500}).json()["jobs"]) == before  # nothing was queued
+
+    def job_err(r):  # sets and seeds are resolved in the job, not in the request: unknown ids fail the job
+        assert r.status_code == 202, r.text
+        job = _wait(api, r.json()["id"])
+        assert job["state"] == "failed", job
+        return job["error"]
+
+    e = job_err(api.post(f"/datasets/{DS}/cluster", json={"method": "leiden", "neurons": {"root_ids": ["12"]}}))
+    assert e["message"].startswith("ids: ") and "12" in e["message"]
+    e = job_err(api.post(f"/datasets/{DS}/match", json={"seeds": [["1", "2"]]}))
+    assert e["message"].startswith("seeds: ") and "not neurons of set a" in e["message"]
     e = err(api.get(f"/datasets/{DS}/match/job_{'0' * 32}"), 404)
     assert e["field"] == "job_id"

@@ -3,6 +3,8 @@ navis TraversalModel algorithm, within Monte-Carlo error) on the larva and C. el
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,6 +177,63 @@ def test_influence_never_reports_converged_for_values_that_are_not_finite():
     ok = cx.influence(g, [ids[0]], hops=None, normalize=None, alpha=1e-6, labels=[])
     assert ok.attrs["converged"] and ok.attrs["spectral_radius"] == 0.0
     assert ok.influence.iloc[0] == pytest.approx(1.0)
+
+
+def test_influence_top_among_targets_equals_the_full_table(larva):
+    """``top`` with ``targets`` keeps each source's strongest targets: the top rows of the full table."""
+    ids = larva.node_table().root_id.to_numpy()
+    src, tgt = ids[:70], ids[::3]  # two blocks of sources, targets in their given order
+    for kw in ({"hops": 3}, {"hops": None}, {"hops": 2, "normalize": None}):
+        full = cx.influence(larva, src, tgt, labels=[], **kw)
+        assert len(full) == len(src) * len(tgt)  # every target, zeros included
+        for k in (1, 7, len(tgt) + 5):
+            top = cx.influence(larva, src, tgt, top=k, labels=[], **kw)
+            want = full[full["rank"] <= k].reset_index(drop=True)
+            pd.testing.assert_frame_equal(top, want)
+            assert top.attrs["top"] == k
+    assert cx.influence(larva, src[:3], tgt, labels=[]).attrs["top"] is None
+    assert cx.influence(larva, src[:3], labels=[]).attrs["top"] == 100
+
+
+_MANY_TARGETS = """
+import os, resource, sys
+import numpy as np, pandas as pd, scipy.sparse, dask
+import connectome as cx
+n, m = 100_000, 600_000
+rng = np.random.default_rng(5)
+base = 720575940600000000
+e = pd.DataFrame({"pre_root_id": rng.integers(0, n, m) + base, "post_root_id": rng.integers(0, n, m) + base,
+                  "synapse_count": rng.integers(1, 20, m)}).drop_duplicates(["pre_root_id", "post_root_id"])
+c = cx.from_edges(e, name="wide")
+ids = c.node_table().root_id.to_numpy()
+cx.influence(c, ids[:2], ids[:3], hops=2, top=1, labels=[], scheduler="sync")  # builds the cached graph
+del e
+size = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+cap = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_AS, (size + cap, size + cap))
+try:
+    t = cx.influence(c, ids[:320], ids, hops=2, top=10, labels=[], scheduler="sync", progress=False)
+except MemoryError:
+    print("MEMORY_ERROR")
+    sys.exit(3)
+print("ROWS", len(t), int(t.groupby("source_root_id").size().max()), t["rank"].max())
+"""
+
+
+def test_influence_with_every_target_and_top_stays_within_a_memory_cap(tmp_path):
+    """320 sources x 100,000 targets (32 M pairs, gigabytes as a table) with top=10: only 3,200 rows are built,
+    in blocks of 64 sources, under a 700 MiB address-space cap in a child process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "many_targets.py"
+    script.write_text(_MANY_TARGETS)
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "CONNECTOME_PROGRESS": "0"}
+    r = subprocess.run([sys.executable, str(script), str(700 * 2**20)], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "ROWS 3200 10 10" in r.stdout
 
 
 # ---------------------------------------------------------------------- layers
