@@ -137,7 +137,6 @@ def _indexed_files(manifest: Any, vdir: Any, ids: np.ndarray, side: str) -> set[
     info = manifest.tables.get(INDEX)
     if info is None:
         return None
-    import pyarrow as pa
     import pyarrow.dataset as ds
 
     dset = ds.dataset([str(vdir / f.path) for f in info.files], format="parquet")

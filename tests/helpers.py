@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,3 +35,49 @@ def api_client(server, user: str = "alice", timeout: float = 120):
 
     return httpx.Client(base_url=server.url + "/v1", headers={"Authorization": f"Bearer {server.token(user)}"},
                         timeout=timeout)
+
+
+class InProcessServer:
+    """The service app under uvicorn on 127.0.0.1, in a thread of this process (so a test can replace a call).
+
+    ``with InProcessServer(settings) as srv:`` starts it and waits until it listens; ``srv.client(token)``
+    is an httpx client with that bearer token.
+    """
+
+    def __init__(self, settings, join_s: float = 60) -> None:
+        import uvicorn
+
+        from connectome.api.app import create_app
+        from connectome.api.testing import free_port
+
+        self.port = free_port()
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.join_s = join_s
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def service(self):
+        return self.app.state.service
+
+    def client(self, token: str, timeout: float = 120):
+        import httpx
+
+        return httpx.Client(base_url=self.url, timeout=timeout, headers={"Authorization": f"Bearer {token}"})
+
+    def __enter__(self) -> InProcessServer:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(self.join_s)

@@ -6,50 +6,14 @@ A real uvicorn server in this process (so that a job's work can be replaced by o
 
 from __future__ import annotations
 
-import threading
-import time
 
 import httpx
 import pytest
 
-from connectome.api.testing import free_port, wait_job
+from connectome.api.testing import wait_job
+from helpers import InProcessServer
 
 DS = "celegans_cook2019_herm"
-
-
-class _Server:
-    """The app under uvicorn on 127.0.0.1 in a thread of this process."""
-
-    def __init__(self, settings) -> None:
-        import uvicorn
-
-        from connectome.api.app import create_app
-
-        self.port = free_port()
-        self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-    def client(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120,
-                            headers={"Authorization": f"Bearer {token}"})
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture
@@ -58,7 +22,7 @@ def srv(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CONNECTOME_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CONNECTOME_PROGRESS", "0")
-    with _Server(Settings(data_root=tmp_path / "svc", cluster="threads", workers=1)) as s:
+    with InProcessServer(Settings(data_root=tmp_path / "svc", cluster="threads", workers=1)) as s:
         s.alice = s.service.tokens.create("alice").token
         s.bob = s.service.tokens.create("bob").token
         yield s

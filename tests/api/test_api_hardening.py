@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from connectome.api.attack import SlowBodyClients, slow_headers
-from connectome.api.testing import ServiceProcess, free_port, wait_job
+from connectome.api.testing import ServiceProcess, wait_job
+from helpers import InProcessServer
 
 pytestmark = [pytest.mark.slow]
 
@@ -203,41 +204,6 @@ def test_nul_characters_and_odd_strings_are_refused_not_500(server, tokens):
 
 
 # ------------------------------------------------------------------ in-process server: injected faults
-
-
-class InProcessServer:
-    """The app under uvicorn on 127.0.0.1 in a thread of this process (so a test can replace a call)."""
-
-    def __init__(self, settings) -> None:
-        import uvicorn
-
-        from connectome.api.app import create_app
-
-        self.port = free_port()
-        self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-    def __enter__(self) -> InProcessServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture

@@ -8,54 +8,24 @@ log records of the job code are seen here.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
-import httpx
-import pytest
 
-from connectome.api.testing import free_port, wait_job
+from connectome.api.testing import wait_job
+from helpers import InProcessServer
 
 DS = "celegans_cook2019_herm"
 OTHER = "celegans_witvliet2021_8"
 
 
-class _Server:
-    """The app under uvicorn on 127.0.0.1 in a thread of this process."""
+class _Server(InProcessServer):
+    """An in-process server whose clients each get a new token (``client(user)``, with ``.token_id``)."""
 
-    def __init__(self, settings) -> None:
-        import uvicorn
-
-        from connectome.api.app import create_app
-
-        self.port = free_port()
-        self.app = create_app(settings)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def service(self):
-        return self.app.state.service
-
-    def client(self, user: str) -> httpx.Client:
+    def client(self, user: str):
         tok = self.service.tokens.create(user)
-        c = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
-                         headers={"Authorization": f"Bearer {tok.token}"}, timeout=120)
+        c = super().client(tok.token)
         c.token_id = tok.id
         return c
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(60)
 
 
 def _server(tmp_path, **changes) -> _Server:

@@ -175,15 +175,22 @@ def test_ids_dtype_is_int64_everywhere(cook):
     assert cook.edges.dtypes["post_root_id"] == np.int64
 
 
-def test_a_label_lookup_that_matches_nothing_says_why():
+@pytest.fixture(scope="module")
+def flywire_labels():
+    """Three FlyWire v783 neurons joined by two edges, with every FlyWire neuron's labels as nodes."""
+    nodes = pd.read_parquet(shared_data_dir() / "flywire_v783_labels" / "neurons_v783.parquet",
+                            columns=["root_id", "cell_type", "primary_type", "super_class"])
+    return cx.from_edges(pd.DataFrame({"pre_root_id": nodes.root_id[:2].to_numpy(),
+                                       "post_root_id": nodes.root_id[1:3].to_numpy(), "synapse_count": [5, 6]}),
+                         nodes, name="flywire_labels")
+
+
+def test_a_label_lookup_that_matches_nothing_says_why(flywire_labels):
     """FlyWire's oviIN is a primary_type, not a cell_type: the error says so instead of returning []."""
     from connectome.errors import LabelError
 
-    nodes = pd.read_parquet(shared_data_dir() / "flywire_v783_labels" / "neurons_v783.parquet",
-                            columns=["root_id", "cell_type", "primary_type", "super_class"])
-    c = cx.from_edges(pd.DataFrame({"pre_root_id": nodes.root_id[:2].to_numpy(),
-                                    "post_root_id": nodes.root_id[1:3].to_numpy(), "synapse_count": [5, 6]}),
-                      nodes, name="flywire_labels")
+    c = flywire_labels
+
     with pytest.raises(LabelError) as err:
         cx.ids_of(c, cell_type="oviIN")
     msg = str(err.value)
@@ -198,15 +205,12 @@ def test_a_label_lookup_that_matches_nothing_says_why():
     assert cx.select(c, cell_type="oviIN", allow_empty=True).n_nodes == 0
 
 
-def test_every_value_of_a_label_list_is_checked():
+def test_every_value_of_a_label_list_is_checked(flywire_labels):
     """A typo in a list is refused like a single typo (it used to be dropped: a partial set, no word)."""
     from connectome.errors import LabelError
 
-    nodes = pd.read_parquet(shared_data_dir() / "flywire_v783_labels" / "neurons_v783.parquet",
-                            columns=["root_id", "cell_type", "primary_type", "super_class"])
-    c = cx.from_edges(pd.DataFrame({"pre_root_id": nodes.root_id[:2].to_numpy(),
-                                    "post_root_id": nodes.root_id[1:3].to_numpy(), "synapse_count": [5, 6]}),
-                      nodes, name="flywire_labels")
+    c = flywire_labels
+
     with pytest.raises(LabelError) as err:
         cx.ids_of(c, primary_type=["oviIN", "SMP54"])
     msg = str(err.value)
@@ -217,6 +221,7 @@ def test_every_value_of_a_label_list_is_checked():
         cx.select(c, primary_type=["oviIN", "SMP54", "ovIN"])
     both = cx.ids_of(c, primary_type=["oviIN", "SMP054"])
     assert len(both) > 2 and both.dtype.kind in "iu"
+    nodes = c.node_table()
     assert set(both) == set(nodes.root_id[nodes.primary_type.isin(["oviIN", "SMP054"])])
     # allow_empty=True accepts values that match no node (the others still select)
     assert len(cx.ids_of(c, primary_type=["oviIN", "SMP54"], allow_empty=True)) == 2
