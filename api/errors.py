@@ -9,6 +9,7 @@ go through the same handlers, so a client parses one shape.
 exception                  status  code
 =========================  ======  ======================================
 QuerySyntaxError           400     ``query_syntax`` (+ ``line``, ``column``)
+QueryMemoryError           422     ``query_too_large`` (+ ``estimate``, ``limit``: bytes)
 QueryTooLargeError         400     ``query_too_large``
 QueryTimeoutError          422     ``query_timeout``
 other QueryError           400     ``invalid_query`` (unknown attribute, ...)
@@ -276,6 +277,7 @@ class ApiError(Exception):
 #: (exception class, HTTP status, code) — the first matching row wins.
 ERROR_CODES: list[tuple[type[BaseException], int, str]] = [
     (cxe.QuerySyntaxError, 400, "query_syntax"),
+    (cxe.QueryMemoryError, 422, "query_too_large"),
     (cxe.QueryTooLargeError, 400, "query_too_large"),
     (cxe.QueryTimeoutError, 422, "query_timeout"),
     (cxe.QueryError, 400, "invalid_query"),
@@ -329,6 +331,8 @@ def error_from_exception(exc: BaseException) -> tuple[int, dict[str, Any]]:
                 field = "name"
             if isinstance(exc, cxe.PairBudgetError):
                 extra = {"estimate": exc.estimate, "limit": exc.limit}
+            if isinstance(exc, cxe.QueryMemoryError):
+                extra = {"estimate": exc.estimate_bytes, "limit": exc.limit_bytes}
             return status, error_body(code, public_message(str(exc)), field, **extra)
     return 500, error_body("internal", "internal error; the server log has the details")
 

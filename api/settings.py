@@ -26,6 +26,7 @@ Limits and the public URL
     ``CONNECTOME_API_MAX_JOBS_PER_TOKEN``, ``CONNECTOME_API_MAX_QUEUED_JOBS``,
     ``CONNECTOME_API_MAX_INFLIGHT``, ``CONNECTOME_API_MAX_INFLIGHT_PER_TOKEN``,
     ``CONNECTOME_API_HEADER_TIMEOUT_S``, ``CONNECTOME_API_BODY_TIMEOUT_S``, ``CONNECTOME_API_QUERY_MEMORY_BYTES``,
+    ``CONNECTOME_API_MOTIF_MEMORY``,
     ``CONNECTOME_API_JOB_NICE``, ``CONNECTOME_API_COMPUTE_THREADS``, ``CONNECTOME_API_COMPUTE_QUEUE``,
     ``CONNECTOME_API_COMPUTE_THREADS_PER_TOKEN``, ``CONNECTOME_API_COMPUTE_QUEUE_PER_TOKEN``,
     ``CONNECTOME_API_COMPUTE_CHEAP_THREADS``,
@@ -114,6 +115,11 @@ class Settings:
     query_memory_bytes : int
         Memory a motif query's parse may use (DotMotif runs in a child
         process with this address-space limit; 400 ``query_too_large`` above it).
+    motif_memory : int
+        Memory (bytes, default 1 GiB) one motif count or match query may hold
+        while it runs (``memory=`` of :func:`connectome.count_motifs`: partial
+        bindings, candidates and kept matches; chunks shrink to fit); 422
+        ``query_too_large`` with the ``estimate`` above it.
     header_timeout_s, body_timeout_s : float
         Seconds a client may take to send its request headers (the
         connection is closed with 408 after it) and its body (408).
@@ -187,6 +193,7 @@ class Settings:
     max_inflight: int = 256
     max_inflight_per_token: int = 64
     query_memory_bytes: int = 512 * 1024 * 1024
+    motif_memory: int = 1 << 30
     job_nice: int = 10
     header_timeout_s: float = 10.0
     body_timeout_s: float = 20.0
@@ -211,7 +218,7 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_root", Path(self.data_root).expanduser())
         for name in ("port", "workers", "max_body_bytes", "max_page_size", "max_jobs_per_token",
-                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "compute_threads", "compute_queue",
+                     "max_queued_jobs", "max_inflight", "max_inflight_per_token", "query_memory_bytes", "motif_memory", "compute_threads", "compute_queue",
                      "compute_threads_per_token",
                      "compute_queue_per_token", "job_attempts", "cache_entries",
                      "max_matches", "max_pairs", "max_job_pairs"):

@@ -184,11 +184,11 @@ def _cmd_motifs(args: argparse.Namespace) -> int:
     if args.count:
         print(count_motifs(c, q, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
                            ignore_direction=args.ignore_direction,
-                           edge_kind=_kind(args), progress=args.progress))
+                           edge_kind=_kind(args), progress=args.progress, memory=args.memory))
         return 0
     m = find_motifs(c, q, limit=args.limit, timeout=args.timeout, exclude_automorphisms=args.exclude_automorphisms,
                     ignore_direction=args.ignore_direction,
-                    edge_kind=_kind(args), progress=args.progress)
+                    edge_kind=_kind(args), progress=args.progress, memory=args.memory)
     if args.out:
         out = Path(args.out)
         if out.suffix == ".parquet":
@@ -237,6 +237,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     which.add_argument("--query-file", metavar="PATH", help="a file holding the DotMotif query")
     m.add_argument("--limit", type=int, default=None, help="stop after this many matches")
     m.add_argument("--timeout", type=float, default=None, help="time budget in seconds")
+    m.add_argument("--memory", default=None, metavar="SIZE",
+                   help="memory budget of the query, bytes or a size such as 512MiB or 4GiB (default 1GiB): the "
+                        "partial matches held while it runs (and the matches kept without --count); above it "
+                        "the query stops with query_too_large and the estimate")
     m.add_argument("--count", action="store_true", help="print only the number of matches")
     m.add_argument("--exclude-automorphisms", action="store_true", help="one match per distinct subgraph")
     m.add_argument("--ignore-direction", action="store_true", help="edges match in either direction")

@@ -38,6 +38,7 @@ __all__ = [
     "QueryError",
     "QuerySyntaxError",
     "QueryTooLargeError",
+    "QueryMemoryError",
     "QueryTimeoutError",
     "NullModelError",
     "SignTableError",
@@ -180,7 +181,21 @@ class QuerySyntaxError(QueryError):
 
 
 class QueryTooLargeError(QueryError):
-    """A query whose result would be unbounded or larger than allowed."""
+    """A query whose result would be unbounded or larger than allowed.
+
+    ``estimate_bytes`` and ``limit_bytes`` (None unless the refusal is about memory) give the memory the
+    query would hold and its budget (``memory=`` of :func:`connectome.count_motifs`)."""
+
+    def __init__(self, message: str, parameter: str | None = None, *, estimate_bytes: int | None = None,
+                 limit_bytes: int | None = None) -> None:
+        super().__init__(message, parameter)
+        self.estimate_bytes = estimate_bytes
+        self.limit_bytes = limit_bytes
+
+
+class QueryMemoryError(QueryTooLargeError):
+    """A motif query whose bindings would exceed its memory budget (``memory=``) as it runs; carries
+    ``estimate_bytes`` and ``limit_bytes``."""
 
 
 class QueryTimeoutError(ConnectomeError, TimeoutError):

@@ -19,7 +19,9 @@ from ..service import Service
 from .links import build_link, state_store
 
 router = APIRouter(prefix="/v1/datasets", tags=["motifs"], responses={
-    **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the query ran past its time budget (query_timeout)"}})
+    **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the query ran past its time budget "
+                    "(query_timeout) or would hold more memory than the server's motif_memory (query_too_large, "
+                    "with estimate and limit in bytes)"}})
 
 #: Seconds the server waits beyond a query's own time budget before answering 503 still_computing.
 GRACE_S = 2.0
@@ -47,6 +49,21 @@ def _parsed(service: Service, req: MotifCountRequest, text: str, budget_s: float
     return q, max(0.05, budget_s - (time.monotonic() - start))
 
 
+def _bounded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn`` (count or find) under the server's ``motif_memory``; over it, a message for HTTP clients
+    (the budget is the server's, not a request field): 422 ``query_too_large`` with the estimate."""
+    from connectome.errors import QueryMemoryError
+
+    try:
+        return fn(*args, **kwargs)
+    except QueryMemoryError as exc:
+        est, lim = exc.estimate_bytes or 0, exc.limit_bytes or 0
+        raise QueryMemoryError(
+            f"motif query would hold about {est / 2**20:,.1f} MiB while it runs, over this server's motif memory "
+            f"budget of {lim / 2**20:,.1f} MiB per query; add constraints (edge weights, node labels) or use a "
+            "smaller motif", "query", estimate_bytes=est, limit_bytes=lim) from None
+
+
 def _params(req: MotifCountRequest) -> dict[str, Any]:
     return {"query": req.query.strip(), "edge_kind": req.edge_kind, "min_synapses": req.min_synapses,
             "exclude_automorphisms": req.exclude_automorphisms, "ignore_direction": req.ignore_direction}
@@ -60,7 +77,8 @@ async def count_motifs(acc: DataDep, service: ServiceDep, req: MotifCountRequest
     def compute() -> dict[str, Any]:
         q, left = _parsed(service, req, params["query"], b)
         g = _graph(service, acc.name, req.min_synapses)
-        n = cx.count_motifs(g, q, timeout=left, edge_kind=req.edge_kind)
+        n = _bounded(cx.count_motifs, g, q, timeout=left, edge_kind=req.edge_kind,
+                     memory=service.settings.motif_memory)
         return {"dataset": acc.name, "version": version, "query": params["query"], "count": int(n),
                 "warnings": [str(w) for w in n.attrs.get("warnings", [])]}
 
@@ -86,7 +104,8 @@ async def find_motifs(acc: DataDep, service: ServiceDep, req: MotifMatchesReques
         def compute() -> Any:
             q, left = _parsed(service, req, params["query"], b)
             g = _graph(service, acc.name, req.min_synapses)
-            return cx.find_motifs(g, q, limit=s.max_matches + 1, timeout=left, edge_kind=req.edge_kind)
+            return _bounded(cx.find_motifs, g, q, limit=s.max_matches + 1, timeout=left, edge_kind=req.edge_kind,
+                            memory=s.motif_memory)
 
         return service.cache.frame(all_key, compute)
 

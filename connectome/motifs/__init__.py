@@ -53,7 +53,7 @@ from ..progress import progress_bar
 from ..scheduler import compute, get_scheduler, share
 from ..validate import check_number
 from ..graph import Connectome
-from .engine import Host, Plan
+from .engine import DEFAULT_MEMORY, Host, Plan, parse_memory
 from .query import (
     DEFAULT_QUERY_LIMITS,
     EdgeComparison,
@@ -69,7 +69,7 @@ from .query import (
 logger = logging.getLogger(__name__)
 
 __all__ = ["find_motifs", "count_motifs", "parse_query", "parse_query_isolated", "MotifQuery", "QueryLimits",
-           "DEFAULT_QUERY_LIMITS", "EdgeComparison", "MotifCount"]
+           "DEFAULT_QUERY_LIMITS", "EdgeComparison", "MotifCount", "DEFAULT_MEMORY", "parse_memory"]
 
 _BLOCK_ROWS = 250_000
 
@@ -129,14 +129,14 @@ def _blocks(host: Host, plan: Plan, blocks: int | None) -> list[tuple[int, int]]
 
 
 def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: float | None, blocks: int | None,
-             scheduler: Any, progress: bool | None, started: float) -> Any:
+             scheduler: Any, progress: bool | None, started: float, memory: int = DEFAULT_MEMORY) -> Any:
     import dask
 
     deadline = None if timeout is None else started + float(timeout)  # parsing counts against the budget
     ranges = _blocks(host, plan, blocks)
     try:
         if len(ranges) == 1:
-            return [host.run(plan, mode=mode, limit=limit, deadline=deadline)]
+            return [host.run(plan, mode=mode, limit=limit, deadline=deadline, memory=memory)]
         sched = get_scheduler(scheduler)
         shared = share(host, sched)
         wave = max(2, 2 * _workers(sched))  # waves of tasks: progress, and an early stop for `limit`
@@ -144,8 +144,12 @@ def _execute(host: Host, plan: Plan, mode: str, limit: int | None, timeout: floa
         found = 0
         with progress_bar(total=len(ranges), desc=f"motif {mode}", unit="block", progress=progress) as bar:
             for k in range(0, len(ranges), wave):
-                tasks = [dask.delayed(_run_block, pure=True)(shared, plan, mode, lo, hi, limit, deadline)
-                         for lo, hi in ranges[k:k + wave]]
+                part = ranges[k:k + wave]
+                # the tasks of a wave run at once: each gets its share of the budget, less what `find` holds
+                held = sum(sum(v.nbytes for v in r.values()) for r in out) if mode == "find" else 0
+                share_b = max(1, (memory - held) // len(part))
+                tasks = [dask.delayed(_run_block, pure=True)(shared, plan, mode, lo, hi, limit, deadline, share_b)
+                         for lo, hi in part]
                 res = compute(*tasks, scheduler=sched)
                 out.extend(res)
                 bar.update(len(tasks))
@@ -170,8 +174,8 @@ def _workers(sched: Any) -> int:
 
 
 def _run_block(host: Host, plan: Plan, mode: str, lo: int, hi: int, limit: int | None,
-               deadline: float | None) -> Any:
-    return host.run(plan, mode=mode, lo=lo, hi=hi, limit=limit, deadline=deadline)
+               deadline: float | None, memory: int | None = None) -> Any:
+    return host.run(plan, mode=mode, lo=lo, hi=hi, limit=limit, deadline=deadline, memory=memory)
 
 
 def find_motifs(
@@ -187,6 +191,7 @@ def find_motifs(
     scheduler: Any = None,
     progress: bool | None = None,
     limits: QueryLimits | None = None,
+    memory: int | str | None = None,
 ) -> pd.DataFrame:
     """All matches of a DotMotif ``query`` in ``c``.
 
@@ -219,6 +224,13 @@ def find_motifs(
         Size limits of the query (None: :data:`~connectome.motifs.DEFAULT_QUERY_LIMITS`:
         20,000 characters, 32 nodes, 128 edges, 256 constraints, macro depth 8,
         10,000 statements after macro expansion); checked before DotMotif parses.
+    memory : int or str, optional
+        Memory budget of the run, in bytes or as a size such as ``"512MiB"`` or ``"2GiB"`` (default
+        :data:`~connectome.motifs.DEFAULT_MEMORY`, 1 GiB): the partial bindings held at every level,
+        the candidate arrays and, for :func:`find_motifs`, the matches kept, enforced as the query
+        runs (chunks of bindings shrink to fit; the graph itself is not counted). Above it,
+        :class:`~connectome.errors.QueryMemoryError` (a ``QueryTooLargeError`` with
+        ``estimate_bytes`` and ``limit_bytes``).
 
     Returns
     -------
@@ -239,6 +251,9 @@ def find_motifs(
     QueryTooLargeError
         A motif node without edges or constraints (every neuron would match), or
         a query over ``limits`` (the message names the limit and how to raise it).
+    QueryMemoryError
+        The run would hold more than ``memory`` (a ``QueryTooLargeError``; the message gives the
+        estimate and the budget).
     QueryTimeoutError
         The time budget ran out (parsing counts against it).
 
@@ -264,9 +279,10 @@ def find_motifs(
     started = time.time()
     _check_positive(limit, "limit")
     _check_positive(timeout, "timeout", float)
+    budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
     host, plan, said = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
                                 timeout, started)
-    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress, started)
+    parts = _execute(host, plan, "find", limit, timeout, blocks, scheduler, progress, started, budget)
     cols = {v: np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64) for v in plan.variables}
     nodes = host.query.nodes
     n_found = len(cols[plan.variables[0]]) if plan.variables else 0
@@ -289,11 +305,14 @@ def count_motifs(
     scheduler: Any = None,
     progress: bool | None = None,
     limits: QueryLimits | None = None,
+    memory: int | str | None = None,
 ) -> int:
     """Number of matches of a DotMotif ``query`` (see :func:`find_motifs`), without materialising them.
 
     Returns a :class:`MotifCount`: an ``int`` whose ``.attrs["warnings"]`` (also logged) names node
-    label values that no neuron has and ``weight`` constraints that always or never hold.
+    label values that no neuron has and ``weight`` constraints that always or never hold. ``memory``
+    bounds what the run holds at once (default 1 GiB; see :func:`find_motifs`): a count holds chunks of
+    partial bindings, never the matches, so it is refused only when not even one binding fits.
 
     Examples
     --------
@@ -303,8 +322,10 @@ def count_motifs(
     """
     started = time.time()
     _check_positive(timeout, "timeout", float)
+    budget = DEFAULT_MEMORY if memory is None else parse_memory(memory)
     host, plan, said = _prepare(c, query, exclude_automorphisms, ignore_direction, edge_kind, scheduler, limits,
                                 timeout, started)
-    n = MotifCount(int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started))))
+    n = MotifCount(int(sum(_execute(host, plan, "count", None, timeout, blocks, scheduler, progress, started,
+                                    budget))))
     n.attrs = {"warnings": said}
     return n

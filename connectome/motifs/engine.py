@@ -54,16 +54,64 @@ import numpy as np
 import pandas as pd
 
 from ..pair_arrays import DirectedPairs, csr_arrays, directed_pairs
-from ..errors import InputError, QueryTimeoutError, QueryTooLargeError
+from ..errors import InputError, QueryMemoryError, QueryTimeoutError, QueryTooLargeError
 from ..graph import Connectome
 from ..schema import EDGE_KIND, EDGE_KINDS, ID_DTYPE, POST, PRE, ROOT_ID, SYNAPSE_COUNT
 from .query import OPERATORS, MotifEdge, MotifQuery, _key_of, _weight_alias
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Host", "Plan", "Step"]
+__all__ = ["Host", "Plan", "Step", "parse_memory", "DEFAULT_MEMORY"]
 
 CHUNK_ROWS = 2_000_000
+#: Default memory budget of one motif query (1 GiB): the partial bindings, candidate arrays and (for
+#: ``find``) the matches it holds at once; the host graph's relations are not counted.
+DEFAULT_MEMORY = 1 << 30
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000 ** 2, "mb": 1000 ** 2, "g": 1000 ** 3, "gb": 1000 ** 3,
+          "t": 1000 ** 4, "tb": 1000 ** 4, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+
+
+def parse_memory(value: Any, name: str = "memory") -> int:
+    """A memory size in bytes from an int or a string such as ``"64MiB"``, ``"2GiB"``, ``"500MB"``.
+
+    Examples
+    --------
+    >>> parse_memory("2GiB"), parse_memory("64 MiB"), parse_memory("1.5kB"), parse_memory(4096)
+    (2147483648, 67108864, 1500, 4096)
+    >>> parse_memory("lots")
+    Traceback (most recent call last):
+    ...
+    connectome.errors.InputError: memory must be a number of bytes or a size such as "512MiB" or "2GiB", not 'lots'
+    """
+    import re
+
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = int(value)
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([A-Za-z]*)\s*", value)) \
+            and m.group(2).lower() in _UNITS:
+        out = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    else:
+        raise InputError(f'{name} must be a number of bytes or a size such as "512MiB" or "2GiB", not {value!r}',
+                         name)
+    if out <= 0:
+        raise InputError(f"{name} must be positive, not {value!r}", name)
+    return out
+
+
+def _mib(n: float) -> str:
+    if n < 1 << 20:
+        return f"{n / (1 << 10):,.1f} KiB" if n >= 1 << 10 else f"{int(n)} bytes"
+    return f"{n / (1 << 20):,.1f} MiB"
+
+
+def _nbytes(bind: dict) -> int:
+    return int(sum(v.nbytes for v in bind.values()))
+
+
+def _row_bytes(n_cols: int) -> int:
+    """Bytes one expanded binding row costs while a step runs: the new columns, the join's row and
+    neighbour arrays, the filter's mask and its filtered copy."""
+    return 16 * n_cols + 24
 _NUMERIC_OPS = {"==", "=", "!=", ">=", "<=", ">", "<"}
 
 
@@ -528,26 +576,33 @@ class Host:
         return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
     def run(self, plan: Plan, *, mode: str = "count", lo: int = 0, hi: int | None = None,
-            limit: int | None = None, deadline: float | None = None, chunk_rows: int = CHUNK_ROWS) -> Any:
-        """Run ``plan`` for seeds in [lo, hi): an int (count) or dict of index arrays (find)."""
+            limit: int | None = None, deadline: float | None = None, chunk_rows: int = CHUNK_ROWS,
+            memory: int | None = None) -> Any:
+        """Run ``plan`` for seeds in [lo, hi): an int (count) or dict of index arrays (find).
+
+        ``memory`` (bytes) bounds what the run holds at once: chunks shrink so that every level of
+        the recursion fits, and :class:`~connectome.errors.QueryMemoryError` is raised when even one
+        binding row (or, for ``find``, the matches kept) would not fit."""
         hi = self.n if hi is None else hi
-        state = {"count": 0, "parts": [], "found": 0}
+        state = {"count": 0, "parts": [], "found": 0, "held": 0, "budget": memory, "levels": len(plan.steps)}
         first = plan.steps[0]
         try:
             if first.kind == "seed":
                 rel = self.relations[first.rel]
                 a, b = int(rel.out_ptr[lo]), int(rel.out_ptr[hi])
-                src_all = np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(rel.out_ptr[lo:hi + 1]))
-                for s in range(a, b, chunk_rows):
-                    e = min(s + chunk_rows, b)
-                    bind = {first.anchor: src_all[s - a:e - a], first.var: rel.out_idx[s:e]}
+                step = min(chunk_rows, self._rows_fit(state, 0, 2, "the seed edges"))
+                for s in range(a, b, step):
+                    e = min(s + step, b)
+                    src = np.searchsorted(rel.out_ptr, np.arange(s, e, dtype=np.int64), side="right") - 1
+                    bind = {first.anchor: src, first.var: rel.out_idx[s:e]}
                     bind = self._filter(first, bind, both=True)
-                    self._process(plan, 1, bind, state, mode, limit, deadline, chunk_rows)
+                    self._hold(plan, 1, bind, state, mode, limit, deadline, chunk_rows)
             else:
                 cand = self._candidates(first.var, first.loop)
                 cand = cand[(cand >= lo) & (cand < hi)]
+                self._check_bytes(state, cand.nbytes * 3, 0, f"the {len(cand):,} candidates of {first.var}")
                 bind = self._filter(first, {first.var: cand})
-                self._process(plan, 1, bind, state, mode, limit, deadline, chunk_rows)
+                self._hold(plan, 1, bind, state, mode, limit, deadline, chunk_rows)
         except _LimitReached:
             pass  # the caller asked for at most `limit` matches: stopping here is what it asked for
         if mode == "count":
@@ -555,6 +610,43 @@ class Host:
         parts = state["parts"]
         return {v: (np.concatenate([p[v] for p in parts]) if parts else np.zeros(0, np.int64))
                 for v in plan.variables}
+
+    @staticmethod
+    def _check_bytes(state: dict, need: int, level: int, what: str) -> None:
+        budget = state["budget"]
+        if budget is not None and state["held"] + need > budget:
+            est = state["held"] + need
+            raise QueryMemoryError(
+                f"motif query would hold about {_mib(est)} ({_mib(need)} for {what} at step {level + 1} of "
+                f"{state['levels']}, on top of {_mib(state['held'])} already held), over its memory budget of "
+                f"{_mib(budget)}; "
+                "add constraints (edge weights, node labels), use a smaller motif, pass a limit, or raise "
+                'memory= (e.g. memory="4GiB")', "memory", estimate_bytes=int(est), limit_bytes=int(budget))
+
+    @staticmethod
+    def _rows_fit(state: dict, level: int, n_cols: int, what: str) -> int:
+        """Rows a chunk at ``level`` may have: an equal share of what is left of the budget for this
+        level and every level below it; refuses when not even one row fits."""
+        budget = state["budget"]
+        if budget is None:
+            return CHUNK_ROWS
+        share = (budget - state["held"]) // max(1, state["levels"] - level + 1)
+        rows = int(share // _row_bytes(n_cols))
+        if rows < 1:
+            Host._check_bytes(state, _row_bytes(n_cols) * (state["levels"] - level + 1), level,
+                              f"one row of {what} and of each level below it")
+            rows = 1  # pragma: no cover - _check_bytes raised
+        return rows
+
+    def _hold(self, plan: Plan, i: int, bind: dict, state: dict, mode: str, limit: int | None,
+              deadline: float | None, chunk_rows: int) -> None:
+        """:meth:`_process` with ``bind`` counted as held while the levels below it run."""
+        size = _nbytes(bind)
+        state["held"] += size
+        try:
+            self._process(plan, i, bind, state, mode, limit, deadline, chunk_rows)
+        finally:
+            state["held"] -= size
 
     def _process(self, plan: Plan, i: int, bind: dict, state: dict, mode: str, limit: int | None,
                  deadline: float | None, chunk_rows: int) -> None:
@@ -572,7 +664,10 @@ class Host:
                     state["parts"].append({k: v[:keep] for k, v in bind.items()})
                     state["found"] = limit
                     raise _LimitReached
-                state["parts"].append(bind)
+                size = _nbytes(bind)
+                self._check_bytes(state, size, i - 1, f"{state['found'] + n_rows:,} matches kept")
+                state["parts"].append({k: np.array(v) for k, v in bind.items()})
+                state["held"] += size  # kept until the end: found matches count against the budget
                 state["found"] += n_rows
             return
         st = plan.steps[i]
@@ -584,19 +679,36 @@ class Host:
             anchor = bind[st.anchor]
             deg = ptr[anchor + 1] - ptr[anchor]
             total = int(deg.sum())
-            if total > chunk_rows and n_rows > 1:
+            step = min(chunk_rows, self._rows_fit(state, i, len(bind) + 1, f"the bindings of {st.var}"))
+            if total > step and n_rows > 1:
                 cum = np.cumsum(deg)
-                cuts = np.unique(np.searchsorted(cum, np.arange(chunk_rows, total, chunk_rows)))
+                cuts = np.unique(np.searchsorted(cum, np.arange(step, total, step)))
                 cuts = cuts[(cuts > 0) & (cuts < n_rows)]
+                if len(cuts) == 0:  # the first binding alone is over `step`: halve, so that each part shrinks
+                    cuts = np.array([n_rows // 2])
                 for a, b in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [n_rows]])):
                     self._process(plan, i, {k: v[a:b] for k, v in bind.items()}, state, mode, limit,
                                   deadline, chunk_rows)
+                return
+            if total > step:  # one binding whose neighbours do not fit at once: its neighbours in pieces
+                p0, p1 = int(ptr[anchor[0]]), int(ptr[anchor[0] + 1])
+                for s in range(p0, p1, step):
+                    nbrs = idx[s:min(s + step, p1)]
+                    new = {k: np.repeat(v, len(nbrs)) for k, v in bind.items()}
+                    new[st.var] = nbrs
+                    self._hold(plan, i + 1, self._filter(st, new), state, mode, limit, deadline, chunk_rows)
                 return
             rows, nbrs = expand(ptr, idx, anchor)
             new = {k: v[rows] for k, v in bind.items()}
             new[st.var] = nbrs
         else:  # cross
             cand = self._candidates(st.var, st.loop)
+            self._check_bytes(state, cand.nbytes * 2, i, f"the {len(cand):,} candidates of {st.var}")
+            fit = self._rows_fit(state, i, len(bind) + 1, f"the bindings of {st.var}")
+            if len(cand) > fit:
+                self._check_bytes(state, len(cand) * _row_bytes(len(bind) + 1) * (state["levels"] - i + 1), i,
+                                  f"the {len(cand):,} candidates of {st.var} for one binding")
+            chunk_rows = min(chunk_rows, fit)
             if n_rows * len(cand) > chunk_rows and n_rows > 1:
                 step = max(1, chunk_rows // max(len(cand), 1))
                 for a in range(0, n_rows, step):
@@ -606,7 +718,7 @@ class Host:
             new = {k: np.repeat(v, len(cand)) for k, v in bind.items()}
             new[st.var] = np.tile(cand, n_rows)
         new = self._filter(st, new)
-        self._process(plan, i + 1, new, state, mode, limit, deadline, chunk_rows)
+        self._hold(plan, i + 1, new, state, mode, limit, deadline, chunk_rows)
 
     def _filter(self, st: Step, bind: dict, both: bool = False) -> dict:
         from ..kernels import has_edges  # lazy: imports numba

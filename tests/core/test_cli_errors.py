@@ -74,6 +74,10 @@ CASES = [
     (["census", "celegans_cook2019_herm", "--null", "block", "--by", "nope"], "column 'nope' not found"),
     (["motifs", "celegans_cook2019_herm", "--query", "nofile.txt"], "--query-file"),
     (["motifs", "celegans_cook2019_herm", "--query", "A -> B [weight >= x]"], "motif query"),
+    # issue 29 item 1: over the memory budget, the estimate and the flag to raise it
+    (["motifs", "celegans_cook2019_herm", "--query", "A -> B;B -> C;C -> D", "--count", "--memory", "100"],
+     "over its memory budget of 100 bytes; add constraints (edge weights, node labels), use a smaller motif, "
+     "pass a limit, or raise --memory"),
     # a typo in a list of values is refused like a single typo (it used to be dropped silently)
     (["partners", "celegans_cook2019_herm", "cell_type=AVA,AVBX"], "cell_type=AVBX (1 of the 2 values given)"),
     (["paths", "celegans_cook2019_herm", "--sources", "name=ASHL,ASHX", "--targets", "name=AVAL"], "name=ASHX"),

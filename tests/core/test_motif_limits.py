@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import re
 import time
 import uuid
 
 import pandas as pd
 import pytest
 import connectome as cx
-from connectome.errors import QueryError, QuerySyntaxError, QueryTimeoutError, QueryTooLargeError
+from connectome.errors import InputError, QueryError, QuerySyntaxError, QueryTimeoutError, QueryTooLargeError
 from connectome.motifs import DEFAULT_QUERY_LIMITS, QueryLimits, parse_query, parse_query_isolated
 from connectome.motifs import query as query_module
 
@@ -324,3 +325,116 @@ def test_code_is_never_run_and_literals_work():
                                   "B": {"flag": {"==": [True]}, "z": {">=": [-2.5]}}}
     c = cx.load("celegans_cook2019_herm")
     assert len(cx.find_motifs(c, 'A -> B [weight >= 5]\nA.cell_type == "AVA"\n')) > 0
+
+
+# ---------------------------------------------------------------------------------------------- memory budget
+# issue 29 item 1: a 16-node chain took the library to 5.8 GB; the bindings are now bounded as the query runs.
+def random_graph(n: int = 20_000, m: int = 200_000, seed: int = 0) -> cx.Connectome:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+    ids = 648518346349538157 + np.arange(n, dtype=np.int64)
+    e = pd.DataFrame({"pre_root_id": ids[a[a != b]], "post_root_id": ids[b[a != b]], "synapse_count": 1})
+    return cx.from_edges(e.drop_duplicates(["pre_root_id", "post_root_id"]))
+
+
+def _chain_under_budget(conn, mode: str, nodes: int, memory: str, timeout: float) -> None:
+    """Child process: the peak memory a chain query adds (ru_maxrss delta, after a warm-up) and its outcome."""
+    import resource
+
+    c = random_graph()
+    cx.count_motifs(c, "A -> B\nB -> C\nC -> A")  # numba kernels compiled, relations cached
+    cx.find_motifs(c, "A -> B\nB -> C\nC -> A")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    t = time.perf_counter()
+    fn = cx.find_motifs if mode == "find" else cx.count_motifs
+    try:
+        fn(c, "\n".join(f"N{i} -> N{i + 1}" for i in range(nodes - 1)), memory=memory, timeout=timeout)
+        out = ("finished", None, None)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent
+        out = (type(exc).__name__, str(exc), (getattr(exc, "estimate_bytes", None), getattr(exc, "limit_bytes",
+                                                                                           None)))
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    conn.send((out, grown, time.perf_counter() - t))
+
+
+def run_in_child(*args) -> tuple:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_chain_under_budget, args=(child, *args))
+    p.start()
+    try:
+        assert parent.poll(150), "the child did not answer"
+        return parent.recv()
+    finally:
+        p.join(30)
+
+
+MiB = 1 << 20
+
+
+@pytest.mark.timeout(200)
+def test_chain_find_over_its_memory_budget_is_refused_and_memory_stays_bounded():
+    (name, msg, (est, lim)), grown, took = run_in_child("find", 16, "64MiB", 60)
+    assert name == "QueryMemoryError", msg
+    assert lim == 64 * MiB and est > lim
+    assert took < 10
+    assert re.search(r"motif query would hold about [\d.,]+ [KM]iB .* over its memory budget of 64\.0 MiB; add "
+                     r"constraints .* smaller motif, pass a limit, or raise memory=", msg)
+    assert grown < 2 * 64 * MiB + 64 * MiB, grown / MiB
+
+
+@pytest.mark.timeout(200)
+def test_chain_count_holds_no_more_than_its_budget_until_its_time_budget():
+    # a count never holds its matches: an 8-node chain runs in chunks that fit 64 MiB until its timeout
+    (name, msg, _), grown, took = run_in_child("count", 8, "64MiB", 3)
+    assert name == "QueryTimeoutError", msg
+    assert grown < 2 * 64 * MiB + 64 * MiB, grown / MiB
+
+
+def test_memory_errors_carry_the_estimate_and_are_query_too_large():
+    from connectome.errors import QueryMemoryError
+
+    c = cx.load("celegans_cook2019_herm")
+    with pytest.raises(QueryMemoryError, match=r"over its memory budget of 100 bytes; add constraints") as info:
+        cx.count_motifs(c, "A -> B\nB -> C\nC -> D", memory=100)
+    assert isinstance(info.value, QueryTooLargeError) and info.value.parameter == "memory"
+    assert info.value.limit_bytes == 100 and info.value.estimate_bytes > 100
+    for bad in ("lots", -1, 0, "2 parsecs", True):
+        with pytest.raises(InputError, match="memory must be"):
+            cx.count_motifs(c, "A -> B", memory=bad)
+
+
+def brute_paths(c: cx.Connectome, k: int) -> int:
+    """Directed paths through k distinct neurons, by depth-first search."""
+    e = c.edge_table(["pre_root_id", "post_root_id"])
+    out: dict = {}
+    for a, b in zip(e["pre_root_id"], e["post_root_id"]):
+        if a != b:
+            out.setdefault(a, set()).add(b)
+
+    def walk(path: list) -> int:
+        if len(path) == k:
+            return 1
+        return sum(walk(path + [w]) for w in out.get(path[-1], ()) if w not in path)
+
+    return sum(walk([v]) for v in list(out))
+
+
+@pytest.mark.parametrize("memory", ["8KiB", "64KiB", "2GiB", None])
+def test_small_budgets_still_give_the_exact_count(memory):
+    # chunks shrink to fit (down to one binding's neighbours in pieces): the count is exact
+    c = random_graph(300, 1_500, seed=1)
+    q = "\n".join(f"N{i} -> N{i + 1}" for i in range(4))
+    expected = brute_paths(c, 5)
+    assert expected > 10_000
+    assert cx.count_motifs(c, q, memory=memory) == expected
+    paths = brute_paths(c, 3)
+    if memory in ("8KiB", "64KiB"):  # find keeps its matches (24 bytes each): they do not fit
+        from connectome.errors import QueryMemoryError
+
+        with pytest.raises(QueryMemoryError, match="matches kept|the bindings of"):
+            cx.find_motifs(c, "N0 -> N1\nN1 -> N2\n", memory=memory)
+    else:
+        assert len(cx.find_motifs(c, "N0 -> N1\nN1 -> N2\n", memory=memory)) == paths
