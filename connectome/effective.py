@@ -114,7 +114,7 @@ def _radius(block: Any) -> float | None:
     try:
         vals = eigs(block, k=1, which="LM", tol=1e-12, return_eigenvectors=False)
     except ArpackNoConvergence:
-        return None
+        return None  # not silent: the caller logs it, notes it in .attrs["notes"] and checks convergence itself
     return float(np.abs(vals).max())
 
 

@@ -74,7 +74,7 @@ def check_node_columns(service: Service, name: str, checks: list[tuple[str, str 
                            field=field, value=column)
 
 
-async def _submit(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
+async def submit_job(kind: str, acc: DataDep, service: Service, who: Any, params: dict[str, Any],
                   out: str | None = None, label: tuple[str, str] | None = None, reuse: bool = False,
                   prepare: Callable[[], dict[str, Any]] | None = None) -> Response:
     """Submit a job of ``kind`` (202), or answer an identical succeeded one (200, with ``reuse``).
@@ -115,7 +115,7 @@ async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req
     if req.null != "block":
         params.pop("by")
         params.pop("unlabelled")
-    return await _submit("significance", acc, service, who, params,
+    return await submit_job("significance", acc, service, who, params,
                          label=("by", req.by) if req.null == "block" else None, reuse=True)
 
 
@@ -123,7 +123,7 @@ async def significance(acc: DataDep, service: ServiceDep, who: PrincipalDep, req
              summary="Start a job: train a GNN cell-type model (its id is the job id)")
 async def train(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: TrainRequest) -> Response:
     params = req.model_dump(exclude_none=True)
-    return await _submit("train", acc, service, who, params, out=str(service.settings.models_dir),
+    return await submit_job("train", acc, service, who, params, out=str(service.settings.models_dir),
                          label=("label", req.label))
 
 

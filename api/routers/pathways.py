@@ -44,7 +44,7 @@ from ..schemas import (
 from ..service import Service
 from .job_pages import PageSlice, finished_job, job_page
 from .links import SourceQ, build_link, state_store
-from .models import _submit
+from .models import submit_job
 
 router = APIRouter(prefix="/v1/datasets", tags=["pathways"], responses={
     **ERRORS, 422: {"model": ERRORS[400]["model"], "description": "the analysis ran past its time budget "
@@ -240,7 +240,7 @@ async def layers(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Laye
     params = req.model_dump()
 
     # the job resolves the seeds (unknown ids or an empty selection fail it, naming ``seeds``)
-    return await _submit("layers", acc, service, who, params, out=str(service.settings.results_dir), reuse=True)
+    return await submit_job("layers", acc, service, who, params, out=str(service.settings.results_dir), reuse=True)
 
 
 _NOT_DONE = {409: {"model": ERRORS[400]["model"], "description": "the layers job has not succeeded"},

@@ -50,7 +50,7 @@ from ..schemas import (
 )
 from .job_pages import PageSlice, finished_job, job_page
 from .links import SourceQ, build_link, state_store
-from .models import _submit, check_node_columns
+from .models import check_node_columns, submit_job
 
 router = APIRouter(prefix="/v1/datasets", tags=["similarity"], responses=ERRORS)
 
@@ -122,7 +122,7 @@ async def cluster(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Clu
                            field="neurons")
         return params
 
-    return await _submit("cluster", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
+    return await submit_job("cluster", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
                          prepare=prepare)
 
 
@@ -182,7 +182,7 @@ async def match(acc: DataDep, service: ServiceDep, who: PrincipalDep, req: Match
             worker["other_store"] = str(service.catalog.store_path(other.name, build=False))
         return worker
 
-    return await _submit("match", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
+    return await submit_job("match", acc, service, who, params, out=str(service.settings.results_dir), reuse=True,
                          prepare=prepare)
 
 

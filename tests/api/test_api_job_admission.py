@@ -150,7 +150,7 @@ def _fill(folder, name="filler") -> None:
                 while True:
                     f.write(b"\0" * size)
         except OSError:
-            pass
+            pass  # the disk is full down to its last blocks: what this filler is for
 
 
 def _small_filesystem(path, size: str = "16m") -> None:

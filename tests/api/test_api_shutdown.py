@@ -151,13 +151,19 @@ def _hold_transaction(db: Database, entered: threading.Event, release: threading
         out["error"] = exc
 
 
-def test_close_waits_for_another_threads_transaction(tmp_path):
+def _database_in_a_transaction(tmp_path):
+    """A database, and a thread inside a transaction on it until ``release`` is set."""
     db = Database(tmp_path / "s.db")
     db.migrate()
     entered, release, out = threading.Event(), threading.Event(), {}
     t = threading.Thread(target=_hold_transaction, args=(db, entered, release, out))
     t.start()
     assert entered.wait(10)
+    return db, t, release, out
+
+
+def test_close_waits_for_another_threads_transaction(tmp_path):
+    db, t, release, out = _database_in_a_transaction(tmp_path)
     closer = threading.Thread(target=db.close)
     closer.start()
     closer.join(0.3)
@@ -174,12 +180,7 @@ def test_close_waits_for_another_threads_transaction(tmp_path):
 
 
 def test_close_leaves_a_busy_connection_to_its_own_thread(tmp_path):
-    db = Database(tmp_path / "s.db")
-    db.migrate()
-    entered, release, out = threading.Event(), threading.Event(), {}
-    t = threading.Thread(target=_hold_transaction, args=(db, entered, release, out))
-    t.start()
-    assert entered.wait(10)
+    db, t, release, out = _database_in_a_transaction(tmp_path)
     db.close(timeout=0.1)  # gives up waiting: the busy connection is not closed under the transaction ...
     release.set()
     t.join(10)

@@ -411,7 +411,7 @@ def _group_roots(pgid: int) -> list[int]:
         try:
             fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue
+            continue  # the process ended while the list was read: nothing left to stop
         if int(fields[2]) == pgid:
             members[int(d.name)] = int(fields[1])
     return [pid for pid, ppid in members.items() if ppid not in members]
@@ -425,7 +425,7 @@ def _stop_group(pgid: int) -> None:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
-            pass
+            pass  # it ended on its own: nothing to stop
     for sig, wait in ((None, 60.0), (signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
         try:
             if sig is not None:
@@ -433,7 +433,7 @@ def _stop_group(pgid: int) -> None:
             else:
                 os.killpg(pgid, 0)
         except ProcessLookupError:
-            return
+            return  # the group is gone: everything stopped
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             try:
